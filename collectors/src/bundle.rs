@@ -1,0 +1,397 @@
+//! Walks the inputs, recognises evidence files by content, pairs transaction logs with their
+//! hives, and groups files into candidate hosts for the three supported layouts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::detect::{sniff_file, FileKind};
+
+/// How discovery treats the file system.
+#[derive(Clone, Debug, Default)]
+pub struct DiscoverOptions {
+    /// Follow symbolic links inside directories. Off by default, so a bundle cannot pull in
+    /// files from elsewhere on the machine.
+    pub follow_links: bool,
+}
+
+/// One file that will be read as evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceFile {
+    /// The path, as reached from the inputs.
+    pub path: PathBuf,
+    /// What its content says it is.
+    pub kind: FileKind,
+    /// For a hive: its `.LOG`, `.LOG1` and `.LOG2` transaction logs, in that order.
+    pub logs: Vec<PathBuf>,
+}
+
+/// A file that was passed over, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct PassedOver {
+    /// The path.
+    pub path: String,
+    /// Why it was not read.
+    pub reason: String,
+}
+
+/// How a group of files was recognised as belonging together.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupLayout {
+    /// A triage tree: everything under the folder that holds `Windows\System32\config`,
+    /// `Windows\System32\winevt\Logs` or `Users\<name>`.
+    TriageTree,
+    /// Files named `HOST_*` in one folder, as `REG SAVE ... %COMPUTERNAME%_SYSTEM.HIV` makes them.
+    FlatPrefix,
+    /// The files of one folder.
+    Directory,
+}
+
+/// Files that appear to come from one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileGroup {
+    /// How the group was recognised.
+    pub layout: GroupLayout,
+    /// The name the layout suggests for the host: the `HOST_` prefix, or the folder's name.
+    pub suggested_name: String,
+    /// The files, sorted by path.
+    pub files: Vec<EvidenceFile>,
+}
+
+/// Everything discovery found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Candidate hosts, sorted by their first file.
+    pub groups: Vec<FileGroup>,
+    /// Files not read, with reasons.
+    pub passed_over: Vec<PassedOver>,
+}
+
+/// Hive type words that appear before an underscore in file names without being host names
+/// (`SYSTEM_B`, `ntuser_software_partial`).
+const NOT_HOST_PREFIXES: [&str; 9] = [
+    "SYSTEM",
+    "SOFTWARE",
+    "SAM",
+    "SECURITY",
+    "NTUSER",
+    "USRCLASS",
+    "DEFAULT",
+    "COMPONENTS",
+    "AMCACHE",
+];
+
+/// Walks `inputs` (files or directories) and groups what it finds.
+pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
+    let mut found: Vec<(PathBuf, FileKind)> = Vec::new();
+    let mut passed_over = Vec::new();
+    for input in inputs {
+        let walker = walkdir::WalkDir::new(input)
+            .follow_links(options.follow_links)
+            .sort_by_file_name();
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let path = error
+                        .path()
+                        .map(|path| path.display().to_string())
+                        .unwrap_or_else(|| input.display().to_string());
+                    let reason = match error.loop_ancestor() {
+                        Some(ancestor) => {
+                            format!("symbolic link loop back to {}", ancestor.display())
+                        }
+                        None => format!(
+                            "cannot be read: {}",
+                            error
+                                .io_error()
+                                .map(|io| io.to_string())
+                                .unwrap_or_else(|| error.to_string())
+                        ),
+                    };
+                    passed_over.push(PassedOver { path, reason });
+                    continue;
+                }
+            };
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            if entry.path_is_symlink() && !options.follow_links && entry.depth() > 0 {
+                passed_over.push(PassedOver {
+                    path: entry.path().display().to_string(),
+                    reason: "symbolic link not followed (use --follow-links to read it)"
+                        .to_string(),
+                });
+                continue;
+            }
+            if !entry.file_type().is_file() && !entry.path_is_symlink() {
+                passed_over.push(PassedOver {
+                    path: entry.path().display().to_string(),
+                    reason: "not a regular file".to_string(),
+                });
+                continue;
+            }
+            let path = entry.into_path();
+            match sniff_file(&path) {
+                Ok(kind) => found.push((path, kind)),
+                // Unreadable files still go to a host, whose reader reports the error.
+                Err(_) => found.push((path, FileKind::Unknown)),
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+
+    let mut evidence: Vec<EvidenceFile> = Vec::new();
+    let mut logs: Vec<PathBuf> = Vec::new();
+    for (path, kind) in found {
+        match kind {
+            FileKind::TransactionLogOld | FileKind::TransactionLogNew => logs.push(path),
+            FileKind::Hive | FileKind::RegExport | FileKind::Evtx => evidence.push(EvidenceFile {
+                path,
+                kind,
+                logs: Vec::new(),
+            }),
+            FileKind::Empty | FileKind::Unknown => {
+                if looks_like_evidence(&path) || std::fs::File::open(&path).is_err() {
+                    evidence.push(EvidenceFile {
+                        path,
+                        kind,
+                        logs: Vec::new(),
+                    });
+                } else {
+                    let reason = if kind == FileKind::Empty {
+                        "empty file".to_string()
+                    } else {
+                        "content is not a registry hive, .reg export or EVTX log".to_string()
+                    };
+                    passed_over.push(PassedOver {
+                        path: path.display().to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    for log in logs {
+        match hive_for_log(&log, &mut evidence) {
+            Some(hive) => {
+                hive.logs.push(log);
+                hive.logs.sort_by_key(|path| log_order(path));
+            }
+            None => passed_over.push(PassedOver {
+                path: log.display().to_string(),
+                reason: "transaction log with no hive of the same name beside it".to_string(),
+            }),
+        }
+    }
+
+    let mut groups: BTreeMap<(GroupLayout, PathBuf, String), Vec<EvidenceFile>> = BTreeMap::new();
+    for file in evidence {
+        let (layout, root, name) = group_key(&file.path);
+        groups.entry((layout, root, name)).or_default().push(file);
+    }
+    let mut groups: Vec<FileGroup> = groups
+        .into_iter()
+        .map(|((layout, _, suggested_name), mut files)| {
+            files.sort_by(|left, right| left.path.cmp(&right.path));
+            FileGroup {
+                layout,
+                suggested_name,
+                files,
+            }
+        })
+        .collect();
+    groups.sort_by(|left, right| left.files[0].path.cmp(&right.files[0].path));
+    passed_over.sort();
+    Discovery {
+        groups,
+        passed_over,
+    }
+}
+
+/// Names that collectors hand out for hives, exports and logs, so that an empty or damaged
+/// file with such a name is reported as unreadable evidence rather than passed over.
+fn looks_like_evidence(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    let upper = name.to_ascii_uppercase();
+    const NAMES: [&str; 7] = [
+        "SYSTEM",
+        "SOFTWARE",
+        "SAM",
+        "SECURITY",
+        "NTUSER.DAT",
+        "USRCLASS.DAT",
+        "DEFAULT",
+    ];
+    const EXTENSIONS: [&str; 4] = [".HIV", ".REG", ".EVTX", ".DAT"];
+    NAMES.contains(&upper.as_str()) || EXTENSIONS.iter().any(|ext| upper.ends_with(ext))
+}
+
+fn log_order(path: &Path) -> (u8, PathBuf) {
+    let upper = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let rank = match upper.as_str() {
+        "LOG" => 0,
+        "LOG1" => 1,
+        "LOG2" => 2,
+        _ => 3,
+    };
+    (rank, path.to_path_buf())
+}
+
+fn hive_for_log<'a>(log: &Path, evidence: &'a mut [EvidenceFile]) -> Option<&'a mut EvidenceFile> {
+    let name = log.file_name()?.to_str()?;
+    let dot = name.rfind('.')?;
+    let extension = name[dot + 1..].to_ascii_uppercase();
+    if !matches!(extension.as_str(), "LOG" | "LOG1" | "LOG2") {
+        return None;
+    }
+    let stem = &name[..dot];
+    let directory = log.parent();
+    evidence.iter_mut().find(|file| {
+        file.kind == FileKind::Hive
+            && file.path.parent() == directory
+            && file
+                .path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.eq_ignore_ascii_case(stem))
+    })
+}
+
+/// The host name a flat `REG SAVE` bundle gives a file: the text before the first `_`, when it
+/// is a plausible computer name and not a hive-type word.
+pub fn host_prefix(file_name: &str) -> Option<&str> {
+    let (prefix, rest) = file_name.split_once('_')?;
+    let plausible = !prefix.is_empty()
+        && prefix.len() <= 63
+        && !rest.is_empty()
+        && prefix
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+        && !prefix.starts_with('-')
+        && !NOT_HOST_PREFIXES
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case(prefix));
+    plausible.then_some(prefix)
+}
+
+/// The folder above a triage tree's `Windows` or `Users` folder, if the path lies in one.
+fn triage_root(path: &Path) -> Option<PathBuf> {
+    let parts: Vec<&std::ffi::OsStr> = path.iter().collect();
+    let is = |index: usize, name: &str| {
+        parts
+            .get(index)
+            .and_then(|part| part.to_str())
+            .is_some_and(|part| part.eq_ignore_ascii_case(name))
+    };
+    for index in 0..parts.len() {
+        let windows_tree = is(index, "Windows")
+            && is(index + 1, "System32")
+            && (is(index + 2, "config") || (is(index + 2, "winevt") && is(index + 3, "Logs")));
+        let users_tree = is(index, "Users") && index + 3 == parts.len();
+        let service_profile = is(index, "Windows") && is(index + 1, "ServiceProfiles");
+        if windows_tree || users_tree || service_profile {
+            let root: PathBuf = parts[..index].iter().collect();
+            return Some(root);
+        }
+    }
+    None
+}
+
+/// A drive-letter folder (`C`, `C_`, `C%3A`, `c_drive`) says nothing about the host.
+fn is_drive_folder(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let first_is_letter = upper
+        .chars()
+        .next()
+        .is_some_and(|letter| letter.is_ascii_alphabetic());
+    first_is_letter
+        && matches!(
+            &upper[1..],
+            "" | "_" | ":" | "%3A" | "_DRIVE" | "-DRIVE" | "$"
+        )
+}
+
+fn folder_label(folder: &Path) -> String {
+    let mut current = Some(folder);
+    while let Some(path) = current {
+        if let Some(name) = path.file_name().and_then(|name| name.to_str()) {
+            if !is_drive_folder(name) {
+                return name.to_string();
+            }
+        }
+        current = path.parent();
+    }
+    folder
+        .canonicalize()
+        .ok()
+        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "host".to_string())
+}
+
+fn group_key(path: &Path) -> (GroupLayout, PathBuf, String) {
+    if let Some(root) = triage_root(path) {
+        let label = folder_label(&root);
+        return (GroupLayout::TriageTree, root, label);
+    }
+    let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or_default();
+    if let Some(prefix) = host_prefix(file_name) {
+        return (GroupLayout::FlatPrefix, directory, prefix.to_string());
+    }
+    let label = folder_label(&directory);
+    (GroupLayout::Directory, directory, label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_prefixes_skip_hive_words_and_odd_names() {
+        assert_eq!(host_prefix("FS01_SYSTEM.HIV"), Some("FS01"));
+        assert_eq!(host_prefix("web-02_HKCU.HIV"), Some("web-02"));
+        assert_eq!(host_prefix("SYSTEM_B"), None);
+        assert_eq!(host_prefix("ntuser_software_partial"), None);
+        assert_eq!(host_prefix("SYSTEM"), None);
+        assert_eq!(host_prefix("FS01_"), None);
+        assert_eq!(host_prefix("a b_SYSTEM"), None);
+    }
+
+    #[test]
+    fn triage_roots_stop_above_windows_and_users() {
+        assert_eq!(
+            triage_root(Path::new("t/HOSTA/C/Windows/System32/config/SYSTEM")),
+            Some(PathBuf::from("t/HOSTA/C"))
+        );
+        assert_eq!(
+            triage_root(Path::new("t/HOSTA/C/windows/system32/winevt/logs/Security.evtx")),
+            Some(PathBuf::from("t/HOSTA/C"))
+        );
+        assert_eq!(
+            triage_root(Path::new("t/HOSTA/C/Users/bob/NTUSER.DAT")),
+            Some(PathBuf::from("t/HOSTA/C"))
+        );
+        assert_eq!(triage_root(Path::new("bundle/FS01_SYSTEM.HIV")), None);
+    }
+
+    #[test]
+    fn drive_folders_are_skipped_for_labels() {
+        assert_eq!(folder_label(Path::new("t/HOSTA/C")), "HOSTA");
+        assert_eq!(folder_label(Path::new("t/HOSTB/c_drive")), "HOSTB");
+        assert_eq!(folder_label(Path::new("t/FS01")), "FS01");
+    }
+}

@@ -1,0 +1,182 @@
+//! Typed errors for unreadable evidence, and the notices that carry them into reports.
+
+use std::path::{Path, PathBuf};
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// Why one evidence file could not be read, or could be read only in part.
+///
+/// Every variant names the file. The binary renders these with miette; reports carry them as
+/// [`Notice`]s.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum EvidenceError {
+    /// The file could not be opened or read.
+    #[error("{}: cannot read the file: {source}", path.display())]
+    #[diagnostic(code(hiveward::io))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file has no content at all.
+    #[error("{}: the file is empty", path.display())]
+    #[diagnostic(
+        code(hiveward::empty_file),
+        help("a zero-length file usually means the copy or `REG SAVE` failed; collect it again")
+    )]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The file is named like a hive but does not hold one.
+    #[error("{}: not a registry hive: {detail}", path.display())]
+    #[diagnostic(
+        code(hiveward::hive::not_a_hive),
+        help("hives start with the signature `regf`; collect them with `REG SAVE` or copy them from a triage image")
+    )]
+    NotAHive {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        detail: String,
+    },
+
+    /// The file is shorter than its base block says.
+    #[error(
+        "{}: the hive is truncated: the base block declares {declared} bytes of hive bins but only {available} bytes follow it",
+        path.display()
+    )]
+    #[diagnostic(
+        code(hiveward::hive::truncated),
+        help("the copy was cut short; collect the hive again")
+    )]
+    TruncatedHive {
+        /// The file.
+        path: PathBuf,
+        /// Hive-bins size recorded in the base block.
+        declared: u64,
+        /// Bytes actually present after the base block.
+        available: u64,
+    },
+
+    /// The hive's structure is damaged where the reader needed it.
+    #[error("{}: damaged hive: {detail}", path.display())]
+    #[diagnostic(code(hiveward::hive::corrupt))]
+    CorruptHive {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the offset where known.
+        detail: String,
+    },
+
+    /// A transaction log could not be applied to its hive.
+    #[error("{}: transaction log not applied: {detail}", path.display())]
+    #[diagnostic(code(hiveward::hive::log_not_applied))]
+    BadTransactionLog {
+        /// The log file.
+        path: PathBuf,
+        /// Why it was not applied.
+        detail: String,
+    },
+
+    /// A `.reg` export has a line that does not parse.
+    #[error("{}: .reg syntax error on line {line}: {message}", path.display())]
+    #[diagnostic(code(hiveward::reg::syntax))]
+    RegSyntax {
+        /// The file.
+        path: PathBuf,
+        /// One-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+        /// The file text, for the rendered snippet.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// Where in the text.
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+}
+
+impl EvidenceError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            EvidenceError::Io { path, .. }
+            | EvidenceError::EmptyFile { path }
+            | EvidenceError::NotAHive { path, .. }
+            | EvidenceError::TruncatedHive { path, .. }
+            | EvidenceError::CorruptHive { path, .. }
+            | EvidenceError::BadTransactionLog { path, .. }
+            | EvidenceError::RegSyntax { path, .. } => path,
+        }
+    }
+
+    /// The stable diagnostic code, such as `hiveward::hive::truncated`.
+    pub fn code_name(&self) -> String {
+        self.code().map(|code| code.to_string()).unwrap_or_default()
+    }
+
+    /// The error as a report notice at the given level.
+    pub fn to_notice(&self, level: NoticeLevel) -> Notice {
+        Notice {
+            level,
+            code: self.code_name(),
+            file: Some(self.path().display().to_string()),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// How serious a notice is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeLevel {
+    /// Something worth knowing that does not change the results.
+    Note,
+    /// Evidence was read, but not fully or not cleanly; results may be incomplete.
+    Warning,
+    /// Evidence could not be read at all.
+    Error,
+}
+
+/// A message about the evidence that every output format records.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+pub struct Notice {
+    /// How serious it is.
+    pub level: NoticeLevel,
+    /// A stable code, such as `hiveward::hive::dirty`.
+    pub code: String,
+    /// The file it concerns, if any.
+    pub file: Option<String>,
+    /// The message, which names the file and the problem.
+    pub message: String,
+}
+
+impl Notice {
+    /// A warning about one file.
+    pub fn warning(code: &str, file: &Path, message: impl Into<String>) -> Notice {
+        Notice {
+            level: NoticeLevel::Warning,
+            code: code.to_string(),
+            file: Some(file.display().to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// A note about one file.
+    pub fn note(code: &str, file: Option<&Path>, message: impl Into<String>) -> Notice {
+        Notice {
+            level: NoticeLevel::Note,
+            code: code.to_string(),
+            file: file.map(|path| path.display().to_string()),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! Opens one hive file over a memory map, recovers it from its transaction logs when dirty,
+//! decides its type from the root key layout, and answers key and value lookups through nt-hive.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use nt_hive::{Hive, KeyNode, NtHiveError};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::error::{EvidenceError, Notice};
+use crate::recovery::{self, TransactionLogInput};
+use crate::value::RegValue;
+
+/// Size of the `regf` base block that precedes the hive bins.
+pub const BASE_BLOCK_SIZE: usize = 4096;
+
+/// The fields of a `regf` base block that decide whether a hive is clean.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseBlock {
+    /// Incremented when a write starts.
+    pub primary_sequence: u32,
+    /// Set equal to the primary sequence when the write completes.
+    pub secondary_sequence: u32,
+    /// 0 for a primary hive, 1, 2 or 6 for transaction logs.
+    pub file_type: u32,
+    /// Offset of the root key cell, relative to the hive bins.
+    pub root_cell_offset: u32,
+    /// Size of the hive bins in bytes.
+    pub hive_bins_data_size: u32,
+    /// Checksum stored at offset 0x1fc.
+    pub stored_checksum: u32,
+    /// Checksum computed over the first 508 bytes.
+    pub computed_checksum: u32,
+}
+
+impl BaseBlock {
+    /// Parses the base block at the start of `bytes`, or `None` when there is no `regf` signature
+    /// or fewer than 512 bytes.
+    pub fn parse(bytes: &[u8]) -> Option<BaseBlock> {
+        if bytes.len() < 512 || !bytes.starts_with(b"regf") {
+            return None;
+        }
+        let field = |offset: usize| {
+            u32::from_le_bytes([
+                bytes[offset],
+                bytes[offset + 1],
+                bytes[offset + 2],
+                bytes[offset + 3],
+            ])
+        };
+        Some(BaseBlock {
+            primary_sequence: field(0x04),
+            secondary_sequence: field(0x08),
+            file_type: field(0x1c),
+            root_cell_offset: field(0x24),
+            hive_bins_data_size: field(0x28),
+            stored_checksum: field(0x1fc),
+            computed_checksum: base_block_checksum(bytes),
+        })
+    }
+
+    /// Whether the stored checksum matches the bytes.
+    pub fn checksum_ok(&self) -> bool {
+        self.stored_checksum == self.computed_checksum
+    }
+
+    /// Whether the last write completed.
+    pub fn sequences_match(&self) -> bool {
+        self.primary_sequence == self.secondary_sequence
+    }
+}
+
+/// The XOR-32 checksum of the first 508 bytes of a base block, with 0 and `u32::MAX` avoided.
+pub fn base_block_checksum(bytes: &[u8]) -> u32 {
+    let sum = bytes[..0x1fc].chunks_exact(4).fold(0u32, |acc, dword| {
+        acc ^ u32::from_le_bytes([dword[0], dword[1], dword[2], dword[3]])
+    });
+    match sum {
+        0 => 1,
+        u32::MAX => u32::MAX - 1,
+        other => other,
+    }
+}
+
+/// What a hive holds, decided from the layout under its root key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HiveKind {
+    /// `HKLM\SYSTEM`: `Select` plus `ControlSet00N`.
+    System,
+    /// `HKLM\SOFTWARE`: `Microsoft\Windows NT\CurrentVersion` with the product values.
+    Software,
+    /// A `REG SAVE HKCU\Software`: the Software subtree of one user.
+    HkcuSoftware,
+    /// A whole user profile hive (`NTUSER.DAT`): `Software` plus `Control Panel` or `Environment`.
+    Ntuser,
+    /// `HKLM\SAM`.
+    Sam,
+    /// `HKLM\SECURITY`.
+    Security,
+    /// Anything else.
+    Other,
+}
+
+impl HiveKind {
+    /// The registry path the hive's root stands for, when it has one.
+    pub fn mount_path(self) -> Option<&'static str> {
+        match self {
+            HiveKind::System => Some(r"HKLM\SYSTEM"),
+            HiveKind::Software => Some(r"HKLM\SOFTWARE"),
+            HiveKind::HkcuSoftware => Some(r"HKCU\Software"),
+            HiveKind::Ntuser => Some("HKCU"),
+            HiveKind::Sam => Some(r"HKLM\SAM"),
+            HiveKind::Security => Some(r"HKLM\SECURITY"),
+            HiveKind::Other => None,
+        }
+    }
+
+    /// Whether a host can hold only one hive of this kind.
+    pub fn is_machine_hive(self) -> bool {
+        matches!(
+            self,
+            HiveKind::System | HiveKind::Software | HiveKind::Sam | HiveKind::Security
+        )
+    }
+}
+
+/// Whether the hive was written cleanly, and what was done about it if not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HiveState {
+    /// The sequence numbers match and the checksum is good.
+    Clean,
+    /// The hive is dirty and was read as it is, because no usable log sits beside it.
+    Dirty {
+        /// Why it counts as dirty.
+        reasons: Vec<String>,
+    },
+    /// The hive was dirty and has been recovered in memory from its transaction logs.
+    Recovered {
+        /// Why it counted as dirty.
+        reasons: Vec<String>,
+        /// The logs that were applied, in the order they were applied.
+        logs: Vec<String>,
+        /// How many log entries (new format) or dirty pages (old format) were written back.
+        applied: u32,
+    },
+}
+
+/// The bytes a hive is read from: the file itself, or a recovered copy of it.
+pub enum HiveBytes {
+    /// The file, memory-mapped read-only.
+    Mapped(memmap2::Mmap),
+    /// A copy in memory, after transaction logs were applied.
+    Owned(Vec<u8>),
+}
+
+impl Deref for HiveBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            HiveBytes::Mapped(map) => map,
+            HiveBytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// One opened hive file.
+pub struct HiveFile {
+    path: PathBuf,
+    bytes: HiveBytes,
+    kind: HiveKind,
+    state: HiveState,
+    notices: Vec<Notice>,
+}
+
+impl std::fmt::Debug for HiveFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HiveFile")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HiveFile {
+    /// Opens `path` with a read-only memory map and, when it is dirty, applies `logs`.
+    ///
+    /// The file is never written. Recovery works on a copy in memory.
+    pub fn open(path: &Path, logs: &[PathBuf]) -> Result<HiveFile, EvidenceError> {
+        let io_error = |source| EvidenceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        let len = file.metadata().map_err(io_error)?.len();
+        if len == 0 {
+            return Err(EvidenceError::EmptyFile {
+                path: path.to_path_buf(),
+            });
+        }
+        // SAFETY: the map is read-only; evidence files are not expected to change during a
+        // scan, and a change would only give wrong data, which the parser bounds-checks.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
+        let mut log_inputs = Vec::new();
+        for log in logs {
+            match std::fs::read(log) {
+                Ok(bytes) => log_inputs.push(TransactionLogInput {
+                    path: log.clone(),
+                    bytes,
+                }),
+                Err(source) => {
+                    let error = EvidenceError::Io {
+                        path: log.clone(),
+                        source,
+                    };
+                    log_inputs.clear();
+                    return Self::from_hive_bytes(path, HiveBytes::Mapped(map), &[]).map(
+                        |mut hive| {
+                            hive.notices
+                                .push(error.to_notice(crate::error::NoticeLevel::Warning));
+                            hive
+                        },
+                    );
+                }
+            }
+        }
+        Self::from_hive_bytes(path, HiveBytes::Mapped(map), &log_inputs)
+    }
+
+    /// Opens a hive held in memory; `path` is used for naming only. Used by tests and by
+    /// callers that already hold the bytes.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        logs: &[TransactionLogInput],
+    ) -> Result<HiveFile, EvidenceError> {
+        if bytes.is_empty() {
+            return Err(EvidenceError::EmptyFile {
+                path: path.to_path_buf(),
+            });
+        }
+        Self::from_hive_bytes(path, HiveBytes::Owned(bytes), logs)
+    }
+
+    fn from_hive_bytes(
+        path: &Path,
+        bytes: HiveBytes,
+        logs: &[TransactionLogInput],
+    ) -> Result<HiveFile, EvidenceError> {
+        let base = BaseBlock::parse(&bytes).ok_or_else(|| EvidenceError::NotAHive {
+            path: path.to_path_buf(),
+            detail: if bytes.starts_with(b"regf") {
+                format!(
+                    "only {} bytes, less than a base block",
+                    bytes.len().min(511)
+                )
+            } else {
+                format!(
+                    "the file starts with {:?} instead of the signature \"regf\"",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(4)])
+                )
+            },
+        })?;
+        if base.file_type != 0 {
+            return Err(EvidenceError::NotAHive {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the base block has file type {}, which marks a transaction log, not a primary hive",
+                    base.file_type
+                ),
+            });
+        }
+        let mut notices = Vec::new();
+        let mut reasons = Vec::new();
+        if !base.sequences_match() {
+            reasons.push(format!(
+                "sequence numbers differ ({} != {})",
+                base.primary_sequence, base.secondary_sequence
+            ));
+        }
+        if !base.checksum_ok() {
+            reasons.push(format!(
+                "base block checksum is {:#010x} but the bytes give {:#010x}",
+                base.stored_checksum, base.computed_checksum
+            ));
+        }
+        let (bytes, state) = if reasons.is_empty() {
+            (bytes, HiveState::Clean)
+        } else if logs.is_empty() {
+            notices.push(Notice::warning(
+                "hiveward::hive::dirty",
+                path,
+                format!(
+                    "{}: the hive is dirty ({}) and no .LOG1/.LOG2 sits beside it; it was read as it is, so recent changes may be missing",
+                    path.display(),
+                    reasons.join("; ")
+                ),
+            ));
+            (bytes, HiveState::Dirty { reasons })
+        } else {
+            match recovery::recover(&bytes, logs) {
+                Ok(recovered) => {
+                    notices.extend(recovered.skipped.iter().map(|skip| {
+                        Notice::note(
+                            "hiveward::hive::log_skipped",
+                            Some(&skip.path),
+                            format!("{}: {}", skip.path.display(), skip.reason),
+                        )
+                    }));
+                    notices.push(Notice::note(
+                        "hiveward::hive::recovered",
+                        Some(path),
+                        format!(
+                            "{}: dirty hive recovered in memory from {}",
+                            path.display(),
+                            recovered
+                                .applied_logs
+                                .iter()
+                                .map(|log| log.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                    (
+                        HiveBytes::Owned(recovered.bytes),
+                        HiveState::Recovered {
+                            reasons,
+                            logs: recovered
+                                .applied_logs
+                                .iter()
+                                .map(|log| log.display().to_string())
+                                .collect(),
+                            applied: recovered.applied_units,
+                        },
+                    )
+                }
+                Err(error) => {
+                    notices.push(Notice::warning(
+                        "hiveward::hive::log_not_applied",
+                        path,
+                        format!(
+                            "{}: the hive is dirty ({}) and its transaction logs could not be applied ({error}); it was read as it is",
+                            path.display(),
+                            reasons.join("; ")
+                        ),
+                    ));
+                    (bytes, HiveState::Dirty { reasons })
+                }
+            }
+        };
+        let declared = u64::from(base.hive_bins_data_size);
+        let available = (bytes.len() - BASE_BLOCK_SIZE.min(bytes.len())) as u64;
+        if declared > available {
+            return Err(EvidenceError::TruncatedHive {
+                path: path.to_path_buf(),
+                declared,
+                available,
+            });
+        }
+        let mut hive = HiveFile {
+            path: path.to_path_buf(),
+            bytes,
+            kind: HiveKind::Other,
+            state,
+            notices,
+        };
+        hive.kind = hive.detect_kind()?;
+        Ok(hive)
+    }
+
+    /// The file this hive was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The hive type, from its root key layout.
+    pub fn kind(&self) -> HiveKind {
+        self.kind
+    }
+
+    /// Whether it was clean, dirty or recovered.
+    pub fn state(&self) -> &HiveState {
+        &self.state
+    }
+
+    /// Warnings and notes gathered while opening it.
+    pub fn notices(&self) -> &[Notice] {
+        &self.notices
+    }
+
+    fn corrupt(&self, error: NtHiveError) -> EvidenceError {
+        EvidenceError::CorruptHive {
+            path: self.path.clone(),
+            detail: error.to_string(),
+        }
+    }
+
+    fn hive(&self) -> Result<Hive<&[u8]>, EvidenceError> {
+        Hive::without_validation(&self.bytes[..]).map_err(|error| self.corrupt(error))
+    }
+
+    fn with_key<R>(
+        &self,
+        components: &[&str],
+        read: impl FnOnce(&KeyNode<&[u8]>) -> Result<R, EvidenceError>,
+    ) -> Result<Option<R>, EvidenceError> {
+        let hive = self.hive()?;
+        let root = hive.root_key_node().map_err(|error| EvidenceError::CorruptHive {
+            path: self.path.clone(),
+            detail: format!("the root key cannot be read: {error}"),
+        })?;
+        let mut key = root;
+        for component in components.iter().filter(|part| !part.is_empty()) {
+            match key.subkey(component) {
+                None => return Ok(None),
+                Some(Ok(child)) => key = child,
+                Some(Err(error)) => return Err(self.corrupt(error)),
+            }
+        }
+        read(&key).map(Some)
+    }
+
+    /// Whether the key at `components` (relative to the hive root) exists.
+    pub fn key_exists(&self, components: &[&str]) -> Result<bool, EvidenceError> {
+        Ok(self.with_key(components, |_| Ok(()))?.is_some())
+    }
+
+    /// The names of the subkeys of the key, in stored order, or `None` when it does not exist.
+    pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
+        self.with_key(components, |key| {
+            let mut names = Vec::new();
+            if let Some(subkeys) = key.subkeys() {
+                for subkey in subkeys.map_err(|error| self.corrupt(error))? {
+                    let subkey = subkey.map_err(|error| self.corrupt(error))?;
+                    let name = subkey.name().map_err(|error| self.corrupt(error))?;
+                    names.push(name.to_string_lossy());
+                }
+            }
+            Ok(names)
+        })
+    }
+
+    /// Every value of the key, in stored order, or `None` when the key does not exist.
+    pub fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
+        self.with_key(components, |key| {
+            let mut values = Vec::new();
+            if let Some(list) = key.values() {
+                for value in list.map_err(|error| self.corrupt(error))? {
+                    let value = value.map_err(|error| self.corrupt(error))?;
+                    values.push(self.decode_value(&value)?);
+                }
+            }
+            Ok(values)
+        })
+    }
+
+    /// One value of the key, matched without regard to case. `Ok(None)` when the key or the
+    /// value is absent.
+    pub fn value(&self, components: &[&str], name: &str) -> Result<Option<RegValue>, EvidenceError> {
+        Ok(self
+            .with_key(components, |key| match key.value(name) {
+                None => Ok(None),
+                Some(Ok(value)) => self.decode_value(&value).map(Some),
+                Some(Err(error)) => Err(self.corrupt(error)),
+            })?
+            .flatten())
+    }
+
+    fn decode_value(&self, value: &nt_hive::KeyValue<&[u8]>) -> Result<RegValue, EvidenceError> {
+        let name = value
+            .name()
+            .map_err(|error| self.corrupt(error))?
+            .to_string_lossy();
+        let type_code = match value.data_type() {
+            Ok(data_type) => data_type as u32,
+            Err(NtHiveError::UnsupportedKeyValueDataType { actual, .. }) => actual,
+            Err(error) => return Err(self.corrupt(error)),
+        };
+        let raw = value
+            .data()
+            .and_then(|data| data.into_vec())
+            .map_err(|error| self.corrupt(error))?;
+        Ok(RegValue::decode(name, type_code, &raw))
+    }
+
+    fn detect_kind(&self) -> Result<HiveKind, EvidenceError> {
+        let root = self.subkeys(&[])?.unwrap_or_default();
+        let has = |name: &str| root.iter().any(|key| key.eq_ignore_ascii_case(name));
+        let control_sets = root
+            .iter()
+            .any(|key| crate::registry::is_control_set_name(key));
+        if has("Select") && control_sets {
+            return Ok(HiveKind::System);
+        }
+        if has("SAM") && !has("Policy") && root.len() <= 2 {
+            return Ok(HiveKind::Sam);
+        }
+        if has("Policy") && (has("RXACT") || has("Cache") || has("SAM")) {
+            return Ok(HiveKind::Security);
+        }
+        if has("Software") && (has("Control Panel") || has("Environment") || has("AppEvents")) {
+            return Ok(HiveKind::Ntuser);
+        }
+        if has("Microsoft") {
+            let current_version = ["Microsoft", "Windows NT", "CurrentVersion"];
+            let product = self.value(&current_version, "ProductName")?.is_some()
+                || self.value(&current_version, "CurrentBuildNumber")?.is_some();
+            let servicing = self.key_exists(&[
+                "Microsoft",
+                "Windows",
+                "CurrentVersion",
+                "Component Based Servicing",
+            ])?;
+            if product || servicing {
+                return Ok(HiveKind::Software);
+            }
+            return Ok(HiveKind::HkcuSoftware);
+        }
+        Ok(HiveKind::Other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_avoids_zero_and_all_ones() {
+        let zeros = vec![0u8; 512];
+        assert_eq!(base_block_checksum(&zeros), 1);
+        let mut ones = vec![0u8; 512];
+        ones[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(base_block_checksum(&ones), u32::MAX - 1);
+    }
+
+    #[test]
+    fn base_block_needs_signature_and_length() {
+        assert!(BaseBlock::parse(b"regf").is_none());
+        assert!(BaseBlock::parse(&[0u8; 600]).is_none());
+        let mut block = vec![0u8; 512];
+        block[..4].copy_from_slice(b"regf");
+        block[4..8].copy_from_slice(&5u32.to_le_bytes());
+        block[8..12].copy_from_slice(&4u32.to_le_bytes());
+        let parsed = BaseBlock::parse(&block).unwrap();
+        assert!(!parsed.sequences_match());
+        assert!(!parsed.checksum_ok());
+    }
+}

@@ -1,0 +1,425 @@
+//! Opens every discovered file and assembles per-host facts: the registry view, the file
+//! records with their status, and the host's name.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::bundle::{host_prefix, Discovery, FileGroup, GroupLayout, PassedOver};
+use crate::detect::FileKind;
+use crate::error::{EvidenceError, Notice, NoticeLevel};
+use crate::hive::{HiveFile, HiveKind, HiveState};
+use crate::registry::{HostRegistry, RegistrySource};
+use crate::regtext::RegExport;
+
+/// The keys under `CurrentControlSet` that the built-in rules read; differences between control
+/// sets on these keys are reported.
+pub const DEFAULT_CONTROL_SET_KEYS: [&str; 7] = [
+    r"Services\LanmanServer\Parameters",
+    r"Services\LanmanWorkstation\Parameters",
+    r"Services\mrxsmb10",
+    r"Control\Lsa",
+    r"Control\Lsa\MSV1_0",
+    r"Control\ComputerName\ComputerName",
+    r"Control\ProductOptions",
+];
+
+/// How collection behaves.
+#[derive(Clone, Debug)]
+pub struct CollectOptions {
+    /// Keys under `CurrentControlSet` to compare across control sets.
+    pub control_set_keys: Vec<String>,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            control_set_keys: DEFAULT_CONTROL_SET_KEYS
+                .iter()
+                .map(|key| key.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// Whether a file could be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Read fully.
+    Read,
+    /// Read, but not cleanly: a dirty hive without usable logs.
+    Partial,
+    /// Recognised and listed; this release does not read its content yet.
+    Listed,
+    /// Could not be read at all.
+    Unreadable,
+}
+
+/// One evidence file of a host, as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct FileRecord {
+    /// The path, as reached from the inputs.
+    pub path: String,
+    /// What its content says it is.
+    pub kind: FileKind,
+    /// For hives: the type decided from the root key layout.
+    pub hive_kind: Option<HiveKind>,
+    /// For hives: clean, dirty or recovered.
+    pub hive_state: Option<HiveState>,
+    /// For hives: the transaction logs found beside it.
+    pub logs: Vec<String>,
+    /// Whether it could be used.
+    pub status: FileStatus,
+    /// Warnings and errors about this file.
+    pub notices: Vec<Notice>,
+}
+
+/// Where a host's name came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    /// `ComputerName\ComputerName` in the SYSTEM hive or a `.reg` export.
+    ComputerName,
+    /// The `HOST_` prefix of the file names.
+    FilePrefix,
+    /// The folder the files sit in.
+    Directory,
+    /// The name of the only file, when a folder holds several hosts' hives without prefixes.
+    FileName,
+}
+
+/// The facts collected for one host.
+pub struct Host {
+    /// The host name.
+    pub name: String,
+    /// Where the name came from.
+    pub name_source: NameSource,
+    /// How its files were grouped.
+    pub layout: GroupLayout,
+    /// Its registry: hives and exports.
+    pub registry: HostRegistry,
+    /// Its files, sorted by path.
+    pub files: Vec<FileRecord>,
+    /// Notices about the host as a whole (control sets that differ, grouping decisions).
+    pub notices: Vec<Notice>,
+}
+
+impl Host {
+    /// Whether at least one file of this host could be read.
+    pub fn has_readable_evidence(&self) -> bool {
+        self.files
+            .iter()
+            .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
+    }
+}
+
+/// Everything collected from the inputs.
+pub struct Collection {
+    /// Hosts, sorted by name.
+    pub hosts: Vec<Host>,
+    /// Files that were passed over, with reasons.
+    pub passed_over: Vec<PassedOver>,
+}
+
+impl Collection {
+    /// Files that could not be read, across all hosts.
+    pub fn unreadable_files(&self) -> impl Iterator<Item = &FileRecord> {
+        self.hosts
+            .iter()
+            .flat_map(|host| &host.files)
+            .filter(|file| file.status == FileStatus::Unreadable)
+    }
+
+    /// Whether any evidence at all could be read.
+    pub fn anything_readable(&self) -> bool {
+        self.hosts.iter().any(Host::has_readable_evidence)
+    }
+}
+
+/// A file opened, with the source it contributes.
+struct Opened {
+    record: FileRecord,
+    source: Option<RegistrySource>,
+}
+
+fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
+    let mut record = FileRecord {
+        path: path.display().to_string(),
+        kind,
+        hive_kind: None,
+        hive_state: None,
+        logs: logs.iter().map(|log| log.display().to_string()).collect(),
+        status: FileStatus::Read,
+        notices: Vec::new(),
+    };
+    let unreadable = |mut record: FileRecord, error: EvidenceError| {
+        record.status = FileStatus::Unreadable;
+        record.notices.push(error.to_notice(NoticeLevel::Error));
+        Opened {
+            record,
+            source: None,
+        }
+    };
+    match kind {
+        FileKind::Hive => match HiveFile::open(path, logs) {
+            Ok(hive) => {
+                record.hive_kind = Some(hive.kind());
+                record.hive_state = Some(hive.state().clone());
+                record.notices.extend(hive.notices().iter().cloned());
+                if matches!(hive.state(), HiveState::Dirty { .. }) {
+                    record.status = FileStatus::Partial;
+                }
+                Opened {
+                    record,
+                    source: Some(RegistrySource::Hive(hive)),
+                }
+            }
+            Err(error) => unreadable(record, error),
+        },
+        FileKind::RegExport => match std::fs::read(path) {
+            Ok(bytes) => match RegExport::parse(path, &bytes) {
+                Ok(export) => Opened {
+                    record,
+                    source: Some(RegistrySource::Export(export)),
+                },
+                Err(error) => unreadable(record, error),
+            },
+            Err(source) => unreadable(
+                record,
+                EvidenceError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            ),
+        },
+        FileKind::Evtx => {
+            record.status = FileStatus::Listed;
+            Opened {
+                record,
+                source: None,
+            }
+        }
+        FileKind::Empty => unreadable(
+            record,
+            EvidenceError::EmptyFile {
+                path: path.to_path_buf(),
+            },
+        ),
+        FileKind::TransactionLogOld | FileKind::TransactionLogNew | FileKind::Unknown => {
+            let error = match std::fs::File::open(path) {
+                Err(source) => EvidenceError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                Ok(_) => EvidenceError::NotAHive {
+                    path: path.to_path_buf(),
+                    detail: describe_unknown_content(path),
+                },
+            };
+            unreadable(record, error)
+        }
+    }
+}
+
+fn describe_unknown_content(path: &Path) -> String {
+    let head: Vec<u8> = std::fs::read(path)
+        .map(|bytes| bytes.into_iter().take(8).collect())
+        .unwrap_or_default();
+    format!(
+        "its content is not a registry hive, .reg export or EVTX log (it starts with {:?})",
+        String::from_utf8_lossy(&head)
+    )
+}
+
+/// Files that will form one host.
+struct Draft {
+    name: String,
+    name_source: NameSource,
+    layout: GroupLayout,
+    records: Vec<FileRecord>,
+    registry: HostRegistry,
+}
+
+impl Draft {
+    fn new(name: String, name_source: NameSource, layout: GroupLayout, opened: Vec<Opened>) -> Draft {
+        let mut registry = HostRegistry::new();
+        let mut records = Vec::new();
+        for item in opened {
+            if let Some(source) = item.source {
+                registry.add(source);
+            }
+            records.push(item.record);
+        }
+        Draft {
+            name,
+            name_source,
+            layout,
+            records,
+            registry,
+        }
+    }
+
+    fn machine_kinds(&self) -> Vec<HiveKind> {
+        self.records
+            .iter()
+            .filter_map(|record| record.hive_kind)
+            .filter(|kind| kind.is_machine_hive())
+            .collect()
+    }
+
+    fn has_conflict_with(&self, other: &Draft) -> bool {
+        let mine = self.machine_kinds();
+        other.machine_kinds().iter().any(|kind| mine.contains(kind))
+    }
+}
+
+fn has_duplicate_machine_hive(opened: &[Opened]) -> bool {
+    let mut kinds: Vec<HiveKind> = opened
+        .iter()
+        .filter_map(|opened| opened.record.hive_kind)
+        .filter(|kind| kind.is_machine_hive())
+        .collect();
+    let total = kinds.len();
+    kinds.sort();
+    kinds.dedup();
+    kinds.len() != total
+}
+
+fn drafts_for_group(group: FileGroup) -> Vec<Draft> {
+    let opened: Vec<Opened> = group
+        .files
+        .iter()
+        .map(|file| open_file(&file.path, file.kind, &file.logs))
+        .collect();
+    if !has_duplicate_machine_hive(&opened) {
+        let name_source = match group.layout {
+            GroupLayout::FlatPrefix => NameSource::FilePrefix,
+            GroupLayout::TriageTree | GroupLayout::Directory => NameSource::Directory,
+        };
+        return vec![Draft::new(
+            group.suggested_name,
+            name_source,
+            group.layout,
+            opened,
+        )];
+    }
+    // Several hives of one machine type in one group: these are different machines' files
+    // side by side, so each file stands alone.
+    opened
+        .into_iter()
+        .map(|mut opened| {
+            let path = PathBuf::from(&opened.record.path);
+            let file_name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            opened.record.notices.push(Notice::note(
+                "hiveward::bundle::ungrouped",
+                Some(&path),
+                format!(
+                    "{}: its folder holds hives of several machines of the same type, so this file forms a host of its own",
+                    path.display()
+                ),
+            ));
+            let (name, name_source) = match host_prefix(&file_name) {
+                Some(prefix) => (prefix.to_string(), NameSource::FilePrefix),
+                None => (file_name, NameSource::FileName),
+            };
+            Draft::new(name, name_source, group.layout.clone(), vec![opened])
+        })
+        .collect()
+}
+
+fn computer_name(registry: &HostRegistry) -> Option<String> {
+    let value = registry
+        .value(
+            r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName",
+            "ComputerName",
+        )
+        .ok()
+        .flatten()?;
+    let name = value.data.as_str()?.trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Opens every file of `discovery` and assembles the hosts.
+pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
+    let mut drafts: Vec<Draft> = discovery
+        .groups
+        .into_iter()
+        .flat_map(drafts_for_group)
+        .collect();
+
+    // Name each draft from its own SYSTEM hive or export where it has one.
+    for draft in &mut drafts {
+        if let Some(name) = computer_name(&draft.registry) {
+            draft.name = name;
+            draft.name_source = NameSource::ComputerName;
+        }
+    }
+
+    // Merge drafts that name the same host, unless they would hold two hives of one type.
+    drafts.sort_by(|left, right| {
+        left.name
+            .to_lowercase()
+            .cmp(&right.name.to_lowercase())
+            .then_with(|| left.records[0].path.cmp(&right.records[0].path))
+    });
+    let mut merged: Vec<Draft> = Vec::new();
+    for draft in drafts {
+        let target = merged.iter_mut().find(|existing| {
+            existing.name.eq_ignore_ascii_case(&draft.name) && !existing.has_conflict_with(&draft)
+        });
+        match target {
+            Some(existing) => {
+                if draft.name_source == NameSource::ComputerName {
+                    existing.name_source = NameSource::ComputerName;
+                    existing.name = draft.name.clone();
+                }
+                existing.records.extend(draft.records);
+                for source in draft.registry.into_sources() {
+                    existing.registry.add(source);
+                }
+            }
+            None => merged.push(draft),
+        }
+    }
+
+    let mut hosts: Vec<Host> = Vec::new();
+    for mut draft in merged {
+        let duplicates = hosts
+            .iter()
+            .filter(|host| {
+                host.name.eq_ignore_ascii_case(&draft.name)
+                    || host
+                        .name
+                        .to_lowercase()
+                        .starts_with(&format!("{}#", draft.name.to_lowercase()))
+            })
+            .count();
+        let name = if duplicates == 0 {
+            draft.name.clone()
+        } else {
+            format!("{}#{}", draft.name, duplicates + 1)
+        };
+        draft.records.sort_by(|left, right| left.path.cmp(&right.path));
+        let registry = draft.registry;
+        let keys: Vec<&str> = options.control_set_keys.iter().map(String::as_str).collect();
+        let notices = registry.control_set_differences(&keys);
+        hosts.push(Host {
+            name,
+            name_source: draft.name_source,
+            layout: draft.layout,
+            registry,
+            files: draft.records,
+            notices,
+        });
+    }
+    Collection {
+        hosts,
+        passed_over: discovery.passed_over,
+    }
+}
+

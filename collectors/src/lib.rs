@@ -1,0 +1,76 @@
+//! Evidence discovery and readers for offline Windows registry hives and `.reg` exports.
+//!
+//! hiveward scans *evidence bundles*: hives saved with `REG SAVE`, raw hives from triage
+//! collections (often dirty, with `.LOG1`/`.LOG2` beside them), `.reg` exports and EVTX logs.
+//! This crate turns a set of paths into per-host facts:
+//!
+//! 1. [`discover`] walks the inputs, recognises files by content ([`sniff_file`]), pairs
+//!    transaction logs with their hives, and groups files into candidate hosts for the flat
+//!    `HOST_SYSTEM.HIV` layout, one folder per host, and triage trees.
+//! 2. [`collect`] opens each file — hives through nt-hive over a memory map, recovered in memory
+//!    when dirty — names each host from its `ComputerName`, and builds a [`HostRegistry`] that
+//!    answers `HKLM\SYSTEM\CurrentControlSet\...`, `HKLM\SOFTWARE\...` and `HKCU\Software\...`
+//!    paths without regard to case.
+//! 3. [`read_os_facts`] and [`read_hotfixes`] read the product, build, role and servicing
+//!    packages.
+//!
+//! Bad input never panics: a file that cannot be read becomes a [`FileRecord`] with status
+//! [`FileStatus::Unreadable`] and an [`EvidenceError`] notice, and the other files are still read.
+//!
+//! # Example
+//!
+//! ```
+//! use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions, RegExport, RegistrySource, HostRegistry};
+//! use std::path::Path;
+//!
+//! let text = "Windows Registry Editor Version 5.00\r\n\r\n\
+//!     [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+//!     \"SmbServerNameHardeningLevel\"=dword:00000002\r\n";
+//! let export = RegExport::parse(Path::new("FS01_lanman.reg"), text.as_bytes()).unwrap();
+//! let mut registry = HostRegistry::new();
+//! registry.add(RegistrySource::Export(export));
+//! let level = registry
+//!     .value(r"HKLM\System\CurrentControlSet\Services\LanmanServer\Parameters", "smbservernamehardeninglevel")
+//!     .unwrap()
+//!     .unwrap();
+//! assert_eq!(level.data.as_integer(), Some(2));
+//!
+//! // A whole bundle: discover, then collect.
+//! let empty = discover(&[], &DiscoverOptions::default());
+//! let collection = collect(empty, &CollectOptions::default());
+//! assert!(collection.hosts.is_empty());
+//! ```
+#![deny(missing_docs)]
+
+mod bundle;
+mod detect;
+mod error;
+mod hive;
+mod host;
+mod os;
+mod recovery;
+mod registry;
+mod regtext;
+mod value;
+
+pub use crate::{
+    bundle::{
+        discover, host_prefix, DiscoverOptions, Discovery, EvidenceFile, FileGroup, GroupLayout,
+        PassedOver,
+    },
+    detect::{sniff_bytes, sniff_file, FileKind},
+    error::{EvidenceError, Notice, NoticeLevel},
+    hive::{base_block_checksum, BaseBlock, HiveFile, HiveKind, HiveState, BASE_BLOCK_SIZE},
+    host::{
+        collect, CollectOptions, Collection, FileRecord, FileStatus, Host, NameSource,
+        DEFAULT_CONTROL_SET_KEYS,
+    },
+    os::{read_hotfixes, read_os_facts, HotfixInventory, OsFacts, Role},
+    recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
+    registry::{
+        is_control_set_name, short_root_name, ControlSetChoice, HostRegistry, Located, RegPath,
+        RegistrySource,
+    },
+    regtext::{RawRegValue, RegExport, RegExportKey},
+    value::{encode_utf16_sz, to_hex, RegData, RegType, RegValue},
+};

@@ -1,0 +1,472 @@
+//! One host's registry: hives and `.reg` exports mounted at the paths Windows gives them,
+//! with `CurrentControlSet` resolved and names matched without regard to case.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::error::{EvidenceError, Notice};
+use crate::hive::{HiveFile, HiveKind};
+use crate::regtext::RegExport;
+use crate::value::RegValue;
+
+/// Where the registry reads of one host come from.
+pub enum RegistrySource {
+    /// A hive file, mounted at the path its kind stands for.
+    Hive(HiveFile),
+    /// A `.reg` export, whose keys carry their full paths.
+    Export(RegExport),
+}
+
+impl RegistrySource {
+    /// The file behind this source.
+    pub fn path(&self) -> &Path {
+        match self {
+            RegistrySource::Hive(hive) => hive.path(),
+            RegistrySource::Export(export) => export.path(),
+        }
+    }
+
+    fn key_exists(&self, components: &[&str]) -> Result<bool, EvidenceError> {
+        match self {
+            RegistrySource::Hive(hive) => hive.key_exists(components),
+            RegistrySource::Export(export) => Ok(export.key_exists(components)),
+        }
+    }
+
+    fn value(&self, components: &[&str], name: &str) -> Result<Option<RegValue>, EvidenceError> {
+        match self {
+            RegistrySource::Hive(hive) => hive.value(components, name),
+            RegistrySource::Export(export) => Ok(export.value(components, name)),
+        }
+    }
+
+    fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
+        match self {
+            RegistrySource::Hive(hive) => hive.values(components),
+            RegistrySource::Export(export) => Ok(export.values(components)),
+        }
+    }
+
+    fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
+        match self {
+            RegistrySource::Hive(hive) => hive.subkeys(components),
+            RegistrySource::Export(export) => Ok(export.subkeys(components)),
+        }
+    }
+}
+
+/// Which `ControlSet00N` stands for `CurrentControlSet`, and how that was decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ControlSetChoice {
+    /// The key name, such as `ControlSet001`.
+    pub name: String,
+    /// How it was chosen: `Select\Current`, `Select\Default`, `first present`, or `literal` when
+    /// a `.reg` export carries `CurrentControlSet` itself.
+    pub chosen_by: String,
+}
+
+/// Data found in the registry, with where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located<T> {
+    /// What was read.
+    pub data: T,
+    /// The evidence file it came from.
+    pub file: PathBuf,
+    /// The full path it was read at, with `CurrentControlSet` replaced by the set used.
+    pub resolved_path: String,
+}
+
+/// A registry path split into components, with its root key in short form (`HKLM`, `HKCU`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegPath {
+    components: Vec<String>,
+}
+
+impl RegPath {
+    /// Parses `HKLM\SYSTEM\...` or `HKEY_LOCAL_MACHINE\SYSTEM\...`; empty components are dropped.
+    pub fn parse(path: &str) -> RegPath {
+        let mut components: Vec<String> = path
+            .split('\\')
+            .filter(|part| !part.is_empty())
+            .map(str::to_string)
+            .collect();
+        if let Some(first) = components.first_mut() {
+            *first = short_root_name(first).to_string();
+        }
+        RegPath { components }
+    }
+
+    /// The components, root first.
+    pub fn components(&self) -> Vec<&str> {
+        self.components.iter().map(String::as_str).collect()
+    }
+}
+
+impl std::fmt::Display for RegPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.components.join("\\"))
+    }
+}
+
+/// Maps `HKEY_LOCAL_MACHINE` to `HKLM` and the like; other names come back unchanged.
+pub fn short_root_name(root: &str) -> &str {
+    const ROOTS: [(&str, &str); 5] = [
+        ("HKEY_LOCAL_MACHINE", "HKLM"),
+        ("HKEY_CURRENT_USER", "HKCU"),
+        ("HKEY_USERS", "HKU"),
+        ("HKEY_CLASSES_ROOT", "HKCR"),
+        ("HKEY_CURRENT_CONFIG", "HKCC"),
+    ];
+    for (long, short) in ROOTS {
+        if root.eq_ignore_ascii_case(long) || root.eq_ignore_ascii_case(short) {
+            return short;
+        }
+    }
+    root
+}
+
+fn starts_with_ignore_case(components: &[&str], prefix: &[&str]) -> bool {
+    components.len() >= prefix.len()
+        && components
+            .iter()
+            .zip(prefix)
+            .all(|(left, right)| left.eq_ignore_ascii_case(right))
+}
+
+const CURRENT_CONTROL_SET: &str = "CurrentControlSet";
+
+/// The registry of one host, assembled from its hives and exports.
+#[derive(Default)]
+pub struct HostRegistry {
+    sources: Vec<RegistrySource>,
+    control_set: Option<ControlSetChoice>,
+}
+
+impl HostRegistry {
+    /// An empty registry.
+    pub fn new() -> HostRegistry {
+        HostRegistry::default()
+    }
+
+    /// Adds a source. Hives answer before exports; otherwise the first added answers first.
+    pub fn add(&mut self, source: RegistrySource) {
+        self.sources.push(source);
+        self.sources
+            .sort_by_key(|source| matches!(source, RegistrySource::Export(_)));
+        self.control_set = self.choose_control_set();
+    }
+
+    /// Takes the sources back out, hives first.
+    pub fn into_sources(self) -> Vec<RegistrySource> {
+        self.sources
+    }
+
+    /// The sources, hives first.
+    pub fn sources(&self) -> &[RegistrySource] {
+        &self.sources
+    }
+
+    /// The hive files.
+    pub fn hives(&self) -> impl Iterator<Item = &HiveFile> {
+        self.sources.iter().filter_map(|source| match source {
+            RegistrySource::Hive(hive) => Some(hive),
+            RegistrySource::Export(_) => None,
+        })
+    }
+
+    /// The set `CurrentControlSet` resolves to, when a SYSTEM hive or export is present.
+    pub fn control_set(&self) -> Option<&ControlSetChoice> {
+        self.control_set.as_ref()
+    }
+
+    /// The places `path` can be read from, best first: (source, components inside it).
+    fn candidates(&self, path: &RegPath) -> Vec<(&RegistrySource, Vec<String>)> {
+        let query = path.components();
+        let mut found = Vec::new();
+        for source in &self.sources {
+            match source {
+                RegistrySource::Hive(hive) => {
+                    let Some(mount) = hive.kind().mount_path() else {
+                        continue;
+                    };
+                    let mount: Vec<&str> = mount.split('\\').collect();
+                    if !starts_with_ignore_case(&query, &mount) {
+                        continue;
+                    }
+                    let mut inner: Vec<String> =
+                        query[mount.len()..].iter().map(|s| s.to_string()).collect();
+                    if hive.kind() == HiveKind::System {
+                        if let Some(first) = inner.first_mut() {
+                            if first.eq_ignore_ascii_case(CURRENT_CONTROL_SET) {
+                                match self.hive_control_set(hive) {
+                                    Some(set) => *first = set,
+                                    None => continue,
+                                }
+                            }
+                        }
+                    }
+                    found.push((source, inner));
+                }
+                RegistrySource::Export(_) => {
+                    let literal: Vec<String> = query.iter().map(|s| s.to_string()).collect();
+                    found.push((source, literal.clone()));
+                    let is_ccs = starts_with_ignore_case(&query, &["HKLM", "SYSTEM"])
+                        && query
+                            .get(2)
+                            .is_some_and(|part| part.eq_ignore_ascii_case(CURRENT_CONTROL_SET));
+                    if let (true, Some(choice)) = (is_ccs, &self.control_set) {
+                        if choice.chosen_by != "literal" {
+                            let mut mapped = literal;
+                            mapped[2] = choice.name.clone();
+                            found.push((source, mapped));
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    fn resolved(source: &RegistrySource, inner: &[String]) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        if let RegistrySource::Hive(hive) = source {
+            if let Some(mount) = hive.kind().mount_path() {
+                parts.extend(mount.split('\\'));
+            }
+        }
+        parts.extend(inner.iter().map(String::as_str));
+        parts.join("\\")
+    }
+
+    fn first_hit<T>(
+        &self,
+        path: &str,
+        mut read: impl FnMut(&RegistrySource, &[&str]) -> Result<Option<T>, EvidenceError>,
+    ) -> Result<Option<Located<T>>, EvidenceError> {
+        for (source, inner) in self.candidates(&RegPath::parse(path)) {
+            let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+            if let Some(data) = read(source, &components)? {
+                return Ok(Some(Located {
+                    data,
+                    file: source.path().to_path_buf(),
+                    resolved_path: Self::resolved(source, &inner),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads one value; key and value names match without regard to case.
+    pub fn value(&self, path: &str, name: &str) -> Result<Option<Located<RegValue>>, EvidenceError> {
+        self.first_hit(path, |source, components| source.value(components, name))
+    }
+
+    /// Reads every value of a key.
+    pub fn values(&self, path: &str) -> Result<Option<Located<Vec<RegValue>>>, EvidenceError> {
+        self.first_hit(path, |source, components| source.values(components))
+    }
+
+    /// Lists the subkeys of a key.
+    pub fn subkeys(&self, path: &str) -> Result<Option<Located<Vec<String>>>, EvidenceError> {
+        self.first_hit(path, |source, components| source.subkeys(components))
+    }
+
+    /// Whether a key exists in any source.
+    pub fn key_exists(&self, path: &str) -> Result<bool, EvidenceError> {
+        Ok(self
+            .first_hit(path, |source, components| {
+                Ok(source.key_exists(components)?.then_some(()))
+            })?
+            .is_some())
+    }
+
+    fn hive_control_set(&self, hive: &HiveFile) -> Option<String> {
+        control_set_of(&RegistrySource::borrowed_hive_reader(hive), &[]).map(|choice| choice.name)
+    }
+
+    fn choose_control_set(&self) -> Option<ControlSetChoice> {
+        for source in &self.sources {
+            let choice = match source {
+                RegistrySource::Hive(hive) if hive.kind() == HiveKind::System => {
+                    control_set_of(&RegistrySource::borrowed_hive_reader(hive), &[])
+                }
+                RegistrySource::Export(export) => {
+                    if export.key_exists(&["HKLM", "SYSTEM", CURRENT_CONTROL_SET]) {
+                        Some(ControlSetChoice {
+                            name: CURRENT_CONTROL_SET.to_string(),
+                            chosen_by: "literal".to_string(),
+                        })
+                    } else {
+                        control_set_of(
+                            &|components: &[&str], name: Option<&str>| match name {
+                                Some(name) => ReadResult::Value(export.value(components, name)),
+                                None => ReadResult::Keys(export.subkeys(components)),
+                            },
+                            &["HKLM", "SYSTEM"],
+                        )
+                    }
+                }
+                _ => None,
+            };
+            if choice.is_some() {
+                return choice;
+            }
+        }
+        None
+    }
+
+    /// Compares each key under `CurrentControlSet` named in `keys` (such as
+    /// `Services\LanmanServer\Parameters`) across every `ControlSet00N` of each SYSTEM hive, and
+    /// returns a note for each set whose values differ from the current one: a rollback to it
+    /// would bring those values back.
+    pub fn control_set_differences(&self, keys: &[&str]) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        for hive in self.hives().filter(|hive| hive.kind() == HiveKind::System) {
+            let Some(current) = self.hive_control_set(hive) else {
+                continue;
+            };
+            let Ok(Some(root)) = hive.subkeys(&[]) else {
+                continue;
+            };
+            let mut others: Vec<&String> = root
+                .iter()
+                .filter(|name| is_control_set_name(name) && !name.eq_ignore_ascii_case(&current))
+                .collect();
+            others.sort();
+            for key in keys {
+                let relative: Vec<&str> = key.split('\\').filter(|p| !p.is_empty()).collect();
+                let read = |set: &str| {
+                    let mut components = vec![set];
+                    components.extend(&relative);
+                    hive.values(&components).ok().flatten().map(|mut values| {
+                        values.sort_by_key(|value| value.name.to_ascii_lowercase());
+                        values
+                    })
+                };
+                let current_values = read(&current);
+                for other in &others {
+                    let other_values = read(other);
+                    if other_values == current_values {
+                        continue;
+                    }
+                    let changed = describe_difference(current_values.as_deref(), other_values.as_deref());
+                    notices.push(Notice::note(
+                        "hiveward::hive::control_sets_differ",
+                        Some(hive.path()),
+                        format!(
+                            "{}: {other}\\{key} differs from the current set {current}\\{key} ({changed}); a rollback to {other} would bring those values back",
+                            hive.path().display()
+                        ),
+                    ));
+                }
+            }
+        }
+        notices
+    }
+}
+
+fn describe_difference(current: Option<&[RegValue]>, other: Option<&[RegValue]>) -> String {
+    match (current, other) {
+        (Some(_), None) => "the key is absent there".to_string(),
+        (None, Some(_)) => "the key exists only there".to_string(),
+        (Some(current), Some(other)) => {
+            let mut names: Vec<String> = current
+                .iter()
+                .chain(other)
+                .map(|value| value.name.to_ascii_lowercase())
+                .collect();
+            names.sort();
+            names.dedup();
+            let find = |values: &[RegValue], name: &str| {
+                values
+                    .iter()
+                    .find(|value| value.name.eq_ignore_ascii_case(name))
+                    .cloned()
+            };
+            names
+                .iter()
+                .filter_map(|name| {
+                    let here = find(current, name);
+                    let there = find(other, name);
+                    (here != there).then(|| {
+                        let show = |value: Option<RegValue>| {
+                            value.map_or("absent".to_string(), |value| {
+                                format!("{} {}", value.value_type, value.display_data())
+                            })
+                        };
+                        let label = here
+                            .as_ref()
+                            .or(there.as_ref())
+                            .map(|value| value.name.clone())
+                            .unwrap_or_default();
+                        format!("{label}: {} here, {} there", show(here), show(there))
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        (None, None) => String::new(),
+    }
+}
+
+/// Whether `name` is `ControlSet` followed by three digits.
+pub fn is_control_set_name(name: &str) -> bool {
+    name.len() == 13
+        && name[..10].eq_ignore_ascii_case("ControlSet")
+        && name[10..].bytes().all(|byte| byte.is_ascii_digit())
+}
+
+enum ReadResult {
+    Value(Option<RegValue>),
+    Keys(Option<Vec<String>>),
+}
+
+impl RegistrySource {
+    fn borrowed_hive_reader(
+        hive: &HiveFile,
+    ) -> impl Fn(&[&str], Option<&str>) -> ReadResult + '_ {
+        move |components: &[&str], name: Option<&str>| match name {
+            Some(name) => ReadResult::Value(hive.value(components, name).ok().flatten()),
+            None => ReadResult::Keys(hive.subkeys(components).ok().flatten()),
+        }
+    }
+}
+
+/// Picks the control set through `Select\Current`, then `Select\Default`, then the first
+/// `ControlSet00N` present. `prefix` is where the SYSTEM root sits in the reader's paths.
+fn control_set_of(
+    read: &dyn Fn(&[&str], Option<&str>) -> ReadResult,
+    prefix: &[&str],
+) -> Option<ControlSetChoice> {
+    let mut select: Vec<&str> = prefix.to_vec();
+    select.push("Select");
+    let root_keys = match read(prefix, None) {
+        ReadResult::Keys(Some(keys)) => keys,
+        _ => Vec::new(),
+    };
+    let exists = |name: &str| root_keys.iter().any(|key| key.eq_ignore_ascii_case(name));
+    for selector in ["Current", "Default"] {
+        if let ReadResult::Value(Some(value)) = read(&select, Some(selector)) {
+            if let Some(number) = value.as_integer() {
+                let name = format!("ControlSet{number:03}");
+                if exists(&name) {
+                    return Some(ControlSetChoice {
+                        name,
+                        chosen_by: format!("Select\\{selector}"),
+                    });
+                }
+            }
+        }
+    }
+    let mut sets: Vec<&String> = root_keys
+        .iter()
+        .filter(|key| is_control_set_name(key))
+        .collect();
+    sets.sort();
+    sets.first().map(|name| ControlSetChoice {
+        name: name.to_string(),
+        chosen_by: "first present".to_string(),
+    })
+}

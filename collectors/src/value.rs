@@ -1,0 +1,314 @@
+//! Typed registry values, decoded the same way whether they come from a hive or a `.reg` export.
+
+use schemars::JsonSchema;
+use serde::{Serialize, Serializer};
+
+/// The registry type of a value, as stored in its `vk` record or written in a `.reg` export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RegType {
+    /// `REG_NONE` (0).
+    None,
+    /// `REG_SZ` (1).
+    Sz,
+    /// `REG_EXPAND_SZ` (2).
+    ExpandSz,
+    /// `REG_BINARY` (3).
+    Binary,
+    /// `REG_DWORD` (4), little-endian.
+    Dword,
+    /// `REG_DWORD_BIG_ENDIAN` (5).
+    DwordBigEndian,
+    /// `REG_LINK` (6).
+    Link,
+    /// `REG_MULTI_SZ` (7).
+    MultiSz,
+    /// `REG_RESOURCE_LIST` (8).
+    ResourceList,
+    /// `REG_FULL_RESOURCE_DESCRIPTOR` (9).
+    FullResourceDescriptor,
+    /// `REG_RESOURCE_REQUIREMENTS_LIST` (10).
+    ResourceRequirementsList,
+    /// `REG_QWORD` (11), little-endian.
+    Qword,
+    /// Any other type code; the data is kept as raw bytes.
+    Unknown(u32),
+}
+
+impl RegType {
+    /// Maps a raw type code to its type.
+    pub fn from_code(code: u32) -> RegType {
+        match code {
+            0 => RegType::None,
+            1 => RegType::Sz,
+            2 => RegType::ExpandSz,
+            3 => RegType::Binary,
+            4 => RegType::Dword,
+            5 => RegType::DwordBigEndian,
+            6 => RegType::Link,
+            7 => RegType::MultiSz,
+            8 => RegType::ResourceList,
+            9 => RegType::FullResourceDescriptor,
+            10 => RegType::ResourceRequirementsList,
+            11 => RegType::Qword,
+            other => RegType::Unknown(other),
+        }
+    }
+
+    /// The raw type code.
+    pub fn code(self) -> u32 {
+        match self {
+            RegType::None => 0,
+            RegType::Sz => 1,
+            RegType::ExpandSz => 2,
+            RegType::Binary => 3,
+            RegType::Dword => 4,
+            RegType::DwordBigEndian => 5,
+            RegType::Link => 6,
+            RegType::MultiSz => 7,
+            RegType::ResourceList => 8,
+            RegType::FullResourceDescriptor => 9,
+            RegType::ResourceRequirementsList => 10,
+            RegType::Qword => 11,
+            RegType::Unknown(code) => code,
+        }
+    }
+
+    /// The name Windows tools print, such as `REG_DWORD`; unknown codes print as `REG_UNKNOWN_0x1234`.
+    pub fn name(self) -> String {
+        let fixed = match self {
+            RegType::None => "REG_NONE",
+            RegType::Sz => "REG_SZ",
+            RegType::ExpandSz => "REG_EXPAND_SZ",
+            RegType::Binary => "REG_BINARY",
+            RegType::Dword => "REG_DWORD",
+            RegType::DwordBigEndian => "REG_DWORD_BIG_ENDIAN",
+            RegType::Link => "REG_LINK",
+            RegType::MultiSz => "REG_MULTI_SZ",
+            RegType::ResourceList => "REG_RESOURCE_LIST",
+            RegType::FullResourceDescriptor => "REG_FULL_RESOURCE_DESCRIPTOR",
+            RegType::ResourceRequirementsList => "REG_RESOURCE_REQUIREMENTS_LIST",
+            RegType::Qword => "REG_QWORD",
+            RegType::Unknown(code) => return format!("REG_UNKNOWN_{code:#x}"),
+        };
+        fixed.to_string()
+    }
+}
+
+impl std::fmt::Display for RegType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for RegType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl JsonSchema for RegType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RegType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Registry type name such as REG_DWORD; unknown codes appear as REG_UNKNOWN_0x<hex>.",
+            "type": "string",
+            "pattern": "^REG_[A-Z_]+(0x[0-9a-f]+)?$"
+        })
+    }
+}
+
+/// Decoded value data. Integers stay integers, strings stay strings, and bytes are kept raw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RegData {
+    /// `REG_NONE` without data.
+    Empty,
+    /// `REG_DWORD`, `REG_DWORD_BIG_ENDIAN` and `REG_QWORD`.
+    Integer(u64),
+    /// `REG_SZ`, `REG_EXPAND_SZ` and `REG_LINK`.
+    String(String),
+    /// `REG_MULTI_SZ`.
+    MultiString(Vec<String>),
+    /// `REG_BINARY`, resource lists, unknown types, and integer types whose data has the wrong size.
+    /// Serialised as lower-case hex.
+    Bytes(#[serde(serialize_with = "hex_bytes")] #[schemars(with = "String")] Vec<u8>),
+}
+
+fn hex_bytes<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&to_hex(bytes))
+}
+
+/// Formats bytes as lower-case hex without separators.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// One registry value: its name (empty for the default value), its type and its decoded data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct RegValue {
+    /// The value name as stored; empty for the key's default value.
+    pub name: String,
+    /// The registry type.
+    #[serde(rename = "type")]
+    pub value_type: RegType,
+    /// The decoded data.
+    pub data: RegData,
+}
+
+impl RegValue {
+    /// Decodes raw value bytes according to their type code.
+    ///
+    /// Data that does not fit its type (a `REG_DWORD` of 3 bytes, say) is kept as
+    /// [`RegData::Bytes`] rather than coerced, so that rules can report it.
+    pub fn decode(name: impl Into<String>, type_code: u32, raw: &[u8]) -> RegValue {
+        let value_type = RegType::from_code(type_code);
+        let data = match value_type {
+            RegType::Dword if raw.len() == 4 => {
+                RegData::Integer(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]).into())
+            }
+            RegType::DwordBigEndian if raw.len() == 4 => {
+                RegData::Integer(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]).into())
+            }
+            RegType::Qword if raw.len() == 8 => {
+                let mut le = [0u8; 8];
+                le.copy_from_slice(raw);
+                RegData::Integer(u64::from_le_bytes(le))
+            }
+            RegType::Sz | RegType::ExpandSz | RegType::Link => {
+                RegData::String(first_utf16_string(raw))
+            }
+            RegType::MultiSz => RegData::MultiString(utf16_multi_string(raw)),
+            RegType::None if raw.is_empty() => RegData::Empty,
+            _ => RegData::Bytes(raw.to_vec()),
+        };
+        RegValue {
+            name: name.into(),
+            value_type,
+            data,
+        }
+    }
+
+    /// The integer data, when the value is a well-formed DWORD or QWORD.
+    pub fn as_integer(&self) -> Option<u64> {
+        match self.data {
+            RegData::Integer(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The string data, when the value is a string type.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.data {
+            RegData::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A short human-readable rendering of the data, as `reg query` would print it.
+    pub fn display_data(&self) -> String {
+        match &self.data {
+            RegData::Empty => String::new(),
+            RegData::Integer(value) => format!("{value:#x} ({value})"),
+            RegData::String(text) => text.clone(),
+            RegData::MultiString(items) => items.join("\\0"),
+            RegData::Bytes(bytes) => to_hex(bytes),
+        }
+    }
+}
+
+fn utf16_units(raw: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    raw.chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+}
+
+/// A `REG_SZ` ends at its first NUL; anything stored after it is not part of the string.
+fn first_utf16_string(raw: &[u8]) -> String {
+    let units: Vec<u16> = utf16_units(raw).take_while(|&unit| unit != 0).collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// A `REG_MULTI_SZ` is a run of NUL-terminated strings closed by an empty string.
+fn utf16_multi_string(raw: &[u8]) -> Vec<String> {
+    let units: Vec<u16> = utf16_units(raw).collect();
+    let mut strings = Vec::new();
+    for part in units.split(|&unit| unit == 0) {
+        if part.is_empty() {
+            break;
+        }
+        strings.push(String::from_utf16_lossy(part));
+    }
+    strings
+}
+
+/// Encodes a string as NUL-terminated UTF-16LE, the way `REG_SZ` data is stored.
+pub fn encode_utf16_sz(text: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn dword_qword_and_big_endian_decode_to_integers() {
+        assert_eq!(RegValue::decode("a", 4, &[2, 0, 0, 0]).as_integer(), Some(2));
+        assert_eq!(RegValue::decode("a", 5, &[0, 0, 0, 2]).as_integer(), Some(2));
+        assert_eq!(
+            RegValue::decode("a", 11, &0x1_0000_0001u64.to_le_bytes()).as_integer(),
+            Some(0x1_0000_0001)
+        );
+    }
+
+    #[test]
+    fn integer_types_with_wrong_size_stay_bytes() {
+        let value = RegValue::decode("a", 4, &[1, 0, 0]);
+        assert_eq!(value.value_type, RegType::Dword);
+        assert_eq!(value.data, RegData::Bytes(vec![1, 0, 0]));
+    }
+
+    #[test]
+    fn strings_stop_at_nul_and_multi_strings_split() {
+        let mut raw = utf16("abc");
+        raw.extend_from_slice(&[0, 0, b'x', 0]);
+        assert_eq!(RegValue::decode("s", 1, &raw).as_str(), Some("abc"));
+        let mut multi = utf16("one\0two\0\0");
+        multi.extend_from_slice(&utf16("junk"));
+        assert_eq!(
+            RegValue::decode("m", 7, &multi).data,
+            RegData::MultiString(vec!["one".into(), "two".into()])
+        );
+        assert_eq!(
+            RegValue::decode("m", 7, &[]).data,
+            RegData::MultiString(vec![])
+        );
+    }
+
+    #[test]
+    fn unknown_types_keep_raw_bytes_and_code() {
+        let value = RegValue::decode("u", 0x1234, &[9, 8]);
+        assert_eq!(value.value_type, RegType::Unknown(0x1234));
+        assert_eq!(value.value_type.name(), "REG_UNKNOWN_0x1234");
+        assert_eq!(value.data, RegData::Bytes(vec![9, 8]));
+        assert_eq!(RegValue::decode("n", 0, &[]).data, RegData::Empty);
+    }
+
+    #[test]
+    fn serialises_type_names_and_hex_bytes() {
+        let json = serde_json::to_string(&RegValue::decode("b", 3, &[0xde, 0xad])).unwrap();
+        assert_eq!(json, r#"{"name":"b","type":"REG_BINARY","data":"dead"}"#);
+    }
+}
