@@ -46,9 +46,15 @@ pub struct RegExport {
 
 impl RegExport {
     /// Parses the bytes of a `.reg` file. `path` names it in diagnostics.
+    ///
+    /// Accepts UTF-16LE (with BOM) and UTF-8 text, `Windows Registry Editor Version 5.00` and
+    /// `REGEDIT4` headers, continuation lines, comments, repeated sections (merged), and the
+    /// deletion forms `[-KEY]` and `"name"=-` (applied, so the export reads as the state it
+    /// would leave behind).
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<RegExport, EvidenceError> {
-        let _ = bytes;
-        Ok(RegExport::from_keys(path, Vec::new()))
+        let text = decode_text(bytes);
+        let keys = Parser::new(path, &text).run()?;
+        Ok(RegExport::from_keys(path, keys))
     }
 
     /// Builds an export from keys that are already parsed.
@@ -58,9 +64,7 @@ impl RegExport {
             let parsed = RegPath::parse(&key.path);
             let components = parsed.components();
             for depth in 1..components.len() {
-                index
-                    .entry(upper_key(&components[..depth]))
-                    .or_insert(None);
+                index.entry(upper_key(&components[..depth])).or_insert(None);
             }
             index.insert(upper_key(&components), Some(position));
         }
@@ -118,9 +122,7 @@ impl RegExport {
         for key in &self.keys {
             let parsed = RegPath::parse(&key.path);
             let parts = parsed.components();
-            if parts.len() > components.len()
-                && upper_key(&parts[..components.len()]) == prefix
-            {
+            if parts.len() > components.len() && upper_key(&parts[..components.len()]) == prefix {
                 let name = parts[components.len()].to_string();
                 if !names.iter().any(|known| known.eq_ignore_ascii_case(&name)) {
                     names.push(name);
@@ -139,10 +141,487 @@ impl RegExport {
     }
 }
 
+/// Decodes a `.reg` file: UTF-16LE when it starts with a BOM (as `reg export` writes it),
+/// otherwise UTF-8 with an optional BOM, and Latin-1 for bytes that are not UTF-8 (`REGEDIT4`
+/// files are written in the ANSI code page).
+fn decode_text(bytes: &[u8]) -> String {
+    if let Some(utf16) = bytes.strip_prefix(&[0xff, 0xfe]) {
+        let units: Vec<u16> = utf16
+            .chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    let body = bytes.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(bytes);
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_string(),
+        Err(_) => body.iter().map(|&byte| char::from(byte)).collect(),
+    }
+}
+
+/// The header versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// `Windows Registry Editor Version 5.00`: strings in `hex(2)`/`hex(7)` are UTF-16LE.
+    Version5,
+    /// `REGEDIT4`: strings in `hex(2)`/`hex(7)` are single-byte ANSI.
+    Regedit4,
+}
+
+/// A logical line: physical lines joined at trailing backslashes, with the byte offset of each
+/// character run so that errors point into the original text.
+struct LogicalLine {
+    number: usize,
+    start: usize,
+    text: String,
+}
+
+/// Hand-written: the `regf` crate's `.reg` reader drops malformed lines and continuation lines
+/// silently, and evidence needs every line accounted for with a located diagnostic.
+struct Parser<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> Parser<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Parser<'a> {
+        Parser { path, text }
+    }
+
+    fn error(
+        &self,
+        line: usize,
+        offset: usize,
+        length: usize,
+        message: impl Into<String>,
+    ) -> EvidenceError {
+        let offset = offset.min(self.text.len());
+        let length = length
+            .min(self.text.len() - offset)
+            .max(usize::from(offset < self.text.len()));
+        EvidenceError::RegSyntax {
+            path: self.path.to_path_buf(),
+            line,
+            message: message.into(),
+            source_code: miette::NamedSource::new(
+                self.path.display().to_string(),
+                self.text.to_string(),
+            ),
+            span: (offset, length).into(),
+        }
+    }
+
+    fn logical_lines(&self) -> Vec<LogicalLine> {
+        let mut lines = Vec::new();
+        let mut offset = 0;
+        let mut pending: Option<LogicalLine> = None;
+        for (index, raw) in self.text.split('\n').enumerate() {
+            let physical_start = offset;
+            offset += raw.len() + 1;
+            let content = raw.strip_suffix('\r').unwrap_or(raw);
+            let trimmed_end = content.trim_end();
+            let continues = trimmed_end.ends_with('\\')
+                && (pending.is_some() || is_value_line_start(trimmed_end));
+            let body = if continues {
+                &trimmed_end[..trimmed_end.len() - 1]
+            } else {
+                content
+            };
+            match pending.as_mut() {
+                Some(line) => line.text.push_str(body.trim_start()),
+                None => {
+                    pending = Some(LogicalLine {
+                        number: index + 1,
+                        start: physical_start,
+                        text: body.to_string(),
+                    })
+                }
+            }
+            if !continues {
+                lines.extend(pending.take());
+            }
+        }
+        lines.extend(pending.take());
+        lines
+    }
+
+    fn run(&self) -> Result<Vec<RegExportKey>, EvidenceError> {
+        let lines = self.logical_lines();
+        let mut iter = lines.iter().filter(|line| !line.text.trim().is_empty());
+        let format = match iter.next() {
+            Some(line) => {
+                let header = line.text.trim().trim_start_matches('\u{feff}');
+                if header == "Windows Registry Editor Version 5.00" {
+                    Format::Version5
+                } else if header == "REGEDIT4" {
+                    Format::Regedit4
+                } else {
+                    return Err(self.error(
+                        line.number,
+                        line.start,
+                        line.text.len(),
+                        "the first line must be `Windows Registry Editor Version 5.00` or `REGEDIT4`",
+                    ));
+                }
+            }
+            None => return Err(self.error(1, 0, 0, "the file has no header and no keys")),
+        };
+        let mut keys: Vec<RegExportKey> = Vec::new();
+        let mut current: Option<usize> = None;
+        for line in iter {
+            let text = line.text.trim();
+            if text.starts_with(';') {
+                continue;
+            }
+            let indent = line.text.len() - line.text.trim_start().len();
+            if let Some(section) = text.strip_prefix('[') {
+                let Some(section) = section.strip_suffix(']') else {
+                    return Err(self.error(
+                        line.number,
+                        line.start + indent,
+                        text.len(),
+                        "a key line must end with `]`",
+                    ));
+                };
+                if let Some(deleted) = section.strip_prefix('-') {
+                    let deleted = RegPath::parse(deleted).to_string();
+                    keys.retain(|key| !is_same_or_below(&key.path, &deleted));
+                    current = None;
+                    continue;
+                }
+                let path = RegPath::parse(section);
+                if path.components().is_empty() {
+                    return Err(self.error(
+                        line.number,
+                        line.start + indent,
+                        text.len(),
+                        "empty key path",
+                    ));
+                }
+                let path = path.to_string();
+                current = Some(
+                    match keys
+                        .iter()
+                        .position(|key| key.path.eq_ignore_ascii_case(&path))
+                    {
+                        Some(position) => position,
+                        None => {
+                            keys.push(RegExportKey {
+                                path,
+                                values: Vec::new(),
+                            });
+                            keys.len() - 1
+                        }
+                    },
+                );
+                continue;
+            }
+            let Some(position) = current else {
+                return Err(self.error(
+                    line.number,
+                    line.start + indent,
+                    text.len(),
+                    "a value line must follow a `[key]` line",
+                ));
+            };
+            match self.value_line(line, indent, format)? {
+                ValueLine::Set(value) => {
+                    let values = &mut keys[position].values;
+                    values.retain(|known| !known.name.eq_ignore_ascii_case(&value.name));
+                    values.push(value);
+                }
+                ValueLine::Delete(name) => keys[position]
+                    .values
+                    .retain(|known| !known.name.eq_ignore_ascii_case(&name)),
+            }
+        }
+        Ok(keys)
+    }
+
+    fn value_line(
+        &self,
+        line: &LogicalLine,
+        indent: usize,
+        format: Format,
+    ) -> Result<ValueLine, EvidenceError> {
+        let text = line.text.trim();
+        let at = |offset: usize| line.start + indent + offset;
+        let (name, rest_offset) = if let Some(rest) = text.strip_prefix('@') {
+            (String::new(), text.len() - rest.len())
+        } else if text.starts_with('"') {
+            let (name, consumed) = parse_quoted(text).ok_or_else(|| {
+                self.error(
+                    line.number,
+                    at(0),
+                    text.len(),
+                    "the value name has no closing quote",
+                )
+            })?;
+            (name, consumed)
+        } else {
+            return Err(self.error(
+                line.number,
+                at(0),
+                text.len(),
+                "expected a `[key]`, a `\"name\"=data` or `@=data` line, or a `;` comment",
+            ));
+        };
+        let after_name = text[rest_offset..].trim_start();
+        let after_offset = text.len() - after_name.len();
+        let Some(data) = after_name.strip_prefix('=') else {
+            return Err(self.error(
+                line.number,
+                at(after_offset),
+                after_name.len().max(1),
+                "expected `=` after the value name",
+            ));
+        };
+        let data = data.trim();
+        let data_offset = text.len() - text[after_offset + 1..].trim_start().len();
+        let fail = |message: &str| {
+            self.error(
+                line.number,
+                at(data_offset),
+                data.len().max(1),
+                message.to_string(),
+            )
+        };
+        if data == "-" {
+            return Ok(ValueLine::Delete(name));
+        }
+        let (type_code, bytes) = if data.starts_with('"') {
+            let (string, consumed) =
+                parse_quoted(data).ok_or_else(|| fail("the string has no closing quote"))?;
+            if !data[consumed..].trim().is_empty() {
+                return Err(fail("unexpected text after the closing quote"));
+            }
+            (1, encode_string(&string, format))
+        } else if let Some(hex) = strip_prefix_ignore_case(data, "dword:") {
+            let hex = hex.trim();
+            if hex.is_empty() || hex.len() > 8 {
+                return Err(fail("a dword needs 1 to 8 hex digits"));
+            }
+            let number = u32::from_str_radix(hex, 16)
+                .map_err(|_| fail("a dword needs 1 to 8 hex digits"))?;
+            (4, number.to_le_bytes().to_vec())
+        } else if let Some(list) = strip_prefix_ignore_case(data, "hex:") {
+            (3, parse_hex_list(list).map_err(|message| fail(&message))?)
+        } else if let Some(typed) = strip_prefix_ignore_case(data, "hex(") {
+            let close = typed
+                .find(')')
+                .ok_or_else(|| fail("`hex(` needs a closing `)`"))?;
+            let type_code = u32::from_str_radix(typed[..close].trim(), 16)
+                .map_err(|_| fail("the type in `hex(N)` must be a hex number"))?;
+            let list = typed[close + 1..]
+                .trim_start()
+                .strip_prefix(':')
+                .ok_or_else(|| fail("expected `:` after `hex(N)`"))?;
+            let mut bytes = parse_hex_list(list).map_err(|message| fail(&message))?;
+            if format == Format::Regedit4 && matches!(type_code, 2 | 7) {
+                bytes = bytes.iter().flat_map(|&byte| [byte, 0]).collect();
+            }
+            (type_code, bytes)
+        } else {
+            return Err(fail(
+                "unknown data form: expected \"string\", dword:, hex:, hex(N): or -",
+            ));
+        };
+        Ok(ValueLine::Set(RawRegValue {
+            name,
+            type_code,
+            bytes,
+        }))
+    }
+}
+
+enum ValueLine {
+    Set(RawRegValue),
+    Delete(String),
+}
+
+fn is_value_line_start(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with('"') || text.starts_with('@') || text.contains("=hex")
+}
+
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    (text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &text[prefix.len()..])
+}
+
+/// Parses a `"..."` string with `\\` and `\"` escapes; returns it and the bytes consumed.
+fn parse_quoted(text: &str) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut chars = text.char_indices().skip(1);
+    while let Some((index, character)) = chars.next() {
+        match character {
+            '\\' => match chars.next() {
+                Some((_, escaped)) => out.push(escaped),
+                None => return None,
+            },
+            '"' => return Some((out, index + 1)),
+            other => out.push(other),
+        }
+    }
+    None
+}
+
+fn parse_hex_list(list: &str) -> Result<Vec<u8>, String> {
+    let list = list.trim();
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(str::trim)
+        .enumerate()
+        .filter(|(index, part)| !(part.is_empty() && *index > 0 && list.trim_end().ends_with(',')))
+        .map(|(_, part)| {
+            if part.len() == 2 || part.len() == 1 {
+                u8::from_str_radix(part, 16).map_err(|_| format!("`{part}` is not a hex byte"))
+            } else {
+                Err(format!(
+                    "`{part}` is not a hex byte (bytes are two hex digits separated by commas)"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// `REG_SZ` data: UTF-16LE with a terminating NUL (version 5), or ANSI with a NUL (REGEDIT4),
+/// widened so that the value decodes the same way.
+fn encode_string(text: &str, _format: Format) -> Vec<u8> {
+    crate::value::encode_utf16_sz(text)
+}
+
+fn is_same_or_below(path: &str, ancestor: &str) -> bool {
+    path.len() >= ancestor.len()
+        && path[..ancestor.len()].eq_ignore_ascii_case(ancestor)
+        && (path.len() == ancestor.len() || path.as_bytes()[ancestor.len()] == b'\\')
+}
+
 fn upper_key(components: &[&str]) -> String {
     components
         .iter()
         .map(|part| part.to_uppercase())
         .collect::<Vec<_>>()
         .join("\\")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{RegData, RegType};
+
+    const SAMPLE: &str = "Windows Registry Editor Version 5.00\r\n\r\n\
+; exported for the test\r\n\
+[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+\"SmbServerNameHardeningLevel\"=dword:00000002\r\n\
+\"SrvAllowedServerNames\"=hex(7):66,00,73,00,00,00,\\\r\n  61,00,00,00,00,00\r\n\
+\"Description\"=\"say \\\"hi\\\" C:\\\\temp\"\r\n\
+@=\"default\"\r\n\
+\"Blob\"=hex:de,ad,\\\r\n    be,ef\r\n\
+\"Big\"=hex(b):01,00,00,00,00,00,00,00\r\n\
+\"Gone\"=dword:1\r\n\
+\"Gone\"=-\r\n\
+\r\n\
+[HKEY_LOCAL_MACHINE\\SYSTEM\\Deleted\\Child]\r\n\
+[-HKEY_LOCAL_MACHINE\\SYSTEM\\Deleted]\r\n";
+
+    fn parse(text: &str) -> Result<RegExport, EvidenceError> {
+        RegExport::parse(Path::new("sample.reg"), text.as_bytes())
+    }
+
+    #[test]
+    fn parses_every_data_form_with_continuations() {
+        let export = parse(SAMPLE).unwrap();
+        let key = [
+            "HKLM",
+            "SYSTEM",
+            "CurrentControlSet",
+            "Services",
+            "LanmanServer",
+            "Parameters",
+        ];
+        let level = export.value(&key, "smbservernamehardeninglevel").unwrap();
+        assert_eq!(level.value_type, RegType::Dword);
+        assert_eq!(level.as_integer(), Some(2));
+        assert_eq!(
+            export.value(&key, "SrvAllowedServerNames").unwrap().data,
+            RegData::MultiString(vec!["fs".into(), "a".into()])
+        );
+        assert_eq!(
+            export.value(&key, "Description").unwrap().as_str(),
+            Some("say \"hi\" C:\\temp")
+        );
+        assert_eq!(export.value(&key, "").unwrap().as_str(), Some("default"));
+        assert_eq!(
+            export.value(&key, "Blob").unwrap().data,
+            RegData::Bytes(vec![0xde, 0xad, 0xbe, 0xef])
+        );
+        assert_eq!(export.value(&key, "Big").unwrap().as_integer(), Some(1));
+        assert!(export.value(&key, "Gone").is_none());
+        assert!(!export.key_exists(&["HKLM", "SYSTEM", "Deleted"]));
+        assert!(export.key_exists(&["hklm", "system", "currentcontrolset"]));
+        assert_eq!(
+            export.subkeys(&["HKLM", "SYSTEM", "CurrentControlSet", "Services"]),
+            Some(vec!["LanmanServer".to_string()])
+        );
+    }
+
+    #[test]
+    fn utf16_and_regedit4_exports_parse_alike() {
+        let mut utf16 = vec![0xff, 0xfe];
+        utf16.extend(SAMPLE.encode_utf16().flat_map(u16::to_le_bytes));
+        let export = RegExport::parse(Path::new("u.reg"), &utf16).unwrap();
+        assert_eq!(export.keys().len(), 1);
+        let regedit4 = "REGEDIT4\n\n[HKEY_CURRENT_USER\\Software\\X]\n\"M\"=hex(7):61,62,00,63,00,00\n\"S\"=\"v\"\n";
+        let export = parse(regedit4).unwrap();
+        assert_eq!(
+            export.value(&["HKCU", "Software", "X"], "M").unwrap().data,
+            RegData::MultiString(vec!["ab".into(), "c".into()])
+        );
+        assert_eq!(
+            export
+                .value(&["HKCU", "Software", "X"], "S")
+                .unwrap()
+                .as_str(),
+            Some("v")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let cases = [
+            ("REGEDIT5\n[HKLM\\X]\n", 1, "first line"),
+            (
+                "REGEDIT4\n\n\"orphan\"=dword:1\n",
+                3,
+                "must follow a `[key]`",
+            ),
+            ("REGEDIT4\n[HKLM\\X]\n\"a\"=dword:xyz\n", 3, "dword"),
+            ("REGEDIT4\n[HKLM\\X]\n\"a\"=hex:0g\n", 3, "hex byte"),
+            ("REGEDIT4\n[HKLM\\X\n", 2, "must end with `]`"),
+            ("REGEDIT4\n[HKLM\\X]\n\"a=1\n", 3, "closing quote"),
+            ("REGEDIT4\n[HKLM\\X]\njunk\n", 3, "expected a `[key]`"),
+            ("", 1, "no header"),
+        ];
+        for (text, line, needle) in cases {
+            match parse(text) {
+                Err(EvidenceError::RegSyntax {
+                    line: got, message, ..
+                }) => {
+                    assert_eq!(got, line, "{text:?}: {message}");
+                    assert!(message.contains(needle), "{text:?}: {message}");
+                }
+                other => panic!("{text:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_sections_merge() {
+        let text = "REGEDIT4\n[HKLM\\A]\n\"x\"=dword:1\n[HKLM\\B]\n[hklm\\a]\n\"y\"=dword:2\n";
+        let export = parse(text).unwrap();
+        assert_eq!(export.values(&["HKLM", "A"]).unwrap().len(), 2);
+    }
 }

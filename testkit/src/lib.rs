@@ -25,8 +25,9 @@ pub fn hive_from_reg(text: &str) -> Vec<u8> {
     let export = RegExport::parse(Path::new("fixture.reg"), text.as_bytes())
         .unwrap_or_else(|error| panic!("fixture .reg text does not parse: {error}"));
     let mut root = KeyTreeNode::new("ROOT");
+    let mount = common_mount(export.keys().iter().map(|key| key.path.as_str()));
     for key in export.keys() {
-        let relative = strip_mount(&key.path);
+        let relative = strip_mount(&key.path, mount);
         let node = root.get_or_create_path(&relative);
         for value in &key.values {
             node.values.push(KeyTreeValue {
@@ -54,19 +55,78 @@ const MOUNTS: [&str; 7] = [
     "HKLM",
 ];
 
-fn strip_mount(path: &str) -> String {
+fn under_mount(path: &str, mount: &str) -> bool {
     let parsed = hiveward_collectors::RegPath::parse(path);
     let components = parsed.components();
-    for mount in MOUNTS {
-        let mount_parts: Vec<&str> = mount.split('\\').collect();
-        if components.len() >= mount_parts.len()
-            && components
-                .iter()
-                .zip(&mount_parts)
-                .all(|(left, right)| left.eq_ignore_ascii_case(right))
-        {
-            return components[mount_parts.len()..].join("\\");
-        }
+    let mount_parts: Vec<&str> = mount.split('\\').collect();
+    components.len() >= mount_parts.len()
+        && components
+            .iter()
+            .zip(&mount_parts)
+            .all(|(left, right)| left.eq_ignore_ascii_case(right))
+}
+
+/// The longest mount point that holds every key of the fixture.
+fn common_mount<'p>(mut paths: impl Iterator<Item = &'p str> + Clone) -> Option<&'static str> {
+    MOUNTS
+        .into_iter()
+        .find(|mount| paths.clone().all(|path| under_mount(path, mount)))
+        .filter(|_| paths.next().is_some())
+}
+
+fn strip_mount(path: &str, mount: Option<&str>) -> String {
+    let parsed = hiveward_collectors::RegPath::parse(path);
+    let components = parsed.components();
+    let skip = mount.map_or(0, |mount| mount.split('\\').count());
+    components[skip.min(components.len())..].join("\\")
+}
+
+/// The corpus of real hives and logs, from `HIVEWARD_CORPUS` (default `../shared/corpus`
+/// relative to the workspace root).
+///
+/// Returns `None` after printing why when it is absent, so the calling test can skip. With
+/// `HIVEWARD_REQUIRE_ORACLES=1` an absent corpus panics instead, so CI cannot pass by skipping.
+pub fn corpus_dir() -> Option<std::path::PathBuf> {
+    let configured = std::env::var_os("HIVEWARD_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/corpus"));
+    let resolved = if configured.is_relative() {
+        workspace_root().join(&configured)
+    } else {
+        configured
+    };
+    if resolved.is_dir() {
+        return Some(resolved);
     }
-    components.join("\\")
+    skip_or_fail(&format!(
+        "corpus not found at {} (set HIVEWARD_CORPUS)",
+        resolved.display()
+    ));
+    None
+}
+
+/// Whether an outside oracle tool is on `PATH`. When it is not, prints why and returns `false`
+/// so the calling test can skip; with `HIVEWARD_REQUIRE_ORACLES=1` it panics instead.
+pub fn oracle_available(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
+    if !found {
+        skip_or_fail(&format!("oracle tool `{tool}` is not installed"));
+    }
+    found
+}
+
+fn skip_or_fail(reason: &str) {
+    if std::env::var("HIVEWARD_REQUIRE_ORACLES").as_deref() == Ok("1") {
+        panic!("HIVEWARD_REQUIRE_ORACLES=1 but {reason}");
+    }
+    println!("skipped: {reason}");
+}
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit sits one level below the workspace root")
+        .to_path_buf()
 }
