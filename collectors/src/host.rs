@@ -117,6 +117,8 @@ impl Host {
 
 /// Everything collected from the inputs.
 pub struct Collection {
+    /// The errors behind unreadable files, sorted by path, for rendering as diagnostics.
+    pub diagnostics: Vec<EvidenceError>,
     /// Hosts, sorted by name.
     pub hosts: Vec<Host>,
     /// Files that were passed over, with reasons.
@@ -142,6 +144,7 @@ impl Collection {
 struct Opened {
     record: FileRecord,
     source: Option<RegistrySource>,
+    error: Option<EvidenceError>,
 }
 
 fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
@@ -160,6 +163,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
         Opened {
             record,
             source: None,
+            error: Some(error),
         }
     };
     match kind {
@@ -174,6 +178,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
                 Opened {
                     record,
                     source: Some(RegistrySource::Hive(hive)),
+                    error: None,
                 }
             }
             Err(error) => unreadable(record, error),
@@ -183,6 +188,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
                 Ok(export) => Opened {
                     record,
                     source: Some(RegistrySource::Export(export)),
+                    error: None,
                 },
                 Err(error) => unreadable(record, error),
             },
@@ -199,6 +205,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
             Opened {
                 record,
                 source: None,
+                error: None,
             }
         }
         FileKind::Empty => unreadable(
@@ -243,10 +250,17 @@ struct Draft {
 }
 
 impl Draft {
-    fn new(name: String, name_source: NameSource, layout: GroupLayout, opened: Vec<Opened>) -> Draft {
+    fn new(
+        name: String,
+        name_source: NameSource,
+        layout: GroupLayout,
+        opened: Vec<Opened>,
+        diagnostics: &mut Vec<EvidenceError>,
+    ) -> Draft {
         let mut registry = HostRegistry::new();
         let mut records = Vec::new();
         for item in opened {
+            diagnostics.extend(item.error);
             if let Some(source) = item.source {
                 registry.add(source);
             }
@@ -287,7 +301,7 @@ fn has_duplicate_machine_hive(opened: &[Opened]) -> bool {
     kinds.len() != total
 }
 
-fn drafts_for_group(group: FileGroup) -> Vec<Draft> {
+fn drafts_for_group(group: FileGroup, diagnostics: &mut Vec<EvidenceError>) -> Vec<Draft> {
     let opened: Vec<Opened> = group
         .files
         .iter()
@@ -303,6 +317,7 @@ fn drafts_for_group(group: FileGroup) -> Vec<Draft> {
             name_source,
             group.layout,
             opened,
+            diagnostics,
         )];
     }
     // Several hives of one machine type in one group: these are different machines' files
@@ -327,7 +342,13 @@ fn drafts_for_group(group: FileGroup) -> Vec<Draft> {
                 Some(prefix) => (prefix.to_string(), NameSource::FilePrefix),
                 None => (file_name, NameSource::FileName),
             };
-            Draft::new(name, name_source, group.layout.clone(), vec![opened])
+            Draft::new(
+                name,
+                name_source,
+                group.layout.clone(),
+                vec![opened],
+                diagnostics,
+            )
         })
         .collect()
 }
@@ -346,11 +367,12 @@ fn computer_name(registry: &HostRegistry) -> Option<String> {
 
 /// Opens every file of `discovery` and assembles the hosts.
 pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
-    let mut drafts: Vec<Draft> = discovery
-        .groups
-        .into_iter()
-        .flat_map(drafts_for_group)
-        .collect();
+    let mut diagnostics = Vec::new();
+    let mut drafts: Vec<Draft> = Vec::new();
+    for group in discovery.groups {
+        drafts.extend(drafts_for_group(group, &mut diagnostics));
+    }
+    diagnostics.sort_by(|left, right| left.path().cmp(right.path()));
 
     // Name each draft from its own SYSTEM hive or export where it has one.
     for draft in &mut drafts {
@@ -404,9 +426,15 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
         } else {
             format!("{}#{}", draft.name, duplicates + 1)
         };
-        draft.records.sort_by(|left, right| left.path.cmp(&right.path));
+        draft
+            .records
+            .sort_by(|left, right| left.path.cmp(&right.path));
         let registry = draft.registry;
-        let keys: Vec<&str> = options.control_set_keys.iter().map(String::as_str).collect();
+        let keys: Vec<&str> = options
+            .control_set_keys
+            .iter()
+            .map(String::as_str)
+            .collect();
         let notices = registry.control_set_differences(&keys);
         hosts.push(Host {
             name,
@@ -418,8 +446,8 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
         });
     }
     Collection {
+        diagnostics,
         hosts,
         passed_over: discovery.passed_over,
     }
 }
-

@@ -130,3 +130,12 @@ pub fn workspace_root() -> std::path::PathBuf {
         .expect("testkit sits one level below the workspace root")
         .to_path_buf()
 }
+
+/// Encodes `.reg` text the way `reg export` writes it: UTF-16LE with a byte-order mark and
+/// CRLF line ends.
+pub fn utf16_reg_export(text: &str) -> Vec<u8> {
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(crlf.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes
+}

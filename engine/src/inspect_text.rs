@@ -1,0 +1,216 @@
+//! Renders the `inspect` report as readable text, grouped by host.
+
+use std::io::{self, Write};
+
+use hiveward_collectors::{FileKind, FileRecord, FileStatus, HiveKind, HiveState};
+
+use crate::inspect::{HostReport, InspectReport, KeyReport};
+
+/// Writes `report` as text.
+pub fn write_inspect_text(report: &InspectReport, out: &mut dyn Write) -> io::Result<()> {
+    for host in &report.hosts {
+        write_host(host, out)?;
+        writeln!(out)?;
+    }
+    if !report.passed_over.is_empty() {
+        writeln!(out, "passed over")?;
+        for skipped in &report.passed_over {
+            writeln!(out, "  {}: {}", skipped.path, skipped.reason)?;
+        }
+        writeln!(out)?;
+    }
+    let summary = &report.summary;
+    writeln!(
+        out,
+        "{} host{}; {} file{} read, {} partly read, {} listed, {} unreadable, {} passed over",
+        summary.hosts,
+        plural(summary.hosts),
+        summary.files_read,
+        plural(summary.files_read),
+        summary.files_partial,
+        summary.files_listed,
+        summary.files_unreadable,
+        summary.passed_over
+    )?;
+    if report.nothing_readable() {
+        writeln!(out, "nothing could be read from the inputs")?;
+    }
+    Ok(())
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
+    let source = match host.name_source {
+        hiveward_collectors::NameSource::ComputerName => "ComputerName",
+        hiveward_collectors::NameSource::FilePrefix => "file-name prefix",
+        hiveward_collectors::NameSource::Directory => "folder name",
+        hiveward_collectors::NameSource::FileName => "file name",
+    };
+    writeln!(out, "host {} (name from {source})", host.name)?;
+    if let Some(os) = &host.os {
+        let json = serde_json::to_value(os).unwrap_or_default();
+        let field = |name: &str| {
+            json.get(name)
+                .filter(|value| !value.is_null())
+                .map(|value| match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+        };
+        let mut parts = Vec::new();
+        if let Some(build) = field("build") {
+            match field("ubr") {
+                Some(ubr) => parts.push(format!("build {build}.{ubr}")),
+                None => parts.push(format!("build {build}")),
+            }
+        }
+        parts.extend(field("edition"));
+        parts.extend(field("role").map(|role| role.replace('_', " ")));
+        let name = field("name")
+            .or_else(|| field("product_name"))
+            .unwrap_or_else(|| "unknown product".to_string());
+        writeln!(out, "  os           {name} ({})", parts.join(", "))?;
+    }
+    if let Some(choice) = &host.control_set {
+        writeln!(
+            out,
+            "  control set  {} (chosen by {})",
+            choice.name, choice.chosen_by
+        )?;
+    }
+    let hotfixes = serde_json::to_value(&host.hotfixes).unwrap_or_default();
+    if let Some(kbs) = hotfixes.get("kbs").and_then(|kbs| kbs.as_object()) {
+        if !kbs.is_empty() {
+            let listed: Vec<String> = kbs
+                .iter()
+                .map(|(kb, status)| match status.as_str() {
+                    Some(status) => format!("{kb} {}", status.replace('_', " ")),
+                    None => kb.clone(),
+                })
+                .collect();
+            writeln!(out, "  hotfixes     {}", listed.join(", "))?;
+        }
+    }
+    writeln!(out, "  files")?;
+    for file in &host.files {
+        write_file(file, out)?;
+    }
+    for notice in &host.notices {
+        let level = format!("{:?}", notice.level).to_lowercase();
+        writeln!(out, "  {level}: {}", notice.message)?;
+    }
+    if let Some(key) = &host.key {
+        write_key(key, out)?;
+    }
+    Ok(())
+}
+
+fn describe_kind(file: &FileRecord) -> String {
+    match (file.kind, file.hive_kind) {
+        (FileKind::Hive, Some(kind)) => format!("{} hive", hive_kind_name(kind)),
+        (FileKind::Hive, None) => "hive".to_string(),
+        (FileKind::RegExport, _) => ".reg export".to_string(),
+        (FileKind::Evtx, _) => "event log (EVTX)".to_string(),
+        (FileKind::Empty, _) => "empty file".to_string(),
+        (FileKind::TransactionLogOld | FileKind::TransactionLogNew, _) => {
+            "transaction log".to_string()
+        }
+        (FileKind::Unknown, _) => "unrecognised file".to_string(),
+    }
+}
+
+/// The display name of a hive type.
+pub fn hive_kind_name(kind: HiveKind) -> &'static str {
+    match kind {
+        HiveKind::System => "SYSTEM",
+        HiveKind::Software => "SOFTWARE",
+        HiveKind::HkcuSoftware => r"HKCU\Software",
+        HiveKind::Ntuser => "NTUSER.DAT",
+        HiveKind::Sam => "SAM",
+        HiveKind::Security => "SECURITY",
+        HiveKind::Other => "other",
+    }
+}
+
+fn write_file(file: &FileRecord, out: &mut dyn Write) -> io::Result<()> {
+    let status = match file.status {
+        FileStatus::Read => "read",
+        FileStatus::Partial => "partial",
+        FileStatus::Listed => "listed",
+        FileStatus::Unreadable => "unreadable",
+    };
+    let state = match &file.hive_state {
+        Some(HiveState::Clean) => ", clean".to_string(),
+        Some(HiveState::Dirty { .. }) => ", dirty".to_string(),
+        Some(HiveState::Recovered { logs, .. }) => {
+            format!(", recovered from {}", logs.join(", "))
+        }
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "    {status:<10} {}  [{}{state}]",
+        file.path,
+        describe_kind(file)
+    )?;
+    for notice in &file.notices {
+        let level = format!("{:?}", notice.level).to_lowercase();
+        writeln!(out, "               {level}: {}", notice.message)?;
+    }
+    Ok(())
+}
+
+fn write_key(key: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
+    if !key.found {
+        writeln!(out, "  key {}: not present", key.requested)?;
+    } else {
+        writeln!(
+            out,
+            "  key {}",
+            key.resolved_path.as_deref().unwrap_or(&key.requested)
+        )?;
+        if let Some(file) = &key.file {
+            writeln!(out, "    from {file}")?;
+        }
+        if let Some(choice) = &key.control_set {
+            writeln!(
+                out,
+                "    CurrentControlSet = {} ({})",
+                choice.name, choice.chosen_by
+            )?;
+        }
+        let width = key
+            .values
+            .iter()
+            .map(|value| value.name.len().max(9))
+            .max()
+            .unwrap_or(9);
+        for value in &key.values {
+            let name = if value.name.is_empty() {
+                "(Default)"
+            } else {
+                &value.name
+            };
+            writeln!(
+                out,
+                "    {name:<width$}  {:<14} {}",
+                value.value_type.name(),
+                value.display_data()
+            )?;
+        }
+        for subkey in &key.subkeys {
+            writeln!(out, "    [{subkey}]")?;
+        }
+    }
+    if let Some(error) = &key.error {
+        writeln!(out, "    warning: {}", error.message)?;
+    }
+    Ok(())
+}
