@@ -335,7 +335,10 @@ fn folder_label(folder: &Path) -> String {
     folder
         .canonicalize()
         .ok()
-        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "host".to_string())
 }
 
@@ -378,7 +381,9 @@ mod tests {
             Some(PathBuf::from("t/HOSTA/C"))
         );
         assert_eq!(
-            triage_root(Path::new("t/HOSTA/C/windows/system32/winevt/logs/Security.evtx")),
+            triage_root(Path::new(
+                "t/HOSTA/C/windows/system32/winevt/logs/Security.evtx"
+            )),
             Some(PathBuf::from("t/HOSTA/C"))
         );
         assert_eq!(

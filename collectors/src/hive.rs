@@ -409,10 +409,12 @@ impl HiveFile {
         read: impl FnOnce(&KeyNode<&[u8]>) -> Result<R, EvidenceError>,
     ) -> Result<Option<R>, EvidenceError> {
         let hive = self.hive()?;
-        let root = hive.root_key_node().map_err(|error| EvidenceError::CorruptHive {
-            path: self.path.clone(),
-            detail: format!("the root key cannot be read: {error}"),
-        })?;
+        let root = hive
+            .root_key_node()
+            .map_err(|error| EvidenceError::CorruptHive {
+                path: self.path.clone(),
+                detail: format!("the root key cannot be read: {error}"),
+            })?;
         let mut key = root;
         for component in components.iter().filter(|part| !part.is_empty()) {
             match key.subkey(component) {
@@ -460,7 +462,11 @@ impl HiveFile {
 
     /// One value of the key, matched without regard to case. `Ok(None)` when the key or the
     /// value is absent.
-    pub fn value(&self, components: &[&str], name: &str) -> Result<Option<RegValue>, EvidenceError> {
+    pub fn value(
+        &self,
+        components: &[&str],
+        name: &str,
+    ) -> Result<Option<RegValue>, EvidenceError> {
         Ok(self
             .with_key(components, |key| match key.value(name) {
                 None => Ok(None),
@@ -508,7 +514,9 @@ impl HiveFile {
         if has("Microsoft") {
             let current_version = ["Microsoft", "Windows NT", "CurrentVersion"];
             let product = self.value(&current_version, "ProductName")?.is_some()
-                || self.value(&current_version, "CurrentBuildNumber")?.is_some();
+                || self
+                    .value(&current_version, "CurrentBuildNumber")?
+                    .is_some();
             let servicing = self.key_exists(&[
                 "Microsoft",
                 "Windows",

@@ -259,7 +259,11 @@ impl HostRegistry {
     }
 
     /// Reads one value; key and value names match without regard to case.
-    pub fn value(&self, path: &str, name: &str) -> Result<Option<Located<RegValue>>, EvidenceError> {
+    pub fn value(
+        &self,
+        path: &str,
+        name: &str,
+    ) -> Result<Option<Located<RegValue>>, EvidenceError> {
         self.first_hit(path, |source, components| source.value(components, name))
     }
 
@@ -351,7 +355,8 @@ impl HostRegistry {
                     if other_values == current_values {
                         continue;
                     }
-                    let changed = describe_difference(current_values.as_deref(), other_values.as_deref());
+                    let changed =
+                        describe_difference(current_values.as_deref(), other_values.as_deref());
                     notices.push(Notice::note(
                         "hiveward::hive::control_sets_differ",
                         Some(hive.path()),
@@ -424,9 +429,7 @@ enum ReadResult {
 }
 
 impl RegistrySource {
-    fn borrowed_hive_reader(
-        hive: &HiveFile,
-    ) -> impl Fn(&[&str], Option<&str>) -> ReadResult + '_ {
+    fn borrowed_hive_reader(hive: &HiveFile) -> impl Fn(&[&str], Option<&str>) -> ReadResult + '_ {
         move |components: &[&str], name: Option<&str>| match name {
             Some(name) => ReadResult::Value(hive.value(components, name).ok().flatten()),
             None => ReadResult::Keys(hive.subkeys(components).ok().flatten()),

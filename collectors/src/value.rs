@@ -134,7 +134,11 @@ pub enum RegData {
     MultiString(Vec<String>),
     /// `REG_BINARY`, resource lists, unknown types, and integer types whose data has the wrong size.
     /// Serialised as lower-case hex.
-    Bytes(#[serde(serialize_with = "hex_bytes")] #[schemars(with = "String")] Vec<u8>),
+    Bytes(
+        #[serde(serialize_with = "hex_bytes")]
+        #[schemars(with = "String")]
+        Vec<u8>,
+    ),
 }
 
 fn hex_bytes<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
@@ -265,8 +269,14 @@ mod tests {
 
     #[test]
     fn dword_qword_and_big_endian_decode_to_integers() {
-        assert_eq!(RegValue::decode("a", 4, &[2, 0, 0, 0]).as_integer(), Some(2));
-        assert_eq!(RegValue::decode("a", 5, &[0, 0, 0, 2]).as_integer(), Some(2));
+        assert_eq!(
+            RegValue::decode("a", 4, &[2, 0, 0, 0]).as_integer(),
+            Some(2)
+        );
+        assert_eq!(
+            RegValue::decode("a", 5, &[0, 0, 0, 2]).as_integer(),
+            Some(2)
+        );
         assert_eq!(
             RegValue::decode("a", 11, &0x1_0000_0001u64.to_le_bytes()).as_integer(),
             Some(0x1_0000_0001)
