@@ -47,9 +47,9 @@ pub enum EvidenceError {
         detail: String,
     },
 
-    /// The file is shorter than its base block says.
+    /// The file is shorter than its base block says, or too short to hold a base block.
     #[error(
-        "{}: the hive is truncated: the base block declares {declared} bytes of hive bins but only {available} bytes follow it",
+        "{}: the hive is truncated: it needs {declared} bytes (base block and hive bins) but the file has {available}",
         path.display()
     )]
     #[diagnostic(
@@ -59,9 +59,9 @@ pub enum EvidenceError {
     TruncatedHive {
         /// The file.
         path: PathBuf,
-        /// Hive-bins size recorded in the base block.
+        /// Bytes the hive needs: the 4096-byte base block plus the hive-bins size it records.
         declared: u64,
-        /// Bytes actually present after the base block.
+        /// Bytes the file has.
         available: u64,
     },
 
@@ -95,9 +95,9 @@ pub enum EvidenceError {
         line: usize,
         /// What is wrong.
         message: String,
-        /// The file text, for the rendered snippet.
+        /// The file text, for the rendered snippet (shared, to keep the error small).
         #[source_code]
-        source_code: NamedSource<String>,
+        source_code: std::sync::Arc<NamedSource<String>>,
         /// Where in the text.
         #[label("{message}")]
         span: SourceSpan,

@@ -251,20 +251,23 @@ impl HiveFile {
         bytes: HiveBytes,
         logs: &[TransactionLogInput],
     ) -> Result<HiveFile, EvidenceError> {
-        let base = BaseBlock::parse(&bytes).ok_or_else(|| EvidenceError::NotAHive {
-            path: path.to_path_buf(),
-            detail: if bytes.starts_with(b"regf") {
-                format!(
-                    "only {} bytes, less than a base block",
-                    bytes.len().min(511)
-                )
-            } else {
-                format!(
+        if !bytes.starts_with(b"regf") {
+            return Err(EvidenceError::NotAHive {
+                path: path.to_path_buf(),
+                detail: format!(
                     "the file starts with {:?} instead of the signature \"regf\"",
                     String::from_utf8_lossy(&bytes[..bytes.len().min(4)])
-                )
-            },
-        })?;
+                ),
+            });
+        }
+        let truncated = |declared: u64| EvidenceError::TruncatedHive {
+            path: path.to_path_buf(),
+            declared,
+            available: bytes.len() as u64,
+        };
+        let Some(base) = BaseBlock::parse(&bytes) else {
+            return Err(truncated(BASE_BLOCK_SIZE as u64));
+        };
         if base.file_type != 0 {
             return Err(EvidenceError::NotAHive {
                 path: path.to_path_buf(),
@@ -352,13 +355,12 @@ impl HiveFile {
                 }
             }
         };
-        let declared = u64::from(base.hive_bins_data_size);
-        let available = (bytes.len() - BASE_BLOCK_SIZE.min(bytes.len())) as u64;
-        if declared > available {
+        let declared = BASE_BLOCK_SIZE as u64 + u64::from(base.hive_bins_data_size);
+        if declared > bytes.len() as u64 {
             return Err(EvidenceError::TruncatedHive {
                 path: path.to_path_buf(),
                 declared,
-                available,
+                available: bytes.len() as u64,
             });
         }
         let mut hive = HiveFile {

@@ -203,10 +203,10 @@ impl<'a> Parser<'a> {
             path: self.path.to_path_buf(),
             line,
             message: message.into(),
-            source_code: miette::NamedSource::new(
+            source_code: std::sync::Arc::new(miette::NamedSource::new(
                 self.path.display().to_string(),
                 self.text.to_string(),
-            ),
+            )),
             span: (offset, length).into(),
         }
     }
