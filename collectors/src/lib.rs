@@ -65,7 +65,11 @@ pub use crate::{
         collect, CollectOptions, Collection, FileRecord, FileStatus, Host, NameSource,
         DEFAULT_CONTROL_SET_KEYS,
     },
-    os::{read_hotfixes, read_os_facts, HotfixInventory, OsFacts, Role},
+    os::{
+        read_hotfixes, read_os_facts, FactSource, HotfixInventory, IgnoredValue, KbStatus,
+        KbSummary, OsFacts, PackageState, Platform, PlatformBasis, Role, RoleBasis, RollupBuild,
+        ServicePack, ServicePackBasis, ServicingPackage,
+    },
     recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
     registry::{
         is_control_set_name, short_root_name, ControlSetChoice, HostRegistry, Located, RegPath,

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use hiveward_collectors::{FileKind, FileRecord, FileStatus, HiveKind, HiveState};
+use hiveward_collectors::{FileKind, FileRecord, FileStatus, HiveKind, HiveState, KbStatus, Role};
 
 use crate::inspect::{HostReport, InspectReport, KeyReport};
 
@@ -55,26 +55,17 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "host {} (name from {source})", host.name)?;
     if let Some(os) = &host.os {
-        let json = serde_json::to_value(os).unwrap_or_default();
-        let field = |name: &str| {
-            json.get(name)
-                .filter(|value| !value.is_null())
-                .map(|value| match value {
-                    serde_json::Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                })
-        };
         let mut parts = Vec::new();
-        if let Some(build) = field("build") {
-            match field("ubr") {
-                Some(ubr) => parts.push(format!("build {build}.{ubr}")),
-                None => parts.push(format!("build {build}")),
-            }
+        match os.os_build() {
+            Some(build) => parts.push(format!("build {build}")),
+            None => parts.extend(os.build.map(|build| format!("build {build}"))),
         }
-        parts.extend(field("edition"));
-        parts.extend(field("role").map(|role| role.replace('_', " ")));
-        let name = field("name")
-            .or_else(|| field("product_name"))
+        parts.extend(os.edition.clone());
+        parts.push(role_name(os.role).to_string());
+        let name = os
+            .name
+            .clone()
+            .or_else(|| os.product_name.clone())
             .unwrap_or_else(|| "unknown product".to_string());
         writeln!(out, "  os           {name} ({})", parts.join(", "))?;
     }
@@ -85,18 +76,14 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             choice.name, choice.chosen_by
         )?;
     }
-    let hotfixes = serde_json::to_value(&host.hotfixes).unwrap_or_default();
-    if let Some(kbs) = hotfixes.get("kbs").and_then(|kbs| kbs.as_object()) {
-        if !kbs.is_empty() {
-            let listed: Vec<String> = kbs
-                .iter()
-                .map(|(kb, status)| match status.as_str() {
-                    Some(status) => format!("{kb} {}", status.replace('_', " ")),
-                    None => kb.clone(),
-                })
-                .collect();
-            writeln!(out, "  hotfixes     {}", listed.join(", "))?;
-        }
+    if !host.hotfixes.kbs.is_empty() {
+        let listed: Vec<String> = host
+            .hotfixes
+            .kbs
+            .iter()
+            .map(|summary| format!("{} {}", summary.kb, kb_status_name(summary.status)))
+            .collect();
+        writeln!(out, "  hotfixes     {}", listed.join(", "))?;
     }
     writeln!(out, "  files")?;
     for file in &host.files {
@@ -110,6 +97,24 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
         write_key(key, out)?;
     }
     Ok(())
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Workstation => "workstation",
+        Role::Server => "server",
+        Role::DomainController => "domain controller",
+        Role::Unknown => "role unknown",
+    }
+}
+
+fn kb_status_name(status: KbStatus) -> &'static str {
+    match status {
+        KbStatus::Installed => "installed",
+        KbStatus::Superseded => "superseded",
+        KbStatus::PendingReboot => "pending reboot",
+        KbStatus::Absent => "absent",
+    }
 }
 
 fn describe_kind(file: &FileRecord) -> String {
