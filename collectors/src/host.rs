@@ -436,12 +436,23 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
             .map(String::as_str)
             .collect();
         let notices = registry.control_set_differences(&keys);
+        // A hive that turned out damaged where it was read counts as partly read.
+        let mut records = draft.records;
+        for record in &mut records {
+            let damaged = notices.iter().any(|notice| {
+                notice.code == "hiveward::hive::corrupt"
+                    && notice.file.as_deref() == Some(record.path.as_str())
+            });
+            if damaged && record.status == FileStatus::Read {
+                record.status = FileStatus::Partial;
+            }
+        }
         hosts.push(Host {
             name,
             name_source: draft.name_source,
             layout: draft.layout,
             registry,
-            files: draft.records,
+            files: records,
             notices,
         });
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::error::{EvidenceError, Notice};
+use crate::error::{EvidenceError, Notice, NoticeLevel};
 use crate::hive::{HiveFile, HiveKind};
 use crate::regtext::RegExport;
 use crate::value::RegValue;
@@ -344,14 +344,39 @@ impl HostRegistry {
                 let read = |set: &str| {
                     let mut components = vec![set];
                     components.extend(&relative);
-                    hive.values(&components).ok().flatten().map(|mut values| {
-                        values.sort_by_key(|value| value.name.to_ascii_lowercase());
-                        values
+                    hive.values(&components).map(|found| {
+                        found.map(|mut values| {
+                            values.sort_by_key(|value| value.name.to_ascii_lowercase());
+                            values
+                        })
                     })
                 };
-                let current_values = read(&current);
+                let current_values = match read(&current) {
+                    Ok(values) => values,
+                    Err(error) => {
+                        notices.push(error.to_notice(NoticeLevel::Warning));
+                        continue;
+                    }
+                };
                 for other in &others {
-                    let other_values = read(other);
+                    // A damaged key in another set cannot be compared; say so rather than
+                    // calling it absent.
+                    let other_values = match read(other) {
+                        Ok(values) => values,
+                        Err(error) => {
+                            let detail = error.to_string();
+                            let prefix = format!("{}: ", hive.path().display());
+                            notices.push(Notice::warning(
+                                "hiveward::hive::corrupt",
+                                hive.path(),
+                                format!(
+                                    "{prefix}{other}\\{key} cannot be compared with the current set: {}",
+                                    detail.strip_prefix(&prefix).unwrap_or(&detail)
+                                ),
+                            ));
+                            continue;
+                        }
+                    };
                     if other_values == current_values {
                         continue;
                     }
