@@ -11,6 +11,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod dirty;
+pub use dirty::*;
+
 use std::path::Path;
 
 use hiveward_collectors::RegExport;
