@@ -96,10 +96,18 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => {
-                    let path = error
-                        .path()
-                        .map(|path| path.display().to_string())
-                        .unwrap_or_else(|| input.display().to_string());
+                    // An input named on the command line, or a file named like evidence, that
+                    // cannot be reached is unreadable evidence: its reader reports the error.
+                    let failed = error.path().unwrap_or(input).to_path_buf();
+                    let is_dir = std::fs::metadata(&failed).is_ok_and(|meta| meta.is_dir());
+                    if error.loop_ancestor().is_none()
+                        && !is_dir
+                        && (error.depth() == 0 || looks_like_evidence(&failed))
+                    {
+                        found.push((failed, FileKind::Unknown));
+                        continue;
+                    }
+                    let path = failed.display().to_string();
                     let reason = match error.loop_ancestor() {
                         Some(ancestor) => {
                             format!("symbolic link loop back to {}", ancestor.display())

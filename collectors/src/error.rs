@@ -13,14 +13,13 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum EvidenceError {
     /// The file could not be opened or read.
-    #[error("{}: cannot read the file: {source}", path.display())]
+    #[error("{}: cannot read the file: {error}", path.display())]
     #[diagnostic(code(hiveward::io))]
     Io {
         /// The file.
         path: PathBuf,
-        /// The operating-system error.
-        #[source]
-        source: std::io::Error,
+        /// The operating-system error (in the message, so not repeated as a cause).
+        error: std::io::Error,
     },
 
     /// The file has no content at all.

@@ -193,7 +193,7 @@ impl HiveFile {
     pub fn open(path: &Path, logs: &[PathBuf]) -> Result<HiveFile, EvidenceError> {
         let io_error = |source| EvidenceError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let file = std::fs::File::open(path).map_err(io_error)?;
         let len = file.metadata().map_err(io_error)?.len();
@@ -215,7 +215,7 @@ impl HiveFile {
                 Err(source) => {
                     let error = EvidenceError::Io {
                         path: log.clone(),
-                        source,
+                        error: source,
                     };
                     log_inputs.clear();
                     return Self::from_hive_bytes(path, HiveBytes::Mapped(map), &[]).map(

@@ -196,7 +196,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
                 record,
                 EvidenceError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 },
             ),
         },
@@ -218,7 +218,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
             let error = match std::fs::File::open(path) {
                 Err(source) => EvidenceError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 },
                 Ok(_) => EvidenceError::NotAHive {
                     path: path.to_path_buf(),
@@ -244,6 +244,8 @@ fn describe_unknown_content(path: &Path) -> String {
 struct Draft {
     name: String,
     name_source: NameSource,
+    /// Whether the name is a SYSTEM hive's `ComputerName` (not an export's).
+    name_from_hive: bool,
     layout: GroupLayout,
     records: Vec<FileRecord>,
     registry: HostRegistry,
@@ -269,6 +271,7 @@ impl Draft {
         Draft {
             name,
             name_source,
+            name_from_hive: false,
             layout,
             records,
             registry,
@@ -353,7 +356,8 @@ fn drafts_for_group(group: FileGroup, diagnostics: &mut Vec<EvidenceError>) -> V
         .collect()
 }
 
-fn computer_name(registry: &HostRegistry) -> Option<String> {
+/// The host's `ComputerName`, and whether it came from a hive (which outranks an export).
+fn computer_name(registry: &HostRegistry) -> Option<(String, bool)> {
     let value = registry
         .value(
             r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName",
@@ -361,8 +365,9 @@ fn computer_name(registry: &HostRegistry) -> Option<String> {
         )
         .ok()
         .flatten()?;
+    let from_hive = registry.hives().any(|hive| hive.path() == value.file);
     let name = value.data.as_str()?.trim().to_string();
-    (!name.is_empty()).then_some(name)
+    (!name.is_empty()).then_some((name, from_hive))
 }
 
 /// Opens every file of `discovery` and assembles the hosts.
@@ -376,9 +381,10 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
 
     // Name each draft from its own SYSTEM hive or export where it has one.
     for draft in &mut drafts {
-        if let Some(name) = computer_name(&draft.registry) {
+        if let Some((name, from_hive)) = computer_name(&draft.registry) {
             draft.name = name;
             draft.name_source = NameSource::ComputerName;
+            draft.name_from_hive = from_hive;
         }
     }
 
@@ -396,9 +402,12 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
         });
         match target {
             Some(existing) => {
-                if draft.name_source == NameSource::ComputerName {
+                let outranks = existing.name_source != NameSource::ComputerName
+                    || (draft.name_from_hive && !existing.name_from_hive);
+                if draft.name_source == NameSource::ComputerName && outranks {
                     existing.name_source = NameSource::ComputerName;
                     existing.name = draft.name.clone();
+                    existing.name_from_hive = draft.name_from_hive;
                 }
                 existing.records.extend(draft.records);
                 for source in draft.registry.into_sources() {
