@@ -67,7 +67,8 @@ fn main() -> ExitCode {
 
 fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
     let mut rendered = String::new();
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
     if handler.render_report(&mut rendered, diagnostic).is_ok() {
         eprint!("{rendered}");
     } else {

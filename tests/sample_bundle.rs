@@ -43,7 +43,13 @@ fn committed_bundle_matches_its_sources() {
                     let inner = &components[skip..];
                     for value in &key.values {
                         let read = hive.value(inner, &value.name).unwrap();
-                        assert_eq!(read, Some(value.decode()), "{} {}", path.display(), key.path);
+                        assert_eq!(
+                            read,
+                            Some(value.decode()),
+                            "{} {}",
+                            path.display(),
+                            key.path
+                        );
                     }
                     assert!(hive.key_exists(inner).unwrap(), "{}", key.path);
                     checked += 1;
@@ -90,13 +96,27 @@ fn inspect_key_shows_typed_values_and_the_control_set() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
-    assert!(text.contains(r"key HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Parameters"), "{text}");
-    assert!(text.contains(r"CurrentControlSet = ControlSet001 (Select\Current)"), "{text}");
+    assert!(
+        text.contains(r"key HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Parameters"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r"CurrentControlSet = ControlSet001 (Select\Current)"),
+        "{text}"
+    );
     let level = text
         .lines()
         .find(|line| line.trim_start().starts_with("SmbServerNameHardeningLevel"))
         .unwrap();
-    assert!(level.contains("REG_DWORD") && level.contains("0x2 (2)"), "{level}");
-    assert!(text.contains("OptionalNames") && text.contains("REG_MULTI_SZ"), "{text}");
-    assert!(Path::new(&root()).join("examples/bundle/FS01_SYSTEM.HIV").is_file());
+    assert!(
+        level.contains("REG_DWORD") && level.contains("0x2 (2)"),
+        "{level}"
+    );
+    assert!(
+        text.contains("OptionalNames") && text.contains("REG_MULTI_SZ"),
+        "{text}"
+    );
+    assert!(Path::new(&root())
+        .join("examples/bundle/FS01_SYSTEM.HIV")
+        .is_file());
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 fn check(name: &str, schema: schemars::Schema) {
     let generated = serde_json::to_string_pretty(&schema).expect("schema serialises") + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
     if std::env::var("HIVEWARD_UPDATE_SCHEMAS").as_deref() == Ok("1") {
         std::fs::write(&path, &generated).expect("schema file is writable");
         return;

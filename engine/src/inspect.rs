@@ -188,9 +188,7 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
             report.resolved_path = Some(found.resolved_path);
             report.file = Some(found.file.display().to_string());
             report.values = found.data;
-            report
-                .values
-                .sort_by_key(|value| value.name.to_lowercase());
+            report.values.sort_by_key(|value| value.name.to_lowercase());
             if through_ccs {
                 report.control_set = registry.control_set().cloned();
             }
