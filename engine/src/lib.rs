@@ -25,8 +25,8 @@ mod inspect_text;
 
 pub use crate::{
     inspect::{
-        build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary,
-        KeyReport, ToolInfo,
+        build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary, KeyReport,
+        ToolInfo,
     },
     inspect_text::{hive_kind_name, write_inspect_text},
 };
