@@ -1,18 +1,18 @@
-//! The `hiveward` command line: parses arguments, runs the collectors and reporters, renders
-//! diagnostics with miette, and sets the exit code.
+//! The `hiveward` command line: parses arguments, runs the collectors, the rule engine and the
+//! reporters, renders diagnostics with miette, and sets the exit code.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
-use hiveward_engine::{build_inspect_report, write_inspect_text};
-
-/// Exit code when nothing could be read, or evidence was unreadable.
-const EXIT_UNREADABLE: u8 = 3;
-/// Exit code for invalid invocations.
-const EXIT_USAGE: u8 = 2;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hiveward_collectors::{collect, discover, CollectOptions, Collection, DiscoverOptions};
+use hiveward_engine::{
+    build_inspect_report, rule_listings, rule_show_text, rules_list_text, rules_markdown,
+    run_rule_tests, run_scan, write_inspect_text, write_scan_text, Limits, PackSource, RuleSet,
+    ScanSettings, Selection, Severity, EXIT_ERROR, EXIT_INCOMPLETE,
+};
 
 #[derive(Parser)]
 #[command(
@@ -28,41 +28,149 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan evidence bundles with the rule packs and report findings.
+    Scan(ScanArgs),
     /// Show what a bundle holds: hosts, files, OS facts, hotfixes, and the values under a key.
     Inspect(InspectArgs),
+    /// List, show, document and test rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum InspectFormat {
+enum Format {
     Text,
     Json,
 }
 
-#[derive(clap::Args)]
-struct InspectArgs {
+#[derive(Args)]
+struct EvidenceArgs {
     /// Evidence files or folders: REG SAVE bundles, one folder per host, or triage trees.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Show the typed values and subkeys of this key on every host, e.g.
-    /// 'HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters'.
-    #[arg(long)]
-    key: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
-    format: InspectFormat,
-    /// Write the report to this file instead of standard output.
-    #[arg(short, long)]
-    output: Option<PathBuf>,
     /// Follow symbolic links inside folders (off by default).
     #[arg(long)]
     follow_links: bool,
 }
 
+#[derive(Args)]
+struct RuleSourceArgs {
+    /// A rule pack folder, or a folder of packs, to load besides the built-in packs (repeatable).
+    #[arg(long = "rules", value_name = "DIR")]
+    rules: Vec<PathBuf>,
+    /// Do not load the built-in packs.
+    #[arg(long)]
+    no_builtin: bool,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    evidence: EvidenceArgs,
+    #[command(flatten)]
+    sources: RuleSourceArgs,
+    /// Run only these rule ids (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    only: Vec<String>,
+    /// Skip these rule ids (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    exclude: Vec<String>,
+    /// Baseline profile: `cis` (default) or `stig-2012`.
+    #[arg(long, default_value = "cis")]
+    profile: String,
+    /// A site value for rules, such as `min_ubr.17763=5458` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Worker threads for rule evaluation (default: one per core).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Exit 1 when a finding is at or above this severity: info, low, medium, high, critical, never.
+    #[arg(long, default_value = "high", value_parser = parse_fail_on)]
+    fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FailOn(Option<Severity>);
+
+fn parse_fail_on(text: &str) -> Result<FailOn, String> {
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(FailOn(None));
+    }
+    Severity::parse(text)
+        .map(|severity| FailOn(Some(severity)))
+        .ok_or_else(|| "expected info, low, medium, high, critical or never".to_string())
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    if key.trim().is_empty() {
+        return Err(format!("`{text}` has an empty key"));
+    }
+    Ok((key.trim().to_string(), value.trim().to_string()))
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    #[command(flatten)]
+    evidence: EvidenceArgs,
+    /// Show the typed values and subkeys of this key on every host, e.g.
+    /// 'HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters'.
+    #[arg(long)]
+    key: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// List the loaded rules.
+    List {
+        #[command(flatten)]
+        sources: RuleSourceArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one rule's metadata and fix guidance.
+    Show {
+        /// The rule id.
+        id: String,
+        #[command(flatten)]
+        sources: RuleSourceArgs,
+    },
+    /// Write the Markdown catalogue of the built-in packs.
+    Doc {
+        /// Where to write it.
+        #[arg(short, long, default_value = "docs/rules.md")]
+        output: PathBuf,
+    },
+    /// Run the test cases beside each rule; with DIR, test those packs (built-ins excluded).
+    Test {
+        /// Pack folders, or folders of packs, to test instead of the built-in packs.
+        dirs: Vec<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let code = match cli.command {
+        Command::Scan(args) => scan(args),
         Command::Inspect(args) => inspect(args),
-    }
+        Command::Rules(command) => rules(command),
+    };
+    ExitCode::from(code)
 }
 
 fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
@@ -76,13 +184,17 @@ fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
     }
 }
 
-fn inspect(args: InspectArgs) -> ExitCode {
-    for path in &args.paths {
+fn check_inputs(paths: &[PathBuf]) -> Result<(), u8> {
+    for path in paths {
         if std::fs::symlink_metadata(path).is_err() {
             eprintln!("error: {}: no such file or folder", path.display());
-            return ExitCode::from(EXIT_USAGE);
+            return Err(EXIT_ERROR);
         }
     }
+    Ok(())
+}
+
+fn collect_evidence(args: &EvidenceArgs) -> Collection {
     let discovery = discover(
         &args.paths,
         &DiscoverOptions {
@@ -93,24 +205,241 @@ fn inspect(args: InspectArgs) -> ExitCode {
     for diagnostic in &collection.diagnostics {
         render_diagnostic(diagnostic);
     }
-    let report = build_inspect_report(&collection, &args.paths, args.key.as_deref());
-    let mut rendered = Vec::new();
-    let written = match args.format {
-        InspectFormat::Text => write_inspect_text(&report, &mut rendered),
-        InspectFormat::Json => serde_json::to_writer_pretty(&mut rendered, &report)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(rendered)),
+    collection
+}
+
+fn emit(rendered: &[u8], output: Option<&Path>) -> Result<(), u8> {
+    let written = match output {
+        Some(path) => std::fs::write(path, rendered),
+        None => std::io::stdout().write_all(rendered),
     };
-    if let Err(error) = written.and_then(|()| match &args.output {
-        Some(path) => std::fs::write(path, &rendered),
-        None => std::io::stdout().write_all(&rendered),
-    }) {
+    written.map_err(|error| {
         eprintln!("error: cannot write the report: {error}");
-        return ExitCode::from(EXIT_USAGE);
+        EXIT_ERROR
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut rendered = serde_json::to_vec_pretty(value).unwrap_or_default();
+    rendered.push(b'\n');
+    rendered
+}
+
+fn load_rules(sources: &RuleSourceArgs) -> Result<RuleSet, u8> {
+    let mut packs = if sources.no_builtin {
+        Vec::new()
+    } else {
+        PackSource::builtin()
+    };
+    for dir in &sources.rules {
+        match PackSource::load_dir(dir) {
+            Ok(loaded) => packs.extend(loaded),
+            Err(error) => {
+                render_diagnostic(&error);
+                return Err(EXIT_ERROR);
+            }
+        }
+    }
+    if packs.is_empty() {
+        eprintln!("error: no rules to run: give --rules DIR or drop --no-builtin");
+        return Err(EXIT_ERROR);
+    }
+    RuleSet::load(packs, Limits::default()).map_err(|errors| {
+        for error in &errors {
+            render_diagnostic(error);
+        }
+        eprintln!(
+            "error: {} rule or pack error(s); nothing was scanned",
+            errors.len()
+        );
+        EXIT_ERROR
+    })
+}
+
+fn spinner(message: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
+
+fn scan(args: ScanArgs) -> u8 {
+    if let Err(code) = check_inputs(&args.evidence.paths) {
+        return code;
+    }
+    if let Some(jobs) = args.jobs {
+        if jobs == 0 {
+            eprintln!("error: --jobs must be at least 1");
+            return EXIT_ERROR;
+        }
+        if let Err(error) = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build_global()
+        {
+            eprintln!("error: cannot start {jobs} worker threads: {error}");
+            return EXIT_ERROR;
+        }
+    }
+    let mut rules = match load_rules(&args.sources) {
+        Ok(rules) => rules,
+        Err(code) => return code,
+    };
+    let selection = Selection {
+        only: args.only.clone(),
+        exclude: args.exclude.clone(),
+        profile: args.profile.clone(),
+    };
+    if let Err(message) = rules.select(&selection) {
+        eprintln!("error: {message}");
+        return EXIT_ERROR;
+    }
+    let progress = spinner("reading evidence");
+    let collection = collect_evidence(&args.evidence);
+    if let Some(bar) = &progress {
+        bar.set_message("evaluating rules");
+    }
+    let settings = ScanSettings {
+        inputs: args.evidence.paths.clone(),
+        profile: args.profile.clone(),
+        params: args.params.iter().cloned().collect::<BTreeMap<_, _>>(),
+    };
+    let report = run_scan(collection, &rules, &settings);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    for error in &report.rule_errors {
+        let text = rules
+            .rule(&error.rule)
+            .map(|rule| rule.file.text.clone())
+            .unwrap_or_default();
+        render_diagnostic(&error.to_diagnostic(&text));
+    }
+    let rendered = match args.format {
+        Format::Json => to_json(&report),
+        Format::Text => {
+            let mut text = Vec::new();
+            let _ = write_scan_text(&report, &mut text);
+            text
+        }
+    };
+    if let Err(code) = emit(&rendered, args.output.as_deref()) {
+        return code;
+    }
+    let code = report.exit_code(args.fail_on.0);
+    if code == EXIT_INCOMPLETE {
+        if report.summary.evaluations == 0 {
+            eprintln!(
+                "error: nothing was checked: no rule could be evaluated on readable evidence"
+            );
+        } else {
+            eprintln!("error: some evidence could not be read; the results are incomplete");
+        }
+    }
+    code
+}
+
+fn inspect(args: InspectArgs) -> u8 {
+    if let Err(code) = check_inputs(&args.evidence.paths) {
+        return code;
+    }
+    let collection = collect_evidence(&args.evidence);
+    let report = build_inspect_report(&collection, &args.evidence.paths, args.key.as_deref());
+    let rendered = match args.format {
+        Format::Json => to_json(&report),
+        Format::Text => {
+            let mut text = Vec::new();
+            let _ = write_inspect_text(&report, &mut text);
+            text
+        }
+    };
+    if let Err(code) = emit(&rendered, args.output.as_deref()) {
+        return code;
     }
     if report.nothing_readable() {
         eprintln!("error: no evidence could be read from the inputs");
-        return ExitCode::from(EXIT_UNREADABLE);
+        return EXIT_INCOMPLETE;
     }
-    ExitCode::SUCCESS
+    0
+}
+
+fn rules(command: RulesCommand) -> u8 {
+    match command {
+        RulesCommand::List { sources, format } => {
+            let rules = match load_rules(&sources) {
+                Ok(rules) => rules,
+                Err(code) => return code,
+            };
+            let rendered = match format {
+                Format::Json => to_json(&rule_listings(&rules)),
+                Format::Text => rules_list_text(&rules).into_bytes(),
+            };
+            emit(&rendered, None).err().unwrap_or(0)
+        }
+        RulesCommand::Show { id, sources } => {
+            let rules = match load_rules(&sources) {
+                Ok(rules) => rules,
+                Err(code) => return code,
+            };
+            match rules.rule(&id) {
+                Some(rule) => emit(
+                    rule_show_text(&rule.meta, &rule.file.origin).as_bytes(),
+                    None,
+                )
+                .err()
+                .unwrap_or(0),
+                None => {
+                    eprintln!("error: unknown rule id `{id}` (see `hiveward rules list`)");
+                    EXIT_ERROR
+                }
+            }
+        }
+        RulesCommand::Doc { output } => {
+            let rules = match load_rules(&RuleSourceArgs {
+                rules: Vec::new(),
+                no_builtin: false,
+            }) {
+                Ok(rules) => rules,
+                Err(code) => return code,
+            };
+            if let Some(parent) = output
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                if let Err(error) = std::fs::create_dir_all(parent) {
+                    eprintln!("error: cannot create {}: {error}", parent.display());
+                    return EXIT_ERROR;
+                }
+            }
+            match std::fs::write(&output, rules_markdown(&rules)) {
+                Ok(()) => {
+                    println!("wrote {}", output.display());
+                    0
+                }
+                Err(error) => {
+                    eprintln!("error: cannot write {}: {error}", output.display());
+                    EXIT_ERROR
+                }
+            }
+        }
+        RulesCommand::Test { dirs } => {
+            let sources = RuleSourceArgs {
+                no_builtin: !dirs.is_empty(),
+                rules: dirs,
+            };
+            let rules = match load_rules(&sources) {
+                Ok(rules) => rules,
+                Err(code) => return code,
+            };
+            let report = run_rule_tests(&rules);
+            let mut text = Vec::new();
+            let _ = report.write(&mut text);
+            if let Err(code) = emit(&text, None) {
+                return code;
+            }
+            u8::from(report.failures() > 0)
+        }
+    }
 }

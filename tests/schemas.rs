@@ -26,3 +26,13 @@ fn check(name: &str, schema: schemars::Schema) {
 fn inspect_schema_is_current() {
     check("inspect.schema.json", hiveward_engine::inspect_schema());
 }
+
+#[test]
+fn rule_schema_is_current() {
+    check("rule.schema.json", hiveward_engine::rule_schema());
+}
+
+#[test]
+fn findings_schema_is_current() {
+    check("findings.schema.json", hiveward_engine::findings_schema());
+}

@@ -258,6 +258,20 @@ impl HostRegistry {
         Ok(None)
     }
 
+    /// The file a path would be read from: the first source that holds the key, else the first
+    /// source whose mount covers the path. Evidence for an absent value cites it.
+    pub fn source_for(&self, path: &str) -> Option<PathBuf> {
+        let candidates = self.candidates(&RegPath::parse(path));
+        candidates
+            .iter()
+            .find(|(source, inner)| {
+                let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+                source.key_exists(&components).unwrap_or(false)
+            })
+            .or(candidates.first())
+            .map(|(source, _)| source.path().to_path_buf())
+    }
+
     /// Reads one value; key and value names match without regard to case.
     pub fn value(
         &self,

@@ -1,15 +1,20 @@
-//! Reports for hiveward: the `inspect` report of what a bundle holds, in text and JSON.
+//! The hiveward engine: rule packs written in Rhai, evaluated in a sandbox against the facts the
+//! collectors gather, and the reports made from them.
 //!
-//! The collectors crate turns evidence into per-host facts; this crate turns those facts into
-//! reports. [`build_inspect_report`] makes the serialisable [`InspectReport`] (its JSON Schema
-//! is [`inspect_schema`], committed as `schemas/inspect.schema.json`), and
-//! [`write_inspect_text`] renders it for people.
+//! - [`PackSource`] loads packs from disk or from the copies built into the binary;
+//!   [`RuleSet::load`] compiles each rule once into one sandboxed engine (limits in [`Limits`]).
+//! - [`RuleSet::evaluate`] runs rules × hosts in parallel and returns [`Finding`]s and
+//!   [`RuleError`]s; a failing rule never stops the others.
+//! - [`build_inspect_report`] and [`write_inspect_text`] make the `inspect` report.
 //!
 //! # Example
 //!
 //! ```
 //! use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
-//! use hiveward_engine::{build_inspect_report, write_inspect_text};
+//! use hiveward_engine::{build_inspect_report, write_inspect_text, Limits, PackSource, RuleSet};
+//!
+//! let rules = RuleSet::load(PackSource::builtin(), Limits::default()).expect("built-in packs load");
+//! assert!(rules.rule("HW-STRICT-001").is_some());
 //!
 //! let collection = collect(discover(&[], &DiscoverOptions::default()), &CollectOptions::default());
 //! let report = build_inspect_report(&collection, &[], None);
@@ -20,13 +25,41 @@
 //! ```
 #![deny(missing_docs)]
 
+mod catalogue;
+mod error;
+mod finding;
+mod host_api;
 mod inspect;
 mod inspect_text;
+mod pack;
+mod rule;
+mod rule_test;
+mod ruleset;
+mod sandbox;
+mod scan;
+mod scan_text;
 
 pub use crate::{
+    catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
+    error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic},
+    finding::{fingerprint, Evidence, Finding, JsonValue},
+    host_api::{reg_data_to_dynamic, FleetHandle, HostFacts, HostHandle},
     inspect::{
         build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary, KeyReport,
         ToolInfo,
     },
     inspect_text::{hive_kind_name, write_inspect_text},
+    pack::{version_at_least, PackManifest, PackSource, SourceFile},
+    rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},
+    rule_test::{run_rule_tests, CaseResult, TestReport},
+    ruleset::{
+        context_map, count_by_severity, sort_findings, CompiledRule, Evaluation, LoadedPack,
+        RuleSet, Selection,
+    },
+    sandbox::Limits,
+    scan::{
+        findings_schema, host_facts, run_scan, RuleSummary, ScanHost, ScanReport, ScanSettings,
+        ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE,
+    },
+    scan_text::write_scan_text,
 };

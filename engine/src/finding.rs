@@ -1,0 +1,328 @@
+//! Findings: what a rule reports for a host, with evidence, filled-in fix guidance and a stable
+//! fingerprint.
+
+use std::collections::BTreeMap;
+
+use rhai::Dynamic;
+use schemars::JsonSchema;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::rule::{RuleMeta, Severity};
+
+/// One piece of evidence behind a finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct Evidence {
+    /// `registry`, `event` or `note`.
+    pub kind: String,
+    /// The registry path as the rule wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The path it was read at, with `CurrentControlSet` resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_path: Option<String>,
+    /// The value name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_name: Option<String>,
+    /// The value as found; absent when the value is not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub observed: Option<JsonValue>,
+    /// The registry type as found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_type: Option<String>,
+    /// What the rule expects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub expected: Option<JsonValue>,
+    /// The type the rule expects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_type: Option<String>,
+    /// Whether the value was absent and the OS default was used instead.
+    pub default_applied: bool,
+    /// The value the rule judged: the observed value, or the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub effective: Option<JsonValue>,
+    /// The evidence file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Free text, for `note` evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A JSON value with a total order, so that evidence sorts deterministically.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct JsonValue(pub serde_json::Value);
+
+impl PartialOrd for JsonValue {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for JsonValue {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.to_string().cmp(&other.0.to_string())
+    }
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Finding {
+    /// The rule id.
+    pub rule: String,
+    /// The rule's pack.
+    pub pack: String,
+    /// The severity.
+    pub severity: Severity,
+    /// The host.
+    pub host: String,
+    /// The rule title.
+    pub title: String,
+    /// The message, with the real values filled in.
+    pub message: String,
+    /// Fix guidance in Markdown, with the concrete values filled in.
+    pub fix: String,
+    /// The values filled into the fix guidance.
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub fix_values: BTreeMap<String, JsonValue>,
+    /// The evidence.
+    pub evidence: Vec<Evidence>,
+    /// Whether the finding rests on an unconfirmed fact or an assumption.
+    pub inferred: bool,
+    /// A stable identity from the rule, the host and the evidence's identity (never its text,
+    /// values or time): the same problem on the same host keeps the same fingerprint.
+    pub fingerprint: String,
+}
+
+fn to_json(value: &Dynamic) -> Option<JsonValue> {
+    if value.is_unit() {
+        return None;
+    }
+    if value.is_blob() {
+        let bytes = value.clone().cast::<rhai::Blob>();
+        return Some(JsonValue(serde_json::Value::String(
+            hiveward_collectors::to_hex(&bytes),
+        )));
+    }
+    rhai::serde::from_dynamic::<serde_json::Value>(value)
+        .ok()
+        .map(JsonValue)
+}
+
+fn text_field(map: &rhai::Map, key: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(value) if value.is_unit() => Ok(None),
+        Some(value) if value.is_string() => Ok(Some(value.to_string())),
+        Some(value) => Err(format!(
+            "`{key}` must be a string, not {}",
+            value.type_name()
+        )),
+    }
+}
+
+impl Evidence {
+    fn from_dynamic(value: &Dynamic) -> Result<Evidence, String> {
+        if value.is_string() {
+            return Ok(Evidence::note(value.to_string()));
+        }
+        let Some(map) = value.read_lock::<rhai::Map>() else {
+            return Err(format!(
+                "evidence items must be maps or strings, not {}",
+                value.type_name()
+            ));
+        };
+        const KNOWN: [&str; 13] = [
+            "kind",
+            "path",
+            "resolved_path",
+            "value_name",
+            "observed",
+            "observed_type",
+            "expected",
+            "expected_type",
+            "default_applied",
+            "value",
+            "file",
+            "note",
+            "present",
+        ];
+        if let Some(unknown) = map.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+            return Err(format!(
+                "unknown evidence field `{unknown}` (known: {})",
+                KNOWN.join(", ")
+            ));
+        }
+        Ok(Evidence {
+            kind: text_field(&map, "kind")?.unwrap_or_else(|| "note".to_string()),
+            path: text_field(&map, "path")?,
+            resolved_path: text_field(&map, "resolved_path")?,
+            value_name: text_field(&map, "value_name")?,
+            observed: map.get("observed").and_then(to_json),
+            observed_type: text_field(&map, "observed_type")?,
+            expected: map.get("expected").and_then(to_json),
+            expected_type: text_field(&map, "expected_type")?,
+            default_applied: map
+                .get("default_applied")
+                .and_then(|value| value.as_bool().ok())
+                .unwrap_or(false),
+            effective: map.get("value").and_then(to_json),
+            file: text_field(&map, "file")?,
+            note: text_field(&map, "note")?,
+        })
+    }
+
+    /// Free-text evidence.
+    pub fn note(text: impl Into<String>) -> Evidence {
+        Evidence {
+            kind: "note".to_string(),
+            path: None,
+            resolved_path: None,
+            value_name: None,
+            observed: None,
+            observed_type: None,
+            expected: None,
+            expected_type: None,
+            default_applied: false,
+            effective: None,
+            file: None,
+            note: Some(text.into()),
+        }
+    }
+
+    /// What identifies this evidence across runs: where it was read, never what it said.
+    fn identity(&self) -> String {
+        match self.kind.as_str() {
+            "registry" => format!(
+                "registry|{}|{}",
+                self.resolved_path
+                    .as_deref()
+                    .or(self.path.as_deref())
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                self.value_name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_lowercase()
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+impl Finding {
+    /// Builds a finding from what a rule returned: a map with `message` and optionally
+    /// `evidence`, `fix_values`, `inferred`, `key` (an extra identity for the fingerprint, such
+    /// as an alias name) and, for fleet rules, `host`.
+    pub fn from_dynamic(
+        meta: &RuleMeta,
+        host: Option<&str>,
+        value: &Dynamic,
+    ) -> Result<Finding, String> {
+        let Some(map) = value.read_lock::<rhai::Map>() else {
+            return Err(format!(
+                "a finding must be a map like #{{ message: \"...\" }}, not {}",
+                value.type_name()
+            ));
+        };
+        const KNOWN: [&str; 6] = [
+            "message",
+            "evidence",
+            "fix_values",
+            "inferred",
+            "host",
+            "key",
+        ];
+        if let Some(unknown) = map.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+            return Err(format!(
+                "unknown finding field `{unknown}` (known: {})",
+                KNOWN.join(", ")
+            ));
+        }
+        let message = text_field(&map, "message")?
+            .ok_or_else(|| "a finding needs a `message`".to_string())?;
+        let host = match (host, text_field(&map, "host")?) {
+            (_, Some(named)) => named,
+            (Some(host), None) => host.to_string(),
+            (None, None) => {
+                return Err("a fleet rule's finding must name its `host`".to_string());
+            }
+        };
+        let mut evidence = Vec::new();
+        match map.get("evidence") {
+            None => {}
+            Some(items) if items.is_array() => {
+                for item in items
+                    .read_lock::<rhai::Array>()
+                    .iter()
+                    .flat_map(|array| array.iter())
+                {
+                    evidence.push(Evidence::from_dynamic(item)?);
+                }
+            }
+            Some(item) => evidence.push(Evidence::from_dynamic(item)?),
+        }
+        let mut fix_values = BTreeMap::new();
+        if let Some(values) = map.get("fix_values") {
+            let Some(values) = values.read_lock::<rhai::Map>() else {
+                return Err("`fix_values` must be a map".to_string());
+            };
+            for (name, value) in values.iter() {
+                fix_values.insert(
+                    name.to_string(),
+                    to_json(value).unwrap_or(JsonValue(serde_json::Value::Null)),
+                );
+            }
+        }
+        let inferred = meta.inferred
+            || map
+                .get("inferred")
+                .and_then(|value| value.as_bool().ok())
+                .unwrap_or(false);
+        let extra_key = text_field(&map, "key")?.unwrap_or_default();
+        let plain_values: BTreeMap<String, serde_json::Value> = fix_values
+            .iter()
+            .map(|(name, value)| (name.clone(), value.0.clone()))
+            .collect();
+        let fingerprint = fingerprint(&meta.id, &host, &evidence, &extra_key);
+        Ok(Finding {
+            rule: meta.id.clone(),
+            pack: meta.pack.clone(),
+            severity: meta.severity,
+            title: meta.title.clone(),
+            fix: meta.render_fix(&plain_values),
+            host,
+            message,
+            fix_values,
+            evidence,
+            inferred,
+            fingerprint,
+        })
+    }
+}
+
+/// The stable fingerprint: SHA-256 over the rule id, the host name (case-folded), the identity
+/// of each piece of evidence, and the rule's own key, shortened to 32 hex digits.
+pub fn fingerprint(rule: &str, host: &str, evidence: &[Evidence], key: &str) -> String {
+    let mut identities: Vec<String> = evidence.iter().map(Evidence::identity).collect();
+    identities.sort();
+    identities.dedup();
+    let mut hasher = Sha256::new();
+    for part in [rule.to_string(), host.to_lowercase(), key.to_lowercase()]
+        .into_iter()
+        .chain(identities)
+    {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -1,0 +1,268 @@
+//! The read-only host API rules see: `host.reg`, `reg_type`, `key_exists`, `subkeys`, `values`,
+//! `setting`, `os`, `hotfix`, `events`, and `fleet.hosts` for fleet rules.
+
+use std::sync::Arc;
+
+use hiveward_collectors::{
+    FileRecord, HiveKind, HostRegistry, HotfixInventory, KbStatus, OsFacts, RegData, RegValue,
+};
+use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
+
+/// Everything a rule may read about one host.
+pub struct HostFacts {
+    /// The host name.
+    pub name: String,
+    /// Its registry.
+    pub registry: HostRegistry,
+    /// Its OS facts, when recorded.
+    pub os: Option<OsFacts>,
+    /// Its servicing packages.
+    pub hotfixes: HotfixInventory,
+    /// Its evidence files.
+    pub files: Vec<FileRecord>,
+}
+
+impl HostFacts {
+    /// Whether a hive or export of `kind` is present.
+    pub fn has_hive(&self, kind: &str) -> bool {
+        let wanted = match kind.to_ascii_uppercase().as_str() {
+            "SYSTEM" => vec![HiveKind::System],
+            "SOFTWARE" => vec![HiveKind::Software],
+            "HKCU" => vec![HiveKind::HkcuSoftware, HiveKind::Ntuser],
+            "SAM" => vec![HiveKind::Sam],
+            "SECURITY" => vec![HiveKind::Security],
+            _ => return false,
+        };
+        let mount = match kind.to_ascii_uppercase().as_str() {
+            "SYSTEM" => r"HKLM\SYSTEM",
+            "SOFTWARE" => r"HKLM\SOFTWARE",
+            "HKCU" => r"HKCU\Software",
+            "SAM" => r"HKLM\SAM",
+            _ => r"HKLM\SECURITY",
+        };
+        self.registry
+            .hives()
+            .any(|hive| wanted.contains(&hive.kind()))
+            || self.registry.key_exists(mount).unwrap_or(false)
+    }
+}
+
+/// The handle a rule gets as `host`: shared, never copied per evaluation.
+#[derive(Clone)]
+pub struct HostHandle(pub Arc<HostFacts>);
+
+/// The handle a fleet rule gets as `fleet`.
+#[derive(Clone)]
+pub struct FleetHandle(pub Arc<Vec<HostHandle>>);
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn runtime(message: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.into(), Position::NONE).into()
+}
+
+/// A registry value as a Rhai value: integers for DWORD/QWORD, strings, arrays of strings for
+/// MULTI_SZ, blobs for bytes, `()` for empty.
+pub fn reg_data_to_dynamic(data: &RegData) -> Dynamic {
+    match data {
+        RegData::Empty => Dynamic::UNIT,
+        // QWORDs above i64::MAX wrap to negative numbers; registry data of that size is raw.
+        RegData::Integer(value) => Dynamic::from_int(*value as i64),
+        RegData::String(text) => Dynamic::from(ImmutableString::from(text.as_str())),
+        RegData::MultiString(items) => Dynamic::from_array(
+            items
+                .iter()
+                .map(|item| Dynamic::from(ImmutableString::from(item.as_str())))
+                .collect(),
+        ),
+        RegData::Bytes(bytes) => Dynamic::from_blob(Blob::from(bytes.clone())),
+    }
+}
+
+fn read_value(
+    host: &HostHandle,
+    path: &str,
+    name: &str,
+) -> RhaiResult<Option<hiveward_collectors::Located<RegValue>>> {
+    host.0
+        .registry
+        .value(path, name)
+        .map_err(|error| runtime(format!("cannot read {path}\\{name}: {error}")))
+}
+
+fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
+    let found = read_value(host, path, name)?;
+    let mut map = Map::new();
+    map.insert("kind".into(), "registry".into());
+    map.insert("path".into(), path.into());
+    map.insert("value_name".into(), name.into());
+    match found {
+        Some(found) => {
+            let observed = reg_data_to_dynamic(&found.data.data);
+            map.insert("present".into(), true.into());
+            map.insert("resolved_path".into(), found.resolved_path.into());
+            map.insert("file".into(), found.file.display().to_string().into());
+            map.insert("observed_type".into(), found.data.value_type.name().into());
+            map.insert("value".into(), observed.clone());
+            map.insert("observed".into(), observed);
+            map.insert("default_applied".into(), false.into());
+        }
+        None => {
+            map.insert("present".into(), false.into());
+            map.insert("observed".into(), Dynamic::UNIT);
+            map.insert("observed_type".into(), Dynamic::UNIT);
+            let resolved = host
+                .0
+                .registry
+                .control_set()
+                .map(|choice| {
+                    let lower = path.to_ascii_lowercase();
+                    match lower.find(r"\currentcontrolset") {
+                        Some(index) if choice.chosen_by != "literal" => format!(
+                            "{}\\{}{}",
+                            &path[..index],
+                            choice.name,
+                            &path[index + r"\currentcontrolset".len()..]
+                        ),
+                        _ => path.to_string(),
+                    }
+                })
+                .unwrap_or_else(|| path.to_string());
+            map.insert("resolved_path".into(), resolved.into());
+            map.insert(
+                "file".into(),
+                host.0
+                    .registry
+                    .source_for(path)
+                    .map(|file| Dynamic::from(file.display().to_string()))
+                    .unwrap_or(Dynamic::UNIT),
+            );
+            let applied = default.is_some();
+            map.insert("value".into(), default.unwrap_or(Dynamic::UNIT));
+            map.insert("default_applied".into(), applied.into());
+        }
+    }
+    Ok(map)
+}
+
+/// Registers the host and fleet API on `engine`.
+pub(crate) fn register_host_api(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<HostHandle>("Host")
+        .register_type_with_name::<FleetHandle>("Fleet")
+        .register_get("name", |host: &mut HostHandle| -> ImmutableString {
+            host.0.name.as_str().into()
+        })
+        .register_fn(
+            "reg",
+            |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Dynamic> {
+                Ok(read_value(host, path, name)?
+                    .map(|found| reg_data_to_dynamic(&found.data.data))
+                    .unwrap_or(Dynamic::UNIT))
+            },
+        )
+        .register_fn(
+            "reg_type",
+            |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Dynamic> {
+                Ok(read_value(host, path, name)?
+                    .map(|found| Dynamic::from(found.data.value_type.name()))
+                    .unwrap_or(Dynamic::UNIT))
+            },
+        )
+        .register_fn(
+            "key_exists",
+            |host: &mut HostHandle, path: &str| -> RhaiResult<bool> {
+                host.0
+                    .registry
+                    .key_exists(path)
+                    .map_err(|error| runtime(format!("cannot read {path}: {error}")))
+            },
+        )
+        .register_fn(
+            "subkeys",
+            |host: &mut HostHandle, path: &str| -> RhaiResult<Array> {
+                let found = host
+                    .0
+                    .registry
+                    .subkeys(path)
+                    .map_err(|error| runtime(format!("cannot read {path}: {error}")))?;
+                Ok(found
+                    .map(|found| found.data.into_iter().map(Dynamic::from).collect())
+                    .unwrap_or_default())
+            },
+        )
+        .register_fn(
+            "values",
+            |host: &mut HostHandle, path: &str| -> RhaiResult<Array> {
+                let found = host
+                    .0
+                    .registry
+                    .values(path)
+                    .map_err(|error| runtime(format!("cannot read {path}: {error}")))?;
+                Ok(found
+                    .map(|found| {
+                        found
+                            .data
+                            .iter()
+                            .map(|value| {
+                                let mut map = Map::new();
+                                map.insert("name".into(), value.name.as_str().into());
+                                map.insert("type".into(), value.value_type.name().into());
+                                map.insert("data".into(), reg_data_to_dynamic(&value.data));
+                                Dynamic::from_map(map)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            },
+        )
+        .register_fn(
+            "setting",
+            |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Map> {
+                setting(host, path, name, None)
+            },
+        )
+        .register_fn(
+            "setting",
+            |host: &mut HostHandle, path: &str, name: &str, default: Dynamic| -> RhaiResult<Map> {
+                setting(host, path, name, Some(default))
+            },
+        )
+        .register_get("os", |host: &mut HostHandle| -> Dynamic {
+            host.0
+                .os
+                .as_ref()
+                .and_then(|os| rhai::serde::to_dynamic(os).ok())
+                .unwrap_or(Dynamic::UNIT)
+        })
+        .register_fn("has_hive", |host: &mut HostHandle, kind: &str| -> bool {
+            host.0.has_hive(kind)
+        })
+        .register_fn(
+            "hotfix",
+            |host: &mut HostHandle, kb: &str| -> ImmutableString {
+                match host.0.hotfixes.status(kb) {
+                    KbStatus::Installed => "installed",
+                    KbStatus::Superseded => "superseded",
+                    KbStatus::PendingReboot => "pending_reboot",
+                    KbStatus::Absent => "absent",
+                }
+                .into()
+            },
+        )
+        .register_fn(
+            "events",
+            |_host: &mut HostHandle, filter: Map| -> RhaiResult<Array> {
+                if !filter.contains_key("channel") {
+                    return Err(runtime(
+                        "host.events needs a filter map with at least `channel`".to_string(),
+                    ));
+                }
+                // Event logs are listed but not read in this release.
+                Ok(Array::new())
+            },
+        )
+        .register_get("hosts", |fleet: &mut FleetHandle| -> Array {
+            fleet.0.iter().cloned().map(Dynamic::from).collect()
+        });
+}

@@ -1,0 +1,226 @@
+//! The rule model: the `RULE` metadata map every `.rhai` rule exports, validated on load.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How serious a finding is. Ordered from `info` to `critical`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; no change needed.
+    Info,
+    /// Minor weakness.
+    Low,
+    /// Should be fixed.
+    Medium,
+    /// Breaks access or opens the host to attack; fix soon.
+    High,
+    /// Fix now.
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses a lower-case name.
+    pub fn parse(name: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|severity| severity.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a rule looks at one host at a time or at the whole bundle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `check(host)` runs once per host.
+    #[default]
+    Host,
+    /// `check(fleet)` runs once for the bundle; `fleet.hosts` lists every host.
+    Fleet,
+}
+
+/// Event records a rule reads: a channel and, optionally, event ids and a provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventNeed {
+    /// The channel, such as `Security` or `Microsoft-Windows-SMBServer/Security`.
+    pub channel: String,
+    /// The event ids; empty means every id of the channel.
+    #[serde(default)]
+    pub ids: Vec<u32>,
+    /// The provider, when the id alone is ambiguous.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+/// What evidence a rule reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Needs {
+    /// Hives the rule reads: `SYSTEM`, `SOFTWARE`, `HKCU`.
+    #[serde(default)]
+    pub hives: Vec<HiveNeed>,
+    /// Event records the rule reads.
+    #[serde(default)]
+    pub events: Vec<EventNeed>,
+}
+
+/// A hive a rule reads.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HiveNeed {
+    /// `HKLM\SYSTEM`.
+    System,
+    /// `HKLM\SOFTWARE`.
+    Software,
+    /// `HKCU\Software` or NTUSER.DAT.
+    Hkcu,
+}
+
+/// The metadata of one rule, the `RULE` constant its file exports. Its JSON Schema is committed
+/// as `schemas/rule.schema.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleMeta {
+    /// Stable identifier, such as `HW-HARD-003`; it appears in SARIF and in waivers.
+    #[schemars(regex(pattern = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"))]
+    pub id: String,
+    /// The pack the rule belongs to; must equal the pack folder's manifest name.
+    pub pack: String,
+    /// One line saying what is wrong when the rule fires.
+    pub title: String,
+    /// What the rule checks and why it matters.
+    pub description: String,
+    /// The severity of its findings.
+    pub severity: Severity,
+    /// Free-form tags, such as `smb` or `security`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// KB articles, CIS items, STIG ids and URLs.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// One host at a time, or the whole bundle.
+    #[serde(default)]
+    pub scope: Scope,
+    /// The evidence the rule reads.
+    #[serde(default)]
+    pub needs: Needs,
+    /// Fix guidance in Markdown. `{{name}}` is replaced with the finding's `fix_values.name`.
+    pub fix: String,
+    /// Profiles the rule belongs to, such as `cis`; empty means every profile.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// A page that explains the rule.
+    #[serde(default)]
+    pub help_uri: Option<String>,
+    /// Whether the rule rests on a fact that is not yet confirmed, so every finding is inferred.
+    #[serde(default)]
+    pub inferred: bool,
+}
+
+impl RuleMeta {
+    /// Checks what the type system cannot: the id's form and non-empty texts.
+    pub fn validate(&self) -> Result<(), String> {
+        let id_ok = {
+            let mut parts = self.id.split('-');
+            let first = parts.next().unwrap_or_default();
+            let rest: Vec<&str> = parts.collect();
+            !first.is_empty()
+                && first.starts_with(|c: char| c.is_ascii_uppercase())
+                && first
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && !rest.is_empty()
+                && rest.iter().all(|part| {
+                    !part.is_empty()
+                        && part
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                })
+        };
+        if !id_ok {
+            return Err(format!(
+                "id `{}` must look like `HW-HARD-003`: upper-case letters and digits joined by `-`",
+                self.id
+            ));
+        }
+        for (field, text) in [
+            ("pack", &self.pack),
+            ("title", &self.title),
+            ("description", &self.description),
+            ("fix", &self.fix),
+        ] {
+            if text.trim().is_empty() {
+                return Err(format!("`{field}` must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the rule runs under `profile`.
+    pub fn in_profile(&self, profile: &str) -> bool {
+        self.profiles.is_empty()
+            || self
+                .profiles
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(profile))
+    }
+
+    /// The fix text with `{{name}}` placeholders filled from `values`; unknown placeholders stay.
+    pub fn render_fix(&self, values: &BTreeMap<String, serde_json::Value>) -> String {
+        let mut text = self.fix.clone();
+        for (name, value) in values {
+            let rendered = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|item| match item {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            text = text.replace(&format!("{{{{{name}}}}}"), &rendered);
+        }
+        text
+    }
+}
+
+/// The JSON Schema of [`RuleMeta`], as committed in `schemas/rule.schema.json`.
+pub fn rule_schema() -> schemars::Schema {
+    schemars::schema_for!(RuleMeta)
+}

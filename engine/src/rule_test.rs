@@ -1,0 +1,283 @@
+//! `hiveward rules test`: runs the test cases that sit beside each rule (`RULE-ID.tests.toml`)
+//! and reports each as PASS or FAIL with a diff.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use hiveward_collectors::{read_hotfixes, read_os_facts, HostRegistry, RegExport, RegistrySource};
+use serde::Deserialize;
+
+use crate::host_api::{HostFacts, HostHandle};
+use crate::ruleset::RuleSet;
+
+/// One host of a test case.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseHost {
+    name: String,
+    #[serde(default)]
+    reg: String,
+}
+
+/// One test case, as written in a `*.tests.toml` file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    expect: Vec<String>,
+    #[serde(default)]
+    count: Option<usize>,
+    #[serde(default)]
+    message_contains: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    reg: Option<String>,
+    #[serde(default)]
+    hosts: Vec<CaseHost>,
+    /// Events as small maps; accepted now, evaluated once event logs are read.
+    #[serde(default)]
+    events: Vec<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    #[serde(default)]
+    case: Vec<Case>,
+}
+
+/// The outcome of one case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseResult {
+    /// The rule the case tests.
+    pub rule: String,
+    /// The test file.
+    pub file: String,
+    /// The case name.
+    pub name: String,
+    /// `None` when it passed; otherwise what differed.
+    pub failure: Option<String>,
+}
+
+/// The outcome of a test run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestReport {
+    /// Every case, in file order.
+    pub results: Vec<CaseResult>,
+}
+
+impl TestReport {
+    /// Cases that failed.
+    pub fn failures(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|result| result.failure.is_some())
+            .count()
+    }
+
+    /// Writes `PASS`/`FAIL` lines, the diffs, and a closing count line.
+    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        for result in &self.results {
+            match &result.failure {
+                None => writeln!(out, "PASS {} {}", result.rule, result.name)?,
+                Some(diff) => {
+                    writeln!(
+                        out,
+                        "FAIL {} {} ({})",
+                        result.rule, result.name, result.file
+                    )?;
+                    for line in diff.lines() {
+                        writeln!(out, "    {line}")?;
+                    }
+                }
+            }
+        }
+        writeln!(
+            out,
+            "rules test: {} passed, {} failed",
+            self.results.len() - self.failures(),
+            self.failures()
+        )
+    }
+}
+
+fn host_from_reg(name: &str, origin: &str, text: &str) -> Result<HostHandle, String> {
+    let mut registry = HostRegistry::new();
+    if !text.trim().is_empty() {
+        let export = RegExport::parse(Path::new(origin), text.trim_start().as_bytes())
+            .map_err(|error| format!("the case's .reg text does not parse: {error}"))?;
+        registry.add(RegistrySource::Export(export));
+    }
+    let os = read_os_facts(&registry).map_err(|error| error.to_string())?;
+    let hotfixes = read_hotfixes(&registry).map_err(|error| error.to_string())?;
+    Ok(HostHandle(Arc::new(HostFacts {
+        name: name.to_string(),
+        registry,
+        os,
+        hotfixes,
+        files: Vec::new(),
+    })))
+}
+
+fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<String> {
+    let mut hosts = Vec::new();
+    if let Some(text) = &case.reg {
+        let name = case.host.clone().unwrap_or_else(|| "HOST".to_string());
+        match host_from_reg(&name, &format!("{origin}#{}", case.name), text) {
+            Ok(host) => hosts.push(host),
+            Err(error) => return Some(error),
+        }
+    }
+    for host in &case.hosts {
+        match host_from_reg(
+            &host.name,
+            &format!("{origin}#{}/{}", case.name, host.name),
+            &host.reg,
+        ) {
+            Ok(handle) => hosts.push(handle),
+            Err(error) => return Some(error),
+        }
+    }
+    if hosts.is_empty() {
+        return Some("the case has no `reg` and no `hosts`".to_string());
+    }
+    let _ = &case.events;
+    let context =
+        crate::ruleset::context_map(case.profile.as_deref().unwrap_or("cis"), &case.params);
+    let evaluation = rules.evaluate_only(&[rule], &hosts, &context);
+    if let Some(error) = evaluation.rule_errors.first() {
+        return Some(format!(
+            "rule error on host {}: {} (line {})",
+            error.host,
+            error.message,
+            error.line.map_or("?".to_string(), |line| line.to_string())
+        ));
+    }
+    let mut fired: Vec<String> = evaluation
+        .findings
+        .iter()
+        .map(|finding| finding.rule.clone())
+        .collect();
+    fired.sort();
+    fired.dedup();
+    let mut expected = case.expect.clone();
+    expected.sort();
+    expected.dedup();
+    let mut problems = Vec::new();
+    if fired != expected {
+        problems.push(format!("- expected: {expected:?}\n+ actual:   {fired:?}"));
+    }
+    if let Some(count) = case.count {
+        if evaluation.findings.len() != count {
+            problems.push(format!(
+                "- expected {count} finding(s)\n+ got {}",
+                evaluation.findings.len()
+            ));
+        }
+    }
+    if let Some(needle) = &case.message_contains {
+        if !evaluation
+            .findings
+            .iter()
+            .any(|finding| finding.message.contains(needle.as_str()))
+        {
+            problems.push(format!(
+                "- expected a message containing {needle:?}\n+ messages: {:?}",
+                evaluation
+                    .findings
+                    .iter()
+                    .map(|finding| finding.message.as_str())
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("\n"))
+}
+
+/// Runs the test cases of every loaded pack against `rules`, and checks that each rule has a
+/// case where it fires and a case where it stays silent.
+pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
+    let mut report = TestReport::default();
+    let mut coverage: BTreeMap<String, (bool, bool)> = rules
+        .rules()
+        .iter()
+        .map(|rule| (rule.meta.id.clone(), (false, false)))
+        .collect();
+    for pack in rules.packs() {
+        for file in &pack.tests {
+            let rule = file.file_name.trim_end_matches(".tests.toml").to_string();
+            let fail = |name: &str, failure: String| CaseResult {
+                rule: rule.clone(),
+                file: file.origin.clone(),
+                name: name.to_string(),
+                failure: Some(failure),
+            };
+            if rules.rule(&rule).is_none() {
+                report
+                    .results
+                    .push(fail("(file)", format!("no loaded rule has the id {rule}")));
+                continue;
+            }
+            let parsed: CaseFile = match toml::from_str(&file.text) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    let (line, column) = crate::error::line_column(
+                        &file.text,
+                        error.span().map_or(0, |span| span.start),
+                    );
+                    report.results.push(fail(
+                        "(file)",
+                        format!("{}:{line}:{column}: {}", file.origin, error.message()),
+                    ));
+                    continue;
+                }
+            };
+            for case in &parsed.case {
+                let failure = run_case(rules, &rule, &file.origin, case);
+                if failure.is_none() {
+                    if let Some(entry) = coverage.get_mut(&rule) {
+                        if case.expect.iter().any(|id| id == &rule) {
+                            entry.0 = true;
+                        } else {
+                            entry.1 = true;
+                        }
+                    }
+                }
+                report.results.push(CaseResult {
+                    rule: rule.clone(),
+                    file: file.origin.clone(),
+                    name: case.name.clone(),
+                    failure,
+                });
+            }
+        }
+    }
+    for (rule, (fires, clean)) in coverage {
+        let origin = rules
+            .rule(&rule)
+            .map(|compiled| compiled.file.origin.clone())
+            .unwrap_or_default();
+        for (present, what) in [
+            (fires, "a passing case where it fires"),
+            (clean, "a passing clean case"),
+        ] {
+            if !present {
+                report.results.push(CaseResult {
+                    rule: rule.clone(),
+                    file: origin.clone(),
+                    name: "(coverage)".to_string(),
+                    failure: Some(format!(
+                        "the rule has no {what}; add one to {rule}.tests.toml beside the rule"
+                    )),
+                });
+            }
+        }
+    }
+    report
+}

@@ -1,0 +1,180 @@
+//! The Rhai sandbox: one engine with operation, depth and size limits, no `eval`, no file,
+//! network or process access, and imports limited to the importing pack's own `lib/`.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared, AST};
+
+/// The limits every rule runs under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Operations one rule may run on one host.
+    pub max_operations: u64,
+    /// Nested function calls.
+    pub max_call_levels: usize,
+    /// Expression nesting at the top level.
+    pub max_expr_depth: usize,
+    /// Expression nesting inside functions.
+    pub max_function_expr_depth: usize,
+    /// Bytes in one string.
+    pub max_string_size: usize,
+    /// Items in one array.
+    pub max_array_size: usize,
+    /// Entries in one map.
+    pub max_map_size: usize,
+    /// Modules one rule may import.
+    pub max_modules: usize,
+    /// Findings one rule may return for one host.
+    pub max_findings: usize,
+    /// Wall-clock time one rule may take on one host.
+    pub max_duration: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5_000_000,
+            max_call_levels: 48,
+            max_expr_depth: 64,
+            max_function_expr_depth: 48,
+            max_string_size: 1 << 20,
+            max_array_size: 50_000,
+            max_map_size: 10_000,
+            max_modules: 16,
+            max_findings: 1_000,
+            max_duration: Duration::from_secs(10),
+        }
+    }
+}
+
+thread_local! {
+    /// When the rule running on this thread must stop.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `run` with the wall-clock deadline of `limits` armed for this thread.
+pub(crate) fn with_deadline<R>(limits: &Limits, run: impl FnOnce() -> R) -> R {
+    DEADLINE.with(|deadline| deadline.set(Some(Instant::now() + limits.max_duration)));
+    let result = run();
+    DEADLINE.with(|deadline| deadline.set(None));
+    result
+}
+
+/// The `lib/` modules of every loaded pack, compiled, and evaluated on first import.
+#[derive(Default)]
+pub(crate) struct LibRegistry {
+    sources: HashMap<(String, String), AST>,
+    evaluated: RwLock<HashMap<(String, String), Shared<Module>>>,
+}
+
+impl LibRegistry {
+    pub(crate) fn insert(&mut self, pack: &str, module: &str, ast: AST) {
+        self.sources
+            .insert((pack.to_string(), module.to_string()), ast);
+    }
+}
+
+/// The AST source name of a file in a pack; the resolver reads the pack back from it.
+pub(crate) fn source_name(pack: &str, file_name: &str) -> String {
+    format!("pack:{pack}/{file_name}")
+}
+
+fn pack_of_source(source: &str) -> Option<&str> {
+    source.strip_prefix("pack:")?.split('/').next()
+}
+
+struct PackModuleResolver {
+    libs: Arc<RwLock<LibRegistry>>,
+}
+
+impl ModuleResolver for PackModuleResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        position: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let refuse = |why: String| -> Box<EvalAltResult> {
+            EvalAltResult::ErrorInModule(
+                path.to_string(),
+                EvalAltResult::ErrorRuntime(why.into(), position).into(),
+                position,
+            )
+            .into()
+        };
+        let plain = !path.is_empty()
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain {
+            return Err(refuse(format!(
+                "import \"{path}\" refused: rules may import only modules of their own pack's lib/ folder, by bare name"
+            )));
+        }
+        let Some(pack) = source.and_then(pack_of_source) else {
+            return Err(refuse(format!(
+                "import \"{path}\" refused: the importing script belongs to no pack"
+            )));
+        };
+        let key = (pack.to_string(), path.to_string());
+        let libs = self
+            .libs
+            .read()
+            .map_err(|_| refuse("the module registry is unavailable".to_string()))?;
+        if let Some(module) = libs
+            .evaluated
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key).cloned())
+        {
+            return Ok(module);
+        }
+        let Some(ast) = libs.sources.get(&key) else {
+            return Err(refuse(format!(
+                "import \"{path}\": pack `{pack}` has no lib/{path}.rhai"
+            )));
+        };
+        let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), ast, engine)
+            .map_err(|error| refuse(format!("lib/{path}.rhai failed: {error}")))?
+            .into();
+        if let Ok(mut cache) = libs.evaluated.write() {
+            cache.insert(key, module.clone());
+        }
+        Ok(module)
+    }
+}
+
+/// Builds the sandboxed engine. The host API is registered by the caller.
+pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) -> Engine {
+    // Rhai's standard library has no file, network or process access; nothing here adds any.
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_modules(limits.max_modules)
+        .set_strict_variables(true)
+        .set_module_resolver(PackModuleResolver { libs });
+    engine.disable_symbol("eval");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine.on_progress(|operations| {
+        if operations % 4096 != 0 {
+            return None;
+        }
+        let expired = DEADLINE.with(|deadline| {
+            deadline
+                .get()
+                .is_some_and(|deadline| Instant::now() > deadline)
+        });
+        expired.then(|| Dynamic::from("the rule ran out of time"))
+    });
+    engine
+}

@@ -1,0 +1,172 @@
+//! Renders the scan report as readable text: findings grouped by host, then a summary.
+
+use std::io::{self, Write};
+
+use crate::finding::{Evidence, Finding};
+use crate::scan::ScanReport;
+
+fn show_value(value: &Option<crate::finding::JsonValue>) -> String {
+    match value {
+        None => "absent".to_string(),
+        Some(value) => match &value.0 {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        },
+    }
+}
+
+fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
+    match evidence.kind.as_str() {
+        "registry" => {
+            let path = evidence
+                .resolved_path
+                .as_deref()
+                .or(evidence.path.as_deref())
+                .unwrap_or_default();
+            let name = evidence.value_name.as_deref().unwrap_or_default();
+            let observed = if evidence.default_applied {
+                format!("not set, default {}", show_value(&evidence.effective))
+            } else {
+                format!(
+                    "{} ({})",
+                    show_value(&evidence.observed),
+                    evidence.observed_type.as_deref().unwrap_or("absent")
+                )
+            };
+            let expected = evidence
+                .expected
+                .as_ref()
+                .map(|_| format!("; expected {}", show_value(&evidence.expected)))
+                .unwrap_or_default();
+            let file = evidence
+                .file
+                .as_deref()
+                .map(|file| format!("  [{file}]"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "      evidence: {path}\\{name} = {observed}{expected}{file}"
+            )
+        }
+        _ => writeln!(
+            out,
+            "      evidence: {}",
+            evidence.note.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    let inferred = if finding.inferred { " (inferred)" } else { "" };
+    writeln!(
+        out,
+        "  {:<8} {}  {}{inferred}",
+        finding.severity.name().to_uppercase(),
+        finding.rule,
+        finding.title
+    )?;
+    writeln!(out, "      {}", finding.message)?;
+    for evidence in &finding.evidence {
+        write_evidence(evidence, out)?;
+    }
+    writeln!(out, "      fix:")?;
+    for line in finding.fix.lines() {
+        if line.trim().is_empty() {
+            writeln!(out)?;
+        } else {
+            writeln!(out, "        {line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `report` as text.
+pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+    for host in &report.hosts {
+        let os = match (&host.os, &host.os_build) {
+            (Some(name), Some(build)) => format!(" ({name}, build {build})"),
+            (Some(name), None) => format!(" ({name})"),
+            _ => String::new(),
+        };
+        writeln!(out, "{}{os}", host.name)?;
+        for file in &host.files {
+            for notice in &file.notices {
+                let level = format!("{:?}", notice.level).to_lowercase();
+                writeln!(out, "  {level}: {}", notice.message)?;
+            }
+        }
+        for notice in &host.notices {
+            let level = format!("{:?}", notice.level).to_lowercase();
+            writeln!(out, "  {level}: {}", notice.message)?;
+        }
+        let findings: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|finding| finding.host == host.name)
+            .collect();
+        if findings.is_empty() {
+            writeln!(out, "  no findings")?;
+        }
+        for finding in findings {
+            write_finding(finding, out)?;
+        }
+        for error in report
+            .rule_errors
+            .iter()
+            .filter(|error| error.host == host.name)
+        {
+            writeln!(
+                out,
+                "  RULE ERROR {} ({}:{}): {}",
+                error.rule,
+                error.file,
+                error.line.map_or("?".to_string(), |line| line.to_string()),
+                error.message
+            )?;
+        }
+        writeln!(out)?;
+    }
+    for finding in report
+        .findings
+        .iter()
+        .filter(|finding| !report.hosts.iter().any(|host| host.name == finding.host))
+    {
+        write_finding(finding, out)?;
+    }
+    for error in report.rule_errors.iter().filter(|error| error.host == "*") {
+        writeln!(out, "RULE ERROR {} (fleet): {}", error.rule, error.message)?;
+    }
+    if !report.passed_over.is_empty() {
+        writeln!(out, "passed over")?;
+        for skipped in &report.passed_over {
+            writeln!(out, "  {}: {}", skipped.path, skipped.reason)?;
+        }
+        writeln!(out)?;
+    }
+    let counts = &report.counts;
+    let summary = &report.summary;
+    writeln!(
+        out,
+        "{} finding(s): {} critical, {} high, {} medium, {} low, {} info; {} host(s), {} rule(s), profile {}; {} file(s) read, {} partly, {} unreadable; {} rule error(s)",
+        summary.findings,
+        counts.critical,
+        counts.high,
+        counts.medium,
+        counts.low,
+        counts.info,
+        summary.hosts,
+        summary.rules,
+        report.profile,
+        summary.files_read,
+        summary.files_partial,
+        summary.files_unreadable,
+        summary.rule_errors
+    )?;
+    if summary.evaluations == 0 {
+        writeln!(
+            out,
+            "nothing was checked: no rule could be evaluated on readable evidence"
+        )?;
+    }
+    Ok(())
+}
