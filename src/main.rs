@@ -296,6 +296,13 @@ fn scan(args: ScanArgs) -> u8 {
         eprintln!("error: {message}");
         return EXIT_ERROR;
     }
+    if rules.rules().is_empty() {
+        eprintln!(
+            "error: no rules left to run after --only, --exclude and --profile {}",
+            args.profile
+        );
+        return EXIT_ERROR;
+    }
     let progress = spinner("reading evidence");
     let collection = collect_evidence(&args.evidence);
     if let Some(bar) = &progress {

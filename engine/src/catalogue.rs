@@ -56,7 +56,7 @@ pub fn rule_show_text(meta: &RuleMeta, file: &str) -> String {
     let _ = writeln!(out, "{}  {}", meta.id, meta.title);
     let _ = writeln!(out, "pack:        {}", meta.pack);
     let _ = writeln!(out, "severity:    {}", meta.severity);
-    let _ = writeln!(out, "scope:       {:?}", meta.scope);
+    let _ = writeln!(out, "scope:       {}", meta.scope.name());
     let _ = writeln!(out, "file:        {file}");
     if !meta.tags.is_empty() {
         let _ = writeln!(out, "tags:        {}", meta.tags.join(", "));

@@ -69,6 +69,16 @@ pub enum Scope {
     Fleet,
 }
 
+impl Scope {
+    /// The lower-case name, as written in rule metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Host => "host",
+            Scope::Fleet => "fleet",
+        }
+    }
+}
+
 /// Event records a rule reads: a channel and, optionally, event ids and a provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

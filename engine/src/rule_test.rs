@@ -273,7 +273,7 @@ pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
                     file: origin.clone(),
                     name: "(coverage)".to_string(),
                     failure: Some(format!(
-                        "the rule has no {what}; add one to {rule}.tests.toml beside the rule"
+                        "the rule has {what}; add one to {rule}.tests.toml beside the rule"
                     )),
                 });
             }
