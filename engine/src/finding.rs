@@ -69,6 +69,31 @@ impl Ord for JsonValue {
     }
 }
 
+/// Why a finding is accepted rather than failing the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SuppressionKind {
+    /// A waiver from `--waivers FILE` matched the finding.
+    Waiver,
+    /// The finding's fingerprint is in the `--baseline FILE`.
+    Baseline,
+}
+
+/// A finding that stays in the report but does not fail the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Suppression {
+    /// Waiver or baseline.
+    pub kind: SuppressionKind,
+    /// Why it is accepted.
+    pub justification: String,
+    /// Who accepted it, when the waiver says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// When the waiver stops applying (YYYY-MM-DD), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Finding {
@@ -96,6 +121,9 @@ pub struct Finding {
     /// A stable identity from the rule, the host and the evidence's identity (never its text,
     /// values or time): the same problem on the same host keeps the same fingerprint.
     pub fingerprint: String,
+    /// Set when a waiver or the baseline accepts the finding; it then never fails the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<Suppression>,
 }
 
 fn to_json(value: &Dynamic) -> Option<JsonValue> {
@@ -301,6 +329,7 @@ impl Finding {
             evidence,
             inferred,
             fingerprint,
+            suppression: None,
         })
     }
 }

@@ -42,7 +42,7 @@ mod scan_text;
 pub use crate::{
     catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic},
-    finding::{fingerprint, Evidence, Finding, JsonValue},
+    finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     host_api::{reg_data_to_dynamic, FleetHandle, HostFacts, HostHandle},
     inspect::{
         build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary, KeyReport,

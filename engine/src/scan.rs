@@ -145,8 +145,9 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 
 impl ScanReport {
     /// The exit code for `fail_on` (`None` means never fail on findings): 2 when a rule failed,
-    /// else 1 when a finding is at or above the threshold, else 3 when evidence was unreadable
-    /// or no rule could be evaluated, else 0.
+    /// else 1 when an unsuppressed finding is at or above the threshold, else 3 when evidence
+    /// was unreadable or no rule could be evaluated, else 0. Waived and baselined findings never
+    /// fail the run.
     pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
         if !self.rule_errors.is_empty() {
             return EXIT_ERROR;
@@ -155,7 +156,7 @@ impl ScanReport {
             if self
                 .findings
                 .iter()
-                .any(|finding| finding.severity >= threshold)
+                .any(|finding| finding.suppression.is_none() && finding.severity >= threshold)
             {
                 return EXIT_FINDINGS;
             }
