@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hiveward_collectors::{collect, discover, CollectOptions, Collection, DiscoverOptions};
+use hiveward_collectors::{
+    collect, discover, CollectOptions, Collection, DiscoverOptions, EventSelection, EvtxReadOptions,
+};
 use hiveward_engine::{
-    build_inspect_report, rule_listings, rule_show_text, rules_list_text, rules_markdown,
-    run_rule_tests, run_scan, write_inspect_text, write_scan_text, Limits, PackSource, RuleSet,
-    ScanSettings, Selection, Severity, EXIT_ERROR, EXIT_INCOMPLETE,
+    baseline_json, build_inspect_report, junit_xml, load_baseline, load_waivers, rule_listings,
+    rule_show_text, rules_list_text, rules_markdown, run_rule_tests, run_scan, write_inspect_text,
+    write_scan_text, Date, Limits, PackSource, RuleSet, ScanReport, ScanSettings, Selection,
+    Severity, EXIT_ERROR, EXIT_INCOMPLETE,
 };
 
 #[derive(Parser)]
@@ -29,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan evidence bundles with the rule packs and report findings.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Show what a bundle holds: hosts, files, OS facts, hotfixes, and the values under a key.
     Inspect(InspectArgs),
     /// List, show, document and test rules.
@@ -81,18 +84,57 @@ struct ScanArgs {
     /// A site value for rules, such as `min_ubr.17763=5458` (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Write the report to this file instead of standard output.
+    /// Output format of the main report.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    format: ScanFormat,
+    /// Write the main report to this file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Also write a report in another format, as FORMAT:FILE (repeatable), e.g.
+    /// `--output-format sarif:out.sarif --output-format json:out.json`.
+    #[arg(long = "output-format", value_name = "FORMAT:FILE", value_parser = parse_output_format)]
+    output_formats: Vec<(ScanFormat, PathBuf)>,
+    /// Waivers (TOML) that accept known findings; they stay in the report, marked as waived.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
+    /// A baseline written by --write-baseline: findings already in it do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write the fingerprints of this run's findings as a baseline.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
+    /// Do not exit 3 when some evidence was unreadable (a run that checked nothing still does).
+    #[arg(long)]
+    allow_partial: bool,
+    /// Leave waived and baselined findings out of SARIF (GitHub ignores SARIF suppressions).
+    #[arg(long)]
+    sarif_omit_suppressed: bool,
     /// Worker threads for rule evaluation (default: one per core).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Exit 1 when a finding is at or above this severity: info, low, medium, high, critical, never.
     #[arg(long, default_value = "high", value_parser = parse_fail_on)]
     fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+fn parse_output_format(text: &str) -> Result<(ScanFormat, PathBuf), String> {
+    let (format, file) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not FORMAT:FILE"))?;
+    let format = ScanFormat::from_str(format, true)
+        .map_err(|_| format!("unknown format `{format}`: expected text, json, sarif or junit"))?;
+    if file.is_empty() {
+        return Err(format!("`{text}` names no file"));
+    }
+    Ok((format, PathBuf::from(file)))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -131,6 +173,9 @@ struct InspectArgs {
     /// Write the report to this file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Parse the event logs too, and show per-channel and per-id record counts for each host.
+    #[arg(long)]
+    events: bool,
 }
 
 #[derive(Subcommand)]
@@ -166,7 +211,7 @@ enum RulesCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Scan(args) => scan(args),
+        Command::Scan(args) => scan(*args),
         Command::Inspect(args) => inspect(args),
         Command::Rules(command) => rules(command),
     };
@@ -194,14 +239,19 @@ fn check_inputs(paths: &[PathBuf]) -> Result<(), u8> {
     Ok(())
 }
 
-fn collect_evidence(args: &EvidenceArgs) -> Collection {
+fn collect_evidence(args: &EvidenceArgs, events: EventSelection, threads: usize) -> Collection {
     let discovery = discover(
         &args.paths,
         &DiscoverOptions {
             follow_links: args.follow_links,
         },
     );
-    let collection = collect(discovery, &CollectOptions::default());
+    let options = CollectOptions {
+        events,
+        evtx: EvtxReadOptions { threads },
+        ..CollectOptions::default()
+    };
+    let collection = collect(discovery, &options);
     for diagnostic in &collection.diagnostics {
         render_diagnostic(diagnostic);
     }
@@ -287,6 +337,12 @@ fn scan(args: ScanArgs) -> u8 {
         Ok(rules) => rules,
         Err(code) => return code,
     };
+    // Waivers may name any loaded rule, also ones this run leaves out.
+    let loaded_ids: Vec<String> = rules
+        .rules()
+        .iter()
+        .map(|rule| rule.meta.id.clone())
+        .collect();
     let selection = Selection {
         only: args.only.clone(),
         exclude: args.exclude.clone(),
@@ -303,8 +359,59 @@ fn scan(args: ScanArgs) -> u8 {
         );
         return EXIT_ERROR;
     }
+    // Waivers and the baseline are checked before any evidence is read.
+    let waivers = match &args.waivers {
+        None => None,
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(error) => {
+                    eprintln!(
+                        "error: {}: cannot read the waiver file: {error}",
+                        path.display()
+                    );
+                    return EXIT_ERROR;
+                }
+            };
+            let ids: Vec<&str> = loaded_ids.iter().map(String::as_str).collect();
+            match load_waivers(path, &text, &ids) {
+                Ok(waivers) => Some(waivers),
+                Err(error) => {
+                    render_diagnostic(&error);
+                    return EXIT_ERROR;
+                }
+            }
+        }
+    };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(error) => {
+                    eprintln!(
+                        "error: {}: cannot read the baseline: {error}",
+                        path.display()
+                    );
+                    return EXIT_ERROR;
+                }
+            };
+            match load_baseline(path, &text) {
+                Ok(baseline) => Some(baseline),
+                Err(error) => {
+                    render_diagnostic(&error);
+                    return EXIT_ERROR;
+                }
+            }
+        }
+    };
     let progress = spinner("reading evidence");
-    let collection = collect_evidence(&args.evidence);
+    let needs = EventSelection::from_needs(rules.event_needs());
+    let collection = collect_evidence(
+        &args.evidence,
+        needs,
+        args.jobs.unwrap_or_else(rayon::current_num_threads),
+    );
     if let Some(bar) = &progress {
         bar.set_message("evaluating rules");
     }
@@ -313,10 +420,31 @@ fn scan(args: ScanArgs) -> u8 {
         profile: args.profile.clone(),
         params: args.params.iter().cloned().collect::<BTreeMap<_, _>>(),
     };
-    let report = run_scan(collection, &rules, &settings);
+    let mut report = run_scan(collection, &rules, &settings);
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    if let Some(path) = &args.write_baseline {
+        if let Err(error) = std::fs::write(path, baseline_json(&report.findings)) {
+            eprintln!(
+                "error: cannot write the baseline {}: {error}",
+                path.display()
+            );
+            return EXIT_ERROR;
+        }
+    }
+    if let Some(waivers) = &waivers {
+        let notices = waivers.apply(&mut report.findings, Date::today_utc());
+        report.notices.extend(notices);
+    }
+    if let Some(baseline) = &baseline {
+        baseline.apply(&mut report.findings);
+    }
+    report.summary.suppressed = report
+        .findings
+        .iter()
+        .filter(|finding| finding.suppression.is_some())
+        .count();
     for error in &report.rule_errors {
         let text = rules
             .rule(&error.rule)
@@ -324,18 +452,30 @@ fn scan(args: ScanArgs) -> u8 {
             .unwrap_or_default();
         render_diagnostic(&error.to_diagnostic(&text));
     }
-    let rendered = match args.format {
-        Format::Json => to_json(&report),
-        Format::Text => {
-            let mut text = Vec::new();
-            let _ = write_scan_text(&report, &mut text);
-            text
+    let render = |format: ScanFormat| -> Vec<u8> {
+        match format {
+            ScanFormat::Json => to_json(&report),
+            ScanFormat::Text => {
+                let mut text = Vec::new();
+                let _ = write_scan_text(&report, &mut text);
+                text
+            }
+            ScanFormat::Junit => junit_xml(&report).into_bytes(),
+            ScanFormat::Sarif => render_sarif(&report, &rules, &args),
         }
     };
-    if let Err(code) = emit(&rendered, args.output.as_deref()) {
+    for (format, path) in &args.output_formats {
+        if let Err(code) = emit(&render(*format), Some(path)) {
+            return code;
+        }
+    }
+    if let Err(code) = emit(&render(args.format), args.output.as_deref()) {
         return code;
     }
-    let code = report.exit_code(args.fail_on.0);
+    let mut code = report.exit_code(args.fail_on.0);
+    if code == EXIT_INCOMPLETE && args.allow_partial && report.summary.evaluations > 0 {
+        code = 0;
+    }
     if code == EXIT_INCOMPLETE {
         if report.summary.evaluations == 0 {
             eprintln!(
@@ -348,11 +488,25 @@ fn scan(args: ScanArgs) -> u8 {
     code
 }
 
+fn render_sarif(report: &ScanReport, rules: &RuleSet, args: &ScanArgs) -> Vec<u8> {
+    let options = hiveward_engine::SarifOptions {
+        omit_suppressed: args.sarif_omit_suppressed,
+        automation_id: format!("hiveward/{}/", report.profile),
+        ..hiveward_engine::SarifOptions::default()
+    };
+    hiveward_engine::sarif_bytes(report, rules, &options)
+}
+
 fn inspect(args: InspectArgs) -> u8 {
     if let Err(code) = check_inputs(&args.evidence.paths) {
         return code;
     }
-    let collection = collect_evidence(&args.evidence);
+    let selection = if args.events {
+        EventSelection::Everything
+    } else {
+        EventSelection::Nothing
+    };
+    let collection = collect_evidence(&args.evidence, selection, rayon::current_num_threads());
     let report = build_inspect_report(&collection, &args.evidence.paths, args.key.as_deref());
     let rendered = match args.format {
         Format::Json => to_json(&report),

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::bundle::{host_prefix, Discovery, FileGroup, GroupLayout, PassedOver};
 use crate::detect::FileKind;
 use crate::error::{EvidenceError, Notice, NoticeLevel};
+use crate::evtx::{read_evtx_with, EventRecord, EventSelection, EvtxReadOptions, EvtxSummary};
 use crate::hive::{HiveFile, HiveKind, HiveState};
 use crate::registry::{HostRegistry, RegistrySource};
 use crate::regtext::RegExport;
@@ -30,6 +31,11 @@ pub const DEFAULT_CONTROL_SET_KEYS: [&str; 7] = [
 pub struct CollectOptions {
     /// Keys under `CurrentControlSet` to compare across control sets.
     pub control_set_keys: Vec<String>,
+    /// Which event records to read from EVTX logs; with [`EventSelection::Nothing`] logs are
+    /// listed but not parsed.
+    pub events: EventSelection,
+    /// How to read each log.
+    pub evtx: EvtxReadOptions,
 }
 
 impl Default for CollectOptions {
@@ -39,6 +45,8 @@ impl Default for CollectOptions {
                 .iter()
                 .map(|key| key.to_string())
                 .collect(),
+            events: EventSelection::Nothing,
+            evtx: EvtxReadOptions::default(),
         }
     }
 }
@@ -72,6 +80,8 @@ pub struct FileRecord {
     pub logs: Vec<String>,
     /// Whether it could be used.
     pub status: FileStatus,
+    /// For event logs that were parsed: channels, computers and record counts.
+    pub events: Option<EvtxSummary>,
     /// Warnings and errors about this file.
     pub notices: Vec<Notice>,
 }
@@ -88,6 +98,8 @@ pub enum NameSource {
     Directory,
     /// The name of the only file, when a folder holds several hosts' hives without prefixes.
     FileName,
+    /// The `Computer` field of the host's event records (its first DNS label).
+    EventComputer,
 }
 
 /// The facts collected for one host.
@@ -104,6 +116,8 @@ pub struct Host {
     pub files: Vec<FileRecord>,
     /// Notices about the host as a whole (control sets that differ, grouping decisions).
     pub notices: Vec<Notice>,
+    /// The event records read from its logs, sorted by time, record id and file.
+    pub events: Vec<EventRecord>,
 }
 
 impl Host {
@@ -145,9 +159,10 @@ struct Opened {
     record: FileRecord,
     source: Option<RegistrySource>,
     error: Option<EvidenceError>,
+    events: Vec<EventRecord>,
 }
 
-fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
+fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf], options: &CollectOptions) -> Opened {
     let mut record = FileRecord {
         path: path.display().to_string(),
         kind,
@@ -155,6 +170,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
         hive_state: None,
         logs: logs.iter().map(|log| log.display().to_string()).collect(),
         status: FileStatus::Read,
+        events: None,
         notices: Vec::new(),
     };
     let unreadable = |mut record: FileRecord, error: EvidenceError| {
@@ -164,6 +180,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
             record,
             source: None,
             error: Some(error),
+            events: Vec::new(),
         }
     };
     match kind {
@@ -179,6 +196,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
                     record,
                     source: Some(RegistrySource::Hive(hive)),
                     error: None,
+                    events: Vec::new(),
                 }
             }
             Err(error) => unreadable(record, error),
@@ -189,6 +207,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
                     record,
                     source: Some(RegistrySource::Export(export)),
                     error: None,
+                    events: Vec::new(),
                 },
                 Err(error) => unreadable(record, error),
             },
@@ -200,14 +219,31 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf]) -> Opened {
                 },
             ),
         },
-        FileKind::Evtx => {
+        FileKind::Evtx if options.events == EventSelection::Nothing => {
             record.status = FileStatus::Listed;
             Opened {
                 record,
                 source: None,
                 error: None,
+                events: Vec::new(),
             }
         }
+        FileKind::Evtx => match read_evtx_with(path, &options.events, &options.evtx) {
+            Ok((summary, events)) => {
+                if summary.records_skipped > 0 || summary.chunks_skipped > 0 {
+                    record.status = FileStatus::Partial;
+                }
+                record.notices.extend(summary.notices.iter().cloned());
+                record.events = Some(summary);
+                Opened {
+                    record,
+                    source: None,
+                    error: None,
+                    events,
+                }
+            }
+            Err(error) => unreadable(record, error),
+        },
         FileKind::Empty => unreadable(
             record,
             EvidenceError::EmptyFile {
@@ -249,6 +285,9 @@ struct Draft {
     layout: GroupLayout,
     records: Vec<FileRecord>,
     registry: HostRegistry,
+    events: Vec<EventRecord>,
+    /// The computers the draft's parsed logs name (first DNS label), deduplicated.
+    log_computers: Vec<String>,
 }
 
 impl Draft {
@@ -261,8 +300,13 @@ impl Draft {
     ) -> Draft {
         let mut registry = HostRegistry::new();
         let mut records = Vec::new();
+        let mut events = Vec::new();
+        let mut log_computers: Vec<String> = opened.iter().flat_map(log_labels).collect();
+        log_computers.sort_by_key(|name| name.to_lowercase());
+        log_computers.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
         for item in opened {
             diagnostics.extend(item.error);
+            events.extend(item.events);
             if let Some(source) = item.source {
                 registry.add(source);
             }
@@ -275,6 +319,8 @@ impl Draft {
             layout,
             records,
             registry,
+            events,
+            log_computers,
         }
     }
 
@@ -304,12 +350,103 @@ fn has_duplicate_machine_hive(opened: &[Opened]) -> bool {
     kinds.len() != total
 }
 
-fn drafts_for_group(group: FileGroup, diagnostics: &mut Vec<EvidenceError>) -> Vec<Draft> {
+/// The NetBIOS-style names (first DNS label) of the computers a parsed log names, without
+/// duplicates; empty when the log was not parsed.
+fn log_labels(opened: &Opened) -> Vec<String> {
+    let mut labels: Vec<String> = opened
+        .record
+        .events
+        .iter()
+        .flat_map(|summary| summary.computers.iter())
+        .filter_map(|computer| first_label(computer))
+        .collect();
+    labels.sort_by_key(|label| label.to_lowercase());
+    labels.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    labels
+}
+
+/// The one computer a parsed log names, if it names exactly one.
+fn log_computer(opened: &Opened) -> Option<String> {
+    match log_labels(opened).as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// `FS01` from `FS01.corp.example`; `None` for an empty name.
+fn first_label(computer: &str) -> Option<String> {
+    let label = computer.trim().split('.').next().unwrap_or_default();
+    (!label.is_empty()).then(|| label.to_string())
+}
+
+fn drafts_for_group(
+    group: FileGroup,
+    options: &CollectOptions,
+    diagnostics: &mut Vec<EvidenceError>,
+) -> Vec<Draft> {
     let opened: Vec<Opened> = group
         .files
         .iter()
-        .map(|file| open_file(&file.path, file.kind, &file.logs))
+        .map(|file| open_file(&file.path, file.kind, &file.logs, options))
         .collect();
+    let has_machine_hive = opened.iter().any(|item| {
+        item.record
+            .hive_kind
+            .is_some_and(|kind| kind.is_machine_hive())
+    });
+    let parsed_logs: Vec<&Opened> = opened
+        .iter()
+        .filter(|item| item.record.events.is_some())
+        .collect();
+    let mut log_computers: Vec<String> = parsed_logs
+        .iter()
+        .filter_map(|item| log_computer(item))
+        .collect();
+    log_computers.sort_by_key(|name| name.to_lowercase());
+    log_computers.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    let each_log_one_computer = parsed_logs.iter().all(|item| log_computer(item).is_some());
+    if !has_machine_hive && each_log_one_computer && log_computers.len() > 1 {
+        // Logs of several computers side by side, with no hive to tie them to one host: each
+        // computer's logs form a host of their own.
+        let (logs, rest): (Vec<Opened>, Vec<Opened>) = opened
+            .into_iter()
+            .partition(|item| log_computer(item).is_some());
+        let mut drafts = Vec::new();
+        if !rest.is_empty() {
+            let name_source = match group.layout {
+                GroupLayout::FlatPrefix => NameSource::FilePrefix,
+                GroupLayout::TriageTree | GroupLayout::Directory => NameSource::Directory,
+            };
+            drafts.push(Draft::new(
+                group.suggested_name.clone(),
+                name_source,
+                group.layout.clone(),
+                rest,
+                diagnostics,
+            ));
+        }
+        let mut by_computer: Vec<(String, Vec<Opened>)> = Vec::new();
+        for item in logs {
+            let computer = log_computer(&item).unwrap_or_default();
+            match by_computer
+                .iter_mut()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&computer))
+            {
+                Some((_, items)) => items.push(item),
+                None => by_computer.push((computer, vec![item])),
+            }
+        }
+        for (computer, items) in by_computer {
+            drafts.push(Draft::new(
+                computer,
+                NameSource::EventComputer,
+                group.layout.clone(),
+                items,
+                diagnostics,
+            ));
+        }
+        return drafts;
+    }
     if !has_duplicate_machine_hive(&opened) {
         let name_source = match group.layout {
             GroupLayout::FlatPrefix => NameSource::FilePrefix,
@@ -375,7 +512,7 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
     let mut diagnostics = Vec::new();
     let mut drafts: Vec<Draft> = Vec::new();
     for group in discovery.groups {
-        drafts.extend(drafts_for_group(group, &mut diagnostics));
+        drafts.extend(drafts_for_group(group, options, &mut diagnostics));
     }
     diagnostics.sort_by(|left, right| left.path().cmp(right.path()));
 
@@ -385,6 +522,9 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
             draft.name = name;
             draft.name_source = NameSource::ComputerName;
             draft.name_from_hive = from_hive;
+        } else if let [computer] = draft.log_computers.as_slice() {
+            draft.name = computer.clone();
+            draft.name_source = NameSource::EventComputer;
         }
     }
 
@@ -410,6 +550,7 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
                     existing.name_from_hive = draft.name_from_hive;
                 }
                 existing.records.extend(draft.records);
+                existing.events.extend(draft.events);
                 for source in draft.registry.into_sources() {
                     existing.registry.add(source);
                 }
@@ -462,6 +603,7 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
             layout: draft.layout,
             registry,
             files: records,
+            events: sorted_events(draft.events),
             notices,
         });
     }
@@ -470,4 +612,14 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
         hosts,
         passed_over: discovery.passed_over,
     }
+}
+
+fn sorted_events(mut events: Vec<EventRecord>) -> Vec<EventRecord> {
+    events.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then(a.record_id.cmp(&b.record_id))
+            .then(a.file.cmp(&b.file))
+    });
+    events
 }

@@ -13,6 +13,10 @@
 //!    paths without regard to case.
 //! 3. [`read_os_facts`] and [`read_hotfixes`] read the product, build, role and servicing
 //!    packages.
+//! 4. [`read_evtx`] reads EVTX logs on the `evtx` crate, renders only the records the loaded
+//!    rules declare ([`EventSelection`]), normalises them to [`EventRecord`]s, and reads damaged
+//!    logs as far as they go. Hosts named only by their logs take the `Computer` field's first
+//!    label, so they merge with the hive-based host of the same name.
 //!
 //! Bad input never panics: a file that cannot be read becomes a [`FileRecord`] with status
 //! [`FileStatus::Unreadable`] and an [`EvidenceError`] notice, and the other files are still read.
@@ -45,6 +49,7 @@
 mod bundle;
 mod detect;
 mod error;
+mod evtx;
 mod hive;
 mod host;
 mod os;
@@ -60,6 +65,10 @@ pub use crate::{
     },
     detect::{sniff_bytes, sniff_file, FileKind},
     error::{EvidenceError, Notice, NoticeLevel},
+    evtx::{
+        read_evtx, read_evtx_with, EventCount, EventNeedFilter, EventRecord, EventSelection,
+        EvtxReadOptions, EvtxSummary, EVTX_DAMAGED_CODE,
+    },
     hive::{base_block_checksum, BaseBlock, HiveFile, HiveKind, HiveState, BASE_BLOCK_SIZE},
     host::{
         collect, CollectOptions, Collection, FileRecord, FileStatus, Host, NameSource,

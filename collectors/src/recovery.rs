@@ -389,7 +389,7 @@ fn parse_entry(rest: &[u8], offset: usize, budget: usize) -> Result<(Entry, usiz
     let field = |at: usize| read_u32(header, at).unwrap_or(0);
     let size = field(4) as usize;
     let (flags, sequence, hive_bins_data_size, count) = (field(8), field(12), field(16), field(20));
-    if size < ENTRY_HEADER_SIZE || size % 512 != 0 {
+    if size < ENTRY_HEADER_SIZE || !size.is_multiple_of(512) {
         return Err(format!("size {size} is not a positive multiple of 512"));
     }
     let data = rest.get(..size).ok_or_else(|| {

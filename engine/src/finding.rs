@@ -50,6 +50,21 @@ pub struct Evidence {
     /// Free text, for `note` evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The event channel, for `event` evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The event record ids, for `event` evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub record_ids: Vec<u64>,
+    /// How many events, for `event` evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The first event's time (RFC 3339 UTC), for `event` evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_time: Option<String>,
+    /// The last event's time (RFC 3339 UTC), for `event` evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<String>,
 }
 
 /// A JSON value with a total order, so that evidence sorts deterministically.
@@ -164,7 +179,12 @@ impl Evidence {
                 value.type_name()
             ));
         };
-        const KNOWN: [&str; 13] = [
+        const KNOWN: [&str; 18] = [
+            "channel",
+            "record_ids",
+            "count",
+            "first_time",
+            "last_time",
             "kind",
             "path",
             "resolved_path",
@@ -201,6 +221,27 @@ impl Evidence {
             effective: map.get("value").and_then(to_json),
             file: text_field(&map, "file")?,
             note: text_field(&map, "note")?,
+            channel: text_field(&map, "channel")?,
+            record_ids: match map.get("record_ids") {
+                None => Vec::new(),
+                Some(ids) => ids
+                    .read_lock::<rhai::Array>()
+                    .ok_or_else(|| "`record_ids` must be an array of integers".to_string())?
+                    .iter()
+                    .map(|id| {
+                        id.as_int()
+                            .ok()
+                            .and_then(|id| u64::try_from(id).ok())
+                            .ok_or_else(|| "`record_ids` must be an array of integers".to_string())
+                    })
+                    .collect::<Result<Vec<u64>, String>>()?,
+            },
+            count: map
+                .get("count")
+                .and_then(|count| count.as_int().ok())
+                .and_then(|count| u64::try_from(count).ok()),
+            first_time: text_field(&map, "first_time")?,
+            last_time: text_field(&map, "last_time")?,
         })
     }
 
@@ -219,6 +260,11 @@ impl Evidence {
             effective: None,
             file: None,
             note: Some(text.into()),
+            channel: None,
+            record_ids: Vec::new(),
+            count: None,
+            first_time: None,
+            last_time: None,
         }
     }
 
@@ -236,6 +282,10 @@ impl Evidence {
                     .as_deref()
                     .unwrap_or_default()
                     .to_lowercase()
+            ),
+            "event" => format!(
+                "event|{}",
+                self.channel.as_deref().unwrap_or_default().to_lowercase()
             ),
             _ => String::new(),
         }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use hiveward_collectors::{
-    FileRecord, HiveKind, HostRegistry, HotfixInventory, KbStatus, OsFacts, RegData, RegValue,
+    EventRecord, FileRecord, HiveKind, HostRegistry, HotfixInventory, KbStatus, OsFacts, RegData,
+    RegValue,
 };
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 
@@ -20,6 +21,8 @@ pub struct HostFacts {
     pub hotfixes: HotfixInventory,
     /// Its evidence files.
     pub files: Vec<FileRecord>,
+    /// The event records read for the loaded rules, sorted by time, then record id.
+    pub events: Vec<EventRecord>,
 }
 
 impl HostFacts {
@@ -145,6 +148,191 @@ fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) 
     Ok(map)
 }
 
+fn event_to_dynamic(event: &EventRecord) -> Dynamic {
+    let mut data = Map::new();
+    for (name, value) in &event.data {
+        data.insert(
+            name.as_str().into(),
+            rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT),
+        );
+    }
+    let mut map = Map::new();
+    map.insert("channel".into(), event.channel.as_str().into());
+    map.insert("provider".into(), event.provider.as_str().into());
+    map.insert("id".into(), Dynamic::from_int(i64::from(event.id)));
+    map.insert("time".into(), event.time.as_str().into());
+    map.insert(
+        "record_id".into(),
+        Dynamic::from_int(event.record_id as i64),
+    );
+    map.insert("computer".into(), event.computer.as_str().into());
+    map.insert("data".into(), Dynamic::from_map(data));
+    map.insert("file".into(), event.file.as_str().into());
+    Dynamic::from_map(map)
+}
+
+/// Whether an event field equals a filter value: strings without regard to case, numbers as
+/// numbers (a numeric string equals the same number), arrays as "any of".
+fn field_matches(field: &serde_json::Value, wanted: &Dynamic) -> bool {
+    if wanted.is_array() {
+        return wanted
+            .read_lock::<Array>()
+            .is_some_and(|items| items.iter().any(|item| field_matches(field, item)));
+    }
+    let as_text = match field {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    if let Ok(number) = wanted.as_int() {
+        return as_text.trim().parse::<i64>().ok() == Some(number)
+            || field.as_i64() == Some(number);
+    }
+    if wanted.is_string() {
+        return as_text.eq_ignore_ascii_case(&wanted.to_string());
+    }
+    if wanted.is_unit() {
+        return field.is_null() || as_text.is_empty();
+    }
+    false
+}
+
+fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
+    const KNOWN: [&str; 6] = ["channel", "id", "ids", "provider", "since", "where"];
+    if let Some(unknown) = filter.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+        return Err(runtime(format!(
+            "host.events: unknown filter key `{unknown}` (known: {})",
+            KNOWN.join(", ")
+        )));
+    }
+    let channel = filter
+        .get("channel")
+        .filter(|value| value.is_string())
+        .map(|value| value.to_string())
+        .ok_or_else(|| {
+            runtime("host.events needs a filter map with a `channel` string".to_string())
+        })?;
+    let mut ids: Vec<i64> = Vec::new();
+    if let Some(id) = filter.get("id") {
+        ids.push(
+            id.as_int()
+                .map_err(|_| runtime("host.events: `id` must be an integer".to_string()))?,
+        );
+    }
+    if let Some(list) = filter.get("ids") {
+        let list = list.read_lock::<Array>().ok_or_else(|| {
+            runtime("host.events: `ids` must be an array of integers".to_string())
+        })?;
+        for id in list.iter() {
+            ids.push(id.as_int().map_err(|_| {
+                runtime("host.events: `ids` must be an array of integers".to_string())
+            })?);
+        }
+    }
+    let provider = filter.get("provider").map(|value| value.to_string());
+    let since = filter.get("since").map(|value| value.to_string());
+    let conditions: Vec<(String, Dynamic)> = match filter.get("where") {
+        None => Vec::new(),
+        Some(value) => value
+            .read_lock::<Map>()
+            .ok_or_else(|| {
+                runtime("host.events: `where` must be a map of field names to values".to_string())
+            })?
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect(),
+    };
+    Ok(host
+        .0
+        .events
+        .iter()
+        .filter(|event| event.channel.eq_ignore_ascii_case(&channel))
+        .filter(|event| ids.is_empty() || ids.contains(&i64::from(event.id)))
+        .filter(|event| {
+            provider
+                .as_deref()
+                .is_none_or(|provider| event.provider.eq_ignore_ascii_case(provider))
+        })
+        .filter(|event| {
+            since
+                .as_deref()
+                .is_none_or(|since| event.time.as_str() >= since)
+        })
+        .filter(|event| {
+            conditions.iter().all(|(name, wanted)| {
+                event
+                    .data
+                    .iter()
+                    .find(|(field, _)| field.eq_ignore_ascii_case(name))
+                    .is_some_and(|(_, value)| field_matches(value, wanted))
+            })
+        })
+        .map(event_to_dynamic)
+        .collect())
+}
+
+/// Evidence citing event records: the file, channel, record ids, count, and first and last
+/// times of the events given (maps as `host.events` returns them).
+fn event_evidence(events: &Array) -> RhaiResult<Map> {
+    let mut record_ids = Array::new();
+    let mut channel = String::new();
+    let mut files: Vec<String> = Vec::new();
+    let mut times: Vec<String> = Vec::new();
+    for event in events.iter() {
+        let map = event.read_lock::<Map>().ok_or_else(|| {
+            runtime("event_evidence takes the events host.events returned".to_string())
+        })?;
+        if channel.is_empty() {
+            channel = map
+                .get("channel")
+                .map(|value| value.to_string())
+                .unwrap_or_default();
+        }
+        if let Some(id) = map.get("record_id") {
+            record_ids.push(id.clone());
+        }
+        if let Some(file) = map.get("file").map(|value| value.to_string()) {
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        if let Some(time) = map.get("time").map(|value| value.to_string()) {
+            times.push(time);
+        }
+    }
+    times.sort();
+    let mut evidence = Map::new();
+    evidence.insert("kind".into(), "event".into());
+    evidence.insert("channel".into(), channel.into());
+    evidence.insert("count".into(), Dynamic::from_int(events.len() as i64));
+    evidence.insert("record_ids".into(), record_ids.into());
+    evidence.insert(
+        "first_time".into(),
+        times
+            .first()
+            .cloned()
+            .map(Dynamic::from)
+            .unwrap_or(Dynamic::UNIT),
+    );
+    evidence.insert(
+        "last_time".into(),
+        times
+            .last()
+            .cloned()
+            .map(Dynamic::from)
+            .unwrap_or(Dynamic::UNIT),
+    );
+    evidence.insert(
+        "file".into(),
+        files
+            .first()
+            .cloned()
+            .map(Dynamic::from)
+            .unwrap_or(Dynamic::UNIT),
+    );
+    Ok(evidence)
+}
+
 /// Registers the host and fleet API on `engine`.
 pub(crate) fn register_host_api(engine: &mut Engine) {
     engine
@@ -252,16 +440,13 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         )
         .register_fn(
             "events",
-            |_host: &mut HostHandle, filter: Map| -> RhaiResult<Array> {
-                if !filter.contains_key("channel") {
-                    return Err(runtime(
-                        "host.events needs a filter map with at least `channel`".to_string(),
-                    ));
-                }
-                // Event logs are listed but not read in this release.
-                Ok(Array::new())
+            |host: &mut HostHandle, filter: Map| -> RhaiResult<Array> {
+                select_events(host, &filter)
             },
         )
+        .register_fn("event_evidence", |events: Array| -> RhaiResult<Map> {
+            event_evidence(&events)
+        })
         .register_get("hosts", |fleet: &mut FleetHandle| -> Array {
             fleet.0.iter().cloned().map(Dynamic::from).collect()
         });

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use hiveward_collectors::{
-    read_hotfixes, read_os_facts, Collection, ControlSetChoice, FileRecord, FileStatus,
+    read_hotfixes, read_os_facts, Collection, ControlSetChoice, EventCount, FileRecord, FileStatus,
     GroupLayout, HotfixInventory, NameSource, Notice, NoticeLevel, OsFacts, PassedOver, RegValue,
 };
 use schemars::JsonSchema;
@@ -70,6 +70,9 @@ pub struct HostReport {
     pub notices: Vec<Notice>,
     /// The requested key, with `--key`.
     pub key: Option<KeyReport>,
+    /// Event records per channel and event id over all the host's parsed logs (with
+    /// `--events`), sorted by channel, then id.
+    pub event_counts: Vec<EventCount>,
 }
 
 /// File counts for the whole run.
@@ -105,9 +108,10 @@ pub struct InspectReport {
 }
 
 impl InspectReport {
-    /// Whether no evidence at all could be read.
+    /// Whether no evidence at all could be read or recognised (event logs that were listed
+    /// without `--events` count as recognised).
     pub fn nothing_readable(&self) -> bool {
-        self.summary.files_read + self.summary.files_partial == 0
+        self.summary.files_read + self.summary.files_partial + self.summary.files_listed == 0
     }
 }
 
@@ -153,6 +157,7 @@ pub fn build_inspect_report(
                 files: host.files.clone(),
                 notices,
                 key: key.map(|key| read_key(&host.registry, key)),
+                event_counts: host_event_counts(&host.files),
             }
         })
         .collect();
@@ -166,6 +171,19 @@ pub fn build_inspect_report(
         passed_over: collection.passed_over.clone(),
         summary,
     }
+}
+
+fn host_event_counts(files: &[FileRecord]) -> Vec<EventCount> {
+    let mut totals: std::collections::BTreeMap<(String, u32), u64> = Default::default();
+    for summary in files.iter().filter_map(|file| file.events.as_ref()) {
+        for count in &summary.counts {
+            *totals.entry((count.channel.clone(), count.id)).or_default() += count.count;
+        }
+    }
+    totals
+        .into_iter()
+        .map(|((channel, id), count)| EventCount { channel, id, count })
+        .collect()
 }
 
 fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> KeyReport {

@@ -52,6 +52,7 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
         hiveward_collectors::NameSource::FilePrefix => "file-name prefix",
         hiveward_collectors::NameSource::Directory => "folder name",
         hiveward_collectors::NameSource::FileName => "file name",
+        hiveward_collectors::NameSource::EventComputer => "the event logs' Computer field",
     };
     writeln!(out, "host {} (name from {source})", host.name)?;
     if let Some(os) = &host.os {
@@ -92,6 +93,24 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
     for notice in &host.notices {
         let level = format!("{:?}", notice.level).to_lowercase();
         writeln!(out, "  {level}: {}", notice.message)?;
+    }
+    if !host.event_counts.is_empty() {
+        writeln!(out, "  events")?;
+        let mut channel = "";
+        let mut line = String::new();
+        for count in &host.event_counts {
+            if count.channel != channel {
+                if !line.is_empty() {
+                    writeln!(out, "{line}")?;
+                }
+                channel = &count.channel;
+                line = format!("    {channel}:");
+            }
+            line.push_str(&format!(" {}×{}", count.id, count.count));
+        }
+        if !line.is_empty() {
+            writeln!(out, "{line}")?;
+        }
     }
     if let Some(key) = &host.key {
         write_key(key, out)?;
@@ -165,6 +184,16 @@ fn write_file(file: &FileRecord, out: &mut dyn Write) -> io::Result<()> {
         file.path,
         describe_kind(file)
     )?;
+    if let Some(summary) = &file.events {
+        writeln!(
+            out,
+            "               {} record(s) read, {} skipped; channel {}; computer {}",
+            summary.records_read,
+            summary.records_skipped,
+            summary.channels.join(", "),
+            summary.computers.join(", ")
+        )?;
+    }
     for notice in &file.notices {
         let level = format!("{:?}", notice.level).to_lowercase();
         writeln!(out, "               {level}: {}", notice.message)?;

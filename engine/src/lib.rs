@@ -5,6 +5,9 @@
 //!   [`RuleSet::load`] compiles each rule once into one sandboxed engine (limits in [`Limits`]).
 //! - [`RuleSet::evaluate`] runs rules × hosts in parallel and returns [`Finding`]s and
 //!   [`RuleError`]s; a failing rule never stops the others.
+//! - [`run_scan`] builds the [`ScanReport`]; [`write_scan_text`], JSON, [`sarif_bytes`] (SARIF
+//!   2.1.0) and [`junit_xml`] render it; [`load_waivers`] and [`load_baseline`] accept known
+//!   findings without hiding them.
 //! - [`build_inspect_report`] and [`write_inspect_text`] make the `inspect` report.
 //!
 //! # Example
@@ -25,21 +28,26 @@
 //! ```
 #![deny(missing_docs)]
 
+mod baseline;
 mod catalogue;
 mod error;
 mod finding;
 mod host_api;
 mod inspect;
 mod inspect_text;
+mod junit;
 mod pack;
 mod rule;
 mod rule_test;
 mod ruleset;
 mod sandbox;
+mod sarif;
 mod scan;
 mod scan_text;
+mod waiver;
 
 pub use crate::{
+    baseline::{baseline_json, load_baseline, Baseline, BaselineError},
     catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic},
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
@@ -49,6 +57,7 @@ pub use crate::{
         ToolInfo,
     },
     inspect_text::{hive_kind_name, write_inspect_text},
+    junit::junit_xml,
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},
     rule_test::{run_rule_tests, CaseResult, TestReport},
@@ -57,9 +66,14 @@ pub use crate::{
         RuleSet, Selection,
     },
     sandbox::Limits,
+    sarif::{
+        sarif_bytes, security_severity, to_sarif, SarifOptions, GITHUB_MAX_GZIP_BYTES,
+        GITHUB_MAX_RESULTS, SRCROOT,
+    },
     scan::{
         findings_schema, host_facts, run_scan, RuleSummary, ScanHost, ScanReport, ScanSettings,
         ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE,
     },
     scan_text::write_scan_text,
+    waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

@@ -196,6 +196,23 @@ impl PackSource {
                 format!("invalid pack.toml: {}", error.message()),
             )
         })?;
+        let name_ok = !manifest.name.is_empty()
+            && manifest.name.len() <= 64
+            && manifest
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !manifest.name.starts_with('-');
+        if !name_ok {
+            return Err(RuleLoadError::in_file(
+                &self.manifest,
+                self.manifest.text.find("name").unwrap_or(0),
+                format!(
+                    "pack name `{}` must be lower-case letters, digits and `-`",
+                    manifest.name
+                ),
+            ));
+        }
         if !version_at_least(env!("CARGO_PKG_VERSION"), &manifest.min_hiveward) {
             return Err(RuleLoadError::in_file(
                 &self.manifest,

@@ -18,6 +18,75 @@ struct CaseHost {
     name: String,
     #[serde(default)]
     reg: String,
+    #[serde(default)]
+    events: Vec<CaseEvent>,
+}
+
+/// An event of a test case, as a small map.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseEvent {
+    channel: String,
+    id: u32,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    record_id: Option<u64>,
+    #[serde(default)]
+    computer: Option<String>,
+    #[serde(default)]
+    data: BTreeMap<String, toml::Value>,
+}
+
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(text) => serde_json::Value::String(text.clone()),
+        toml::Value::Integer(number) => serde_json::Value::from(*number),
+        toml::Value::Float(number) => serde_json::Value::from(*number),
+        toml::Value::Boolean(flag) => serde_json::Value::Bool(*flag),
+        toml::Value::Datetime(datetime) => serde_json::Value::String(datetime.to_string()),
+        toml::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(toml_to_json).collect())
+        }
+        toml::Value::Table(table) => serde_json::Value::Object(
+            table
+                .iter()
+                .map(|(key, value)| (key.clone(), toml_to_json(value)))
+                .collect(),
+        ),
+    }
+}
+
+fn case_events(
+    host: &str,
+    origin: &str,
+    events: &[CaseEvent],
+) -> Vec<hiveward_collectors::EventRecord> {
+    let mut records: Vec<hiveward_collectors::EventRecord> = events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| hiveward_collectors::EventRecord {
+            channel: event.channel.clone(),
+            provider: event.provider.clone(),
+            id: event.id,
+            time: event
+                .time
+                .clone()
+                .unwrap_or_else(|| format!("2026-01-01T00:00:{:02}.000000Z", index % 60)),
+            record_id: event.record_id.unwrap_or(index as u64 + 1),
+            computer: event.computer.clone().unwrap_or_else(|| host.to_string()),
+            data: event
+                .data
+                .iter()
+                .map(|(name, value)| (name.clone(), toml_to_json(value)))
+                .collect(),
+            file: format!("{origin}#events"),
+        })
+        .collect();
+    records.sort_by(|a, b| a.time.cmp(&b.time).then(a.record_id.cmp(&b.record_id)));
+    records
 }
 
 /// One test case, as written in a `*.tests.toml` file.
@@ -40,9 +109,9 @@ struct Case {
     reg: Option<String>,
     #[serde(default)]
     hosts: Vec<CaseHost>,
-    /// Events as small maps; accepted now, evaluated once event logs are read.
+    /// Events as small maps: `{ channel, id, provider, time, record_id, computer, data }`.
     #[serde(default)]
-    events: Vec<toml::Value>,
+    events: Vec<CaseEvent>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,7 +176,12 @@ impl TestReport {
     }
 }
 
-fn host_from_reg(name: &str, origin: &str, text: &str) -> Result<HostHandle, String> {
+fn host_from_reg(
+    name: &str,
+    origin: &str,
+    text: &str,
+    events: &[CaseEvent],
+) -> Result<HostHandle, String> {
     let mut registry = HostRegistry::new();
     if !text.trim().is_empty() {
         let export = RegExport::parse(Path::new(origin), text.trim_start().as_bytes())
@@ -122,14 +196,21 @@ fn host_from_reg(name: &str, origin: &str, text: &str) -> Result<HostHandle, Str
         os,
         hotfixes,
         files: Vec::new(),
+        events: case_events(name, origin, events),
     })))
 }
 
 fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<String> {
     let mut hosts = Vec::new();
-    if let Some(text) = &case.reg {
+    if case.reg.is_some() || !case.events.is_empty() {
         let name = case.host.clone().unwrap_or_else(|| "HOST".to_string());
-        match host_from_reg(&name, &format!("{origin}#{}", case.name), text) {
+        let text = case.reg.clone().unwrap_or_default();
+        match host_from_reg(
+            &name,
+            &format!("{origin}#{}", case.name),
+            &text,
+            &case.events,
+        ) {
             Ok(host) => hosts.push(host),
             Err(error) => return Some(error),
         }
@@ -139,6 +220,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             &host.name,
             &format!("{origin}#{}/{}", case.name, host.name),
             &host.reg,
+            &host.events,
         ) {
             Ok(handle) => hosts.push(handle),
             Err(error) => return Some(error),
@@ -147,7 +229,6 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
     if hosts.is_empty() {
         return Some("the case has no `reg` and no `hosts`".to_string());
     }
-    let _ = &case.events;
     let context =
         crate::ruleset::context_map(case.profile.as_deref().unwrap_or("cis"), &case.params);
     let evaluation = rules.evaluate_only(&[rule], &hosts, &context);

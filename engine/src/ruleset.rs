@@ -23,6 +23,7 @@ pub struct CompiledRule {
     pub builtin: bool,
     ast: AST,
     takes_context: bool,
+    check_position: rhai::Position,
 }
 
 /// A loaded pack.
@@ -165,6 +166,24 @@ impl RuleSet {
         &self.packs
     }
 
+    /// The event records the loaded rules declare in `needs.events`, deduplicated.
+    pub fn event_needs(&self) -> Vec<hiveward_collectors::EventNeedFilter> {
+        let mut needs: Vec<hiveward_collectors::EventNeedFilter> = Vec::new();
+        for rule in &self.rules {
+            for event in &rule.meta.needs.events {
+                let filter = hiveward_collectors::EventNeedFilter {
+                    channel: event.channel.clone(),
+                    ids: event.ids.clone(),
+                    provider: event.provider.clone(),
+                };
+                if !needs.contains(&filter) {
+                    needs.push(filter);
+                }
+            }
+        }
+        needs
+    }
+
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&CompiledRule> {
         self.rules
@@ -295,7 +314,11 @@ impl RuleSet {
             }
         });
         let value = outcome.map_err(|error| {
-            let position = innermost_position(&error);
+            let mut position = innermost_position(&error, rule.ast.source().unwrap_or_default());
+            if position.is_none() {
+                // Sandbox limits report no position of their own: point at `fn check`.
+                position = rule.check_position;
+            }
             error_at(describe_eval_error(&error), position)
         })?;
         let items: Vec<Dynamic> = if value.is_unit() {
@@ -325,17 +348,22 @@ impl RuleSet {
     }
 }
 
-fn innermost_position(error: &EvalAltResult) -> rhai::Position {
+/// The position of the failing statement in the rule's own file: errors inside a `lib/` module
+/// are reported at the rule's call into it.
+fn innermost_position(error: &EvalAltResult, rule_source: &str) -> rhai::Position {
     match error {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, position)
-        | EvalAltResult::ErrorInModule(_, inner, position) => {
-            let inner_position = innermost_position(inner);
+        EvalAltResult::ErrorInFunctionCall(_, source, inner, position) => {
+            if !source.is_empty() && source != rule_source {
+                return *position;
+            }
+            let inner_position = innermost_position(inner, rule_source);
             if inner_position.is_none() {
                 *position
             } else {
                 inner_position
             }
         }
+        EvalAltResult::ErrorInModule(_, _, position) => *position,
         other => other.position(),
     }
 }
@@ -409,7 +437,7 @@ fn compile_rule(
     let rule_offset = file.text.find("RULE").unwrap_or(0);
     let Some((_, _, value)) = ast
         .iter_literal_variables(true, true)
-        .find(|(name, _, _)| *name == "RULE")
+        .find(|(name, is_constant, _)| *name == "RULE" && *is_constant)
     else {
         return Err(RuleLoadError::in_file(
             file,
@@ -419,21 +447,28 @@ fn compile_rule(
     };
     let meta: RuleMeta = rhai::serde::from_dynamic(&value).map_err(|error| {
         let text = error.to_string();
+        let text = text.trim_start_matches("Syntax error: ").to_string();
+        // Point at the field the message names, or at the bad value it quotes.
         let offset = first_mentioned_field(&text)
-            .and_then(|field| {
-                file.text[rule_offset..]
-                    .find(&format!("{field}:"))
+            .and_then(|word| {
+                let rest = &file.text[rule_offset..];
+                rest.find(&format!("{word}:"))
+                    .or_else(|| rest.find(&format!("\"{word}\"")))
                     .map(|at| rule_offset + at)
             })
             .unwrap_or(rule_offset);
         RuleLoadError::in_file(file, offset, format!("invalid RULE metadata: {text}"))
     })?;
     meta.validate().map_err(|message| {
-        RuleLoadError::in_file(
-            file,
-            rule_offset,
-            format!("invalid RULE metadata: {message}"),
-        )
+        let field = if message.starts_with("id ") {
+            Some("id".to_string())
+        } else {
+            first_mentioned_field(&message)
+        };
+        let offset = field
+            .and_then(|field| file.text[rule_offset..].find(&format!("{field}:")))
+            .map_or(rule_offset, |at| rule_offset + at);
+        RuleLoadError::in_file(file, offset, format!("invalid RULE metadata: {message}"))
     })?;
     if meta.pack != manifest.name {
         return Err(RuleLoadError::in_file(
@@ -463,12 +498,24 @@ fn compile_rule(
         ));
     };
     let takes_context = check.params.len() == 2;
+    let check_position = file
+        .text
+        .find("fn check")
+        .map(|offset| {
+            let (line, column) = crate::error::line_column(&file.text, offset);
+            rhai::Position::new(
+                line.min(u16::MAX as usize) as u16,
+                column.min(u16::MAX as usize) as u16,
+            )
+        })
+        .unwrap_or(rhai::Position::NONE);
     Ok(CompiledRule {
         meta,
         file: file.clone(),
         builtin,
         ast,
         takes_context,
+        check_position,
     })
 }
 

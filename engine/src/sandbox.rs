@@ -83,7 +83,94 @@ pub(crate) fn source_name(pack: &str, file_name: &str) -> String {
 }
 
 fn pack_of_source(source: &str) -> Option<&str> {
-    source.strip_prefix("pack:")?.split('/').next()
+    // Pack names cannot hold `/` (the manifest check refuses them); split at the last one
+    // anyway, so a file name can never be read as part of the pack name.
+    source
+        .strip_prefix("pack:")?
+        .rsplit_once('/')
+        .map(|(pack, _)| pack)
+}
+
+fn refused(message: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.into(), Position::NONE).into()
+}
+
+/// Replaces standard-library functions that can escape the limits: `sleep` blocks a thread
+/// without counting operations, `pad` with an empty string never ends, `replace` can allocate
+/// far past the string limit before the limit is checked, and `timestamp` would make findings
+/// depend on the time of the run.
+fn harden_standard_library(engine: &mut Engine, limits: &Limits) {
+    engine.register_fn("sleep", |_: rhai::INT| -> Result<(), Box<EvalAltResult>> {
+        Err(refused("sleep is not available to rules".to_string()))
+    });
+    engine.register_fn(
+        "sleep",
+        |_: rhai::FLOAT| -> Result<(), Box<EvalAltResult>> {
+            Err(refused("sleep is not available to rules".to_string()))
+        },
+    );
+    engine.register_fn("timestamp", || -> Result<Dynamic, Box<EvalAltResult>> {
+        Err(refused(
+            "timestamp is not available to rules: findings must not depend on when the scan runs"
+                .to_string(),
+        ))
+    });
+    let max_string = limits.max_string_size;
+    engine.register_fn(
+        "pad",
+        move |text: &mut rhai::ImmutableString,
+              length: rhai::INT,
+              padding: &str|
+              -> Result<(), Box<EvalAltResult>> {
+            if padding.is_empty() {
+                return Err(refused("pad needs a non-empty padding string".to_string()));
+            }
+            let wanted = usize::try_from(length).unwrap_or(0);
+            if wanted > max_string {
+                return Err(EvalAltResult::ErrorDataTooLarge(
+                    "Length of string".to_string(),
+                    Position::NONE,
+                )
+                .into());
+            }
+            let mut padded = text.to_string();
+            let mut chars = padded.chars().count();
+            while chars < wanted {
+                for character in padding.chars() {
+                    if chars >= wanted {
+                        break;
+                    }
+                    padded.push(character);
+                    chars += 1;
+                }
+            }
+            *text = padded.into();
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |text: &mut rhai::ImmutableString,
+              find: &str,
+              substitute: &str|
+              -> Result<(), Box<EvalAltResult>> {
+            let count = if find.is_empty() {
+                text.chars().count() + 1
+            } else {
+                text.matches(find).count()
+            };
+            let grown = text.len() + count * substitute.len();
+            if grown.saturating_sub(count * find.len()) > max_string {
+                return Err(EvalAltResult::ErrorDataTooLarge(
+                    "Length of string".to_string(),
+                    Position::NONE,
+                )
+                .into());
+            }
+            *text = text.replace(find, substitute).into();
+            Ok(())
+        },
+    );
 }
 
 struct PackModuleResolver {
@@ -163,6 +250,7 @@ pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) 
         .set_strict_variables(true)
         .set_module_resolver(PackModuleResolver { libs });
     engine.disable_symbol("eval");
+    harden_standard_library(&mut engine, limits);
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine.on_progress(|operations| {

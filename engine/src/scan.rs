@@ -104,6 +104,8 @@ pub struct ScanSummary {
     pub findings: usize,
     /// Rule errors.
     pub rule_errors: usize,
+    /// Findings accepted by a waiver or the baseline.
+    pub suppressed: usize,
 }
 
 /// The scan report, described by `schemas/findings.schema.json`. The same input gives the same
@@ -128,6 +130,8 @@ pub struct ScanReport {
     pub findings: Vec<Finding>,
     /// Rules that failed on a host.
     pub rule_errors: Vec<RuleError>,
+    /// Notices about the run itself: expired or unused waivers, baseline use.
+    pub notices: Vec<Notice>,
     /// Findings per severity.
     pub counts: SeverityCounts,
     /// Totals.
@@ -200,6 +204,7 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
             os,
             hotfixes,
             files: host.files,
+            events: host.events,
         })));
     }
     (handles, hosts, collection.passed_over)
@@ -279,6 +284,7 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         passed_over,
         findings: evaluation.findings,
         rule_errors: evaluation.rule_errors,
+        notices: Vec::new(),
         counts,
         summary,
     }

@@ -58,9 +58,20 @@ fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
 
 fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
     let inferred = if finding.inferred { " (inferred)" } else { "" };
+    let suppressed = match &finding.suppression {
+        Some(suppression) => format!(
+            " [{}: {}]",
+            match suppression.kind {
+                crate::finding::SuppressionKind::Waiver => "waived",
+                crate::finding::SuppressionKind::Baseline => "baseline",
+            },
+            suppression.justification
+        ),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "  {:<8} {}  {}{inferred}",
+        "  {:<8} {}  {}{inferred}{suppressed}",
         finding.severity.name().to_uppercase(),
         finding.rule,
         finding.title
@@ -136,6 +147,10 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
     for error in report.rule_errors.iter().filter(|error| error.host == "*") {
         writeln!(out, "RULE ERROR {} (fleet): {}", error.rule, error.message)?;
     }
+    for notice in &report.notices {
+        let level = format!("{:?}", notice.level).to_lowercase();
+        writeln!(out, "{level}: {}", notice.message)?;
+    }
     if !report.passed_over.is_empty() {
         writeln!(out, "passed over")?;
         for skipped in &report.passed_over {
@@ -147,8 +162,13 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
     let summary = &report.summary;
     writeln!(
         out,
-        "{} finding(s): {} critical, {} high, {} medium, {} low, {} info; {} host(s), {} rule(s), profile {}; {} file(s) read, {} partly, {} unreadable; {} rule error(s)",
+        "{} finding(s){}: {} critical, {} high, {} medium, {} low, {} info; {} host(s), {} rule(s), profile {}; {} file(s) read, {} partly, {} unreadable; {} rule error(s)",
         summary.findings,
+        if summary.suppressed > 0 {
+            format!(" ({} waived or baselined)", summary.suppressed)
+        } else {
+            String::new()
+        },
         counts.critical,
         counts.high,
         counts.medium,

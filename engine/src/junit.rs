@@ -1,0 +1,345 @@
+//! Renders the scan report as JUnit XML (`--format junit`), for CI systems that show test
+//! results.
+//!
+//! Layout: one `<testsuite>` per loaded rule, in rule-id order, and in it one `<testcase>` per
+//! host the rule ran on (`classname` is `PACK.RULE-ID`, `name` is the host). A host rule has a
+//! testcase for every evaluated host (a host with readable evidence). A fleet rule has one
+//! testcase per host named in its findings, or a single testcase named `(fleet)` when it found
+//! nothing or failed. A testcase holds:
+//!
+//! - `<error>` when the rule failed on that host;
+//! - else `<failure>` when an unsuppressed finding is reported, with the message and the fix;
+//! - else `<skipped message="waived: …"/>` (or `baseline: …`) when every finding is waived or
+//!   in the baseline;
+//! - else nothing: the check passed.
+//!
+//! The output is deterministic (no timestamps or durations) and escapes every text, replacing
+//! characters that XML 1.0 cannot hold with a visible `\u{…}`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use hiveward_collectors::FileStatus;
+
+use crate::error::RuleError;
+use crate::finding::{Evidence, Finding, Suppression, SuppressionKind};
+use crate::rule::Scope;
+use crate::scan::ScanReport;
+
+/// The testcase name of a fleet rule that found nothing or failed.
+const FLEET: &str = "(fleet)";
+
+/// Escapes `text` for XML character data or (with `attribute`) a double-quoted attribute.
+fn escape(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\'' if attribute => out.push_str("&apos;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(character),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(character));
+            }
+            _ => out.push(character),
+        }
+    }
+    out
+}
+
+fn show_value(value: &Option<crate::finding::JsonValue>) -> String {
+    match value {
+        None => "absent".to_string(),
+        Some(value) => match &value.0 {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        },
+    }
+}
+
+fn describe_evidence(evidence: &Evidence) -> String {
+    match evidence.kind.as_str() {
+        "registry" => {
+            let path = evidence
+                .resolved_path
+                .as_deref()
+                .or(evidence.path.as_deref())
+                .unwrap_or_default();
+            let name = evidence.value_name.as_deref().unwrap_or_default();
+            let observed = if evidence.default_applied {
+                format!("not set, default {}", show_value(&evidence.effective))
+            } else {
+                format!(
+                    "{} ({})",
+                    show_value(&evidence.observed),
+                    evidence.observed_type.as_deref().unwrap_or("absent")
+                )
+            };
+            let expected = evidence
+                .expected
+                .as_ref()
+                .map(|_| format!("; expected {}", show_value(&evidence.expected)))
+                .unwrap_or_default();
+            format!("{path}\\{name} = {observed}{expected}")
+        }
+        _ => evidence.note.clone().unwrap_or_default(),
+    }
+}
+
+/// Why a suppressed finding does not fail: `waived: JUSTIFICATION (owner …, expires …)` or
+/// `baseline: in baseline FILE`.
+fn suppression_text(suppression: &Suppression) -> String {
+    let kind = match suppression.kind {
+        SuppressionKind::Waiver => "waived",
+        SuppressionKind::Baseline => "baseline",
+    };
+    let mut details = Vec::new();
+    if let Some(owner) = &suppression.owner {
+        details.push(format!("owner {owner}"));
+    }
+    if let Some(expires) = &suppression.expires {
+        details.push(format!("expires {expires}"));
+    }
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", details.join(", "))
+    };
+    format!("{kind}: {}{details}", suppression.justification)
+}
+
+fn finding_text(finding: &Finding) -> String {
+    let mut text = format!(
+        "[{}] {} on {}: {}\n{}\n",
+        finding.severity, finding.rule, finding.host, finding.title, finding.message
+    );
+    for evidence in &finding.evidence {
+        let _ = writeln!(text, "evidence: {}", describe_evidence(evidence));
+    }
+    if finding.inferred {
+        text.push_str("(inferred: rests on an unconfirmed fact or an assumption)\n");
+    }
+    let _ = write!(
+        text,
+        "\nFix:\n{}\n\nfingerprint: {}\n",
+        finding.fix.trim_end(),
+        finding.fingerprint
+    );
+    text
+}
+
+fn error_text(error: &RuleError) -> String {
+    let place = match (error.line, error.column) {
+        (Some(line), Some(column)) => format!("{}:{line}:{column}", error.file),
+        (Some(line), None) => format!("{}:{line}", error.file),
+        _ => error.file.clone(),
+    };
+    format!(
+        "rule {} failed on {}: {}\n{place}\n",
+        error.rule, error.host, error.message
+    )
+}
+
+#[derive(Default)]
+struct Counts {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.tests += other.tests;
+        self.failures += other.failures;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+    }
+
+    fn attributes(&self) -> String {
+        format!(
+            "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\"",
+            self.tests, self.failures, self.errors, self.skipped
+        )
+    }
+}
+
+/// Writes one testcase and counts it.
+fn write_case(
+    out: &mut String,
+    counts: &mut Counts,
+    classname: &str,
+    name: &str,
+    findings: &[&Finding],
+    errors: &[&RuleError],
+) {
+    counts.tests += 1;
+    let _ = write!(
+        out,
+        "    <testcase name=\"{}\" classname=\"{}\"",
+        escape(name, true),
+        escape(classname, true)
+    );
+    let failing: Vec<&Finding> = findings
+        .iter()
+        .copied()
+        .filter(|finding| finding.suppression.is_none())
+        .collect();
+    let accepted: Vec<&Suppression> = findings
+        .iter()
+        .filter_map(|finding| finding.suppression.as_ref())
+        .collect();
+    if let Some(first) = errors.first() {
+        counts.errors += 1;
+        let body: String = errors.iter().map(|error| error_text(error)).collect();
+        let _ = write!(
+            out,
+            ">\n      <error message=\"{}\" type=\"rule-error\">{}</error>\n    </testcase>\n",
+            escape(&first.message, true),
+            escape(&body, false)
+        );
+    } else if let Some(first) = failing.first() {
+        counts.failures += 1;
+        let message = if failing.len() > 1 {
+            format!("{} (and {} more)", first.message, failing.len() - 1)
+        } else {
+            first.message.clone()
+        };
+        let mut body: String = failing
+            .iter()
+            .map(|finding| finding_text(finding))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !accepted.is_empty() {
+            body.push_str("\nAlso reported, but accepted:\n");
+            for suppression in &accepted {
+                let _ = writeln!(body, "- {}", suppression_text(suppression));
+            }
+        }
+        let _ = write!(
+            out,
+            ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+            escape(&message, true),
+            first.severity,
+            escape(&body, false)
+        );
+    } else if !accepted.is_empty() {
+        counts.skipped += 1;
+        let mut reasons: Vec<String> = Vec::new();
+        for reason in accepted
+            .iter()
+            .map(|suppression| suppression_text(suppression))
+        {
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        let _ = write!(
+            out,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+            escape(&reasons.join("; "), true)
+        );
+    } else {
+        out.push_str("/>\n");
+    }
+}
+
+/// The scan report as JUnit XML: one testsuite per rule, one testcase per rule and evaluated
+/// host (see the module documentation for fleet rules), failures for unsuppressed findings
+/// with their message and fix, `<skipped>` for waived and baselined findings, and `<error>`
+/// for rules that failed. The same report gives the same bytes.
+pub fn junit_xml(report: &ScanReport) -> String {
+    // The hosts the rules ran on: those with readable evidence, as in `run_scan`.
+    let evaluated: Vec<&str> = report
+        .hosts
+        .iter()
+        .filter(|host| {
+            host.files
+                .iter()
+                .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
+        })
+        .map(|host| host.name.as_str())
+        .collect();
+    let mut findings: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
+    for finding in &report.findings {
+        findings
+            .entry((finding.rule.as_str(), finding.host.as_str()))
+            .or_default()
+            .push(finding);
+    }
+    let mut errors: BTreeMap<(&str, &str), Vec<&RuleError>> = BTreeMap::new();
+    for error in &report.rule_errors {
+        errors
+            .entry((error.rule.as_str(), error.host.as_str()))
+            .or_default()
+            .push(error);
+    }
+
+    let mut total = Counts::default();
+    let mut suites = String::new();
+    for rule in &report.rules {
+        let id = rule.id.as_str();
+        let classname = format!("{}.{}", rule.pack, rule.id);
+        // Hosts named in this rule's findings and errors, sorted.
+        let mut named: Vec<&str> = findings
+            .keys()
+            .chain(errors.keys())
+            .filter(|(rule_id, _)| *rule_id == id)
+            .map(|(_, host)| *host)
+            .collect();
+        named.sort_by_key(|host| (host.to_lowercase(), *host));
+        named.dedup();
+        // (testcase name, host key into the maps)
+        let cases: Vec<(&str, &str)> = match rule.scope {
+            Scope::Host => {
+                let mut hosts: Vec<&str> = evaluated.clone();
+                hosts.extend(named.iter().filter(|host| !evaluated.contains(host)));
+                hosts.into_iter().map(|host| (host, host)).collect()
+            }
+            Scope::Fleet => {
+                let mut cases: Vec<(&str, &str)> = named
+                    .iter()
+                    .filter(|host| **host != "*")
+                    .map(|host| (*host, *host))
+                    .collect();
+                if errors.contains_key(&(id, "*")) || (cases.is_empty() && !evaluated.is_empty()) {
+                    cases.push((FLEET, "*"));
+                }
+                cases
+            }
+        };
+        let mut counts = Counts::default();
+        let mut body = String::new();
+        for (name, host) in cases {
+            write_case(
+                &mut body,
+                &mut counts,
+                &classname,
+                name,
+                findings.get(&(id, host)).map_or(&[], Vec::as_slice),
+                errors.get(&(id, host)).map_or(&[], Vec::as_slice),
+            );
+        }
+        let _ = write!(
+            suites,
+            "  <testsuite name=\"{}\" {}",
+            escape(id, true),
+            counts.attributes()
+        );
+        if body.is_empty() {
+            suites.push_str("/>\n");
+        } else {
+            let _ = write!(suites, ">\n{body}  </testsuite>\n");
+        }
+        total.add(&counts);
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hiveward\" {}>\n{suites}</testsuites>\n",
+        total.attributes()
+    )
+}
