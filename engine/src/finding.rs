@@ -245,6 +245,56 @@ impl Evidence {
         })
     }
 
+    /// One line saying what the evidence shows, for text and JUnit reports: the registry value
+    /// with what was found and expected, the events with their count, record ids and times, or
+    /// the note.
+    pub fn summary(&self) -> String {
+        let show = |value: &Option<JsonValue>| match value {
+            None => "absent".to_string(),
+            Some(value) => match &value.0 {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            },
+        };
+        match self.kind.as_str() {
+            "registry" => {
+                let path = self
+                    .resolved_path
+                    .as_deref()
+                    .or(self.path.as_deref())
+                    .unwrap_or_default();
+                let name = self.value_name.as_deref().unwrap_or_default();
+                let observed = if self.default_applied {
+                    format!("not set, default {}", show(&self.effective))
+                } else {
+                    format!(
+                        "{} ({})",
+                        show(&self.observed),
+                        self.observed_type.as_deref().unwrap_or("absent")
+                    )
+                };
+                let expected = self
+                    .expected
+                    .as_ref()
+                    .map(|_| format!("; expected {}", show(&self.expected)))
+                    .unwrap_or_default();
+                format!("{path}\\{name} = {observed}{expected}")
+            }
+            "event" => {
+                let ids: Vec<String> = self.record_ids.iter().map(u64::to_string).collect();
+                format!(
+                    "{}: {} event(s), record(s) {}, {} to {}",
+                    self.channel.as_deref().unwrap_or_default(),
+                    self.count.unwrap_or(self.record_ids.len() as u64),
+                    ids.join(", "),
+                    self.first_time.as_deref().unwrap_or("?"),
+                    self.last_time.as_deref().unwrap_or("?")
+                )
+            }
+            _ => self.note.clone().unwrap_or_default(),
+        }
+    }
+
     /// Free-text evidence.
     pub fn note(text: impl Into<String>) -> Evidence {
         Evidence {

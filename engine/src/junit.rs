@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use hiveward_collectors::FileStatus;
 
 use crate::error::RuleError;
-use crate::finding::{Evidence, Finding, Suppression, SuppressionKind};
+use crate::finding::{Finding, Suppression, SuppressionKind};
 use crate::rule::Scope;
 use crate::scan::ScanReport;
 
@@ -50,45 +50,6 @@ fn escape(text: &str, attribute: bool) -> String {
         }
     }
     out
-}
-
-fn show_value(value: &Option<crate::finding::JsonValue>) -> String {
-    match value {
-        None => "absent".to_string(),
-        Some(value) => match &value.0 {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        },
-    }
-}
-
-fn describe_evidence(evidence: &Evidence) -> String {
-    match evidence.kind.as_str() {
-        "registry" => {
-            let path = evidence
-                .resolved_path
-                .as_deref()
-                .or(evidence.path.as_deref())
-                .unwrap_or_default();
-            let name = evidence.value_name.as_deref().unwrap_or_default();
-            let observed = if evidence.default_applied {
-                format!("not set, default {}", show_value(&evidence.effective))
-            } else {
-                format!(
-                    "{} ({})",
-                    show_value(&evidence.observed),
-                    evidence.observed_type.as_deref().unwrap_or("absent")
-                )
-            };
-            let expected = evidence
-                .expected
-                .as_ref()
-                .map(|_| format!("; expected {}", show_value(&evidence.expected)))
-                .unwrap_or_default();
-            format!("{path}\\{name} = {observed}{expected}")
-        }
-        _ => evidence.note.clone().unwrap_or_default(),
-    }
 }
 
 /// Why a suppressed finding does not fail: `waived: JUSTIFICATION (owner …, expires …)` or
@@ -119,7 +80,7 @@ fn finding_text(finding: &Finding) -> String {
         finding.severity, finding.rule, finding.host, finding.title, finding.message
     );
     for evidence in &finding.evidence {
-        let _ = writeln!(text, "evidence: {}", describe_evidence(evidence));
+        let _ = writeln!(text, "evidence: {}", evidence.summary());
     }
     if finding.inferred {
         text.push_str("(inferred: rests on an unconfirmed fact or an assumption)\n");

@@ -5,55 +5,13 @@ use std::io::{self, Write};
 use crate::finding::{Evidence, Finding};
 use crate::scan::ScanReport;
 
-fn show_value(value: &Option<crate::finding::JsonValue>) -> String {
-    match value {
-        None => "absent".to_string(),
-        Some(value) => match &value.0 {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        },
-    }
-}
-
 fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
-    match evidence.kind.as_str() {
-        "registry" => {
-            let path = evidence
-                .resolved_path
-                .as_deref()
-                .or(evidence.path.as_deref())
-                .unwrap_or_default();
-            let name = evidence.value_name.as_deref().unwrap_or_default();
-            let observed = if evidence.default_applied {
-                format!("not set, default {}", show_value(&evidence.effective))
-            } else {
-                format!(
-                    "{} ({})",
-                    show_value(&evidence.observed),
-                    evidence.observed_type.as_deref().unwrap_or("absent")
-                )
-            };
-            let expected = evidence
-                .expected
-                .as_ref()
-                .map(|_| format!("; expected {}", show_value(&evidence.expected)))
-                .unwrap_or_default();
-            let file = evidence
-                .file
-                .as_deref()
-                .map(|file| format!("  [{file}]"))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "      evidence: {path}\\{name} = {observed}{expected}{file}"
-            )
-        }
-        _ => writeln!(
-            out,
-            "      evidence: {}",
-            evidence.note.as_deref().unwrap_or_default()
-        ),
-    }
+    let file = evidence
+        .file
+        .as_deref()
+        .map(|file| format!("  [{file}]"))
+        .unwrap_or_default();
+    writeln!(out, "      evidence: {}{file}", evidence.summary())
 }
 
 fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
