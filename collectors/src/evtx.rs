@@ -237,6 +237,9 @@ pub struct EvtxSummary {
     pub path: String,
     /// The channels its records name, sorted (usually one).
     pub channels: Vec<String>,
+    /// Chunks not read because the first one showed the log holds no channel the loaded rules
+    /// read (the counts then cover only the first chunk).
+    pub chunks_not_needed: u64,
     /// The computers its records name, sorted (usually one: the host).
     pub computers: Vec<String>,
     /// Records whose channel and event ID could be read.
@@ -285,6 +288,7 @@ pub fn read_evtx_with(
     let mut summary = EvtxSummary {
         path: display.clone(),
         channels: Vec::new(),
+        chunks_not_needed: 0,
         computers: Vec::new(),
         records_read: 0,
         records_skipped: 0,
@@ -339,7 +343,42 @@ pub fn read_evtx_with(
         selection,
         settings: Arc::new(ParserSettings::new().indent(false).num_threads(1)),
     };
-    let outcomes = read_chunks(&context, &plan, options.threads.max(1))?;
+    let threads = options.threads.max(1);
+    // A log holds the records of one channel, as a rule. When rules ask for particular
+    // channels and the first chunk shows this log holds none of them, the rest is not read:
+    // only its counts are then incomplete, and the summary says so.
+    let wanted: Vec<&str> = match selection {
+        EventSelection::Matching(filters) => filters
+            .iter()
+            .map(|filter| filter.channel.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let outcomes = if wanted.is_empty() || plan.chunks.len() < 2 {
+        read_chunks(&context, &plan.chunks, threads)?
+    } else {
+        let mut outcomes = read_chunks(&context, &plan.chunks[..1], 1)?;
+        let seen = &outcomes[0].channels;
+        let needed = seen.is_empty()
+            || seen
+                .iter()
+                .any(|channel| wanted.iter().any(|want| want.eq_ignore_ascii_case(channel)));
+        if needed {
+            outcomes.extend(read_chunks(&context, &plan.chunks[1..], threads)?);
+        } else {
+            summary.chunks_not_needed = plan.chunks.len() as u64 - 1;
+            summary.notices.push(Notice::note(
+                "hiveward::evtx::channel_not_needed",
+                Some(path),
+                format!(
+                    "{display}: read only its first chunk: its records are in {}, which no loaded rule reads; {} more chunk(s) not read",
+                    seen.iter().cloned().collect::<Vec<_>>().join(", "),
+                    summary.chunks_not_needed
+                ),
+            ));
+        }
+        outcomes
+    };
 
     let mut total = ChunkOutcome::default();
     for outcome in outcomes {
@@ -475,17 +514,16 @@ impl ChunkOutcome {
 /// back in chunk order.
 fn read_chunks(
     context: &Context<'_>,
-    plan: &ChunkPlan,
+    chunks: &[(u64, usize)],
     threads: usize,
 ) -> Result<Vec<ChunkOutcome>, EvidenceError> {
-    let threads = threads.min(plan.chunks.len()).max(1);
+    let threads = threads.min(chunks.len()).max(1);
     if threads == 1 {
-        return Ok(vec![read_chunk_run(context, &plan.chunks)?]);
+        return Ok(vec![read_chunk_run(context, chunks)?]);
     }
-    let per_thread = plan.chunks.len().div_ceil(threads);
+    let per_thread = chunks.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .chunks
+        let handles: Vec<_> = chunks
             .chunks(per_thread)
             .map(|run| scope.spawn(move || read_chunk_run(context, run)))
             .collect();

@@ -216,9 +216,16 @@ fn read_both_ways(path: &Path) -> (EvtxSummary, Vec<EventRecord>) {
         path.display()
     );
 
-    // The pre-filter alone: a selection nothing matches renders nothing it can read without
-    // rendering, and must count exactly what rendering found.
-    let decoy = EventSelection::Matching(vec![EventNeedFilter::new("no such channel", [])]);
+    // The pre-filter alone: a selection of the log's own channels with an event ID no record
+    // has renders nothing it can read without rendering, and must count exactly what rendering
+    // found. (A selection of other channels would stop after the first chunk.)
+    let decoy = EventSelection::Matching(
+        summary
+            .channels
+            .iter()
+            .map(|channel| EventNeedFilter::new(channel.clone(), [u32::MAX]))
+            .collect(),
+    );
     let (prefiltered, none) = read_evtx(path, &decoy).unwrap();
     assert!(none.is_empty());
     assert_eq!(
@@ -831,4 +838,27 @@ fn plain_binxml_logs_are_read() {
         let logon = records.iter().find(|r| r.id == ids[0]).unwrap();
         assert!(logon.data.values().all(|value| value.is_string() || value.is_null()));
     }
+}
+
+#[test]
+fn logs_of_channels_no_rule_reads_stop_after_their_first_chunk() {
+    let Some(corpus) = hiveward_testkit::corpus_dir() else {
+        return;
+    };
+    let log = corpus.join("evtx/museum/Win2012R2/StolenSzechuan/System.evtx");
+    let security_only = EventSelection::Matching(vec![EventNeedFilter::new("Security", [4624])]);
+    let (skipped, records) = read_evtx(&log, &security_only).unwrap();
+    assert!(records.is_empty());
+    assert_eq!(skipped.channels, ["System"]);
+    assert!(skipped.chunks_not_needed > 0, "{skipped:?}");
+    assert!(skipped
+        .notices
+        .iter()
+        .any(|notice| notice.code == "hiveward::evtx::channel_not_needed"));
+    let system = EventSelection::Matching(vec![EventNeedFilter::new("system", [7036])]);
+    let (full, _) = read_evtx(&log, &system).unwrap();
+    assert_eq!(full.chunks_not_needed, 0);
+    assert!(full.records_read > skipped.records_read);
+    let (everything, _) = read_evtx(&log, &EventSelection::Everything).unwrap();
+    assert_eq!(full.counts, everything.counts);
 }

@@ -15,8 +15,17 @@ fn bundle() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle")
 }
 
+/// The two host-scope starter rules these tests count test cases for.
 fn rules() -> RuleSet {
-    RuleSet::load(PackSource::builtin(), Limits::default()).expect("built-in packs")
+    let mut rules =
+        RuleSet::load(PackSource::builtin(), Limits::default()).expect("built-in packs");
+    rules
+        .select(&hiveward_engine::Selection {
+            only: vec!["HW-STRICT-001".to_string(), "HW-HARD-003".to_string()],
+            ..Default::default()
+        })
+        .expect("the starter rules are built in");
+    rules
 }
 
 fn scan_inputs(rules: &RuleSet, inputs: Vec<PathBuf>) -> ScanReport {
