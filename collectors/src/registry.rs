@@ -258,9 +258,10 @@ impl HostRegistry {
         Ok(None)
     }
 
-    /// The file a path would be read from: the first source that holds the key, else the first
-    /// source whose mount covers the path. Evidence for an absent value cites it.
-    pub fn source_for(&self, path: &str) -> Option<PathBuf> {
+    /// Where a path would be read: the file and resolved path of the first source that holds
+    /// the key, else of the first source whose mount covers the path. Evidence for an absent
+    /// value cites it.
+    pub fn locate(&self, path: &str) -> Option<Located<()>> {
         let candidates = self.candidates(&RegPath::parse(path));
         candidates
             .iter()
@@ -269,7 +270,11 @@ impl HostRegistry {
                 source.key_exists(&components).unwrap_or(false)
             })
             .or(candidates.first())
-            .map(|(source, _)| source.path().to_path_buf())
+            .map(|(source, inner)| Located {
+                data: (),
+                file: source.path().to_path_buf(),
+                resolved_path: Self::resolved(source, inner),
+            })
     }
 
     /// Reads one value; key and value names match without regard to case.

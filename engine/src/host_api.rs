@@ -114,32 +114,17 @@ fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) 
             map.insert("present".into(), false.into());
             map.insert("observed".into(), Dynamic::UNIT);
             map.insert("observed_type".into(), Dynamic::UNIT);
-            let resolved = host
-                .0
-                .registry
-                .control_set()
-                .map(|choice| {
-                    let lower = path.to_ascii_lowercase();
-                    match lower.find(r"\currentcontrolset") {
-                        Some(index) if choice.chosen_by != "literal" => format!(
-                            "{}\\{}{}",
-                            &path[..index],
-                            choice.name,
-                            &path[index + r"\currentcontrolset".len()..]
-                        ),
-                        _ => path.to_string(),
-                    }
-                })
-                .unwrap_or_else(|| path.to_string());
-            map.insert("resolved_path".into(), resolved.into());
-            map.insert(
-                "file".into(),
-                host.0
-                    .registry
-                    .source_for(path)
-                    .map(|file| Dynamic::from(file.display().to_string()))
-                    .unwrap_or(Dynamic::UNIT),
-            );
+            // Cite where the value would have been read, resolved the way a read resolves it.
+            match host.0.registry.locate(path) {
+                Some(place) => {
+                    map.insert("resolved_path".into(), place.resolved_path.into());
+                    map.insert("file".into(), place.file.display().to_string().into());
+                }
+                None => {
+                    map.insert("resolved_path".into(), path.into());
+                    map.insert("file".into(), Dynamic::UNIT);
+                }
+            }
             let applied = default.is_some();
             map.insert("value".into(), default.unwrap_or(Dynamic::UNIT));
             map.insert("default_applied".into(), applied.into());

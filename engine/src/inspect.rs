@@ -139,14 +139,7 @@ pub fn build_inspect_report(
                 }
             }
             let mut notices = host.notices.clone();
-            let os = read_os_facts(&host.registry).unwrap_or_else(|error| {
-                notices.push(error.to_notice(NoticeLevel::Warning));
-                None
-            });
-            let hotfixes = read_hotfixes(&host.registry).unwrap_or_else(|error| {
-                notices.push(error.to_notice(NoticeLevel::Warning));
-                HotfixInventory::default()
-            });
+            let (os, hotfixes) = os_and_hotfixes(&host.registry, &mut notices);
             HostReport {
                 name: host.name.clone(),
                 name_source: host.name_source,
@@ -171,6 +164,23 @@ pub fn build_inspect_report(
         passed_over: collection.passed_over.clone(),
         summary,
     }
+}
+
+/// Reads a host's OS facts and servicing packages; a read error becomes a warning in `notices`
+/// and the fact is left empty, so one damaged key never hides the rest of the host.
+pub(crate) fn os_and_hotfixes(
+    registry: &hiveward_collectors::HostRegistry,
+    notices: &mut Vec<Notice>,
+) -> (Option<OsFacts>, HotfixInventory) {
+    let os = read_os_facts(registry).unwrap_or_else(|error| {
+        notices.push(error.to_notice(NoticeLevel::Warning));
+        None
+    });
+    let hotfixes = read_hotfixes(registry).unwrap_or_else(|error| {
+        notices.push(error.to_notice(NoticeLevel::Warning));
+        HotfixInventory::default()
+    });
+    (os, hotfixes)
 }
 
 fn host_event_counts(files: &[FileRecord]) -> Vec<EventCount> {

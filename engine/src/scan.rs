@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hiveward_collectors::{
-    read_hotfixes, read_os_facts, Collection, FileRecord, FileStatus, HotfixInventory, NameSource,
-    Notice, NoticeLevel, PassedOver, Role,
+    Collection, FileRecord, FileStatus, NameSource, Notice, PassedOver, Role,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -179,14 +178,7 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
     let mut hosts = Vec::new();
     for host in collection.hosts {
         let mut notices = host.notices.clone();
-        let os = read_os_facts(&host.registry).unwrap_or_else(|error| {
-            notices.push(error.to_notice(NoticeLevel::Warning));
-            None
-        });
-        let hotfixes = read_hotfixes(&host.registry).unwrap_or_else(|error| {
-            notices.push(error.to_notice(NoticeLevel::Warning));
-            HotfixInventory::default()
-        });
+        let (os, hotfixes) = crate::inspect::os_and_hotfixes(&host.registry, &mut notices);
         hosts.push(ScanHost {
             name: host.name.clone(),
             name_source: host.name_source,
