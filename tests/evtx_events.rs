@@ -341,3 +341,68 @@ fn check(host) {
     );
     assert_eq!(finding["evidence"][0]["count"], 5);
 }
+
+/// A Security log of thousands of 4624 records reaches a rule whole: events are handles, so the
+/// sandbox's map-size limit (which counts every entry of every map an array holds) applies to
+/// what the rule builds, not to the evidence it reads. Events can be kept, sorted and cited.
+#[test]
+fn thousands_of_events_fit_in_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut security = EvtxWriter::new();
+    let total = 3000;
+    for index in 0..total {
+        let lm = if index % 3 == 0 { "NTLM V1" } else { "NTLM V2" };
+        security.push(
+            security_4624(&format!("user{index}"), 3, "NTLM", lm).unix_time(1_700_000_000 + index),
+        );
+    }
+    write(
+        &dir.path().join("bundle/Security.evtx"),
+        &security.to_bytes(),
+    );
+    let pack = dir.path().join("many");
+    write(
+        &pack.join("pack.toml"),
+        PACK_TOML.replace("\"evt\"", "\"many\"").as_bytes(),
+    );
+    write(
+        &pack.join("EVT-MANY-001.rhai"),
+        br#"export const RULE = #{
+    id: "EVT-MANY-001", pack: "many", title: "many", description: "many", severity: "info",
+    needs: #{ events: [#{ channel: "Security", ids: [4624] }] },
+    fix: "none",
+};
+fn check(host) {
+    let all = host.events(#{ channel: "Security", id: 4624 });
+    let v1 = [];
+    for event in all {
+        if event.data.LmPackageName == "NTLM V1" { v1.push(event); }
+    }
+    let filtered = host.events(#{ channel: "Security", id: 4624, where: #{ LmPackageName: " ntlm v1 " } });
+    v1.sort(|a, b| b.record_id - a.record_id);
+    [#{
+        message: `${all.len()} ${v1.len()} ${filtered.len()} ${v1[0].record_id} ${type_of(v1[0])} ${v1[0].id}`,
+        evidence: [event_evidence(v1)],
+    }]
+}
+"#,
+    );
+    let (code, report, stderr) = hiveward(&[
+        "scan",
+        "--no-builtin",
+        "--rules",
+        pack.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        dir.path().join("bundle").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{report} {stderr}");
+    assert_eq!(report["summary"]["rule_errors"], 0, "{report}");
+    assert_eq!(
+        report["findings"][0]["message"],
+        "3000 1000 1000 2998 Event 4624"
+    );
+    assert_eq!(report["findings"][0]["evidence"][0]["count"], 1000);
+}

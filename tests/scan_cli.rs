@@ -1015,7 +1015,17 @@ fn unreadable_evidence_beside_readable_evidence_exits_3() {
     let bad = dir.path().join("evidence").join("HOSTB");
     fs::create_dir_all(&bad).unwrap();
     fs::write(bad.join("SYSTEM"), b"").unwrap();
-    let run = hiveward(dir.path(), &["scan", "evidence", "--format", "json"]);
+    let run = hiveward(
+        dir.path(),
+        &[
+            "scan",
+            "evidence",
+            "--format",
+            "json",
+            "--only",
+            "HW-STRICT-001,HW-HARD-003",
+        ],
+    );
     // The medium finding on FS01 is below --fail-on high, but the results are incomplete.
     run.assert_code(3);
     let report = run.json();
@@ -1076,4 +1086,123 @@ fn corpus_scans_without_rule_errors_or_panics() {
     assert!(report["summary"]["hosts"].as_u64().unwrap() > 0);
     assert!(report["summary"]["evaluations"].as_u64().unwrap() > 0);
     assert_matches_schema(&report);
+}
+
+/// A SYSTEM hive whose `NoLMHash` value cell has its `vk` signature broken: the hive opens and
+/// every other value reads, but that one cannot be read.
+fn hive_with_a_damaged_value() -> Vec<u8> {
+    let mut bytes = hive_from_reg(
+        r#"Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\Select]
+"Current"=dword:00000001
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\ComputerName\ComputerName]
+"ComputerName"="DMG01"
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\Lsa]
+"NoLMHash"=dword:00000001
+"LmCompatibilityLevel"=dword:00000005
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\LanmanServer\Parameters]
+"DisableStrictNameChecking"=dword:00000001
+"#,
+    );
+    // A value key cell: size, "vk", name length, data size, data offset, type, flags, spare,
+    // then the (ASCII) name.
+    let name = b"NoLMHash";
+    let at = bytes
+        .windows(name.len())
+        .position(|window| window == name)
+        .expect("the value name is in the hive");
+    assert_eq!(&bytes[at - 20..at - 18], b"vk");
+    bytes[at - 20..at - 18].copy_from_slice(b"xx");
+    bytes
+}
+
+#[test]
+fn damaged_evidence_leaves_a_rule_unchecked_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("evidence");
+    fs::create_dir_all(&host).unwrap();
+    fs::write(host.join("DMG01_SYSTEM.HIV"), hive_with_a_damaged_value()).unwrap();
+    let args = [
+        "scan",
+        "evidence",
+        "--only",
+        "HW-NTLM-004,HW-STRICT-001",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--output-format",
+        "sarif:out.sarif",
+        "--output-format",
+        "junit:out.xml",
+        "--output-format",
+        "text:out.txt",
+    ];
+    let run = hiveward(dir.path(), &args);
+    // Not a rule error (2): the evidence is incomplete (3).
+    run.assert_code(3);
+    let report = run.json();
+    assert_matches_schema(&report);
+    assert_eq!(report["summary"]["rule_errors"], 0, "{report}");
+    assert_eq!(report["summary"]["unchecked"], 1);
+    let unchecked = &report["unchecked"][0];
+    assert_eq!(unchecked["rule"], "HW-NTLM-004");
+    assert_eq!(unchecked["host"], "DMG01");
+    let message = unchecked["message"].as_str().unwrap();
+    assert!(
+        message.contains("NoLMHash") && message.contains("DMG01_SYSTEM.HIV"),
+        "{message}"
+    );
+    // The other rule still ran on the same hive.
+    assert_eq!(rule_hosts(&report), pairs(&[("HW-STRICT-001", "DMG01")]));
+
+    let sarif: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("out.sarif")).unwrap()).unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notification = invocation["toolExecutionNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["descriptor"]["id"] == "hiveward::rules::evidence_unreadable")
+        .expect("a notification for the unchecked rule");
+    assert_eq!(notification["level"], "warning");
+    assert_eq!(notification["associatedRule"]["id"], "HW-NTLM-004");
+
+    let junit = fs::read_to_string(dir.path().join("out.xml")).unwrap();
+    assert!(
+        junit.contains("<skipped message=\"not checked: cannot read"),
+        "{junit}"
+    );
+    let text = fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert!(text.contains("NOT CHECKED HW-NTLM-004"), "{text}");
+    assert!(
+        text.contains("1 check(s) not made because evidence is damaged"),
+        "{text}"
+    );
+
+    // --allow-partial accepts it, like other incomplete evidence, as long as something was
+    // checked; a run whose only rule could not check anything still exits 3.
+    let partial = |rules: &str| {
+        hiveward(
+            dir.path(),
+            &[
+                "scan",
+                "evidence",
+                "--only",
+                rules,
+                "--allow-partial",
+                "--fail-on",
+                "never",
+            ],
+        )
+    };
+    partial("HW-NTLM-004,HW-STRICT-001").assert_code(0);
+    let run = partial("HW-NTLM-004");
+    run.assert_code(3);
+    assert!(run.stdout_text().contains("nothing was checked"));
 }

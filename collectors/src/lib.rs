@@ -53,6 +53,7 @@ mod evtx;
 mod hive;
 mod host;
 mod os;
+mod os_system;
 mod recovery;
 mod registry;
 mod regtext;
@@ -75,9 +76,9 @@ pub use crate::{
         DEFAULT_CONTROL_SET_KEYS,
     },
     os::{
-        read_hotfixes, read_os_facts, FactSource, HotfixInventory, IgnoredValue, KbStatus,
-        KbSummary, OsFacts, PackageState, Platform, PlatformBasis, Role, RoleBasis, RollupBuild,
-        ServicePack, ServicePackBasis, ServicingPackage,
+        read_hotfixes, read_os_facts, BuildBasis, EditionBasis, FactSource, HotfixInventory,
+        IgnoredValue, KbStatus, KbSummary, OsFacts, PackageState, Platform, PlatformBasis, Role,
+        RoleBasis, RollupBuild, ServicePack, ServicePackBasis, ServicingPackage,
     },
     recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
     registry::{

@@ -27,6 +27,7 @@ use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
 use crate::error::EvidenceError;
+use crate::os_system::{edition_of_sku, infer_build_from_drivers, read_product_sku};
 use crate::registry::{HostRegistry, Located};
 use crate::value::{RegType, RegValue};
 
@@ -108,6 +109,28 @@ pub enum PlatformBasis {
     ProductName,
 }
 
+/// Where [`OsFacts::build`] was taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildBasis {
+    /// SOFTWARE `CurrentBuildNumber` (or `CurrentBuild`): exact.
+    CurrentVersion,
+    /// Inferred from the version most in-box drivers in SYSTEM `Control\Class` carry, because
+    /// SOFTWARE did not record the build. Verdicts that depend on it are inferences.
+    InboxDrivers,
+}
+
+/// Where [`OsFacts::edition`] was taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EditionBasis {
+    /// SOFTWARE `EditionID`.
+    EditionId,
+    /// The product type (SKU) in SYSTEM `ProductOptions` (`ProductPolicy`'s
+    /// `Kernel-ProductInfo`, or `OSProductPfn`), mapped to its `EditionID`.
+    ProductSku,
+}
+
 /// Where [`ServicePack::number`] was taken from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -184,15 +207,24 @@ pub struct OsFacts {
     pub product_name: Option<String>,
     /// `CurrentVersion` ("6.1" for Windows 7 / 2008 R2; frozen at "6.3" from Windows 8.1 on).
     pub current_version: Option<String>,
-    /// The base build, from `CurrentBuildNumber`, else `CurrentBuild`.
+    /// The base build, from `CurrentBuildNumber`, else `CurrentBuild`, else inferred from the
+    /// SYSTEM hive's in-box driver versions (see [`OsFacts::build_basis`]).
     pub build: Option<u32>,
+    /// Where [`OsFacts::build`] came from; `None` when the build is unknown.
+    pub build_basis: Option<BuildBasis>,
     /// `UBR`, the update build revision (Windows 10 / Server 2016 and later): the OS build is
     /// `build.ubr`.
     pub ubr: Option<u32>,
     /// `DisplayVersion` (20H2, 23H2 …), else `ReleaseId` (1507 … 2009).
     pub display_version: Option<String>,
-    /// `EditionID` (Professional, Enterprise, ServerStandard …).
+    /// `EditionID` (Professional, Enterprise, ServerStandard …), else the edition of the
+    /// product type SYSTEM records (see [`OsFacts::edition_basis`]).
     pub edition: Option<String>,
+    /// Where [`OsFacts::edition`] came from; `None` when the edition is unknown.
+    pub edition_basis: Option<EditionBasis>,
+    /// The product type number (`GetProductInfo` SKU) from SYSTEM `ProductPolicy` or
+    /// `OSProductPfn`, when recorded.
+    pub sku: Option<u32>,
     /// `InstallationType` (Client, Server, Server Core).
     pub installation_type: Option<String>,
     /// `CSDVersion` as stored ("Service Pack 1"; absent on RTM and on Windows 8 and later).
@@ -349,14 +381,62 @@ pub fn read_os_facts(registry: &HostRegistry) -> Result<Option<OsFacts>, Evidenc
     if display_version.is_none() {
         display_version = reader.string(CURRENT_VERSION, "ReleaseId")?;
     }
-    let edition = reader.string(CURRENT_VERSION, "EditionID")?;
+    let mut edition = reader.string(CURRENT_VERSION, "EditionID")?;
     let installation_type = reader.string(CURRENT_VERSION, "InstallationType")?;
     let csd_version = reader.string(CURRENT_VERSION, "CSDVersion")?;
     let product_type = reader.string(PRODUCT_OPTIONS, "ProductType")?;
+    let mut build_basis = build.map(|_| BuildBasis::CurrentVersion);
+    if build.is_none() {
+        if let Some(inferred) = infer_build_from_drivers(registry)? {
+            reader.anything = true;
+            reader.facts.notes.push(format!(
+                "build {} inferred from the in-box driver versions in {} ({} of {} drivers from Microsoft carry {}.{}.{}); SOFTWARE does not record the build",
+                inferred.build,
+                inferred.path,
+                inferred.drivers,
+                inferred.inbox_drivers,
+                inferred.major,
+                inferred.minor,
+                inferred.build
+            ));
+            reader.facts.sources.push(FactSource {
+                fact: "build (in-box drivers)".to_string(),
+                file: inferred.file.clone(),
+                path: inferred.path.clone(),
+            });
+            build = Some(inferred.build);
+            build_basis = Some(BuildBasis::InboxDrivers);
+        }
+    }
+    let product_sku = read_product_sku(registry)?;
+    let mut edition_basis = edition.as_ref().map(|_| EditionBasis::EditionId);
+    if let Some(found) = &product_sku {
+        reader.anything = true;
+        reader.facts.sources.push(FactSource {
+            fact: format!("product type ({})", found.value_name),
+            file: found.file.clone(),
+            path: found.path.clone(),
+        });
+        if edition.is_none() {
+            match edition_of_sku(found.sku) {
+                Some(name) => {
+                    edition = Some(name.to_string());
+                    edition_basis = Some(EditionBasis::ProductSku);
+                }
+                None => reader.facts.notes.push(format!(
+                    "product type {} in {} has no known edition name",
+                    found.sku, found.value_name
+                )),
+            }
+        }
+    }
     if !reader.anything {
         return Ok(None);
     }
     let mut facts = reader.facts;
+    facts.build_basis = build_basis;
+    facts.edition_basis = edition_basis;
+    facts.sku = product_sku.map(|found| found.sku);
 
     let (role, role_basis) = match product_type.as_deref().and_then(Role::from_product_type) {
         Some(role) => (role, Some(RoleBasis::ProductType)),
@@ -558,6 +638,13 @@ fn release_name(
         .map(str::trim)
         .filter(|label| !label.is_empty());
     let name = match build {
+        2195 if server => "Windows 2000 Server".to_string(),
+        2195 => "Windows 2000".to_string(),
+        2600 => "Windows XP".to_string(),
+        3790 if server => "Windows Server 2003".to_string(),
+        3790 => "Windows XP x64".to_string(),
+        6000..=6003 if server => "Windows Server 2008".to_string(),
+        6000..=6003 => "Windows Vista".to_string(),
         7600 | 7601 if server => format!("Windows Server 2008 R2{sp_suffix}"),
         7600 | 7601 => format!("Windows 7{sp_suffix}"),
         9200 if server => "Windows Server 2012".to_string(),
@@ -1096,6 +1183,18 @@ mod tests {
         assert_eq!(
             release_name(
                 Some(6002),
+                Some(Platform::Server),
+                None,
+                None,
+                Some("Windows Server (R) 2008 Standard")
+            )
+            .as_deref(),
+            Some("Windows Server 2008")
+        );
+        // Builds outside the map keep ProductName as stored.
+        assert_eq!(
+            release_name(
+                Some(5000),
                 Some(Platform::Server),
                 None,
                 None,

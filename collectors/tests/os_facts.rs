@@ -694,3 +694,166 @@ fn corpus_system_hives_take_the_role_from_product_type() {
         assert!(checked > 0, "no corpus SYSTEM hive had a ProductType");
     }
 }
+
+/// A SYSTEM hive of a workstation without SOFTWARE whose `Control\Class` holds the given
+/// `(provider, version)` drivers, and whose `ProductOptions` holds `extra` lines.
+fn system_with_drivers(drivers: &[(&str, &str)], extra: &str) -> String {
+    let mut text = format!(
+        r#"{HEADER}[HKEY_LOCAL_MACHINE\SYSTEM\Select]
+"Current"=dword:00000001
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\ProductOptions]
+"ProductType"="WinNT"
+{extra}
+"#
+    );
+    for (index, (provider, version)) in drivers.iter().enumerate() {
+        // Spread the drivers over two device classes, as Windows does.
+        let class = if index % 2 == 0 {
+            "{4d36e967-e325-11ce-bfc1-08002be10318}"
+        } else {
+            "{4d36e97d-e325-11ce-bfc1-08002be10318}"
+        };
+        text.push_str(&format!(
+            "\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Class\\{class}\\{index:04}]\r\n\"ProviderName\"=\"{provider}\"\r\n\"DriverVersion\"=\"{version}\"\r\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn without_software_the_build_is_inferred_from_the_inbox_drivers() {
+    let system = system_with_drivers(
+        &[
+            ("Microsoft", "10.0.19041.1"),
+            ("Microsoft", "10.0.19041.1806"),
+            ("Microsoft", "10.0.19041.3636"),
+            ("Microsoft", "10.0.17763.1"),
+            // Third-party drivers never decide, whatever their version says.
+            ("Intel", "10.0.22621.1"),
+            ("Intel", "10.0.22621.1"),
+            ("Intel", "10.0.22621.1"),
+            ("Intel", "10.0.22621.1"),
+        ],
+        r#""OSProductPfn"="Microsoft.Windows.48.X19-98843_8wekyb3d8bbwe""#,
+    );
+    let facts = facts(&[("WKS_SYSTEM.HIV", &system)]);
+    assert_eq!(facts.build, Some(19041));
+    let json = to_json(&facts);
+    assert_eq!(json["build_basis"], "inbox_drivers");
+    assert_eq!(facts.name.as_deref(), Some("Windows 10 2004"));
+    assert_eq!(facts.sku, Some(48));
+    assert_eq!(facts.edition.as_deref(), Some("Professional"));
+    assert_eq!(json["edition_basis"], "product_sku");
+    assert!(
+        facts
+            .notes
+            .iter()
+            .any(|note| note.contains("3 of 4 drivers from Microsoft carry 10.0.19041")),
+        "{:?}",
+        facts.notes
+    );
+
+    // With SOFTWARE present, CurrentBuildNumber and EditionID decide; the drivers are not read.
+    let software = software_text(&[
+        r#""CurrentBuildNumber"="19045""#,
+        r#""EditionID"="Enterprise""#,
+    ]);
+    let facts = self::facts(&[("WKS_SYSTEM.HIV", &system), ("WKS_SOFTWARE.HIV", &software)]);
+    assert_eq!(facts.build, Some(19045));
+    assert_eq!(to_json(&facts)["build_basis"], "current_version");
+    assert_eq!(facts.edition.as_deref(), Some("Enterprise"));
+    assert_eq!(to_json(&facts)["edition_basis"], "edition_id");
+    assert_eq!(facts.sku, Some(48));
+}
+
+#[test]
+fn too_few_inbox_drivers_or_unknown_skus_infer_nothing() {
+    let system = system_with_drivers(
+        &[("Microsoft", "6.1.7601.17514"), ("Microsoft", "6.1.7601.1")],
+        r#""OSProductPfn"="Microsoft.Windows.9999.X""#,
+    );
+    let facts = facts(&[("WKS_SYSTEM.HIV", &system)]);
+    assert_eq!(facts.build, None);
+    assert_eq!(facts.build_basis, None);
+    assert_eq!(facts.edition, None);
+    assert_eq!(facts.sku, Some(9999));
+    assert!(facts
+        .notes
+        .iter()
+        .any(|note| note.contains("product type 9999")));
+}
+
+/// The corpus SYSTEM hives carry no SOFTWARE hive. Their builds and editions as SYSTEM records
+/// them, each corroborated by a second, independent SYSTEM value:
+///
+/// * `Setup\BuildUpdate\SourceOSVersion` (a QWORD `major.minor.build.revision`, written by
+///   Windows 10 servicing) on the Windows 10 hives;
+/// * `Control\Windows\CSDVersion` (0x100 = service pack 1) on the Windows 7 hive;
+/// * `Setup\CloneTag`, the image build date: 13 Jul 2009 (7600 RTM image), 18 Mar 2014
+///   (9600 Update), 29 Sep 2017 (16299), 18 Mar 2019 (18362). `SYSTEM_WIN_10_1709` is named for
+///   the release it was installed with; its `Setup\Source OS` keys show it was upgraded to
+///   1803 and then 1903.
+const CORPUS_BUILDS: [(&str, u32, Option<&str>, &str); 6] = [
+    ("dfwinreg/SYSTEM", 2600, None, "Windows XP"),
+    ("regipy/SYSTEM", 7601, Some("Ultimate"), "Windows 7 SP1"),
+    ("regipy/SYSTEM_2", 9600, Some("Enterprise"), "Windows 8.1"),
+    (
+        "regipy/SYSTEM_B",
+        16299,
+        Some("Education"),
+        "Windows 10 1709",
+    ),
+    (
+        "regipy/SYSTEM_WIN_10_1709",
+        18362,
+        Some("Professional"),
+        "Windows 10 1903",
+    ),
+    ("regipy/corrupted_system_hive", 2600, None, "Windows XP"),
+];
+
+#[test]
+fn corpus_system_hives_give_their_build_and_edition() {
+    let Some(corpus) = hiveward_testkit::corpus_dir() else {
+        return;
+    };
+    for (name, build, edition, release) in CORPUS_BUILDS {
+        let path = corpus.join("hives").join(name);
+        if !path.is_file() {
+            hiveward_testkit::skip_or_fail(&format!("{} is not in the corpus", path.display()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("corpus file reads");
+        let hive = HiveFile::from_bytes(&path, bytes.clone(), &[]).expect("corpus hive opens");
+        let mut registry = HostRegistry::new();
+        registry.add(RegistrySource::Hive(hive));
+        let facts = read_os_facts(&registry)
+            .expect("corpus hive reads")
+            .unwrap_or_else(|| panic!("{name}: no OS facts"));
+        assert_eq!(facts.build, Some(build), "{name}: {:?}", facts.notes);
+        assert_eq!(to_json(&facts)["build_basis"], "inbox_drivers", "{name}");
+        assert_eq!(facts.edition.as_deref(), edition, "{name}");
+        assert_eq!(facts.name.as_deref(), Some(release), "{name}");
+
+        // The independent corroboration, read straight from the hive.
+        let direct = HiveFile::from_bytes(&path, bytes, &[]).expect("corpus hive opens");
+        let source_os = direct
+            .value(&["Setup", "BuildUpdate"], "SourceOSVersion")
+            .ok()
+            .flatten()
+            .and_then(|value| value.as_integer());
+        if let Some(version) = source_os {
+            assert_eq!(((version >> 16) & 0xffff) as u32, build, "{name}");
+        }
+        let csd = direct
+            .value(&["ControlSet001", "Control", "Windows"], "CSDVersion")
+            .ok()
+            .flatten()
+            .and_then(|value| value.as_integer());
+        if build == 7601 {
+            assert_eq!(csd, Some(0x100), "{name}: SP1");
+        }
+        println!("{name}: build {build}, edition {edition:?} (SourceOSVersion {source_os:?}, CSDVersion {csd:?})");
+    }
+}

@@ -114,6 +114,19 @@ pub fn offset_of(text: &str, position: rhai::Position) -> usize {
     text.len()
 }
 
+/// A rule that could not judge a host because evidence it read is damaged (a hive cell that
+/// cannot be read, say). This is not the rule's fault: the report lists it with the evidence
+/// problems, and the run exits 3 ("incomplete") rather than 2.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct UncheckedRule {
+    /// The rule id.
+    pub rule: String,
+    /// The host, or `*` for a fleet rule.
+    pub host: String,
+    /// What could not be read, naming the evidence file.
+    pub message: String,
+}
+
 /// A rule that failed while it ran on one host: a run-time error or a sandbox limit.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct RuleError {

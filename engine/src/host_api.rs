@@ -64,6 +64,16 @@ fn runtime(message: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into(), Position::NONE).into()
 }
 
+/// The error value a host read throws when the evidence itself is damaged. Rules may catch it
+/// (`try { ... } catch (error) { ... }`; it prints as its message); uncaught, it makes the
+/// evaluation an unchecked rule × host rather than a rule error.
+#[derive(Clone, Debug)]
+pub struct UnreadableEvidence(pub String);
+
+fn unreadable(message: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from(UnreadableEvidence(message)), Position::NONE).into()
+}
+
 /// A registry value as a Rhai value: integers for DWORD/QWORD, strings, arrays of strings for
 /// MULTI_SZ, blobs for bytes, `()` for empty.
 pub fn reg_data_to_dynamic(data: &RegData) -> Dynamic {
@@ -90,7 +100,7 @@ fn read_value(
     host.0
         .registry
         .value(path, name)
-        .map_err(|error| runtime(format!("cannot read {path}\\{name}: {error}")))
+        .map_err(|error| unreadable(format!("cannot read {path}\\{name}: {error}")))
 }
 
 fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
@@ -133,30 +143,82 @@ fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) 
     Ok(map)
 }
 
-fn event_to_dynamic(event: &EventRecord) -> Dynamic {
-    let mut data = Map::new();
-    for (name, value) in &event.data {
-        data.insert(
-            name.as_str().into(),
-            rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT),
-        );
-    }
-    let mut map = Map::new();
-    map.insert("channel".into(), event.channel.as_str().into());
-    map.insert("provider".into(), event.provider.as_str().into());
-    map.insert("id".into(), Dynamic::from_int(i64::from(event.id)));
-    map.insert("time".into(), event.time.as_str().into());
-    map.insert(
-        "record_id".into(),
-        Dynamic::from_int(event.record_id as i64),
-    );
-    map.insert("computer".into(), event.computer.as_str().into());
-    map.insert("data".into(), Dynamic::from_map(data));
-    map.insert("file".into(), event.file.as_str().into());
-    Dynamic::from_map(map)
+/// One event record as a rule sees it: `event.channel`, `provider`, `id`, `time`,
+/// `record_id`, `computer`, `file` and `data` (a map of the event's fields).
+///
+/// A handle into the host's records rather than a map, so that the sandbox's map-size limit,
+/// which counts every entry of every map an array holds, applies to what a rule builds and not
+/// to the evidence it reads: a Security log's thousands of 4624 records stay one array.
+#[derive(Clone)]
+pub struct EventHandle {
+    host: Arc<HostFacts>,
+    index: usize,
 }
 
-/// Whether an event field equals a filter value: strings without regard to case, numbers as
+impl EventHandle {
+    fn record(&self) -> &EventRecord {
+        &self.host.events[self.index]
+    }
+}
+
+fn event_data(event: &EventRecord) -> Map {
+    event
+        .data
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().into(),
+                rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT),
+            )
+        })
+        .collect()
+}
+
+fn register_event_type(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<EventHandle>("Event")
+        .register_get("channel", |event: &mut EventHandle| -> ImmutableString {
+            event.record().channel.as_str().into()
+        })
+        .register_get("provider", |event: &mut EventHandle| -> ImmutableString {
+            event.record().provider.as_str().into()
+        })
+        .register_get("id", |event: &mut EventHandle| -> i64 {
+            i64::from(event.record().id)
+        })
+        .register_get("time", |event: &mut EventHandle| -> ImmutableString {
+            event.record().time.as_str().into()
+        })
+        .register_get("record_id", |event: &mut EventHandle| -> i64 {
+            event.record().record_id as i64
+        })
+        .register_get("computer", |event: &mut EventHandle| -> ImmutableString {
+            event.record().computer.as_str().into()
+        })
+        .register_get("file", |event: &mut EventHandle| -> ImmutableString {
+            event.record().file.as_str().into()
+        })
+        .register_get("data", |event: &mut EventHandle| -> Map {
+            event_data(event.record())
+        })
+        .register_fn("to_string", |event: &mut EventHandle| -> String {
+            let record = event.record();
+            format!(
+                "{} event {} (record {}, {})",
+                record.channel, record.id, record.record_id, record.time
+            )
+        })
+        .register_fn("to_debug", |event: &mut EventHandle| -> String {
+            let record = event.record();
+            format!(
+                "Event #{{ channel: {:?}, id: {}, record_id: {}, time: {:?} }}",
+                record.channel, record.id, record.record_id, record.time
+            )
+        });
+}
+
+/// Whether an event field equals a filter value: strings without regard to case or surrounding
+/// white space, numbers as
 /// numbers (a numeric string equals the same number), arrays as "any of".
 fn field_matches(field: &serde_json::Value, wanted: &Dynamic) -> bool {
     if wanted.is_array() {
@@ -174,7 +236,9 @@ fn field_matches(field: &serde_json::Value, wanted: &Dynamic) -> bool {
             || field.as_i64() == Some(number);
     }
     if wanted.is_string() {
-        return as_text.eq_ignore_ascii_case(&wanted.to_string());
+        return as_text
+            .trim()
+            .eq_ignore_ascii_case(wanted.to_string().trim());
     }
     if wanted.is_unit() {
         return field.is_null() || as_text.is_empty();
@@ -231,19 +295,20 @@ fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
         .0
         .events
         .iter()
-        .filter(|event| event.channel.eq_ignore_ascii_case(&channel))
-        .filter(|event| ids.is_empty() || ids.contains(&i64::from(event.id)))
-        .filter(|event| {
+        .enumerate()
+        .filter(|(_, event)| event.channel.eq_ignore_ascii_case(&channel))
+        .filter(|(_, event)| ids.is_empty() || ids.contains(&i64::from(event.id)))
+        .filter(|(_, event)| {
             provider
                 .as_deref()
                 .is_none_or(|provider| event.provider.eq_ignore_ascii_case(provider))
         })
-        .filter(|event| {
+        .filter(|(_, event)| {
             since
                 .as_deref()
                 .is_none_or(|since| event.time.as_str() >= since)
         })
-        .filter(|event| {
+        .filter(|(_, event)| {
             conditions.iter().all(|(name, wanted)| {
                 event
                     .data
@@ -252,38 +317,35 @@ fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
                     .is_some_and(|(_, value)| field_matches(value, wanted))
             })
         })
-        .map(event_to_dynamic)
+        .map(|(index, _)| {
+            Dynamic::from(EventHandle {
+                host: Arc::clone(&host.0),
+                index,
+            })
+        })
         .collect())
 }
 
 /// Evidence citing event records: the file, channel, record ids, count, and first and last
-/// times of the events given (maps as `host.events` returns them).
+/// times of the events given (as `host.events` returns them).
 fn event_evidence(events: &Array) -> RhaiResult<Map> {
     let mut record_ids = Array::new();
     let mut channel = String::new();
     let mut files: Vec<String> = Vec::new();
     let mut times: Vec<String> = Vec::new();
     for event in events.iter() {
-        let map = event.read_lock::<Map>().ok_or_else(|| {
+        let event = event.clone().try_cast::<EventHandle>().ok_or_else(|| {
             runtime("event_evidence takes the events host.events returned".to_string())
         })?;
+        let record = event.record();
         if channel.is_empty() {
-            channel = map
-                .get("channel")
-                .map(|value| value.to_string())
-                .unwrap_or_default();
+            channel = record.channel.clone();
         }
-        if let Some(id) = map.get("record_id") {
-            record_ids.push(id.clone());
+        record_ids.push(Dynamic::from_int(record.record_id as i64));
+        if !files.contains(&record.file) {
+            files.push(record.file.clone());
         }
-        if let Some(file) = map.get("file").map(|value| value.to_string()) {
-            if !files.contains(&file) {
-                files.push(file);
-            }
-        }
-        if let Some(time) = map.get("time").map(|value| value.to_string()) {
-            times.push(time);
-        }
+        times.push(record.time.clone());
     }
     times.sort();
     let mut evidence = Map::new();
@@ -320,6 +382,15 @@ fn event_evidence(events: &Array) -> RhaiResult<Map> {
 
 /// Registers the host and fleet API on `engine`.
 pub(crate) fn register_host_api(engine: &mut Engine) {
+    register_event_type(engine);
+    engine
+        .register_type_with_name::<UnreadableEvidence>("UnreadableEvidence")
+        .register_fn("to_string", |error: &mut UnreadableEvidence| -> String {
+            error.0.clone()
+        })
+        .register_fn("to_debug", |error: &mut UnreadableEvidence| -> String {
+            error.0.clone()
+        });
     engine
         .register_type_with_name::<HostHandle>("Host")
         .register_type_with_name::<FleetHandle>("Fleet")
@@ -348,7 +419,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                 host.0
                     .registry
                     .key_exists(path)
-                    .map_err(|error| runtime(format!("cannot read {path}: {error}")))
+                    .map_err(|error| unreadable(format!("cannot read {path}: {error}")))
             },
         )
         .register_fn(
@@ -358,7 +429,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     .0
                     .registry
                     .subkeys(path)
-                    .map_err(|error| runtime(format!("cannot read {path}: {error}")))?;
+                    .map_err(|error| unreadable(format!("cannot read {path}: {error}")))?;
                 Ok(found
                     .map(|found| found.data.into_iter().map(Dynamic::from).collect())
                     .unwrap_or_default())
@@ -371,7 +442,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     .0
                     .registry
                     .values(path)
-                    .map_err(|error| runtime(format!("cannot read {path}: {error}")))?;
+                    .map_err(|error| unreadable(format!("cannot read {path}: {error}")))?;
                 Ok(found
                     .map(|found| {
                         found

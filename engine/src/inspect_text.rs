@@ -61,6 +61,9 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             Some(build) => parts.push(format!("build {build}")),
             None => parts.extend(os.build.map(|build| format!("build {build}"))),
         }
+        if os.build_basis == Some(hiveward_collectors::BuildBasis::InboxDrivers) {
+            parts.push("build inferred from in-box drivers".to_string());
+        }
         parts.extend(os.edition.clone());
         parts.push(role_name(os.role).to_string());
         let name = os

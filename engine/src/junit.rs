@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use hiveward_collectors::FileStatus;
 
-use crate::error::RuleError;
+use crate::error::{RuleError, UncheckedRule};
 use crate::finding::{Finding, Suppression, SuppressionKind};
 use crate::rule::Scope;
 use crate::scan::ScanReport;
@@ -138,6 +138,7 @@ fn write_case(
     name: &str,
     findings: &[&Finding],
     errors: &[&RuleError],
+    unchecked: &[&UncheckedRule],
 ) {
     counts.tests += 1;
     let _ = write!(
@@ -163,6 +164,13 @@ fn write_case(
             ">\n      <error message=\"{}\" type=\"rule-error\">{}</error>\n    </testcase>\n",
             escape(&first.message, true),
             escape(&body, false)
+        );
+    } else if let (Some(first), true) = (unchecked.first(), failing.is_empty()) {
+        counts.skipped += 1;
+        let _ = write!(
+            out,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+            escape(&format!("not checked: {}", first.message), true)
         );
     } else if let Some(first) = failing.first() {
         counts.failures += 1;
@@ -241,6 +249,14 @@ pub fn junit_xml(report: &ScanReport) -> String {
             .push(error);
     }
 
+    let mut unchecked: BTreeMap<(&str, &str), Vec<&UncheckedRule>> = BTreeMap::new();
+    for item in &report.unchecked {
+        unchecked
+            .entry((item.rule.as_str(), item.host.as_str()))
+            .or_default()
+            .push(item);
+    }
+
     let mut total = Counts::default();
     let mut suites = String::new();
     for rule in &report.rules {
@@ -250,6 +266,7 @@ pub fn junit_xml(report: &ScanReport) -> String {
         let mut named: Vec<&str> = findings
             .keys()
             .chain(errors.keys())
+            .chain(unchecked.keys())
             .filter(|(rule_id, _)| *rule_id == id)
             .map(|(_, host)| *host)
             .collect();
@@ -268,7 +285,10 @@ pub fn junit_xml(report: &ScanReport) -> String {
                     .filter(|host| **host != "*")
                     .map(|host| (*host, *host))
                     .collect();
-                if errors.contains_key(&(id, "*")) || (cases.is_empty() && !evaluated.is_empty()) {
+                if errors.contains_key(&(id, "*"))
+                    || unchecked.contains_key(&(id, "*"))
+                    || (cases.is_empty() && !evaluated.is_empty())
+                {
                     cases.push((FLEET, "*"));
                 }
                 cases
@@ -284,6 +304,7 @@ pub fn junit_xml(report: &ScanReport) -> String {
                 name,
                 findings.get(&(id, host)).map_or(&[], Vec::as_slice),
                 errors.get(&(id, host)).map_or(&[], Vec::as_slice),
+                unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
             );
         }
         let _ = write!(

@@ -49,7 +49,7 @@ mod waiver;
 pub use crate::{
     baseline::{baseline_json, load_baseline, Baseline, BaselineError},
     catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
-    error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic},
+    error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     host_api::{reg_data_to_dynamic, FleetHandle, HostFacts, HostHandle},
     inspect::{

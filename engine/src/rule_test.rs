@@ -232,6 +232,12 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
     let context =
         crate::ruleset::context_map(case.profile.as_deref().unwrap_or("cis"), &case.params);
     let evaluation = rules.evaluate_only(&[rule], &hosts, &context);
+    if let Some(unchecked) = evaluation.unchecked.first() {
+        return Some(format!(
+            "evidence unreadable on host {}: {}",
+            unchecked.host, unchecked.message
+        ));
+    }
     if let Some(error) = evaluation.rule_errors.first() {
         return Some(format!(
             "rule error on host {}: {} (line {})",

@@ -6,8 +6,9 @@ use std::sync::{Arc, RwLock};
 use rayon::prelude::*;
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Scope, AST};
 
-use crate::error::{RuleError, RuleLoadError};
+use crate::error::{RuleError, RuleLoadError, UncheckedRule};
 use crate::finding::Finding;
+use crate::host_api::UnreadableEvidence;
 use crate::host_api::{register_host_api, FleetHandle, HostHandle};
 use crate::pack::{PackManifest, PackSource, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope, Severity};
@@ -65,6 +66,8 @@ pub struct Evaluation {
     pub findings: Vec<Finding>,
     /// Rules that failed on a host, sorted.
     pub rule_errors: Vec<RuleError>,
+    /// Rule × host evaluations stopped by damaged evidence, sorted.
+    pub unchecked: Vec<UncheckedRule>,
     /// How many rule × host evaluations ran to completion.
     pub evaluations: usize,
 }
@@ -248,7 +251,7 @@ impl RuleSet {
                 }
             }
         }
-        let results: Vec<Result<Vec<Finding>, Box<RuleError>>> = jobs
+        let results: Vec<Result<Vec<Finding>, RuleFailure>> = jobs
             .par_iter()
             .map(|&(rule_index, host_index)| {
                 let rule = &self.rules[rule_index];
@@ -267,11 +270,13 @@ impl RuleSet {
                     evaluation.evaluations += 1;
                     evaluation.findings.extend(findings);
                 }
-                Err(error) => evaluation.rule_errors.push(*error),
+                Err(RuleFailure::Error(error)) => evaluation.rule_errors.push(*error),
+                Err(RuleFailure::Unchecked(unchecked)) => evaluation.unchecked.push(unchecked),
             }
         }
         sort_findings(&mut evaluation.findings);
         evaluation.rule_errors.sort();
+        evaluation.unchecked.sort();
         evaluation
     }
 
@@ -281,16 +286,16 @@ impl RuleSet {
         subject: Dynamic,
         host: Option<&str>,
         context: &rhai::Map,
-    ) -> Result<Vec<Finding>, Box<RuleError>> {
+    ) -> Result<Vec<Finding>, RuleFailure> {
         let error_at = |message: String, position: rhai::Position| {
-            Box::new(RuleError {
+            RuleFailure::Error(Box::new(RuleError {
                 rule: rule.meta.id.clone(),
                 host: host.unwrap_or("*").to_string(),
                 file: rule.file.origin.clone(),
                 line: position.line(),
                 column: position.position(),
                 message,
-            })
+            }))
         };
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
@@ -314,6 +319,13 @@ impl RuleSet {
             }
         });
         let value = outcome.map_err(|error| {
+            if let Some(cause) = unreadable_cause(&error) {
+                return RuleFailure::Unchecked(UncheckedRule {
+                    rule: rule.meta.id.clone(),
+                    host: host.unwrap_or("*").to_string(),
+                    message: cause.0,
+                });
+            }
             let mut position = innermost_position(&error, rule.ast.source().unwrap_or_default());
             if position.is_none() {
                 // Sandbox limits report no position of their own: point at `fn check`.
@@ -350,6 +362,24 @@ impl RuleSet {
 
 /// The position of the failing statement in the rule's own file: errors inside a `lib/` module
 /// are reported at the rule's call into it.
+/// Why one rule × host evaluation produced no findings.
+enum RuleFailure {
+    /// The rule failed.
+    Error(Box<RuleError>),
+    /// The evidence it read is damaged.
+    Unchecked(UncheckedRule),
+}
+
+/// The damaged-evidence error at the bottom of `error`, when that is what stopped the rule.
+fn unreadable_cause(error: &EvalAltResult) -> Option<UnreadableEvidence> {
+    match error {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => unreadable_cause(inner),
+        EvalAltResult::ErrorRuntime(value, _) => value.clone().try_cast::<UnreadableEvidence>(),
+        _ => None,
+    }
+}
+
 fn innermost_position(error: &EvalAltResult, rule_source: &str) -> rhai::Position {
     match error {
         EvalAltResult::ErrorInFunctionCall(_, source, inner, position) => {

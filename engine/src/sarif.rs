@@ -258,6 +258,28 @@ impl Writer {
                 &paths,
             ));
         }
+        for unchecked in &report.unchecked {
+            all_notifications.push(Notification {
+                level: Some(json!("warning")),
+                message: text_message(sentence(&format!(
+                    "Rule {} could not check host {}: {}",
+                    unchecked.rule,
+                    unchecked.host,
+                    paths.relativize_text(&unchecked.message)
+                ))),
+                descriptor: Some(descriptor_reference("hiveward::rules::evidence_unreadable")),
+                associated_rule: Some(ReportingDescriptorReference {
+                    id: Some(unchecked.rule.clone()),
+                    index: index.get(&unchecked.rule).map(|index| *index as i64),
+                    ..Default::default()
+                }),
+                properties: Some(bag([
+                    ("rule", json!(unchecked.rule)),
+                    ("host", json!(unchecked.host)),
+                ])),
+                ..Blank::blank()
+            });
+        }
         if !report.passed_over.is_empty() {
             all_notifications.push(Notification {
                 level: Some(json!("note")),
@@ -290,7 +312,9 @@ impl Writer {
             results,
             by_severity,
             notifications: all_notifications,
-            execution_successful: report.rule_errors.is_empty() && !unreadable,
+            execution_successful: report.rule_errors.is_empty()
+                && report.unchecked.is_empty()
+                && !unreadable,
             automation_id,
             root_description: if options.source_root.is_some() {
                 "the directory the evidence paths are relative to"

@@ -11,7 +11,7 @@ use hiveward_collectors::{
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::error::RuleError;
+use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
 use crate::host_api::{HostFacts, HostHandle};
 use crate::inspect::ToolInfo;
@@ -103,6 +103,8 @@ pub struct ScanSummary {
     pub findings: usize,
     /// Rule errors.
     pub rule_errors: usize,
+    /// Rule × host evaluations stopped by damaged evidence.
+    pub unchecked: usize,
     /// Findings accepted by a waiver or the baseline.
     pub suppressed: usize,
 }
@@ -129,6 +131,8 @@ pub struct ScanReport {
     pub findings: Vec<Finding>,
     /// Rules that failed on a host.
     pub rule_errors: Vec<RuleError>,
+    /// Rules that could not judge a host because evidence they read is damaged.
+    pub unchecked: Vec<UncheckedRule>,
     /// Notices about the run itself: expired or unused waivers, baseline use.
     pub notices: Vec<Notice>,
     /// Findings per severity.
@@ -149,7 +153,8 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 impl ScanReport {
     /// The exit code for `fail_on` (`None` means never fail on findings): 2 when a rule failed,
     /// else 1 when an unsuppressed finding is at or above the threshold, else 3 when evidence
-    /// was unreadable or no rule could be evaluated, else 0. Waived and baselined findings never
+    /// was unreadable, a rule was stopped by damaged evidence, or no rule could be evaluated,
+    /// else 0. Waived and baselined findings never
     /// fail the run.
     pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
         if !self.rule_errors.is_empty() {
@@ -164,7 +169,10 @@ impl ScanReport {
                 return EXIT_FINDINGS;
             }
         }
-        if self.summary.files_unreadable > 0 || self.summary.evaluations == 0 {
+        if self.summary.files_unreadable > 0
+            || self.summary.unchecked > 0
+            || self.summary.evaluations == 0
+        {
             return EXIT_INCOMPLETE;
         }
         EXIT_CLEAN
@@ -231,6 +239,7 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         evaluations: evaluation.evaluations,
         findings: evaluation.findings.len(),
         rule_errors: evaluation.rule_errors.len(),
+        unchecked: evaluation.unchecked.len(),
         ..ScanSummary::default()
     };
     for file in hosts.iter().flat_map(|host| &host.files) {
@@ -276,6 +285,7 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         passed_over,
         findings: evaluation.findings,
         rule_errors: evaluation.rule_errors,
+        unchecked: evaluation.unchecked,
         notices: Vec::new(),
         counts,
         summary,

@@ -93,6 +93,17 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
                 error.message
             )?;
         }
+        for unchecked in report
+            .unchecked
+            .iter()
+            .filter(|unchecked| unchecked.host == host.name)
+        {
+            writeln!(
+                out,
+                "  NOT CHECKED {}: {}",
+                unchecked.rule, unchecked.message
+            )?;
+        }
         writeln!(out)?;
     }
     for finding in report
@@ -104,6 +115,17 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
     }
     for error in report.rule_errors.iter().filter(|error| error.host == "*") {
         writeln!(out, "RULE ERROR {} (fleet): {}", error.rule, error.message)?;
+    }
+    for unchecked in report
+        .unchecked
+        .iter()
+        .filter(|unchecked| unchecked.host == "*")
+    {
+        writeln!(
+            out,
+            "NOT CHECKED {} (fleet): {}",
+            unchecked.rule, unchecked.message
+        )?;
     }
     for notice in &report.notices {
         let level = format!("{:?}", notice.level).to_lowercase();
@@ -120,7 +142,7 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
     let summary = &report.summary;
     writeln!(
         out,
-        "{} finding(s){}: {} critical, {} high, {} medium, {} low, {} info; {} host(s), {} rule(s), profile {}; {} file(s) read, {} partly, {} unreadable; {} rule error(s)",
+        "{} finding(s){}: {} critical, {} high, {} medium, {} low, {} info; {} host(s), {} rule(s), profile {}; {} file(s) read, {} partly, {} unreadable; {} rule error(s){}",
         summary.findings,
         if summary.suppressed > 0 {
             format!(" ({} waived or baselined)", summary.suppressed)
@@ -138,7 +160,15 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
         summary.files_read,
         summary.files_partial,
         summary.files_unreadable,
-        summary.rule_errors
+        summary.rule_errors,
+        if summary.unchecked > 0 {
+            format!(
+                "; {} check(s) not made because evidence is damaged",
+                summary.unchecked
+            )
+        } else {
+            String::new()
+        }
     )?;
     if summary.evaluations == 0 {
         writeln!(

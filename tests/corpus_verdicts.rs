@@ -1,0 +1,161 @@
+//! The corpus SYSTEM hives are at their Windows defaults. Scanned one by one with the signing,
+//! SMB1, NTLM and guest/anonymous packs, each must give the verdicts its own build's defaults
+//! imply. The builds and editions are what SYSTEM records (see the collectors' `os_facts`
+//! test): no SOFTWARE hive comes with them, so the build is inferred from the in-box drivers and
+//! every verdict that rests on it is marked inferred.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value as Json;
+
+const RULES: &str = "HW-SIGN-001,HW-SIGN-002,HW-SIGN-003,HW-SIGN-004,HW-SMB1-001,HW-SMB1-002,HW-SMB1-003,HW-NTLM-001,HW-NTLM-002,HW-NTLM-003,HW-NTLM-004,HW-GUEST-001,HW-ANON-001";
+
+/// (rule, inferred) → number of findings.
+type Verdicts = BTreeMap<(String, bool), usize>;
+
+fn scan(path: &Path) -> (Verdicts, Json) {
+    let output = std::process::Command::cargo_bin("hiveward")
+        .expect("binary builds")
+        .args([
+            "scan",
+            "--only",
+            RULES,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ])
+        .arg(path)
+        .output()
+        .expect("hiveward runs");
+    let report: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "{}: no JSON report ({error}); stderr: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let mut verdicts = Verdicts::new();
+    for finding in report["findings"].as_array().expect("findings") {
+        let rule = finding["rule"].as_str().expect("rule id").to_string();
+        let inferred = finding["inferred"].as_bool().unwrap_or(false);
+        *verdicts.entry((rule, inferred)).or_default() += 1;
+    }
+    (verdicts, report)
+}
+
+fn verdicts(list: &[(&str, bool, usize)]) -> Verdicts {
+    list.iter()
+        .map(|(rule, inferred, count)| ((rule.to_string(), *inferred), *count))
+        .collect()
+}
+
+/// The verdicts each hive's defaults imply, with the reason.
+fn expected(name: &str) -> Option<(Verdicts, Vec<&'static str>)> {
+    // Every hive: the SMB server and client do not require signing (0 is the default before
+    // Windows 11 24H2 and none is a domain controller) and the server's SMB1 "if client agrees"
+    // signing is off (server default 0; the client's EnableSecuritySignature is 1).
+    let signing = [
+        ("HW-SIGN-001", false, 1),
+        ("HW-SIGN-002", false, 1),
+        ("HW-SIGN-003", false, 1),
+    ];
+    let list: Vec<(&str, bool, usize)> = match name {
+        // Windows XP: SMB1 is the only dialect; LmCompatibilityLevel 0, NoLMHash 0 and
+        // NTLMMinClientSec/ServerSec 0 are XP's defaults; XP ships NullSessionShares COMCFG and
+        // DFS$; guest fallback is allowed. No mrxsmb10 driver (XP's SMB1 client is mrxsmb).
+        "dfwinreg/SYSTEM" => vec![
+            ("HW-SMB1-001", true, 1),
+            ("HW-NTLM-001", false, 1),
+            ("HW-NTLM-003", false, 2),
+            ("HW-NTLM-004", false, 1),
+            ("HW-GUEST-001", true, 1),
+            ("HW-ANON-001", false, 1),
+        ],
+        // Windows 7 SP1 and 8.1: SMB1 absent means enabled before 1709, the mrxsmb10 driver is
+        // on demand / automatic, LmCompatibilityLevel absent behaves as 3, NTLMMin*Sec are
+        // 0x20000000 (128-bit only), guest fallback is allowed before 1709. NoLMHash is 1 and
+        // RestrictNullSessAccess 1 with empty pipes: clean.
+        "regipy/SYSTEM" | "regipy/SYSTEM_2" => vec![
+            ("HW-SMB1-001", true, 1),
+            ("HW-SMB1-002", false, 1),
+            ("HW-NTLM-001", true, 1),
+            ("HW-NTLM-003", false, 2),
+            ("HW-GUEST-001", true, 1),
+        ],
+        // Windows 10 1709 Education, installed without SMB1 (no srv and no mrxsmb10 keys), with
+        // AllowInsecureGuestAuth 0 written: only the NTLM level and session security remain.
+        "regipy/SYSTEM_B" => vec![("HW-NTLM-001", true, 1), ("HW-NTLM-003", false, 2)],
+        // Windows 10 1903 Professional, upgraded from 1709 with SMB1 still installed (srv and
+        // mrxsmb10 start automatically); Pro allows guest logons by default.
+        "regipy/SYSTEM_WIN_10_1709" => vec![
+            ("HW-SMB1-001", true, 1),
+            ("HW-SMB1-002", false, 1),
+            ("HW-NTLM-001", true, 1),
+            ("HW-NTLM-003", false, 2),
+            ("HW-GUEST-001", true, 1),
+        ],
+        // Another Windows XP hive whose Lsa key sits in a damaged cell: the NTLM rules cannot
+        // check it and say so; the rest is XP's defaults as above.
+        "regipy/corrupted_system_hive" => vec![
+            ("HW-SMB1-001", true, 1),
+            ("HW-GUEST-001", true, 1),
+            ("HW-ANON-001", false, 1),
+        ],
+        _ => return None,
+    };
+    let unchecked = if name == "regipy/corrupted_system_hive" {
+        vec!["HW-NTLM-001", "HW-NTLM-003", "HW-NTLM-004"]
+    } else {
+        Vec::new()
+    };
+    Some((
+        verdicts(&signing.into_iter().chain(list).collect::<Vec<_>>()),
+        unchecked,
+    ))
+}
+
+#[test]
+fn corpus_system_hives_give_the_verdicts_of_their_defaults() {
+    let Some(corpus) = hiveward_testkit::corpus_dir() else {
+        return;
+    };
+    let names = [
+        "dfwinreg/SYSTEM",
+        "regipy/SYSTEM",
+        "regipy/SYSTEM_2",
+        "regipy/SYSTEM_B",
+        "regipy/SYSTEM_WIN_10_1709",
+        "regipy/corrupted_system_hive",
+    ];
+    for name in names {
+        let path = corpus.join("hives").join(name);
+        if !path.is_file() {
+            hiveward_testkit::skip_or_fail(&format!("{} is not in the corpus", path.display()));
+            continue;
+        }
+        let (verdicts, report) = scan(&path);
+        let (want, want_unchecked) = expected(name).expect("every hive has its verdicts");
+        assert_eq!(verdicts, want, "{name}");
+        assert_eq!(report["summary"]["rule_errors"], 0, "{name}");
+        let unchecked: Vec<&str> = report["unchecked"]
+            .as_array()
+            .expect("unchecked list")
+            .iter()
+            .map(|item| item["rule"].as_str().expect("rule"))
+            .collect();
+        assert_eq!(unchecked, want_unchecked, "{name}");
+        // Verdicts that rest on the inferred build say so in the message.
+        for finding in report["findings"].as_array().expect("findings") {
+            if finding["inferred"] == true {
+                let message = finding["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains("inferred") || message.contains("assumed"),
+                    "{name}: {message}"
+                );
+            }
+        }
+    }
+}
