@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value as Json;
+
+mod common;
 
 const RULES: &str = "HW-SIGN-001,HW-SIGN-002,HW-SIGN-003,HW-SIGN-004,HW-SMB1-001,HW-SMB1-002,HW-SMB1-003,HW-NTLM-001,HW-NTLM-002,HW-NTLM-003,HW-NTLM-004,HW-GUEST-001,HW-ANON-001";
 
@@ -16,27 +17,7 @@ const RULES: &str = "HW-SIGN-001,HW-SIGN-002,HW-SIGN-003,HW-SIGN-004,HW-SMB1-001
 type Verdicts = BTreeMap<(String, bool), usize>;
 
 fn scan(path: &Path) -> (Verdicts, Json) {
-    let output = std::process::Command::cargo_bin("hiveward")
-        .expect("binary builds")
-        .args([
-            "scan",
-            "--only",
-            RULES,
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .arg(path)
-        .output()
-        .expect("hiveward runs");
-    let report: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "{}: no JSON report ({error}); stderr: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let report = common::scan_json(path, RULES);
     let mut verdicts = Verdicts::new();
     for finding in report["findings"].as_array().expect("findings") {
         let rule = finding["rule"].as_str().expect("rule id").to_string();

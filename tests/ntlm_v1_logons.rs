@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
+use hiveward_testkit::{data_field, element_text, evtxexport_xml};
 use serde_json::Value as Json;
+
+mod common;
 
 fn evtx_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
@@ -27,24 +30,6 @@ fn evtx_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The text of `<name ...>text</name>` in `block`, or of `<Data Name="name">text</Data>`.
-fn data_field<'a>(block: &'a str, name: &str) -> Option<&'a str> {
-    let start = block.find(&format!("<Data Name=\"{name}\">"))? + name.len() + 14;
-    let rest = &block[start..];
-    Some(&rest[..rest.find("</Data>")?])
-}
-
-fn element_text<'a>(block: &'a str, name: &str) -> Option<&'a str> {
-    let open = block.find(&format!("<{name}"))?;
-    let rest = &block[open + name.len() + 1..];
-    let close = rest.find('>')?;
-    if rest[..close].ends_with('/') {
-        return Some("");
-    }
-    let content = &rest[close + 1..];
-    Some(&content[..content.find(&format!("</{name}>"))?])
-}
-
 /// What `evtxexport` says about one file.
 struct OracleCount {
     /// Whether any record is of channel `Security`.
@@ -58,19 +43,14 @@ struct OracleCount {
 }
 
 fn oracle_count(path: &Path) -> OracleCount {
-    let output = Command::new("evtxexport")
-        .args(["-f", "xml"])
-        .arg(path)
-        .output()
-        .expect("evtxexport runs");
-    let text = String::from_utf8_lossy(&output.stdout);
+    let export = evtxexport_xml(path);
     let mut count = OracleCount {
         security_log: false,
         ntlm_v1: 0,
         anonymous: 0,
-        complete: output.status.success(),
+        complete: export.complete,
     };
-    for block in text.split("<Event xmlns").skip(1) {
+    for block in &export.records {
         if element_text(block, "Channel").map(str::trim) != Some("Security") {
             continue;
         }
@@ -97,27 +77,7 @@ fn oracle_count(path: &Path) -> OracleCount {
 
 /// HW-NTLM-002's findings for one log scanned on its own: (findings, summed count).
 fn rule_count(path: &Path) -> (usize, u64) {
-    let output = Command::cargo_bin("hiveward")
-        .expect("binary builds")
-        .args([
-            "scan",
-            "--only",
-            "HW-NTLM-002",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ])
-        .arg(path)
-        .output()
-        .expect("hiveward runs");
-    let report: Json = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "{}: no JSON report ({error}); stderr: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let report = common::scan_json(path, "HW-NTLM-002");
     assert_eq!(
         report["summary"]["rule_errors"],
         0,

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hiveward_collectors::{
     read_evtx, read_evtx_with, EventNeedFilter, EventRecord, EventSelection, EvidenceError,
     EvtxReadOptions, EvtxSummary, NoticeLevel, EVTX_DAMAGED_CODE,
 };
+use hiveward_testkit::{element_text, evtxexport_xml, unescape};
 
 /// Every `.evtx` file under `dir`, sorted.
 fn evtx_files(dir: &Path) -> Vec<PathBuf> {
@@ -60,35 +60,11 @@ struct Oracle {
     records: Vec<OracleRecord>,
 }
 
-fn element_text<'a>(block: &'a str, name: &str) -> Option<&'a str> {
-    let open = block.find(&format!("<{name}"))?;
-    let rest = &block[open + name.len() + 1..];
-    let close_tag = rest.find('>')?;
-    if rest[..close_tag].ends_with('/') {
-        return Some("");
-    }
-    let content = &rest[close_tag + 1..];
-    Some(&content[..content.find(&format!("</{name}>"))?])
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 fn evtxexport(path: &Path) -> Oracle {
-    let output = Command::new("evtxexport")
-        .args(["-f", "xml"])
-        .arg(path)
-        .output()
-        .expect("evtxexport runs");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let records = text
-        .split("<Event xmlns")
-        .skip(1)
+    let export = evtxexport_xml(path);
+    let records = export
+        .records
+        .iter()
         .map(|block| OracleRecord {
             record_id: element_text(block, "EventRecordID")
                 .and_then(|id| id.trim().parse().ok())
@@ -100,7 +76,7 @@ fn evtxexport(path: &Path) -> Oracle {
         })
         .collect();
     Oracle {
-        complete: output.status.success(),
+        complete: export.complete,
         records,
     }
 }

@@ -12,7 +12,9 @@
 #![deny(missing_docs)]
 
 mod dirty;
+mod evtxexport;
 pub use dirty::*;
+pub use evtxexport::{data_field, element_text, evtxexport_xml, unescape, EvtxExport};
 
 use std::path::Path;
 
