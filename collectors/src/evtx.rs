@@ -33,6 +33,14 @@
 //! record rendered to find out; [`EvtxSummary::records_rendered`] shows how often that, plus
 //! the rendering of matching records, happened.
 //!
+//! Before that, each chunk gets a raw pass over its bytes: the record headers, each template
+//! instance's substitution array and only the substitutions the System fields come from are
+//! read by hand, without the evtx crate building the records. When none of the chunk's records
+//! is wanted, they are counted from that pass and the crate never sees the chunk; anything
+//! unusual (damage, an unfamiliar layout, a record count that disagrees with the chunk header)
+//! sends the chunk through the crate as before. Most chunks of a big System or Application log
+//! hold nothing the SMB packs read, so they cost little more than a pass over their bytes.
+//!
 //! The final decision is always taken on the rendered record, so a pre-filter mistake could
 //! only drop a record, never add a wrong one; the corpus tests check that the pre-filter's
 //! channel and event ID agree with the rendered ones for every record of the corpus.
@@ -626,6 +634,25 @@ fn read_chunk(
         data.header.first_event_record_id,
         data.header.last_event_record_id,
     );
+    // When no record of the chunk is wanted, counting them needs nothing of the evtx crate;
+    // otherwise the raw pass still spares the per-record pre-filter below.
+    let mut raw = None;
+    if *context.selection != EventSelection::Everything && !truncated {
+        let mut layouts = HashMap::new();
+        if let Some(heads) = raw_heads(&data.data, &mut layouts) {
+            if !heads.iter().any(|head| {
+                context
+                    .selection
+                    .wants(&head.channel, &head.provider, head.id)
+            }) {
+                for head in &heads {
+                    outcome.count(&head.channel, head.id, &head.computer);
+                }
+                return;
+            }
+            raw = Some(heads);
+        }
+    }
     let mut chunk = match data.parse(Arc::clone(&context.settings)) {
         Ok(chunk) => chunk,
         Err(error) => {
@@ -661,7 +688,14 @@ fn read_chunk(
             ));
             continue;
         }
-        read_record(context, number, record, &mut layouts, outcome);
+        // The raw pass read the chunk's records in order from the first record id.
+        let head = raw.as_mut().and_then(|heads| {
+            let index = record.event_record_id.checked_sub(first_id)?;
+            heads
+                .get_mut(usize::try_from(index).ok()?)
+                .map(std::mem::take)
+        });
+        read_record(context, number, record, head, &mut layouts, outcome);
     }
 
     // Records past the end of a truncated file: the chunk header says how many it held.
@@ -686,12 +720,13 @@ fn read_record(
     context: &Context<'_>,
     chunk_number: u64,
     record: EvtxRecord<'_>,
+    raw_head: Option<SystemHead>,
     layouts: &mut HashMap<u32, Option<SystemSlots>>,
     outcome: &mut ChunkOutcome,
 ) {
     // With everything selected, every record is rendered anyway.
     if *context.selection != EventSelection::Everything {
-        if let Some(head) = prefilter(&record, layouts) {
+        if let Some(head) = raw_head.or_else(|| prefilter(&record, layouts)) {
             if !context
                 .selection
                 .wants(&head.channel, &head.provider, head.id)
@@ -833,7 +868,7 @@ impl Damage {
 // Pre-filter
 
 /// The System fields that decide whether a record is wanted, read without rendering.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct SystemHead {
     channel: String,
     provider: String,
@@ -955,6 +990,157 @@ fn slot_number(slot: &Slot, values: &[BinXmlValue<'_>]) -> Option<u32> {
             BinXmlValue::StringType(text) => text.to_string().ok()?.trim().parse().ok(),
             _ => None,
         },
+        Slot::Absent | Slot::Unknown => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw pass: a chunk's System fields straight from its bytes
+
+/// Offset of the records in a chunk (after its header and string and template tables).
+const CHUNK_RECORDS_START: usize = 512;
+/// The signature that starts every record.
+const RECORD_MAGIC: [u8; 4] = [0x2a, 0x2a, 0x00, 0x00];
+
+/// Reads the System fields of every record of a chunk straight from its bytes, without the
+/// evtx crate building anything. `None` as soon as anything is unusual (damage, a record layout
+/// the scanner does not follow, a record count that disagrees with the chunk header): the
+/// caller then reads the chunk through the evtx crate, which handles all of that.
+///
+/// Written by hand because the evtx crate offers no way to look at a record without building
+/// its whole content first, and building it is most of the cost of reading a log.
+fn raw_heads(
+    data: &[u8],
+    layouts: &mut HashMap<u32, Option<SystemSlots>>,
+) -> Option<Vec<SystemHead>> {
+    let mut cursor = Cursor { data, pos: 8 };
+    let first_id = u64::from_le_bytes(cursor.bytes(8)?.try_into().ok()?);
+    let last_id = u64::from_le_bytes(cursor.bytes(8)?.try_into().ok()?);
+    cursor.pos = 48;
+    let free_space = (cursor.u32()? as usize).min(data.len());
+    let expected = last_id.checked_sub(first_id)?.checked_add(1)?;
+    let mut heads = Vec::new();
+    let mut pos = CHUNK_RECORDS_START;
+    let mut next_id = first_id;
+    while pos < free_space {
+        if data.get(pos..pos + 4)? != RECORD_MAGIC {
+            return None;
+        }
+        let mut header = Cursor { data, pos: pos + 4 };
+        let size = header.u32()? as usize;
+        let record_id = u64::from_le_bytes(header.bytes(8)?.try_into().ok()?);
+        let end = pos.checked_add(size)?;
+        if size < 28 || end > free_space || record_id != next_id {
+            return None;
+        }
+        let copy = data.get(end - 4..end)?;
+        if u32::from_le_bytes(copy.try_into().ok()?) as usize != size {
+            return None;
+        }
+        heads.push(raw_head(data, pos + 24, end - 4, layouts)?);
+        next_id += 1;
+        pos = end;
+        if record_id == last_id {
+            break;
+        }
+    }
+    (heads.len() as u64 == expected).then_some(heads)
+}
+
+/// The System fields of the record whose BinXML is `data[start..end]`.
+fn raw_head(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    layouts: &mut HashMap<u32, Option<SystemSlots>>,
+) -> Option<SystemHead> {
+    let mut cursor = Cursor { data, pos: start };
+    // Fragment header: token 0x0f, major and minor version, flags.
+    if cursor.u8()? != 0x0f {
+        return None;
+    }
+    cursor.bytes(3)?;
+    if cursor.u8()? != 0x0c {
+        // Not a template instance: a plain tree, all literal.
+        let slots = scan_system(data, start, end, false)?;
+        return resolve_raw(&slots, &[]);
+    }
+    // Template instance: unknown byte, template id, definition offset.
+    cursor.bytes(5)?;
+    let definition = cursor.u32()?;
+    if definition as usize == cursor.pos {
+        // The definition is stored here: next-template offset, GUID, size, then the fragment.
+        cursor.bytes(20)?;
+        let size = cursor.u32()? as usize;
+        cursor.bytes(size)?;
+    }
+    let count = cursor.u32()? as usize;
+    // Each descriptor is a size (2 bytes), a type (1) and a padding byte.
+    let descriptors = cursor.bytes(count.checked_mul(4)?)?.to_vec();
+    let mut values = Vec::with_capacity(count);
+    for descriptor in descriptors.chunks_exact(4) {
+        let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
+        let at = cursor.pos;
+        cursor.pos = at.checked_add(size)?;
+        values.push((descriptor[2], data.get(at..cursor.pos)?));
+    }
+    if cursor.pos > end {
+        return None;
+    }
+    let slots = layouts
+        .entry(definition)
+        .or_insert_with(|| template_slots(data, definition))
+        .as_ref()?;
+    resolve_raw(slots, &values)
+}
+
+/// Takes the System fields from their slots and the raw substitution values `(type, bytes)`.
+fn resolve_raw(slots: &SystemSlots, values: &[(u8, &[u8])]) -> Option<SystemHead> {
+    Some(SystemHead {
+        channel: raw_text(&slots.channel, values)?,
+        provider: raw_text(&slots.provider, values)?,
+        computer: raw_text(&slots.computer, values)?,
+        id: raw_number(&slots.event_id, values)?,
+    })
+}
+
+/// A slot's value as text: a UTF-16 string without its terminating NULs, or empty for null.
+fn raw_text(slot: &Slot, values: &[(u8, &[u8])]) -> Option<String> {
+    match slot {
+        Slot::Absent => Some(String::new()),
+        Slot::Text(text) => Some(text.clone()),
+        Slot::Substitution(index) => match values.get(usize::from(*index))? {
+            (0x00, _) => Some(String::new()),
+            (STRING_TYPE, bytes) => {
+                let text = utf16_text(bytes)?;
+                Some(text.trim_end_matches('\0').to_string())
+            }
+            _ => None,
+        },
+        Slot::Unknown => None,
+    }
+}
+
+/// A slot's value as an event ID, from the unsigned and signed integer types.
+fn raw_number(slot: &Slot, values: &[(u8, &[u8])]) -> Option<u32> {
+    match slot {
+        Slot::Text(text) => text.trim().parse().ok(),
+        Slot::Substitution(index) => {
+            let (value_type, bytes) = values.get(usize::from(*index))?;
+            let unsigned = |width: usize| -> Option<u64> {
+                let mut buffer = [0u8; 8];
+                buffer[..width].copy_from_slice(bytes.get(..width)?);
+                (bytes.len() == width).then(|| u64::from_le_bytes(buffer))
+            };
+            let number = match value_type {
+                0x04 => unsigned(1)?,
+                0x06 => unsigned(2)?,
+                0x08 | 0x14 => unsigned(4)?,
+                0x0a | 0x15 => unsigned(8)?,
+                _ => return None,
+            };
+            u32::try_from(number).ok()
+        }
         Slot::Absent | Slot::Unknown => None,
     }
 }
