@@ -631,3 +631,54 @@ fn the_writing_rules_guide_works_as_written() {
         packs.len()
     );
 }
+
+/// `inferred = true|false` in a case checks the inferred mark of every finding.
+#[test]
+fn rules_test_checks_the_inferred_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "E2E-INFER-001";
+    let pack = dir.path().join("pack");
+    fs::create_dir_all(&pack).unwrap();
+    fs::write(pack.join("pack.toml"), PACK_TOML).unwrap();
+    // Fires on 1, and marks the finding inferred when the value is absent (default 1 assumed).
+    fs::write(
+        pack.join(format!("{id}.rhai")),
+        plain_rule(id).replace(
+            "    if value == 1 {",
+            "    if value == () {\n        return [#{ message: `assumed 1 on ${host.name}`, inferred: true }];\n    }\n    if value == 1 {",
+        ),
+    )
+    .unwrap();
+    let absent = r#"[[case]]
+name = "NAME"
+expect = ["E2E-INFER-001"]
+inferred = WANT
+reg = '''
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters]
+"Other"=dword:00000001
+'''
+
+"#;
+    let tests = absent
+        .replace("NAME", "absent is inferred")
+        .replace("WANT", "true")
+        + &absent
+            .replace("NAME", "absent claimed as not inferred")
+            .replace("WANT", "false")
+        + &plain_case("explicit 1 is not inferred", r#"["E2E-INFER-001"]"#, 1)
+            .replace("expect =", "inferred = false\nexpect =")
+        + &plain_case("explicit 0 is clean", "[]", 0);
+    fs::write(pack.join(format!("{id}.tests.toml")), tests).unwrap();
+    let run = hiveward(dir.path(), &["rules", "test", "pack"]);
+    run.assert_code(1);
+    assert_eq!(test_counts(&run.stdout), (3, 1), "{}", run.stdout);
+    let blocks = fail_blocks(&run.stdout);
+    let (_, diff) = block(&blocks, "absent claimed as not inferred");
+    assert_eq!(diff[0], "- expected every finding not inferred", "{diff:?}");
+    assert!(
+        diff[1].starts_with("+ inferred: [\"assumed 1 on HOST\"]"),
+        "{diff:?}"
+    );
+}

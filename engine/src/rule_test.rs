@@ -103,6 +103,9 @@ struct Case {
     count: Option<usize>,
     #[serde(default)]
     message_contains: Option<String>,
+    /// When given, every finding of the case must be marked inferred (`true`) or not (`false`).
+    #[serde(default)]
+    inferred: Option<bool>,
     #[serde(default)]
     host: Option<String>,
     #[serde(default)]
@@ -281,6 +284,24 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
                     .iter()
                     .map(|finding| finding.message.as_str())
                     .collect::<Vec<_>>()
+            ));
+        }
+    }
+    if let Some(inferred) = case.inferred {
+        let other: Vec<&str> = evaluation
+            .findings
+            .iter()
+            .filter(|finding| finding.inferred != inferred)
+            .map(|finding| finding.message.as_str())
+            .collect();
+        if !other.is_empty() {
+            let (want, got) = if inferred {
+                ("inferred", "not inferred")
+            } else {
+                ("not inferred", "inferred")
+            };
+            problems.push(format!(
+                "- expected every finding {want}\n+ {got}: {other:?}"
             ));
         }
     }
