@@ -428,6 +428,46 @@ impl HiveFile {
         read(&key).map(Some)
     }
 
+    /// The key's LastWriteTime (a FILETIME: 100-ns intervals since 1601-01-01 UTC), or `None`
+    /// when the key does not exist.
+    ///
+    /// nt-hive does not expose it, so it is read here from the key node's bytes: the node is
+    /// found through the name nt-hive hands out, which is a slice of the hive at offset 0x4C of
+    /// the node (after its `nk` signature); the signature and the stored name length are checked
+    /// before the timestamp at offset 4 is read.
+    pub fn key_last_written(&self, components: &[&str]) -> Result<Option<u64>, EvidenceError> {
+        let base = self.bytes.as_ptr() as usize;
+        let length = self.bytes.len();
+        self.with_key(components, |key| {
+            let name = key.name().map_err(|error| self.corrupt(error))?;
+            let (nt_hive::NtHiveNameString::Latin1(slice)
+            | nt_hive::NtHiveNameString::Utf16LE(slice)) = name;
+            let node = (slice.as_ptr() as usize)
+                .checked_sub(base)
+                .and_then(|at| at.checked_sub(0x4C))
+                .filter(|node| node + 0x4C <= length);
+            let bytes = &self.bytes[..];
+            let timestamp = node.and_then(|node| {
+                let signature_ok = bytes.get(node..node + 2) == Some(b"nk".as_slice());
+                let stored_length = bytes
+                    .get(node + 0x48..node + 0x4A)
+                    .map(|pair| usize::from(u16::from_le_bytes([pair[0], pair[1]])));
+                if !signature_ok || stored_length != Some(slice.len()) {
+                    return None;
+                }
+                let raw = bytes.get(node + 4..node + 12)?;
+                Some(u64::from_le_bytes(raw.try_into().ok()?))
+            });
+            timestamp.ok_or_else(|| EvidenceError::CorruptHive {
+                path: self.path.clone(),
+                detail: format!(
+                    "the key node of {} cannot be located to read its last-write time",
+                    components.join("\\")
+                ),
+            })
+        })
+    }
+
     /// Whether the key at `components` (relative to the hive root) exists.
     pub fn key_exists(&self, components: &[&str]) -> Result<bool, EvidenceError> {
         Ok(self.with_key(components, |_| Ok(()))?.is_some())

@@ -86,5 +86,5 @@ pub use crate::{
         RegistrySource,
     },
     regtext::{RawRegValue, RegExport, RegExportKey},
-    value::{encode_utf16_sz, to_hex, RegData, RegType, RegValue},
+    value::{encode_utf16_sz, filetime_to_rfc3339, to_hex, RegData, RegType, RegValue},
 };

@@ -55,6 +55,14 @@ impl RegistrySource {
             RegistrySource::Export(export) => Ok(export.subkeys(components)),
         }
     }
+
+    /// `Some(last write time)` when the key exists; a `.reg` export records no time.
+    fn key_last_written(&self, components: &[&str]) -> Result<Option<Option<u64>>, EvidenceError> {
+        match self {
+            RegistrySource::Hive(hive) => Ok(hive.key_last_written(components)?.map(Some)),
+            RegistrySource::Export(export) => Ok(export.key_exists(components).then_some(None)),
+        }
+    }
 }
 
 /// Which `ControlSet00N` stands for `CurrentControlSet`, and how that was decided.
@@ -294,6 +302,17 @@ impl HostRegistry {
     /// Lists the subkeys of a key.
     pub fn subkeys(&self, path: &str) -> Result<Option<Located<Vec<String>>>, EvidenceError> {
         self.first_hit(path, |source, components| source.subkeys(components))
+    }
+
+    /// A key's LastWriteTime as a FILETIME (`None` inside when the source, a `.reg` export,
+    /// records none), or `None` when the key does not exist.
+    pub fn key_last_written(
+        &self,
+        path: &str,
+    ) -> Result<Option<Located<Option<u64>>>, EvidenceError> {
+        self.first_hit(path, |source, components| {
+            source.key_last_written(components)
+        })
     }
 
     /// Whether a key exists in any source.

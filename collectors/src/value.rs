@@ -261,6 +261,21 @@ pub fn encode_utf16_sz(text: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn filetimes_become_rfc3339_microseconds() {
+        // 2012-04-03T22:11:22.2768467Z, as regipy shows a MountPoints2 key of the corpus.
+        assert_eq!(
+            filetime_to_rfc3339(129_779_646_822_768_467).as_deref(),
+            Some("2012-04-03T22:11:22.276846Z")
+        );
+        assert_eq!(
+            filetime_to_rfc3339(116_444_736_000_000_000).as_deref(),
+            Some("1970-01-01T00:00:00.000000Z")
+        );
+        assert_eq!(filetime_to_rfc3339(0), None);
+        assert_eq!(filetime_to_rfc3339(u64::MAX), None);
+    }
+
     use super::*;
 
     fn utf16(text: &str) -> Vec<u8> {
@@ -321,4 +336,19 @@ mod tests {
         let json = serde_json::to_string(&RegValue::decode("b", 3, &[0xde, 0xad])).unwrap();
         assert_eq!(json, r#"{"name":"b","type":"REG_BINARY","data":"dead"}"#);
     }
+}
+
+/// A Windows FILETIME (100-ns intervals since 1601-01-01 UTC) as RFC 3339 UTC text with
+/// microseconds, as event times are written (`2012-04-03T22:11:22.276846Z`); `None` for 0 and
+/// for values outside the years 1601 to 9999.
+pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
+    /// Seconds from 1601-01-01 to 1970-01-01.
+    const EPOCH_GAP: i64 = 11_644_473_600;
+    if filetime == 0 {
+        return None;
+    }
+    let seconds = i64::try_from(filetime / 10_000_000).ok()? - EPOCH_GAP;
+    let nanos = i32::try_from((filetime % 10_000_000) * 100).ok()?;
+    let timestamp = jiff::Timestamp::new(seconds, nanos).ok()?;
+    Some(timestamp.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }

@@ -65,6 +65,10 @@ pub struct Evidence {
     /// The last event's time (RFC 3339 UTC), for `event` evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_time: Option<String>,
+    /// The key's LastWriteTime (RFC 3339 UTC), for `registry` evidence about a key, such as a
+    /// `MountPoints2` share key whose last write is the share's last use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_written: Option<String>,
 }
 
 /// A JSON value with a total order, so that evidence sorts deterministically.
@@ -179,7 +183,8 @@ impl Evidence {
                 value.type_name()
             ));
         };
-        const KNOWN: [&str; 18] = [
+        const KNOWN: [&str; 19] = [
+            "last_written",
             "channel",
             "record_ids",
             "count",
@@ -242,6 +247,7 @@ impl Evidence {
                 .and_then(|count| u64::try_from(count).ok()),
             first_time: text_field(&map, "first_time")?,
             last_time: text_field(&map, "last_time")?,
+            last_written: text_field(&map, "last_written")?,
         })
     }
 
@@ -263,7 +269,20 @@ impl Evidence {
                     .as_deref()
                     .or(self.path.as_deref())
                     .unwrap_or_default();
-                let name = self.value_name.as_deref().unwrap_or_default();
+                let Some(name) = self.value_name.as_deref() else {
+                    // Evidence about a key rather than one of its values.
+                    let written = self
+                        .last_written
+                        .as_deref()
+                        .map(|time| format!(", last written {time}"))
+                        .unwrap_or_default();
+                    let note = self
+                        .note
+                        .as_deref()
+                        .map(|note| format!(": {note}"))
+                        .unwrap_or_default();
+                    return format!("key {path}{written}{note}");
+                };
                 let observed = if self.default_applied {
                     format!("not set, default {}", show(&self.effective))
                 } else {
@@ -315,6 +334,7 @@ impl Evidence {
             count: None,
             first_time: None,
             last_time: None,
+            last_written: None,
         }
     }
 

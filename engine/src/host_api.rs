@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use hiveward_collectors::{
-    EventRecord, FileRecord, HiveKind, HostRegistry, HotfixInventory, KbStatus, OsFacts, RegData,
-    RegValue,
+    filetime_to_rfc3339, EventRecord, FileRecord, HiveKind, HostRegistry, HotfixInventory,
+    KbStatus, OsFacts, RegData, RegValue,
 };
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 
@@ -215,6 +215,40 @@ fn register_event_type(engine: &mut Engine) {
                 record.channel, record.id, record.record_id, record.time
             )
         });
+}
+
+/// Evidence about a key: `kind: "registry"`, `path`, `resolved_path`, `file`, `present`, and
+/// `last_written` (its LastWriteTime as RFC 3339 UTC; `()` for `.reg` exports, which record
+/// none).
+fn key_info(host: &HostHandle, path: &str) -> RhaiResult<Map> {
+    let found = host
+        .0
+        .registry
+        .key_last_written(path)
+        .map_err(|error| unreadable(format!("cannot read {path}: {error}")))?;
+    let mut map = Map::new();
+    map.insert("kind".into(), "registry".into());
+    map.insert("path".into(), path.into());
+    match found {
+        Some(found) => {
+            map.insert("present".into(), true.into());
+            map.insert("resolved_path".into(), found.resolved_path.into());
+            map.insert("file".into(), found.file.display().to_string().into());
+            map.insert(
+                "last_written".into(),
+                found
+                    .data
+                    .and_then(filetime_to_rfc3339)
+                    .map(Dynamic::from)
+                    .unwrap_or(Dynamic::UNIT),
+            );
+        }
+        None => {
+            map.insert("present".into(), false.into());
+            map.insert("last_written".into(), Dynamic::UNIT);
+        }
+    }
+    Ok(map)
 }
 
 /// Whether an event field equals a filter value: strings without regard to case or surrounding
@@ -479,6 +513,10 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                 .and_then(|os| rhai::serde::to_dynamic(os).ok())
                 .unwrap_or(Dynamic::UNIT)
         })
+        .register_fn(
+            "key_info",
+            |host: &mut HostHandle, path: &str| -> RhaiResult<Map> { key_info(host, path) },
+        )
         .register_fn("has_hive", |host: &mut HostHandle, kind: &str| -> bool {
             host.0.has_hive(kind)
         })
