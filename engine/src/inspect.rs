@@ -39,6 +39,8 @@ pub struct KeyReport {
     pub resolved_path: Option<String>,
     /// The evidence file it was read from.
     pub file: Option<String>,
+    /// The key's LastWriteTime (RFC 3339 UTC); `None` for `.reg` exports, which record none.
+    pub last_written: Option<String>,
     /// The control set used for `CurrentControlSet`, when the path goes through it.
     pub control_set: Option<ControlSetChoice>,
     /// The values, sorted by name without regard to case.
@@ -202,6 +204,7 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
         found: false,
         resolved_path: None,
         file: None,
+        last_written: None,
         control_set: None,
         values: Vec::new(),
         subkeys: Vec::new(),
@@ -222,6 +225,14 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
             }
         }
         Ok(None) => {}
+        Err(error) => report.error = Some(error.to_notice(NoticeLevel::Warning)),
+    }
+    match registry.key_last_written(requested) {
+        Ok(found) => {
+            report.last_written = found
+                .and_then(|found| found.data)
+                .and_then(hiveward_collectors::filetime_to_rfc3339);
+        }
         Err(error) => report.error = Some(error.to_notice(NoticeLevel::Warning)),
     }
     match registry.subkeys(requested) {

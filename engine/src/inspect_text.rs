@@ -216,6 +216,9 @@ fn write_key(key: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
         if let Some(file) = &key.file {
             writeln!(out, "    from {file}")?;
         }
+        if let Some(time) = &key.last_written {
+            writeln!(out, "    last written {time}")?;
+        }
         if let Some(choice) = &key.control_set {
             writeln!(
                 out,
