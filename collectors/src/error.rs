@@ -46,6 +46,19 @@ pub enum EvidenceError {
         detail: String,
     },
 
+    /// The file is named or sniffed like an event log but its file header cannot be read.
+    #[error("{}: not an EVTX event log: {detail}", path.display())]
+    #[diagnostic(
+        code(hiveward::evtx::not_a_log),
+        help("EVTX logs start with the signature `ElfFile` and a 4096-byte file header; export them with `wevtutil epl` or copy them from `Windows\\System32\\winevt\\Logs`")
+    )]
+    NotAnEvtx {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the header.
+        detail: String,
+    },
+
     /// The file is shorter than its base block says, or too short to hold a base block.
     #[error(
         "{}: the hive is truncated: it needs {declared} bytes (base block and hive bins) but the file has {available}",
@@ -110,6 +123,7 @@ impl EvidenceError {
             EvidenceError::Io { path, .. }
             | EvidenceError::EmptyFile { path }
             | EvidenceError::NotAHive { path, .. }
+            | EvidenceError::NotAnEvtx { path, .. }
             | EvidenceError::TruncatedHive { path, .. }
             | EvidenceError::CorruptHive { path, .. }
             | EvidenceError::BadTransactionLog { path, .. }

@@ -327,13 +327,9 @@ pub fn read_evtx_with(
         .take(FILE_HEADER_SIZE)
         .read_to_end(&mut head)
         .map_err(io_error)?;
-    // No EVTX-specific error kind exists yet: a file that is not a log is reported as an I/O
-    // error of kind `InvalidData` that says so.
-    let header = EvtxFileHeader::from_bytes(&head).map_err(|error| {
-        io_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not an EVTX event log: {error}"),
-        ))
+    let header = EvtxFileHeader::from_bytes(&head).map_err(|error| EvidenceError::NotAnEvtx {
+        path: path.to_path_buf(),
+        detail: error.to_string(),
     })?;
     summary.parsed = true;
 

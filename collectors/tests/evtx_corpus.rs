@@ -730,8 +730,9 @@ fn files_that_are_not_logs_are_errors_naming_the_file() {
         &b"not an event log at all, just text\n".repeat(20),
     );
     match read_evtx(&text, &EventSelection::Everything) {
-        Err(error @ EvidenceError::Io { .. }) => {
+        Err(error @ EvidenceError::NotAnEvtx { .. }) => {
             assert_eq!(error.path(), text);
+            assert_eq!(error.code_name(), "hiveward::evtx::not_a_log");
             let message = error.to_string();
             assert!(
                 message.contains("Text.evtx") && message.contains("not an EVTX event log"),
