@@ -259,6 +259,21 @@ pub fn encode_utf16_sz(text: &str) -> Vec<u8> {
     out
 }
 
+/// A Windows FILETIME (100-ns intervals since 1601-01-01 UTC) as RFC 3339 UTC text with
+/// microseconds, as event times are written (`2012-04-03T22:11:22.276846Z`); `None` for 0 and
+/// for values outside the years 1601 to 9999.
+pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
+    /// Seconds from 1601-01-01 to 1970-01-01.
+    const EPOCH_GAP: i64 = 11_644_473_600;
+    if filetime == 0 {
+        return None;
+    }
+    let seconds = i64::try_from(filetime / 10_000_000).ok()? - EPOCH_GAP;
+    let nanos = i32::try_from((filetime % 10_000_000) * 100).ok()?;
+    let timestamp = jiff::Timestamp::new(seconds, nanos).ok()?;
+    Some(timestamp.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -336,19 +351,4 @@ mod tests {
         let json = serde_json::to_string(&RegValue::decode("b", 3, &[0xde, 0xad])).unwrap();
         assert_eq!(json, r#"{"name":"b","type":"REG_BINARY","data":"dead"}"#);
     }
-}
-
-/// A Windows FILETIME (100-ns intervals since 1601-01-01 UTC) as RFC 3339 UTC text with
-/// microseconds, as event times are written (`2012-04-03T22:11:22.276846Z`); `None` for 0 and
-/// for values outside the years 1601 to 9999.
-pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
-    /// Seconds from 1601-01-01 to 1970-01-01.
-    const EPOCH_GAP: i64 = 11_644_473_600;
-    if filetime == 0 {
-        return None;
-    }
-    let seconds = i64::try_from(filetime / 10_000_000).ok()? - EPOCH_GAP;
-    let nanos = i32::try_from((filetime % 10_000_000) * 100).ok()?;
-    let timestamp = jiff::Timestamp::new(seconds, nanos).ok()?;
-    Some(timestamp.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
