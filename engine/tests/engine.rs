@@ -3,36 +3,17 @@
 //! determinism and rule selection.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
 
-use hiveward_collectors::{read_hotfixes, read_os_facts, HiveFile, HostRegistry, RegistrySource};
 use hiveward_engine::{
-    context_map, Evaluation, Evidence, Finding, HostFacts, HostHandle, JsonValue, Limits,
-    PackSource, RuleSet, Selection, Severity, SourceFile,
+    context_map, Evaluation, Evidence, Finding, HostHandle, JsonValue, Limits, PackSource, RuleSet,
+    Selection, Severity,
 };
 use serde_json::json;
 
+mod common;
+use common::{evaluate, host_from_reg, load_with, manifest_text, pack_source, rule_origin};
+
 const PARAMETERS: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters";
-
-fn source(folder: &str, file_name: &str, text: &str) -> SourceFile {
-    SourceFile {
-        origin: format!("{folder}/{file_name}"),
-        file_name: file_name.to_string(),
-        text: text.to_string(),
-    }
-}
-
-fn manifest_text(name: &str, min_hiveward: &str) -> String {
-    format!(
-        "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"engine tests\"\nmin_hiveward = \"{min_hiveward}\"\n"
-    )
-}
-
-/// The origin a rule file of `pack` is reported under.
-fn rule_origin(pack: &str, id: &str) -> String {
-    format!("/packs/{pack}/{id}.rhai")
-}
 
 /// A pack named `name` whose rules are (id, text); each is stored as `ID.rhai`.
 fn pack(name: &str, rules: &[(&str, &str)]) -> PackSource {
@@ -40,18 +21,7 @@ fn pack(name: &str, rules: &[(&str, &str)]) -> PackSource {
 }
 
 fn pack_with_manifest(name: &str, manifest: &str, rules: &[(&str, &str)]) -> PackSource {
-    let folder = format!("/packs/{name}");
-    PackSource {
-        origin: folder.clone(),
-        builtin: false,
-        manifest: source(&folder, "pack.toml", manifest),
-        rules: rules
-            .iter()
-            .map(|(id, text)| source(&folder, &format!("{id}.rhai"), text))
-            .collect(),
-        libs: vec![],
-        tests: vec![],
-    }
+    pack_source(name, manifest, rules, &[])
 }
 
 /// A rule file: the `RULE` map on line 1 (with `extra` metadata fields), `body` from line 2 on.
@@ -62,40 +32,11 @@ fn rule_text(id: &str, pack: &str, extra: &str, body: &str) -> String {
 }
 
 fn load(packs: Vec<PackSource>) -> RuleSet {
-    match RuleSet::load(packs, Limits::default()) {
-        Ok(rules) => rules,
-        Err(errors) => panic!(
-            "the packs must load: {}",
-            errors
-                .iter()
-                .map(|error| error.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    }
+    load_with(packs, Limits::default())
 }
 
-fn evaluate(rules: &RuleSet, hosts: &[HostHandle]) -> Evaluation {
-    rules.evaluate(hosts, &context_map("cis", &BTreeMap::new()))
-}
-
-/// A host whose SYSTEM hive (file `NAME_SYSTEM.HIV`) is built from `.reg` text.
 fn host(name: &str, reg: &str) -> HostHandle {
-    let bytes = hiveward_testkit::hive_from_reg(reg);
-    let hive = HiveFile::from_bytes(Path::new(&format!("{name}_SYSTEM.HIV")), bytes, &[])
-        .expect("the fixture hive opens");
-    let mut registry = HostRegistry::new();
-    registry.add(RegistrySource::Hive(hive));
-    let os = read_os_facts(&registry).expect("os facts");
-    let hotfixes = read_hotfixes(&registry).expect("hotfixes");
-    HostHandle(Arc::new(HostFacts {
-        name: name.to_string(),
-        registry,
-        os,
-        hotfixes,
-        files: vec![],
-        events: vec![],
-    }))
+    host_from_reg(name, reg)
 }
 
 /// `.reg` text for a SYSTEM hive whose current set is ControlSet002; `values` go into its

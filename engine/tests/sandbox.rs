@@ -5,60 +5,23 @@
 //! Nothing here measures time: the test harness finishing is the proof that each case is bounded.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
 
-use hiveward_collectors::{read_hotfixes, read_os_facts, HiveFile, HostRegistry, RegistrySource};
-use hiveward_engine::{
-    context_map, Evaluation, HostFacts, HostHandle, Limits, PackSource, RuleError, RuleSet,
-    SourceFile,
-};
+use hiveward_engine::{Evaluation, HostHandle, Limits, PackSource, RuleError, RuleSet};
+
+mod common;
+use common::{evaluate, host_from_reg, load_with, pack_folder, pack_source, rule_origin};
 
 /// The rule that must keep producing its finding next to every misbehaving rule.
 const GOOD_ID: &str = "T-GOOD-001";
 /// The misbehaving rule.
 const BAD_ID: &str = "T-BAD-001";
 
-fn source(folder: &str, file_name: &str, text: &str) -> SourceFile {
-    SourceFile {
-        origin: format!("{folder}/{file_name}"),
-        file_name: file_name.to_string(),
-        text: text.to_string(),
-    }
-}
-
-fn pack_folder(name: &str) -> String {
-    format!("/packs/{name}")
-}
-
-/// The origin a rule file of `pack` is reported under.
-fn rule_origin(pack: &str, id: &str) -> String {
-    format!("{}/{id}.rhai", pack_folder(pack))
-}
-
 /// A pack named `name` with `rules` as (id, text) and `libs` as (module, text).
 fn pack(name: &str, rules: &[(&str, &str)], libs: &[(&str, &str)]) -> PackSource {
-    let folder = pack_folder(name);
-    PackSource {
-        origin: folder.clone(),
-        builtin: false,
-        manifest: source(
-            &folder,
-            "pack.toml",
-            &format!(
-                "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"sandbox tests\"\nmin_hiveward = \"0.1.0\"\n"
-            ),
-        ),
-        rules: rules
-            .iter()
-            .map(|(id, text)| source(&folder, &format!("{id}.rhai"), text))
-            .collect(),
-        libs: libs
-            .iter()
-            .map(|(module, text)| source(&format!("{folder}/lib"), &format!("{module}.rhai"), text))
-            .collect(),
-        tests: vec![],
-    }
+    let manifest = format!(
+        "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"sandbox tests\"\nmin_hiveward = \"0.1.0\"\n"
+    );
+    pack_source(name, &manifest, rules, libs)
 }
 
 /// A rule file: the `RULE` map on line 1, `body` from line 2 on.
@@ -89,7 +52,8 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 fn host(name: &str) -> HostHandle {
-    let bytes = hiveward_testkit::hive_from_reg(
+    host_from_reg(
+        name,
         r#"Windows Registry Editor Version 5.00
 
 [HKEY_LOCAL_MACHINE\SYSTEM\Select]
@@ -98,39 +62,11 @@ fn host(name: &str) -> HostHandle {
 [HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\LanmanServer\Parameters]
 "SmbServerNameHardeningLevel"=dword:00000001
 "#,
-    );
-    let hive = HiveFile::from_bytes(Path::new(&format!("{name}_SYSTEM.HIV")), bytes, &[])
-        .expect("the fixture hive opens");
-    let mut registry = HostRegistry::new();
-    registry.add(RegistrySource::Hive(hive));
-    let os = read_os_facts(&registry).expect("os facts");
-    let hotfixes = read_hotfixes(&registry).expect("hotfixes");
-    HostHandle(Arc::new(HostFacts {
-        name: name.to_string(),
-        registry,
-        os,
-        hotfixes,
-        files: vec![],
-        events: vec![],
-    }))
+    )
 }
 
 fn load(packs: Vec<PackSource>, limits: Limits) -> RuleSet {
-    match RuleSet::load(packs, limits) {
-        Ok(rules) => rules,
-        Err(errors) => panic!(
-            "the packs must load: {}",
-            errors
-                .iter()
-                .map(|error| error.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    }
-}
-
-fn evaluate(rules: &RuleSet, hosts: &[HostHandle]) -> Evaluation {
-    rules.evaluate(hosts, &context_map("cis", &BTreeMap::new()))
+    load_with(packs, limits)
 }
 
 /// Limits small enough to keep runaway rules short.
