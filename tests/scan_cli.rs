@@ -675,6 +675,58 @@ fn output_is_byte_identical_for_any_thread_count_on_many_hosts() {
     assert_same_for_any_thread_count(dir.path(), "fleet", "text").assert_code(0);
 }
 
+/// Every built-in rule (host and fleet rules, events, inferred builds) over the sample bundle
+/// and the corpus: JSON and SARIF are byte-identical whatever the thread count.
+#[test]
+fn all_builtin_rules_give_identical_reports_for_any_thread_count() {
+    let mut inputs = vec![root().join("examples/bundle")];
+    if let Some(corpus) = hiveward_testkit::corpus_dir() {
+        inputs.push(corpus);
+    }
+    for input in inputs {
+        let input = input.to_str().unwrap().to_string();
+        for format in ["json", "sarif"] {
+            let scan = |jobs: &str| {
+                hiveward(
+                    &root(),
+                    &[
+                        "scan",
+                        &input,
+                        "--format",
+                        format,
+                        "--jobs",
+                        jobs,
+                        "--fail-on",
+                        "never",
+                    ],
+                )
+            };
+            let one = scan("1");
+            one.assert_no_panic();
+            assert!(
+                matches!(one.code, 0 | 3),
+                "{input}: exit {}\n{}",
+                one.code,
+                one.stderr
+            );
+            let two = scan("2");
+            assert_eq!(two.code, one.code, "{input}");
+            assert!(
+                one.stdout == two.stdout,
+                "--jobs 1 and --jobs 2 give different {format} for {input}"
+            );
+            if format == "json" {
+                let report = one.json();
+                assert_no_rule_errors(&report);
+                assert!(
+                    report["summary"]["findings"].as_u64().unwrap() > 0,
+                    "{input}"
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Custom packs.
 // ---------------------------------------------------------------------------------------------
