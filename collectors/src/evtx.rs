@@ -411,7 +411,13 @@ pub fn read_evtx_with(
     summary.records_matched = records.len() as u64;
     summary.counts = counts
         .into_iter()
-        .map(|((channel, id), count)| EventCount { channel, id, count })
+        .flat_map(|(channel, ids)| {
+            ids.into_iter().map(move |(id, count)| EventCount {
+                channel: channel.clone(),
+                id,
+                count,
+            })
+        })
         .collect();
     summary.channels = channels.into_iter().filter(|c| !c.is_empty()).collect();
     summary.computers = computers.into_iter().filter(|c| !c.is_empty()).collect();
@@ -475,7 +481,8 @@ struct Context<'a> {
 #[derive(Default)]
 struct ChunkOutcome {
     records: Vec<EventRecord>,
-    counts: BTreeMap<(String, u32), u64>,
+    /// Records per channel, then per event ID.
+    counts: BTreeMap<String, BTreeMap<u32, u64>>,
     channels: BTreeSet<String>,
     computers: BTreeSet<String>,
     read: u64,
@@ -489,8 +496,11 @@ impl ChunkOutcome {
     /// Adds what a later chunk found.
     fn merge(&mut self, other: ChunkOutcome) {
         self.records.extend(other.records);
-        for (key, count) in other.counts {
-            *self.counts.entry(key).or_default() += count;
+        for (channel, ids) in other.counts {
+            let mine = self.counts.entry(channel).or_default();
+            for (id, count) in ids {
+                *mine.entry(id).or_default() += count;
+            }
         }
         self.channels.extend(other.channels);
         self.computers.extend(other.computers);
@@ -504,7 +514,12 @@ impl ChunkOutcome {
     /// Counts one record read.
     fn count(&mut self, channel: &str, id: u32, computer: &str) {
         self.read += 1;
-        *self.counts.entry((channel.to_string(), id)).or_default() += 1;
+        // Looked up by reference first: this runs once per record.
+        let ids = match self.counts.get_mut(channel) {
+            Some(ids) => ids,
+            None => self.counts.entry(channel.to_string()).or_default(),
+        };
+        *ids.entry(id).or_default() += 1;
         if !self.channels.contains(channel) {
             self.channels.insert(channel.to_string());
         }
@@ -1016,6 +1031,7 @@ fn raw_heads(
     let free_space = (cursor.u32()? as usize).min(data.len());
     let expected = last_id.checked_sub(first_id)?.checked_add(1)?;
     let mut heads = Vec::new();
+    let mut scratch = RawScratch::default();
     let mut pos = CHUNK_RECORDS_START;
     let mut next_id = first_id;
     while pos < free_space {
@@ -1033,7 +1049,7 @@ fn raw_heads(
         if u32::from_le_bytes(copy.try_into().ok()?) as usize != size {
             return None;
         }
-        heads.push(raw_head(data, pos + 24, end - 4, layouts)?);
+        heads.push(raw_head(data, pos + 24, end - 4, layouts, &mut scratch)?);
         next_id += 1;
         pos = end;
         if record_id == last_id {
@@ -1043,12 +1059,23 @@ fn raw_heads(
     (heads.len() as u64 == expected).then_some(heads)
 }
 
+/// Buffers the raw pass reuses from one record of a chunk to the next.
+#[derive(Default)]
+struct RawScratch<'a> {
+    /// The current record's substitution values, `(type, bytes)`.
+    values: Vec<(u8, &'a [u8])>,
+    /// UTF-16 strings already decoded, by their bytes: the records of a chunk repeat the same
+    /// channel, provider and computer.
+    texts: HashMap<&'a [u8], String>,
+}
+
 /// The System fields of the record whose BinXML is `data[start..end]`.
-fn raw_head(
-    data: &[u8],
+fn raw_head<'a>(
+    data: &'a [u8],
     start: usize,
     end: usize,
     layouts: &mut HashMap<u32, Option<SystemSlots>>,
+    scratch: &mut RawScratch<'a>,
 ) -> Option<SystemHead> {
     let mut cursor = Cursor { data, pos: start };
     // Fragment header: token 0x0f, major and minor version, flags.
@@ -1059,7 +1086,7 @@ fn raw_head(
     if cursor.u8()? != 0x0c {
         // Not a template instance: a plain tree, all literal.
         let slots = scan_system(data, start, end, false)?;
-        return resolve_raw(&slots, &[]);
+        return resolve_raw(&slots, &[], &mut scratch.texts);
     }
     // Template instance: unknown byte, template id, definition offset.
     cursor.bytes(5)?;
@@ -1072,13 +1099,16 @@ fn raw_head(
     }
     let count = cursor.u32()? as usize;
     // Each descriptor is a size (2 bytes), a type (1) and a padding byte.
-    let descriptors = cursor.bytes(count.checked_mul(4)?)?.to_vec();
-    let mut values = Vec::with_capacity(count);
+    let descriptors = data.get(cursor.pos..cursor.pos.checked_add(count.checked_mul(4)?)?)?;
+    cursor.pos += descriptors.len();
+    scratch.values.clear();
     for descriptor in descriptors.chunks_exact(4) {
         let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
         let at = cursor.pos;
         cursor.pos = at.checked_add(size)?;
-        values.push((descriptor[2], data.get(at..cursor.pos)?));
+        scratch
+            .values
+            .push((descriptor[2], data.get(at..cursor.pos)?));
     }
     if cursor.pos > end {
         return None;
@@ -1087,29 +1117,41 @@ fn raw_head(
         .entry(definition)
         .or_insert_with(|| template_slots(data, definition))
         .as_ref()?;
-    resolve_raw(slots, &values)
+    resolve_raw(slots, &scratch.values, &mut scratch.texts)
 }
 
 /// Takes the System fields from their slots and the raw substitution values `(type, bytes)`.
-fn resolve_raw(slots: &SystemSlots, values: &[(u8, &[u8])]) -> Option<SystemHead> {
+fn resolve_raw<'a>(
+    slots: &SystemSlots,
+    values: &[(u8, &'a [u8])],
+    texts: &mut HashMap<&'a [u8], String>,
+) -> Option<SystemHead> {
     Some(SystemHead {
-        channel: raw_text(&slots.channel, values)?,
-        provider: raw_text(&slots.provider, values)?,
-        computer: raw_text(&slots.computer, values)?,
+        channel: raw_text(&slots.channel, values, texts)?,
+        provider: raw_text(&slots.provider, values, texts)?,
+        computer: raw_text(&slots.computer, values, texts)?,
         id: raw_number(&slots.event_id, values)?,
     })
 }
 
 /// A slot's value as text: a UTF-16 string without its terminating NULs, or empty for null.
-fn raw_text(slot: &Slot, values: &[(u8, &[u8])]) -> Option<String> {
+fn raw_text<'a>(
+    slot: &Slot,
+    values: &[(u8, &'a [u8])],
+    texts: &mut HashMap<&'a [u8], String>,
+) -> Option<String> {
     match slot {
         Slot::Absent => Some(String::new()),
         Slot::Text(text) => Some(text.clone()),
         Slot::Substitution(index) => match values.get(usize::from(*index))? {
             (0x00, _) => Some(String::new()),
             (STRING_TYPE, bytes) => {
-                let text = utf16_text(bytes)?;
-                Some(text.trim_end_matches('\0').to_string())
+                if let Some(text) = texts.get(bytes) {
+                    return Some(text.clone());
+                }
+                let text = utf16_text(bytes)?.trim_end_matches('\0').to_string();
+                texts.insert(bytes, text.clone());
+                Some(text)
             }
             _ => None,
         },
