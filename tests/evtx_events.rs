@@ -381,7 +381,7 @@ fn check(host) {
     let filtered = host.events(#{ channel: "Security", id: 4624, where: #{ LmPackageName: " ntlm v1 " } });
     v1.sort(|a, b| b.record_id - a.record_id);
     [#{
-        message: `${all.len()} ${v1.len()} ${filtered.len()} ${v1[0].record_id} ${type_of(v1[0])} ${v1[0].id}`,
+        message: `${all.len()} ${v1.len()} ${filtered.len()} ${v1[0].record_id} ${type_of(v1[0])} ${v1[0].id} [${v1[0].text("lmpackagename")}] [${v1[0].text("LogonType")}] [${v1[0].text("Missing")}]`,
         evidence: [event_evidence(v1)],
     }]
 }
@@ -402,7 +402,7 @@ fn check(host) {
     assert_eq!(report["summary"]["rule_errors"], 0, "{report}");
     assert_eq!(
         report["findings"][0]["message"],
-        "3000 1000 1000 2998 Event 4624"
+        "3000 1000 1000 2998 Event 4624 [NTLM V1] [3] []"
     );
     assert_eq!(report["findings"][0]["evidence"][0]["count"], 1000);
 }

@@ -174,6 +174,26 @@ fn event_data(event: &EventRecord) -> Map {
         .collect()
 }
 
+/// `event.text(name)`: the data field `name` (matched without regard to case) as text, numbers
+/// in decimal; empty when the field is absent or null.
+fn event_text(event: &EventRecord, name: &str) -> String {
+    let found = event
+        .data
+        .iter()
+        .find(|(field, _)| field.as_str() == name)
+        .or_else(|| {
+            event
+                .data
+                .iter()
+                .find(|(field, _)| field.eq_ignore_ascii_case(name))
+        });
+    match found.map(|(_, value)| value) {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
 fn register_event_type(engine: &mut Engine) {
     engine
         .register_type_with_name::<EventHandle>("Event")
@@ -200,6 +220,9 @@ fn register_event_type(engine: &mut Engine) {
         })
         .register_get("data", |event: &mut EventHandle| -> Map {
             event_data(event.record())
+        })
+        .register_fn("text", |event: &mut EventHandle, name: &str| -> String {
+            event_text(event.record(), name)
         })
         .register_fn("to_string", |event: &mut EventHandle| -> String {
             let record = event.record();
