@@ -1258,3 +1258,76 @@ fn damaged_evidence_leaves_a_rule_unchecked_not_failed() {
     run.assert_code(3);
     assert!(run.stdout_text().contains("nothing was checked"));
 }
+
+/// A fleet rule that catches a damaged host's read and goes on with the others still leaves
+/// that host marked as not checked by the rule.
+#[test]
+fn a_fleet_rule_that_skips_a_damaged_host_reports_it_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    fs::create_dir_all(&evidence).unwrap();
+    fs::write(
+        evidence.join("DMG01_SYSTEM.HIV"),
+        hive_with_a_damaged_value(),
+    )
+    .unwrap();
+    fs::write(evidence.join("ALPHA_SYSTEM.HIV"), system_hive("ALPHA", 1)).unwrap();
+    write_pack(
+        &dir.path().join("pack"),
+        &[(
+            "E2E-FLEET-001.rhai",
+            r#"export const RULE = #{
+    id: "E2E-FLEET-001",
+    pack: "e2e-site",
+    title: "LM hashes stored",
+    description: "Reads NoLMHash on every host.",
+    severity: "low",
+    scope: "fleet",
+    fix: "Set NoLMHash to 1.",
+};
+
+fn check(fleet) {
+    let findings = [];
+    for host in fleet.hosts {
+        let value = ();
+        try {
+            value = host.reg(`HKLM\SYSTEM\CurrentControlSet\Control\Lsa`, "NoLMHash");
+        } catch {
+            continue;
+        }
+        if value != 1 {
+            findings.push(#{ host: host.name, message: `NoLMHash is not 1 on ${host.name}` });
+        }
+    }
+    findings
+}
+"#,
+        )],
+    );
+    let run = hiveward(
+        dir.path(),
+        &[
+            "scan",
+            "evidence",
+            "--no-builtin",
+            "--rules",
+            "pack",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+    );
+    run.assert_code(3);
+    let report = run.json();
+    assert_eq!(rule_hosts(&report), pairs(&[("E2E-FLEET-001", "ALPHA")]));
+    assert_eq!(report["summary"]["rule_errors"], 0);
+    let unchecked = report["unchecked"].as_array().unwrap();
+    assert_eq!(unchecked.len(), 1, "{report}");
+    assert_eq!(unchecked[0]["rule"], "E2E-FLEET-001");
+    assert_eq!(unchecked[0]["host"], "DMG01");
+    assert!(unchecked[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("NoLMHash"));
+}

@@ -68,10 +68,32 @@ fn runtime(message: String) -> Box<EvalAltResult> {
 /// (`try { ... } catch (error) { ... }`; it prints as its message); uncaught, it makes the
 /// evaluation an unchecked rule × host rather than a rule error.
 #[derive(Clone, Debug)]
-pub struct UnreadableEvidence(pub String);
+pub struct UnreadableEvidence {
+    /// The host whose evidence could not be read.
+    pub host: String,
+    /// What could not be read, naming the file.
+    pub message: String,
+}
 
-fn unreadable(message: String) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(Dynamic::from(UnreadableEvidence(message)), Position::NONE).into()
+thread_local! {
+    /// The damaged-evidence reads of the rule running on this thread, caught or not, so that a
+    /// fleet rule that skips a damaged host still leaves a trace. A rule runs on one thread.
+    static UNREADABLE_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Takes the damaged-evidence reads noted on this thread since the last call.
+pub(crate) fn take_unreadable_reads() -> Vec<UnreadableEvidence> {
+    UNREADABLE_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
+}
+
+fn unreadable(host: &HostHandle, message: String) -> Box<EvalAltResult> {
+    let error = UnreadableEvidence {
+        host: host.0.name.clone(),
+        message,
+    };
+    UNREADABLE_READS.with(|reads| reads.borrow_mut().push(error.clone()));
+    EvalAltResult::ErrorRuntime(Dynamic::from(error), Position::NONE).into()
 }
 
 /// A registry value as a Rhai value: integers for DWORD/QWORD, strings, arrays of strings for
@@ -100,7 +122,7 @@ fn read_value(
     host.0
         .registry
         .value(path, name)
-        .map_err(|error| unreadable(format!("cannot read {path}\\{name}: {error}")))
+        .map_err(|error| unreadable(host, format!("cannot read {path}\\{name}: {error}")))
 }
 
 fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
@@ -248,7 +270,7 @@ fn key_info(host: &HostHandle, path: &str) -> RhaiResult<Map> {
         .0
         .registry
         .key_last_written(path)
-        .map_err(|error| unreadable(format!("cannot read {path}: {error}")))?;
+        .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))?;
     let mut map = Map::new();
     map.insert("kind".into(), "registry".into());
     map.insert("path".into(), path.into());
@@ -443,10 +465,10 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
     engine
         .register_type_with_name::<UnreadableEvidence>("UnreadableEvidence")
         .register_fn("to_string", |error: &mut UnreadableEvidence| -> String {
-            error.0.clone()
+            error.message.clone()
         })
         .register_fn("to_debug", |error: &mut UnreadableEvidence| -> String {
-            error.0.clone()
+            error.message.clone()
         });
     engine
         .register_type_with_name::<HostHandle>("Host")
@@ -476,17 +498,16 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                 host.0
                     .registry
                     .key_exists(path)
-                    .map_err(|error| unreadable(format!("cannot read {path}: {error}")))
+                    .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))
             },
         )
         .register_fn(
             "subkeys",
             |host: &mut HostHandle, path: &str| -> RhaiResult<Array> {
-                let found = host
-                    .0
-                    .registry
-                    .subkeys(path)
-                    .map_err(|error| unreadable(format!("cannot read {path}: {error}")))?;
+                let found =
+                    host.0.registry.subkeys(path).map_err(|error| {
+                        unreadable(host, format!("cannot read {path}: {error}"))
+                    })?;
                 Ok(found
                     .map(|found| found.data.into_iter().map(Dynamic::from).collect())
                     .unwrap_or_default())
@@ -495,11 +516,10 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         .register_fn(
             "values",
             |host: &mut HostHandle, path: &str| -> RhaiResult<Array> {
-                let found = host
-                    .0
-                    .registry
-                    .values(path)
-                    .map_err(|error| unreadable(format!("cannot read {path}: {error}")))?;
+                let found =
+                    host.0.registry.values(path).map_err(|error| {
+                        unreadable(host, format!("cannot read {path}: {error}"))
+                    })?;
                 Ok(found
                     .map(|found| {
                         found

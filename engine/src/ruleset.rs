@@ -8,8 +8,8 @@ use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Scope, AST};
 
 use crate::error::{RuleError, RuleLoadError, UncheckedRule};
 use crate::finding::Finding;
-use crate::host_api::UnreadableEvidence;
 use crate::host_api::{register_host_api, FleetHandle, HostHandle};
+use crate::host_api::{take_unreadable_reads, UnreadableEvidence};
 use crate::pack::{PackManifest, PackSource, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope, Severity};
 use crate::sandbox::{sandboxed_engine, source_name, with_deadline, LibRegistry, Limits};
@@ -251,7 +251,7 @@ impl RuleSet {
                 }
             }
         }
-        let results: Vec<Result<Vec<Finding>, RuleFailure>> = jobs
+        let results: Vec<Result<RuleOutcome, RuleFailure>> = jobs
             .par_iter()
             .map(|&(rule_index, host_index)| {
                 let rule = &self.rules[rule_index];
@@ -266,9 +266,10 @@ impl RuleSet {
         let mut evaluation = Evaluation::default();
         for result in results {
             match result {
-                Ok(findings) => {
+                Ok((findings, unchecked)) => {
                     evaluation.evaluations += 1;
                     evaluation.findings.extend(findings);
+                    evaluation.unchecked.extend(unchecked);
                 }
                 Err(RuleFailure::Error(error)) => evaluation.rule_errors.push(*error),
                 Err(RuleFailure::Unchecked(unchecked)) => evaluation.unchecked.push(unchecked),
@@ -286,7 +287,7 @@ impl RuleSet {
         subject: Dynamic,
         host: Option<&str>,
         context: &rhai::Map,
-    ) -> Result<Vec<Finding>, RuleFailure> {
+    ) -> Result<RuleOutcome, RuleFailure> {
         let error_at = |message: String, position: rhai::Position| {
             RuleFailure::Error(Box::new(RuleError {
                 rule: rule.meta.id.clone(),
@@ -297,6 +298,7 @@ impl RuleSet {
                 message,
             }))
         };
+        take_unreadable_reads();
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
         let outcome: Result<Dynamic, Box<EvalAltResult>> = with_deadline(&self.limits, || {
@@ -318,12 +320,13 @@ impl RuleSet {
                 )
             }
         });
+        let reads = take_unreadable_reads();
         let value = outcome.map_err(|error| {
             if let Some(cause) = unreadable_cause(&error) {
                 return RuleFailure::Unchecked(UncheckedRule {
                     rule: rule.meta.id.clone(),
-                    host: host.unwrap_or("*").to_string(),
-                    message: cause.0,
+                    host: cause.host,
+                    message: cause.message,
                 });
             }
             let mut position = innermost_position(&error, rule.ast.source().unwrap_or_default());
@@ -350,18 +353,35 @@ impl RuleSet {
                 rhai::Position::NONE,
             ));
         }
-        items
+        let findings = items
             .iter()
             .map(|item| {
                 Finding::from_dynamic(&rule.meta, host, item)
                     .map_err(|message| error_at(message, rhai::Position::NONE))
             })
-            .collect()
+            .collect::<Result<Vec<Finding>, RuleFailure>>()?;
+        // A fleet rule that caught a damaged read went on without that host: say so. (A host
+        // rule that catches one has judged its host all the same.)
+        let mut unchecked: Vec<UncheckedRule> = Vec::new();
+        if rule.meta.scope == RuleScope::Fleet {
+            for read in reads {
+                if !unchecked.iter().any(|item| item.host == read.host) {
+                    unchecked.push(UncheckedRule {
+                        rule: rule.meta.id.clone(),
+                        host: read.host,
+                        message: read.message,
+                    });
+                }
+            }
+        }
+        Ok((findings, unchecked))
     }
 }
 
-/// The position of the failing statement in the rule's own file: errors inside a `lib/` module
-/// are reported at the rule's call into it.
+/// What one rule × host evaluation (or one fleet evaluation) produced: its findings, and the
+/// hosts a fleet rule had to skip because their evidence is damaged.
+type RuleOutcome = (Vec<Finding>, Vec<UncheckedRule>);
+
 /// Why one rule × host evaluation produced no findings.
 enum RuleFailure {
     /// The rule failed.
@@ -380,6 +400,8 @@ fn unreadable_cause(error: &EvalAltResult) -> Option<UnreadableEvidence> {
     }
 }
 
+/// The position of the failing statement in the rule's own file: errors inside a `lib/` module
+/// are reported at the rule's call into it.
 fn innermost_position(error: &EvalAltResult, rule_source: &str) -> rhai::Position {
     match error {
         EvalAltResult::ErrorInFunctionCall(_, source, inner, position) => {
