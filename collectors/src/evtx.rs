@@ -648,8 +648,10 @@ fn read_chunk(
     // When no record of the chunk is wanted, counting them needs nothing of the evtx crate;
     // otherwise the raw pass still spares the per-record pre-filter below.
     let mut raw = None;
+    // Where each template's System fields come from, by template offset; shared by the raw
+    // pass and the per-record pre-filter, which read the same chunk bytes.
+    let mut layouts: HashMap<u32, Option<SystemSlots>> = HashMap::new();
     if *context.selection != EventSelection::Everything && !truncated {
-        let mut layouts = HashMap::new();
         if let Some(heads) = raw_heads(&data.data, &mut layouts) {
             if !heads.iter().any(|head| {
                 context
@@ -681,7 +683,6 @@ fn read_chunk(
         }
     };
 
-    let mut layouts: HashMap<u32, Option<SystemSlots>> = HashMap::new();
     for item in chunk.iter() {
         let record = match item {
             Ok(record) => record,
