@@ -130,6 +130,22 @@ impl Counts {
     }
 }
 
+/// `items` grouped by (rule, host), in report order within each group.
+fn by_rule_and_host<'r, T>(
+    items: &'r [T],
+    key: impl Fn(&'r T) -> (&'r String, &'r String),
+) -> BTreeMap<(&'r str, &'r str), Vec<&'r T>> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&T>> = BTreeMap::new();
+    for item in items {
+        let (rule, host) = key(item);
+        groups
+            .entry((rule.as_str(), host.as_str()))
+            .or_default()
+            .push(item);
+    }
+    groups
+}
+
 /// Writes one testcase and counts it.
 fn write_case(
     out: &mut String,
@@ -234,28 +250,9 @@ pub fn junit_xml(report: &ScanReport) -> String {
         })
         .map(|host| host.name.as_str())
         .collect();
-    let mut findings: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
-    for finding in &report.findings {
-        findings
-            .entry((finding.rule.as_str(), finding.host.as_str()))
-            .or_default()
-            .push(finding);
-    }
-    let mut errors: BTreeMap<(&str, &str), Vec<&RuleError>> = BTreeMap::new();
-    for error in &report.rule_errors {
-        errors
-            .entry((error.rule.as_str(), error.host.as_str()))
-            .or_default()
-            .push(error);
-    }
-
-    let mut unchecked: BTreeMap<(&str, &str), Vec<&UncheckedRule>> = BTreeMap::new();
-    for item in &report.unchecked {
-        unchecked
-            .entry((item.rule.as_str(), item.host.as_str()))
-            .or_default()
-            .push(item);
-    }
+    let findings = by_rule_and_host(&report.findings, |item| (&item.rule, &item.host));
+    let errors = by_rule_and_host(&report.rule_errors, |item| (&item.rule, &item.host));
+    let unchecked = by_rule_and_host(&report.unchecked, |item| (&item.rule, &item.host));
 
     let mut total = Counts::default();
     let mut suites = String::new();
