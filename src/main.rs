@@ -363,15 +363,8 @@ fn scan(args: ScanArgs) -> u8 {
     let waivers = match &args.waivers {
         None => None,
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(text) => text,
-                Err(error) => {
-                    eprintln!(
-                        "error: {}: cannot read the waiver file: {error}",
-                        path.display()
-                    );
-                    return EXIT_ERROR;
-                }
+            let Some(text) = read_input(path, "the waiver file") else {
+                return EXIT_ERROR;
             };
             let ids: Vec<&str> = loaded_ids.iter().map(String::as_str).collect();
             match load_waivers(path, &text, &ids) {
@@ -386,15 +379,8 @@ fn scan(args: ScanArgs) -> u8 {
     let baseline = match &args.baseline {
         None => None,
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(text) => text,
-                Err(error) => {
-                    eprintln!(
-                        "error: {}: cannot read the baseline: {error}",
-                        path.display()
-                    );
-                    return EXIT_ERROR;
-                }
+            let Some(text) = read_input(path, "the baseline") else {
+                return EXIT_ERROR;
             };
             match load_baseline(path, &text) {
                 Ok(baseline) => Some(baseline),
@@ -601,6 +587,17 @@ fn rules(command: RulesCommand) -> u8 {
                 return code;
             }
             u8::from(report.failures() > 0)
+        }
+    }
+}
+
+/// Reads a waiver or baseline file; says why on standard error when it cannot.
+fn read_input(path: &std::path::Path, what: &str) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(error) => {
+            eprintln!("error: {}: cannot read {what}: {error}", path.display());
+            None
         }
     }
 }
