@@ -192,7 +192,7 @@ fn logs_merge_with_the_hive_host_and_rules_see_filtered_events() {
 }
 
 #[test]
-fn logs_are_listed_but_not_parsed_when_no_rule_needs_events() {
+fn logs_are_counted_but_not_rendered_when_no_rule_needs_events() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = write_bundle(dir.path());
     // HW-STRICT-001 reads no events.
@@ -212,9 +212,19 @@ fn logs_are_listed_but_not_parsed_when_no_rule_needs_events() {
         .filter(|file| file["kind"] == "evtx")
         .collect();
     assert_eq!(files.len(), 3);
-    assert!(files
-        .iter()
-        .all(|file| file["status"] == "listed" && file["events"].is_null()));
+    // Logs are always read far enough to know the computers they name (host identity does not
+    // depend on the rules), but no record is rendered for a rule that reads none.
+    for file in &files {
+        assert_eq!(file["status"], "read", "{file:#}");
+        let events = &file["events"];
+        assert!(events["records_read"].as_u64().unwrap() > 0, "{file:#}");
+        assert_eq!(events["records_rendered"], 0, "{file:#}");
+        assert_eq!(events["records_matched"], 0, "{file:#}");
+        assert!(
+            !events["computers"].as_array().unwrap().is_empty(),
+            "{file:#}"
+        );
+    }
 }
 
 #[test]

@@ -142,9 +142,17 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 });
                 continue;
             }
+            let given = entry.depth() == 0;
             let path = entry.into_path();
             match sniff_file(&path) {
-                Ok(kind) => found.push((path, kind)),
+                Ok(kind) => {
+                    // A hive named by itself: its transaction logs beside it are read with it,
+                    // as they would be were its folder given.
+                    if given && kind == FileKind::Hive {
+                        logs_beside(&path, options, &mut found, &mut passed_over);
+                    }
+                    found.push((path, kind));
+                }
                 // Unreadable files still go to a host, whose reader reports the error.
                 Err(_) => found.push((path, FileKind::Unknown)),
             }
@@ -215,9 +223,62 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
         .collect();
     groups.sort_by(|left, right| left.files[0].path.cmp(&right.files[0].path));
     passed_over.sort();
+    passed_over.dedup();
     Discovery {
         groups,
         passed_over,
+    }
+}
+
+/// The transaction logs (`NAME.LOG`, `NAME.LOG1`, `NAME.LOG2`, in any case) beside the hive at
+/// `hive`, added to `found`; symbolic links among them are passed over unless links are followed.
+fn logs_beside(
+    hive: &Path,
+    options: &DiscoverOptions,
+    found: &mut Vec<(PathBuf, FileKind)>,
+    passed_over: &mut Vec<PassedOver>,
+) {
+    let Some(name) = hive.file_name().and_then(|name| name.to_str()) else {
+        return;
+    };
+    let folder = match hive.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|candidate| {
+            candidate.len() > name.len()
+                && candidate.is_char_boundary(name.len())
+                && candidate[..name.len()].eq_ignore_ascii_case(name)
+                && matches!(
+                    candidate[name.len()..].to_ascii_uppercase().as_str(),
+                    ".LOG" | ".LOG1" | ".LOG2"
+                )
+        })
+        .collect();
+    names.sort();
+    for log_name in names {
+        let log = hive.with_file_name(&log_name);
+        let Ok(meta) = std::fs::symlink_metadata(&log) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() && !options.follow_links {
+            passed_over.push(PassedOver {
+                path: log.display().to_string(),
+                reason: "symbolic link not followed (use --follow-links to read it)".to_string(),
+            });
+            continue;
+        }
+        if !std::fs::metadata(&log).is_ok_and(|meta| meta.is_file()) {
+            continue;
+        }
+        // As when its folder is walked: a file that is no log is passed over below.
+        let kind = sniff_file(&log).unwrap_or(FileKind::Unknown);
+        found.push((log, kind));
     }
 }
 

@@ -10,7 +10,9 @@
 //! `Microsoft-Windows-SMBServer/Security`. Which records are then fully rendered depends on the
 //! [`EventSelection`]:
 //!
-//! * [`EventSelection::Nothing`]: the file is not opened at all (no loaded rule needs events).
+//! * [`EventSelection::Nothing`]: the file is not opened at all. ([`crate::collect`] never
+//!   asks for this: it reads every log at least with an empty [`EventSelection::Matching`],
+//!   because the computers a log names decide which host it belongs to.)
 //! * [`EventSelection::Matching`]: only records that match one of the [`EventNeedFilter`]s are
 //!   rendered and returned; all others are only counted.
 //! * [`EventSelection::Everything`]: every record is rendered and returned (for
@@ -245,8 +247,10 @@ pub struct EvtxSummary {
     pub path: String,
     /// The channels its records name, sorted (usually one).
     pub channels: Vec<String>,
-    /// Chunks not read because the first one showed the log holds no channel the loaded rules
-    /// read (the counts then cover only the first chunk).
+    /// Chunks not counted because the first one showed the log holds no channel the loaded
+    /// rules read (the counts then cover only the first chunk). They are still scanned, without
+    /// rendering, for the computers and channels their records name, so `channels` and
+    /// `computers` are complete.
     pub chunks_not_needed: u64,
     /// The computers its records name, sorted (usually one: the host).
     pub computers: Vec<String>,
@@ -349,8 +353,11 @@ pub fn read_evtx_with(
     };
     let threads = options.threads.max(1);
     // A log holds the records of one channel, as a rule. When rules ask for particular
-    // channels and the first chunk shows this log holds none of them, the rest is not read:
-    // only its counts are then incomplete, and the summary says so.
+    // channels and the first chunk shows this log holds none of them, only the first chunk is
+    // counted: the summary says so. The other chunks are still passed over for the computers
+    // and channels their records name (the raw pass, nothing rendered), because the hosts of
+    // a bundle are told apart by them whatever the rules read; should they turn out to hold a
+    // wanted channel after all, they are read in full.
     let wanted: Vec<&str> = match selection {
         EventSelection::Matching(filters) => filters
             .iter()
@@ -362,20 +369,28 @@ pub fn read_evtx_with(
         read_chunks(&context, &plan.chunks, threads)?
     } else {
         let mut outcomes = read_chunks(&context, &plan.chunks[..1], 1)?;
-        let seen = &outcomes[0].channels;
-        let needed = seen.is_empty()
-            || seen
+        let is_wanted =
+            |channel: &String| wanted.iter().any(|want| want.eq_ignore_ascii_case(channel));
+        let seen = outcomes[0].channels.clone();
+        let needed = seen.is_empty() || seen.iter().any(is_wanted);
+        let rest = read_chunks(&context, &plan.chunks[1..], threads)?;
+        if needed
+            || rest
                 .iter()
-                .any(|channel| wanted.iter().any(|want| want.eq_ignore_ascii_case(channel)));
-        if needed {
-            outcomes.extend(read_chunks(&context, &plan.chunks[1..], threads)?);
+                .any(|outcome| outcome.channels.iter().any(is_wanted))
+        {
+            outcomes.extend(rest);
         } else {
+            for outcome in rest {
+                outcomes[0].channels.extend(outcome.channels);
+                outcomes[0].computers.extend(outcome.computers);
+            }
             summary.chunks_not_needed = plan.chunks.len() as u64 - 1;
             summary.notices.push(Notice::note(
                 "hiveward::evtx::channel_not_needed",
                 Some(path),
                 format!(
-                    "{display}: read only its first chunk: its records are in {}, which no loaded rule reads; {} more chunk(s) not read",
+                    "{display}: counted only its first chunk: its records are in {}, which no loaded rule reads; {} more chunk(s) were scanned only for the computers and channels they name",
                     seen.iter().cloned().collect::<Vec<_>>().join(", "),
                     summary.chunks_not_needed
                 ),

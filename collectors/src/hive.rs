@@ -12,6 +12,8 @@ use crate::error::{EvidenceError, Notice};
 use crate::recovery::{self, TransactionLogInput};
 use crate::value::RegValue;
 
+mod cells;
+
 /// Size of the `regf` base block that precedes the hive bins.
 pub const BASE_BLOCK_SIZE: usize = 4096;
 
@@ -22,6 +24,11 @@ pub struct BaseBlock {
     pub primary_sequence: u32,
     /// Set equal to the primary sequence when the write completes.
     pub secondary_sequence: u32,
+    /// The format's major version (1).
+    pub major_version: u32,
+    /// The format's minor version: 3 (NT 4, XP and many user hives), 4 and later add big-data
+    /// (`db`) records for values over 16,344 bytes, 5 (XP and later system hives) and 6.
+    pub minor_version: u32,
     /// 0 for a primary hive, 1, 2 or 6 for transaction logs.
     pub file_type: u32,
     /// Offset of the root key cell, relative to the hive bins.
@@ -52,6 +59,8 @@ impl BaseBlock {
         Some(BaseBlock {
             primary_sequence: field(0x04),
             secondary_sequence: field(0x08),
+            major_version: field(0x14),
+            minor_version: field(0x18),
             file_type: field(0x1c),
             root_cell_offset: field(0x24),
             hive_bins_data_size: field(0x28),
@@ -171,6 +180,10 @@ impl Deref for HiveBytes {
 pub struct HiveFile {
     path: PathBuf,
     bytes: HiveBytes,
+    /// The base block's minor version, which decides how big values are stored.
+    minor_version: u32,
+    /// Where the hive bins the base block declares end, within `bytes`.
+    bins_end: usize,
     kind: HiveKind,
     state: HiveState,
     notices: Vec<Notice>,
@@ -363,9 +376,15 @@ impl HiveFile {
                 available: bytes.len() as u64,
             });
         }
+        // Recovery may have rewritten the base block: take the version from the bytes read.
+        let minor_version =
+            BaseBlock::parse(&bytes).map_or(base.minor_version, |block| block.minor_version);
+        let bins_end = usize::try_from(declared).map_or(bytes.len(), |end| end.min(bytes.len()));
         let mut hive = HiveFile {
             path: path.to_path_buf(),
             bytes,
+            minor_version,
+            bins_end,
             kind: HiveKind::Other,
             state,
             notices,
@@ -401,6 +420,31 @@ impl HiveFile {
         }
     }
 
+    /// Damage found at `place` (such as `value "ProductType" of HKLM\SYSTEM\...`). Every
+    /// reader words the same damage the same way, so a problem met by two reads (the control-set
+    /// comparison and the OS facts, say) is one problem and is reported once.
+    fn damaged(&self, place: &str, error: impl std::fmt::Display) -> EvidenceError {
+        EvidenceError::CorruptHive {
+            path: self.path.clone(),
+            detail: format!("{place}: {error}"),
+        }
+    }
+
+    /// A key as reports name it: its mount path (`HKLM\SYSTEM`) followed by the components.
+    fn key_display(&self, components: &[&str]) -> String {
+        let mut parts: Vec<&str> = self
+            .kind
+            .mount_path()
+            .map(|mount| mount.split('\\').collect())
+            .unwrap_or_default();
+        parts.extend(components.iter().filter(|part| !part.is_empty()));
+        if parts.is_empty() {
+            "the root key".to_string()
+        } else {
+            parts.join("\\")
+        }
+    }
+
     fn hive(&self) -> Result<Hive<&[u8]>, EvidenceError> {
         Hive::without_validation(&self.bytes[..]).map_err(|error| self.corrupt(error))
     }
@@ -408,9 +452,18 @@ impl HiveFile {
     fn with_key<R>(
         &self,
         components: &[&str],
-        read: impl FnOnce(&KeyNode<&[u8]>) -> Result<R, EvidenceError>,
+        read: impl FnOnce(&KeyNode<&[u8]>, &str) -> Result<R, EvidenceError>,
     ) -> Result<Option<R>, EvidenceError> {
         let hive = self.hive()?;
+        // nt-hive asserts that a cell offset is not HCELL_NIL (0xffffffff); a damaged base
+        // block must not get that far.
+        if self.bytes.get(0x24..0x28) == Some(&[0xff; 4][..]) {
+            return Err(EvidenceError::CorruptHive {
+                path: self.path.clone(),
+                detail: "the root key cannot be read: the base block gives no root cell"
+                    .to_string(),
+            });
+        }
         let root = hive
             .root_key_node()
             .map_err(|error| EvidenceError::CorruptHive {
@@ -418,14 +471,18 @@ impl HiveFile {
                 detail: format!("the root key cannot be read: {error}"),
             })?;
         let mut key = root;
+        let mut walked: Vec<&str> = Vec::new();
         for component in components.iter().filter(|part| !part.is_empty()) {
+            walked.push(component);
             match key.subkey(component) {
                 None => return Ok(None),
                 Some(Ok(child)) => key = child,
-                Some(Err(error)) => return Err(self.corrupt(error)),
+                Some(Err(error)) => {
+                    return Err(self.damaged(&format!("key {}", self.key_display(&walked)), error))
+                }
             }
         }
-        read(&key).map(Some)
+        read(&key, &self.key_display(components)).map(Some)
     }
 
     /// The key's LastWriteTime (a FILETIME: 100-ns intervals since 1601-01-01 UTC), or `None`
@@ -438,8 +495,10 @@ impl HiveFile {
     pub fn key_last_written(&self, components: &[&str]) -> Result<Option<u64>, EvidenceError> {
         let base = self.bytes.as_ptr() as usize;
         let length = self.bytes.len();
-        self.with_key(components, |key| {
-            let name = key.name().map_err(|error| self.corrupt(error))?;
+        self.with_key(components, |key, shown| {
+            let name = key
+                .name()
+                .map_err(|error| self.damaged(&format!("key {shown}"), error))?;
             let (nt_hive::NtHiveNameString::Latin1(slice)
             | nt_hive::NtHiveNameString::Utf16LE(slice)) = name;
             let node = (slice.as_ptr() as usize)
@@ -470,17 +529,18 @@ impl HiveFile {
 
     /// Whether the key at `components` (relative to the hive root) exists.
     pub fn key_exists(&self, components: &[&str]) -> Result<bool, EvidenceError> {
-        Ok(self.with_key(components, |_| Ok(()))?.is_some())
+        Ok(self.with_key(components, |_, _| Ok(()))?.is_some())
     }
 
     /// The names of the subkeys of the key, in stored order, or `None` when it does not exist.
     pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
-        self.with_key(components, |key| {
+        self.with_key(components, |key, shown| {
+            let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
             let mut names = Vec::new();
             if let Some(subkeys) = key.subkeys() {
-                for subkey in subkeys.map_err(|error| self.corrupt(error))? {
-                    let subkey = subkey.map_err(|error| self.corrupt(error))?;
-                    let name = subkey.name().map_err(|error| self.corrupt(error))?;
+                for subkey in subkeys.map_err(at)? {
+                    let subkey = subkey.map_err(at)?;
+                    let name = subkey.name().map_err(at)?;
                     names.push(name.to_string_lossy());
                 }
             }
@@ -490,12 +550,13 @@ impl HiveFile {
 
     /// Every value of the key, in stored order, or `None` when the key does not exist.
     pub fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
-        self.with_key(components, |key| {
+        self.with_key(components, |key, shown| {
+            let at = |error: NtHiveError| self.damaged(&format!("the values of {shown}"), error);
             let mut values = Vec::new();
             if let Some(list) = key.values() {
-                for value in list.map_err(|error| self.corrupt(error))? {
-                    let value = value.map_err(|error| self.corrupt(error))?;
-                    values.push(self.decode_value(&value)?);
+                for value in list.map_err(at)? {
+                    let value = value.map_err(at)?;
+                    values.push(self.decode_value(&value, shown)?);
                 }
             }
             Ok(values)
@@ -510,28 +571,35 @@ impl HiveFile {
         name: &str,
     ) -> Result<Option<RegValue>, EvidenceError> {
         Ok(self
-            .with_key(components, |key| match key.value(name) {
+            .with_key(components, |key, shown| match key.value(name) {
                 None => Ok(None),
-                Some(Ok(value)) => self.decode_value(&value).map(Some),
-                Some(Err(error)) => Err(self.corrupt(error)),
+                Some(Ok(value)) => self.decode_value(&value, shown).map(Some),
+                Some(Err(error)) => Err(self.damaged(&format!("the values of {shown}"), error)),
             })?
             .flatten())
     }
 
-    fn decode_value(&self, value: &nt_hive::KeyValue<&[u8]>) -> Result<RegValue, EvidenceError> {
-        let name = value
+    fn decode_value(
+        &self,
+        value: &nt_hive::KeyValue<&[u8]>,
+        key: &str,
+    ) -> Result<RegValue, EvidenceError> {
+        let stored_name = value
             .name()
-            .map_err(|error| self.corrupt(error))?
-            .to_string_lossy();
+            .map_err(|error| self.damaged(&format!("the values of {key}"), error))?;
+        let header = self.value_header(&stored_name);
+        let name = stored_name.to_string_lossy();
+        let at = |error: &dyn std::fmt::Display| {
+            self.damaged(&format!("value {name:?} of {key}"), error)
+        };
         let type_code = match value.data_type() {
             Ok(data_type) => data_type as u32,
             Err(NtHiveError::UnsupportedKeyValueDataType { actual, .. }) => actual,
-            Err(error) => return Err(self.corrupt(error)),
+            Err(error) => return Err(at(&error)),
         };
-        let raw = value
-            .data()
-            .and_then(|data| data.into_vec())
-            .map_err(|error| self.corrupt(error))?;
+        let raw = self
+            .value_data(value, header)
+            .map_err(|detail| at(&detail))?;
         Ok(RegValue::decode(name, type_code, &raw))
     }
 
@@ -555,16 +623,24 @@ impl HiveFile {
         }
         if has("Microsoft") {
             let current_version = ["Microsoft", "Windows NT", "CurrentVersion"];
-            let product = self.value(&current_version, "ProductName")?.is_some()
-                || self
-                    .value(&current_version, "CurrentBuildNumber")?
-                    .is_some();
-            let servicing = self.key_exists(&[
-                "Microsoft",
-                "Windows",
-                "CurrentVersion",
-                "Component Based Servicing",
-            ])?;
+            // Damage in the product values must not make the whole hive unreadable: a value
+            // that cannot be read in an existing CurrentVersion key counts as recorded, and the
+            // reads that need it report the damage.
+            let key_there = matches!(self.key_exists(&current_version), Ok(true));
+            let recorded = |name: &str| match self.value(&current_version, name) {
+                Ok(found) => found.is_some(),
+                Err(_) => key_there,
+            };
+            let product = recorded("ProductName") || recorded("CurrentBuildNumber");
+            let servicing = matches!(
+                self.key_exists(&[
+                    "Microsoft",
+                    "Windows",
+                    "CurrentVersion",
+                    "Component Based Servicing",
+                ]),
+                Ok(true)
+            );
             if product || servicing {
                 return Ok(HiveKind::Software);
             }

@@ -1,16 +1,18 @@
 //! Opens every discovered file and assembles per-host facts: the registry view, the file
-//! records with their status, and the host's name.
+//! records with their status, and the host's name (decided in [`crate::identity`] from the
+//! evidence alone).
 
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::bundle::{host_prefix, Discovery, FileGroup, GroupLayout, PassedOver};
+use crate::bundle::{Discovery, GroupLayout, PassedOver};
 use crate::detect::FileKind;
 use crate::error::{EvidenceError, Notice, NoticeLevel};
 use crate::evtx::{read_evtx_with, EventRecord, EventSelection, EvtxReadOptions, EvtxSummary};
 use crate::hive::{HiveFile, HiveKind, HiveState};
+use crate::identity::{drafts_for_group, merge_drafts};
 use crate::registry::{HostRegistry, RegistrySource};
 use crate::regtext::RegExport;
 
@@ -31,8 +33,9 @@ pub const DEFAULT_CONTROL_SET_KEYS: [&str; 7] = [
 pub struct CollectOptions {
     /// Keys under `CurrentControlSet` to compare across control sets.
     pub control_set_keys: Vec<String>,
-    /// Which event records to read from EVTX logs; with [`EventSelection::Nothing`] logs are
-    /// listed but not parsed.
+    /// Which event records to render and return from EVTX logs. Whatever it says, every log is
+    /// read for the computers and channels its records name and counted (hosts are told apart
+    /// by them); with [`EventSelection::Nothing`] no record is rendered or returned.
     pub events: EventSelection,
     /// How to read each log.
     pub evtx: EvtxReadOptions,
@@ -59,7 +62,9 @@ pub enum FileStatus {
     Read,
     /// Read, but not cleanly: a dirty hive without usable logs.
     Partial,
-    /// Recognised and listed; this release does not read its content yet.
+    /// Recognised and listed without being read. [`collect`] does not give it any more: every
+    /// event log is read, at least for the computers it names. Kept so that report formats
+    /// stay stable.
     Listed,
     /// Could not be read at all.
     Unreadable,
@@ -80,7 +85,7 @@ pub struct FileRecord {
     pub logs: Vec<String>,
     /// Whether it could be used.
     pub status: FileStatus,
-    /// For event logs that were parsed: channels, computers and record counts.
+    /// For event logs that could be read: channels, computers and record counts.
     pub events: Option<EvtxSummary>,
     /// Warnings and errors about this file.
     pub notices: Vec<Notice>,
@@ -155,11 +160,15 @@ impl Collection {
 }
 
 /// A file opened, with the source it contributes.
-struct Opened {
-    record: FileRecord,
-    source: Option<RegistrySource>,
-    error: Option<EvidenceError>,
-    events: Vec<EventRecord>,
+pub(crate) struct Opened {
+    /// How the file is reported.
+    pub(crate) record: FileRecord,
+    /// The hive or export it holds.
+    pub(crate) source: Option<RegistrySource>,
+    /// Why it could not be read.
+    pub(crate) error: Option<EvidenceError>,
+    /// The event records selected from it.
+    pub(crate) events: Vec<EventRecord>,
 }
 
 fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf], options: &CollectOptions) -> Opened {
@@ -219,16 +228,10 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf], options: &CollectOpt
                 },
             ),
         },
-        FileKind::Evtx if options.events == EventSelection::Nothing => {
-            record.status = FileStatus::Listed;
-            Opened {
-                record,
-                source: None,
-                error: None,
-                events: Vec::new(),
-            }
-        }
-        FileKind::Evtx => match read_evtx_with(path, &options.events, &options.evtx) {
+        // Every log is read at least far enough to know the computers and channels its records
+        // name (nothing rendered), so that hosts are the same whatever the rules ask for.
+        FileKind::Evtx => match read_evtx_with(path, log_selection(&options.events), &options.evtx)
+        {
             Ok((summary, events)) => {
                 if summary.records_skipped > 0 || summary.chunks_skipped > 0 {
                     record.status = FileStatus::Partial;
@@ -276,288 +279,29 @@ fn describe_unknown_content(path: &Path) -> String {
     )
 }
 
-/// Files that will form one host.
-struct Draft {
-    name: String,
-    name_source: NameSource,
-    /// Whether the name is a SYSTEM hive's `ComputerName` (not an export's).
-    name_from_hive: bool,
-    layout: GroupLayout,
-    records: Vec<FileRecord>,
-    registry: HostRegistry,
-    events: Vec<EventRecord>,
-    /// The computers the draft's parsed logs name (first DNS label), deduplicated.
-    log_computers: Vec<String>,
-}
-
-impl Draft {
-    fn new(
-        name: String,
-        name_source: NameSource,
-        layout: GroupLayout,
-        opened: Vec<Opened>,
-        diagnostics: &mut Vec<EvidenceError>,
-    ) -> Draft {
-        let mut registry = HostRegistry::new();
-        let mut records = Vec::new();
-        let mut events = Vec::new();
-        let mut log_computers: Vec<String> = opened.iter().flat_map(log_labels).collect();
-        log_computers.sort_by_key(|name| name.to_lowercase());
-        log_computers.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-        for item in opened {
-            diagnostics.extend(item.error);
-            events.extend(item.events);
-            if let Some(source) = item.source {
-                registry.add(source);
-            }
-            records.push(item.record);
-        }
-        Draft {
-            name,
-            name_source,
-            name_from_hive: false,
-            layout,
-            records,
-            registry,
-            events,
-            log_computers,
-        }
+/// What to read from a log: with no records wanted, it is still parsed and counted.
+fn log_selection(events: &EventSelection) -> &EventSelection {
+    static COUNT_ONLY: EventSelection = EventSelection::Matching(Vec::new());
+    match events {
+        EventSelection::Nothing => &COUNT_ONLY,
+        other => other,
     }
-
-    fn machine_kinds(&self) -> Vec<HiveKind> {
-        self.records
-            .iter()
-            .filter_map(|record| record.hive_kind)
-            .filter(|kind| kind.is_machine_hive())
-            .collect()
-    }
-
-    fn has_conflict_with(&self, other: &Draft) -> bool {
-        let mine = self.machine_kinds();
-        other.machine_kinds().iter().any(|kind| mine.contains(kind))
-    }
-}
-
-fn has_duplicate_machine_hive(opened: &[Opened]) -> bool {
-    let mut kinds: Vec<HiveKind> = opened
-        .iter()
-        .filter_map(|opened| opened.record.hive_kind)
-        .filter(|kind| kind.is_machine_hive())
-        .collect();
-    let total = kinds.len();
-    kinds.sort();
-    kinds.dedup();
-    kinds.len() != total
-}
-
-/// The NetBIOS-style names (first DNS label) of the computers a parsed log names, without
-/// duplicates; empty when the log was not parsed.
-fn log_labels(opened: &Opened) -> Vec<String> {
-    let mut labels: Vec<String> = opened
-        .record
-        .events
-        .iter()
-        .flat_map(|summary| summary.computers.iter())
-        .filter_map(|computer| first_label(computer))
-        .collect();
-    labels.sort_by_key(|label| label.to_lowercase());
-    labels.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    labels
-}
-
-/// The one computer a parsed log names, if it names exactly one.
-fn log_computer(opened: &Opened) -> Option<String> {
-    match log_labels(opened).as_slice() {
-        [only] => Some(only.clone()),
-        _ => None,
-    }
-}
-
-/// `FS01` from `FS01.corp.example`; `None` for an empty name.
-fn first_label(computer: &str) -> Option<String> {
-    let label = computer.trim().split('.').next().unwrap_or_default();
-    (!label.is_empty()).then(|| label.to_string())
-}
-
-fn drafts_for_group(
-    group: FileGroup,
-    options: &CollectOptions,
-    diagnostics: &mut Vec<EvidenceError>,
-) -> Vec<Draft> {
-    let opened: Vec<Opened> = group
-        .files
-        .iter()
-        .map(|file| open_file(&file.path, file.kind, &file.logs, options))
-        .collect();
-    let has_machine_hive = opened.iter().any(|item| {
-        item.record
-            .hive_kind
-            .is_some_and(|kind| kind.is_machine_hive())
-    });
-    let parsed_logs: Vec<&Opened> = opened
-        .iter()
-        .filter(|item| item.record.events.is_some())
-        .collect();
-    let mut log_computers: Vec<String> = parsed_logs
-        .iter()
-        .filter_map(|item| log_computer(item))
-        .collect();
-    log_computers.sort_by_key(|name| name.to_lowercase());
-    log_computers.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    let each_log_one_computer = parsed_logs.iter().all(|item| log_computer(item).is_some());
-    if !has_machine_hive && each_log_one_computer && log_computers.len() > 1 {
-        // Logs of several computers side by side, with no hive to tie them to one host: each
-        // computer's logs form a host of their own.
-        let (logs, rest): (Vec<Opened>, Vec<Opened>) = opened
-            .into_iter()
-            .partition(|item| log_computer(item).is_some());
-        let mut drafts = Vec::new();
-        if !rest.is_empty() {
-            let name_source = match group.layout {
-                GroupLayout::FlatPrefix => NameSource::FilePrefix,
-                GroupLayout::TriageTree | GroupLayout::Directory => NameSource::Directory,
-            };
-            drafts.push(Draft::new(
-                group.suggested_name.clone(),
-                name_source,
-                group.layout.clone(),
-                rest,
-                diagnostics,
-            ));
-        }
-        let mut by_computer: Vec<(String, Vec<Opened>)> = Vec::new();
-        for item in logs {
-            let computer = log_computer(&item).unwrap_or_default();
-            match by_computer
-                .iter_mut()
-                .find(|(name, _)| name.eq_ignore_ascii_case(&computer))
-            {
-                Some((_, items)) => items.push(item),
-                None => by_computer.push((computer, vec![item])),
-            }
-        }
-        for (computer, items) in by_computer {
-            drafts.push(Draft::new(
-                computer,
-                NameSource::EventComputer,
-                group.layout.clone(),
-                items,
-                diagnostics,
-            ));
-        }
-        return drafts;
-    }
-    if !has_duplicate_machine_hive(&opened) {
-        let name_source = match group.layout {
-            GroupLayout::FlatPrefix => NameSource::FilePrefix,
-            GroupLayout::TriageTree | GroupLayout::Directory => NameSource::Directory,
-        };
-        return vec![Draft::new(
-            group.suggested_name,
-            name_source,
-            group.layout,
-            opened,
-            diagnostics,
-        )];
-    }
-    // Several hives of one machine type in one group: these are different machines' files
-    // side by side, so each file stands alone.
-    opened
-        .into_iter()
-        .map(|mut opened| {
-            let path = PathBuf::from(&opened.record.path);
-            let file_name = path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            opened.record.notices.push(Notice::note(
-                "hiveward::bundle::ungrouped",
-                Some(&path),
-                format!(
-                    "{}: its folder holds hives of several machines of the same type, so this file forms a host of its own",
-                    path.display()
-                ),
-            ));
-            let (name, name_source) = match host_prefix(&file_name) {
-                Some(prefix) => (prefix.to_string(), NameSource::FilePrefix),
-                None => (file_name, NameSource::FileName),
-            };
-            Draft::new(
-                name,
-                name_source,
-                group.layout.clone(),
-                vec![opened],
-                diagnostics,
-            )
-        })
-        .collect()
-}
-
-/// The host's `ComputerName`, and whether it came from a hive (which outranks an export).
-fn computer_name(registry: &HostRegistry) -> Option<(String, bool)> {
-    let value = registry
-        .value(
-            r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName",
-            "ComputerName",
-        )
-        .ok()
-        .flatten()?;
-    let from_hive = registry.hives().any(|hive| hive.path() == value.file);
-    let name = value.data.as_str()?.trim().to_string();
-    (!name.is_empty()).then_some((name, from_hive))
 }
 
 /// Opens every file of `discovery` and assembles the hosts.
 pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
     let mut diagnostics = Vec::new();
-    let mut drafts: Vec<Draft> = Vec::new();
-    for group in discovery.groups {
-        drafts.extend(drafts_for_group(group, options, &mut diagnostics));
+    let mut drafts = Vec::new();
+    for group in &discovery.groups {
+        let opened: Vec<Opened> = group
+            .files
+            .iter()
+            .map(|file| open_file(&file.path, file.kind, &file.logs, options))
+            .collect();
+        drafts.extend(drafts_for_group(group, opened, &mut diagnostics));
     }
     diagnostics.sort_by(|left, right| left.path().cmp(right.path()));
-
-    // Name each draft from its own SYSTEM hive or export where it has one.
-    for draft in &mut drafts {
-        if let Some((name, from_hive)) = computer_name(&draft.registry) {
-            draft.name = name;
-            draft.name_source = NameSource::ComputerName;
-            draft.name_from_hive = from_hive;
-        } else if let [computer] = draft.log_computers.as_slice() {
-            draft.name = computer.clone();
-            draft.name_source = NameSource::EventComputer;
-        }
-    }
-
-    // Merge drafts that name the same host, unless they would hold two hives of one type.
-    drafts.sort_by(|left, right| {
-        left.name
-            .to_lowercase()
-            .cmp(&right.name.to_lowercase())
-            .then_with(|| left.records[0].path.cmp(&right.records[0].path))
-    });
-    let mut merged: Vec<Draft> = Vec::new();
-    for draft in drafts {
-        let target = merged.iter_mut().find(|existing| {
-            existing.name.eq_ignore_ascii_case(&draft.name) && !existing.has_conflict_with(&draft)
-        });
-        match target {
-            Some(existing) => {
-                let outranks = existing.name_source != NameSource::ComputerName
-                    || (draft.name_from_hive && !existing.name_from_hive);
-                if draft.name_source == NameSource::ComputerName && outranks {
-                    existing.name_source = NameSource::ComputerName;
-                    existing.name = draft.name.clone();
-                    existing.name_from_hive = draft.name_from_hive;
-                }
-                existing.records.extend(draft.records);
-                existing.events.extend(draft.events);
-                for source in draft.registry.into_sources() {
-                    existing.registry.add(source);
-                }
-            }
-            None => merged.push(draft),
-        }
-    }
+    let merged = merge_drafts(drafts);
 
     let mut hosts: Vec<Host> = Vec::new();
     for mut draft in merged {

@@ -52,7 +52,11 @@ mod error;
 mod evtx;
 mod hive;
 mod host;
+mod hotfix;
+mod identity;
 mod os;
+mod os_build;
+mod os_reader;
 mod os_system;
 mod recovery;
 mod registry;
@@ -75,10 +79,13 @@ pub use crate::{
         collect, CollectOptions, Collection, FileRecord, FileStatus, Host, NameSource,
         DEFAULT_CONTROL_SET_KEYS,
     },
+    hotfix::{
+        read_hotfixes, HotfixInventory, KbStatus, KbSummary, PackageState, RollupBuild,
+        ServicingPackage,
+    },
     os::{
-        read_hotfixes, read_os_facts, BuildBasis, EditionBasis, FactSource, HotfixInventory,
-        IgnoredValue, KbStatus, KbSummary, OsFacts, PackageState, Platform, PlatformBasis, Role,
-        RoleBasis, RollupBuild, ServicePack, ServicePackBasis, ServicingPackage,
+        read_os_facts, BuildBasis, EditionBasis, FactSource, IgnoredValue, OsFacts, Platform,
+        PlatformBasis, Role, RoleBasis, ServicePack, ServicePackBasis, UnreadableFact,
     },
     recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
     registry::{

@@ -26,7 +26,7 @@ use crate::value::RegData;
 /// `HKLM\SYSTEM\CurrentControlSet\Control\Class`.
 const DEVICE_CLASSES: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\Class";
 /// `HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions`.
-const PRODUCT_OPTIONS: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions";
+pub(crate) const PRODUCT_OPTIONS: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions";
 /// Fewer in-box drivers than this do not make a build.
 const MIN_INBOX_DRIVERS: usize = 3;
 
@@ -51,26 +51,46 @@ pub struct DriverBuild {
 
 /// The base build most in-box (`ProviderName` `Microsoft`) drivers carry; `None` when fewer
 /// than three in-box drivers with a version are recorded. Ties go to the higher build.
+///
+/// Damage never stops the count: a class or driver key that cannot be read is left out and its
+/// error returned beside the result, as is the error when `Control\Class` itself cannot be
+/// listed (then there is no result).
 pub fn infer_build_from_drivers(
     registry: &HostRegistry,
-) -> Result<Option<DriverBuild>, EvidenceError> {
-    let Some(classes) = registry.subkeys(DEVICE_CLASSES)? else {
-        return Ok(None);
+) -> (Option<DriverBuild>, Vec<EvidenceError>) {
+    let mut damage = Vec::new();
+    let classes = match registry.subkeys(DEVICE_CLASSES) {
+        Ok(Some(classes)) => classes,
+        Ok(None) => return (None, damage),
+        Err(error) => {
+            damage.push(error);
+            return (None, damage);
+        }
     };
     let mut counts: BTreeMap<(u32, u32, u32), usize> = BTreeMap::new();
     let mut inbox_drivers = 0;
     for class in &classes.data {
         let class_path = format!(r"{DEVICE_CLASSES}\{class}");
-        let Some(instances) = registry.subkeys(&class_path)? else {
-            continue;
+        let instances = match registry.subkeys(&class_path) {
+            Ok(Some(instances)) => instances,
+            Ok(None) => continue,
+            Err(error) => {
+                damage.push(error);
+                continue;
+            }
         };
         for instance in &instances.data {
             // Device instances are numbered 0000, 0001 …; other subkeys (Properties) are not drivers.
             if !instance.chars().all(|c| c.is_ascii_digit()) {
                 continue;
             }
-            let Some(values) = registry.values(&format!(r"{class_path}\{instance}"))? else {
-                continue;
+            let values = match registry.values(&format!(r"{class_path}\{instance}")) {
+                Ok(Some(values)) => values,
+                Ok(None) => continue,
+                Err(error) => {
+                    damage.push(error);
+                    continue;
+                }
             };
             let text = |name: &str| {
                 values.data.iter().find_map(|value| match &value.data {
@@ -91,7 +111,7 @@ pub fn infer_build_from_drivers(
     let best = counts
         .into_iter()
         .max_by_key(|&((major, minor, build), count)| (count, major, minor, build));
-    Ok(match best {
+    let found = match best {
         Some(((major, minor, build), drivers)) if inbox_drivers >= MIN_INBOX_DRIVERS => {
             Some(DriverBuild {
                 major,
@@ -104,7 +124,8 @@ pub fn infer_build_from_drivers(
             })
         }
         _ => None,
-    })
+    };
+    (found, damage)
 }
 
 /// `major.minor.build[.revision]` of an NT release (major 5, 6 or 10); `None` otherwise.
@@ -131,30 +152,46 @@ pub struct ProductSku {
 }
 
 /// The SKU from `ProductPolicy`'s `Kernel-ProductInfo`, else from `OSProductPfn`.
-pub fn read_product_sku(registry: &HostRegistry) -> Result<Option<ProductSku>, EvidenceError> {
-    if let Some(found) = registry.value(PRODUCT_OPTIONS, "ProductPolicy")? {
-        if let RegData::Bytes(blob) = &found.data.data {
-            if let Some(sku) = product_policy_dword(blob, "Kernel-ProductInfo") {
-                return Ok(Some(ProductSku {
-                    sku,
-                    value_name: "ProductPolicy",
-                    path: found.resolved_path,
-                    file: found.file,
-                }));
+///
+/// A value that cannot be read for damage is passed over, and its error returned beside the
+/// result with the value's name.
+pub fn read_product_sku(
+    registry: &HostRegistry,
+) -> (Option<ProductSku>, Vec<(&'static str, EvidenceError)>) {
+    let mut damage = Vec::new();
+    match registry.value(PRODUCT_OPTIONS, "ProductPolicy") {
+        Ok(Some(found)) => {
+            if let RegData::Bytes(blob) = &found.data.data {
+                if let Some(sku) = product_policy_dword(blob, "Kernel-ProductInfo") {
+                    let sku = ProductSku {
+                        sku,
+                        value_name: "ProductPolicy",
+                        path: found.resolved_path,
+                        file: found.file,
+                    };
+                    return (Some(sku), damage);
+                }
             }
         }
+        Ok(None) => {}
+        Err(error) => damage.push(("ProductPolicy", error)),
     }
-    if let Some(found) = registry.value(PRODUCT_OPTIONS, "OSProductPfn")? {
-        if let Some(sku) = found.data.as_str().and_then(sku_of_product_pfn) {
-            return Ok(Some(ProductSku {
-                sku,
-                value_name: "OSProductPfn",
-                path: found.resolved_path,
-                file: found.file,
-            }));
+    match registry.value(PRODUCT_OPTIONS, "OSProductPfn") {
+        Ok(Some(found)) => {
+            if let Some(sku) = found.data.as_str().and_then(sku_of_product_pfn) {
+                let sku = ProductSku {
+                    sku,
+                    value_name: "OSProductPfn",
+                    path: found.resolved_path,
+                    file: found.file,
+                };
+                return (Some(sku), damage);
+            }
         }
+        Ok(None) => {}
+        Err(error) => damage.push(("OSProductPfn", error)),
     }
-    Ok(None)
+    (None, damage)
 }
 
 /// `Microsoft.Windows.48.X19-98843_8wekyb3d8bbwe` → 48.

@@ -392,7 +392,9 @@ impl HostRegistry {
                 let current_values = match read(&current) {
                     Ok(values) => values,
                     Err(error) => {
-                        notices.push(error.to_notice(NoticeLevel::Warning));
+                        // `Control\Lsa` and `Control\Lsa\MSV1_0` behind one damaged cell are one
+                        // problem, worded the same by the reader: report it once.
+                        push_once(&mut notices, error.to_notice(NoticeLevel::Warning));
                         continue;
                     }
                 };
@@ -404,14 +406,17 @@ impl HostRegistry {
                         Err(error) => {
                             let detail = error.to_string();
                             let prefix = format!("{}: ", hive.path().display());
-                            notices.push(Notice::warning(
-                                "hiveward::hive::corrupt",
-                                hive.path(),
-                                format!(
-                                    "{prefix}{other}\\{key} cannot be compared with the current set: {}",
-                                    detail.strip_prefix(&prefix).unwrap_or(&detail)
+                            push_once(
+                                &mut notices,
+                                Notice::warning(
+                                    "hiveward::hive::corrupt",
+                                    hive.path(),
+                                    format!(
+                                        "{prefix}{other}\\{key} cannot be compared with the current set: {}",
+                                        detail.strip_prefix(&prefix).unwrap_or(&detail)
+                                    ),
                                 ),
-                            ));
+                            );
                             continue;
                         }
                     };
@@ -432,6 +437,13 @@ impl HostRegistry {
             }
         }
         notices
+    }
+}
+
+/// Adds `notice` unless the same notice (level, code, file and message) is already there.
+fn push_once(notices: &mut Vec<Notice>, notice: Notice) {
+    if !notices.contains(&notice) {
+        notices.push(notice);
     }
 }
 

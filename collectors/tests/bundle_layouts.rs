@@ -1,7 +1,7 @@
 //! Discovery and host grouping on bundles built in the test: the flat `REG SAVE` bundle, one
-//! folder per host, triage trees, folders of unrelated hives, `.reg` exports, the files that are
-//! passed over, symbolic links, and the order of everything. Ends with a property test that
-//! damaged hives never panic the reader.
+//! folder per host, triage trees, folders of unrelated hives, a dirty hive given by its own
+//! path, `.reg` exports, the files that are passed over, symbolic links, and the order of
+//! everything. Ends with a property test that damaged hives never panic the reader.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,10 +62,11 @@ fn new_format_log() -> Vec<u8> {
     bytes
 }
 
-fn evtx_bytes() -> Vec<u8> {
-    let mut bytes = b"ElfFile\0".to_vec();
-    bytes.resize(4096, 0);
-    bytes
+/// A Security log of one logon, recorded by `computer`.
+fn security_log(computer: &str) -> Vec<u8> {
+    let mut log = hiveward_evtxwriter::EvtxWriter::new();
+    log.push(hiveward_evtxwriter::security_4624("bob", 3, "NTLM", "NTLM V2").computer(computer));
+    log.to_bytes()
 }
 
 fn write(path: &Path, bytes: &[u8]) -> PathBuf {
@@ -336,9 +337,10 @@ fn triage_tree_is_one_host_with_logs_paired_to_their_hive() {
     );
     let log1 = write(&config.join("SYSTEM.LOG1"), &new_format_log());
     let ntuser = write(&root.join("Users/bob/NTUSER.DAT"), &ntuser_hive("bob"));
+    // The log names the host by its full name: it stays with the SYSTEM hive's WKS-0042.
     let evtx = write(
         &root.join("Windows/System32/winevt/Logs/Security.evtx"),
-        &evtx_bytes(),
+        &security_log("WKS-0042.corp.example"),
     );
     // A second machine in the same case folder stays apart.
     let hostb_system = write(
@@ -396,15 +398,18 @@ fn triage_tree_is_one_host_with_logs_paired_to_their_hive() {
             None
         ]
     );
+    // The log is read even though no event is selected: the computers it names decide its
+    // host. It is counted, and no record is returned.
     let statuses: Vec<FileStatus> = hosta.files.iter().map(|file| file.status).collect();
-    assert_eq!(
-        statuses,
-        [
-            FileStatus::Read,
-            FileStatus::Read,
-            FileStatus::Read,
-            FileStatus::Listed
-        ]
+    assert_eq!(statuses, [FileStatus::Read; 4]);
+    let summary = hosta.files[3].events.as_ref().expect("the log was read");
+    assert_eq!(summary.computers, ["WKS-0042.corp.example"]);
+    assert_eq!((summary.records_read, summary.records_rendered), (1, 0));
+    assert!(hosta.events.is_empty());
+    assert!(
+        hosta.files[3].notices.is_empty(),
+        "{:?}",
+        hosta.files[3].notices
     );
     let system_record = &hosta.files[2];
     assert_eq!(system_record.logs, [display(&log1)]);
@@ -420,6 +425,116 @@ fn triage_tree_is_one_host_with_logs_paired_to_their_hive() {
     let hostb = host(&collection, "HOSTB");
     assert_eq!(hostb.name_source, NameSource::Directory);
     assert_eq!(hostb.layout, GroupLayout::TriageTree);
+}
+
+/// The hardening level as a dirty hive's states record it, with `FS01` as its ComputerName.
+fn hardening_state(level: u32) -> Vec<u8> {
+    hiveward_testkit::state_hive_from_reg(&format!(
+        "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\LanmanServer\\Parameters]\r\n\
+         \"SmbServerNameHardeningLevel\"=dword:{level:08x}\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n\
+         \"ComputerName\"=\"FS01\"\r\n"
+    ))
+}
+
+#[test]
+fn a_dirty_hive_given_by_its_path_is_recovered_from_the_logs_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("x");
+    let (before, mid, after) = (hardening_state(0), hardening_state(1), hardening_state(2));
+    let system = write(
+        &folder.join("SYSTEM"),
+        &hiveward_testkit::dirty_primary(&before, 10),
+    );
+    // LOG2 holds the earlier entry, LOG1 the later one; the extension's case does not matter.
+    let log1 = write(
+        &folder.join("SYSTEM.LOG1"),
+        &hiveward_testkit::new_format_log(&[&mid, &after], 12),
+    );
+    let log2 = write(
+        &folder.join("SYSTEM.log2"),
+        &hiveward_testkit::new_format_log(&[&before, &mid], 11),
+    );
+    // Neither another hive's log nor another hive beside it is read.
+    write(&folder.join("SOFTWARE.LOG1"), &new_format_log());
+    write(
+        &folder.join("SOFTWARE"),
+        &software_hive("Windows Server 2019"),
+    );
+
+    let level = |host: &Host| {
+        host.registry
+            .value(
+                r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters",
+                "SmbServerNameHardeningLevel",
+            )
+            .unwrap()
+            .unwrap()
+            .data
+            .as_integer()
+    };
+    let by_folder = run(std::slice::from_ref(&folder));
+    let by_path = run(std::slice::from_ref(&system));
+    assert!(by_path.passed_over.is_empty(), "{:?}", by_path.passed_over);
+    assert_eq!(host_names(&by_path), ["FS01"]);
+    let fs01 = host(&by_path, "FS01");
+    assert_eq!(file_paths(fs01), [display(&system)]);
+    let record = &fs01.files[0];
+    assert_eq!(record.logs, [display(&log1), display(&log2)]);
+    assert_eq!(record.status, FileStatus::Read);
+    assert!(
+        matches!(
+            &record.hive_state,
+            Some(hiveward_collectors::HiveState::Recovered { applied: 2, .. })
+        ),
+        "{:?}",
+        record.hive_state
+    );
+    assert_eq!(level(fs01), Some(2));
+    // Exactly as when the folder is given.
+    let from_folder = host(&by_folder, "FS01");
+    let system_record = from_folder
+        .files
+        .iter()
+        .find(|file| file.path == display(&system))
+        .expect("the SYSTEM hive is read from the folder too");
+    assert_eq!(system_record, record);
+    assert_eq!(level(from_folder), Some(2));
+
+    // Given by a relative path, from inside its folder.
+    let relative = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "relative_hive_path_probe",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .env("HIVEWARD_PROBE_DIR", &folder)
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&relative.stdout);
+    assert!(
+        relative.status.success() && output.contains("test relative_hive_path_probe ... ok"),
+        "{output}"
+    );
+}
+
+/// Run by the test above in a process of its own, since it changes the working folder.
+#[test]
+#[ignore = "run by a_dirty_hive_given_by_its_path_is_recovered_from_the_logs_beside_it"]
+fn relative_hive_path_probe() {
+    let Some(folder) = std::env::var_os("HIVEWARD_PROBE_DIR") else {
+        return;
+    };
+    std::env::set_current_dir(folder).unwrap();
+    let collection = run(&[PathBuf::from("SYSTEM")]);
+    let record = &collection.hosts[0].files[0];
+    assert_eq!(record.logs, ["SYSTEM.LOG1", "SYSTEM.log2"]);
+    assert!(matches!(
+        record.hive_state,
+        Some(hiveward_collectors::HiveState::Recovered { .. })
+    ));
 }
 
 #[test]

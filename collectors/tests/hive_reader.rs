@@ -203,3 +203,302 @@ fn exports_and_hives_answer_the_same_paths() {
     assert_eq!(found.data.as_integer(), Some(2));
     assert_eq!(found.file, Path::new("FS01_lanman.reg"));
 }
+
+/// `Software\...\Explorer\StartPage` of a user hive: a 20 KB `ProgramsCache` among small
+/// siblings, the layout that made the whole key unreadable in format-1.3 hives.
+const START_PAGE: &str = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartPage";
+
+/// 20,480 bytes that differ from one position to the next, so that a shifted or truncated read
+/// cannot match.
+fn programs_cache() -> Vec<u8> {
+    (0..20_480u32)
+        .map(|at| (at.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// A user hive (root `Software` + `Control Panel`) holding [`START_PAGE`], written by regf in
+/// format 1.`minor`. regf stores a value over 16,344 bytes the way Windows does for that
+/// version: in one cell before 1.4, in a big-data record from 1.4 on.
+fn start_page_hive(minor: u32) -> Vec<u8> {
+    use regf::{DataType, HiveBuilder, KeyTreeNode, KeyTreeValue};
+    let mut root = KeyTreeNode::new("CMI-CreateHive{6A1C4018-979D-4291-A7DC-7AED1C75B67C}");
+    root.get_or_create_path(r"Control Panel\Desktop")
+        .values
+        .push(KeyTreeValue {
+            name: "Wallpaper".to_string(),
+            data_type: DataType::from(1u32),
+            data: hiveward_collectors::encode_utf16_sz(""),
+        });
+    let key = root.get_or_create_path(START_PAGE);
+    let value = |name: &str, type_code: u32, data: Vec<u8>| KeyTreeValue {
+        name: name.to_string(),
+        data_type: DataType::from(type_code),
+        data,
+    };
+    key.values.push(value(
+        "StartMenu_Start_Time",
+        3,
+        vec![0xc7, 0xe3, 0x7f, 0x56, 0xe6, 0x11, 0xcd, 0x01],
+    ));
+    key.values.push(value("ProgramsCache", 3, programs_cache()));
+    key.values
+        .push(value("FavoritesVersion", 4, 3u32.to_le_bytes().to_vec()));
+    key.values.push(value(
+        "StartMenu_Balloon_Time",
+        1,
+        hiveward_collectors::encode_utf16_sz("after the big value"),
+    ));
+    HiveBuilder::from_tree_with_version(root, 1, minor)
+        .expect("regf lays out the hive")
+        .build()
+        .expect("regf writes the hive")
+}
+
+fn assert_start_page_reads_whole(hive: &HiveFile) {
+    let key: Vec<&str> = START_PAGE.split('\\').collect();
+    let cache = hive
+        .value(&key, "ProgramsCache")
+        .expect("the big value reads")
+        .expect("the big value is there");
+    assert_eq!(cache.value_type, RegType::Binary);
+    let RegData::Bytes(bytes) = &cache.data else {
+        panic!("ProgramsCache is not bytes: {cache:?}");
+    };
+    assert_eq!(bytes.len(), 20_480);
+    assert!(*bytes == programs_cache(), "the data differs");
+    let values = hive
+        .values(&key)
+        .expect("the key reads")
+        .expect("the key is there");
+    let names: Vec<&str> = values.iter().map(|value| value.name.as_str()).collect();
+    assert_eq!(
+        names.len(),
+        4,
+        "every value of the key is listed: {names:?}"
+    );
+    let find = |name: &str| {
+        values
+            .iter()
+            .find(|value| value.name == name)
+            .unwrap_or_else(|| panic!("{name} is listed"))
+    };
+    assert_eq!(find("ProgramsCache"), &cache);
+    assert_eq!(
+        find("StartMenu_Start_Time").data,
+        RegData::Bytes(vec![0xc7, 0xe3, 0x7f, 0x56, 0xe6, 0x11, 0xcd, 0x01])
+    );
+    assert_eq!(find("FavoritesVersion").data, RegData::Integer(3));
+    assert_eq!(
+        find("StartMenu_Balloon_Time").data,
+        RegData::String("after the big value".into())
+    );
+}
+
+#[test]
+fn a_big_value_in_a_format_1_3_hive_is_one_cell() {
+    let bytes = start_page_hive(3);
+    let block = hiveward_collectors::BaseBlock::parse(&bytes).expect("base block");
+    assert_eq!((block.major_version, block.minor_version), (1, 3));
+    assert!(block.checksum_ok());
+    // Before 1.4 there are no big-data records: regf stored the data in one cell.
+    assert!(
+        !contains_big_data_record(&bytes),
+        "a format-1.3 hive must not hold a db record"
+    );
+    let hive =
+        HiveFile::from_bytes(Path::new("NTUSER.DAT"), bytes.clone(), &[]).expect("the hive opens");
+    assert_eq!(hive.kind(), HiveKind::Ntuser);
+    assert_eq!(hive.state(), &HiveState::Clean);
+    assert_start_page_reads_whole(&hive);
+    let registry = registry(vec![hive]);
+    let found = registry
+        .value(&format!(r"HKCU\{START_PAGE}"), "programscache")
+        .expect("reads")
+        .expect("found");
+    assert_eq!(found.data.data, RegData::Bytes(programs_cache()));
+}
+
+#[test]
+fn a_big_value_in_a_format_1_5_hive_is_a_big_data_record() {
+    let bytes = start_page_hive(5);
+    assert!(contains_big_data_record(&bytes));
+    let hive = HiveFile::from_bytes(Path::new("NTUSER.DAT"), bytes, &[]).expect("the hive opens");
+    assert_start_page_reads_whole(&hive);
+}
+
+/// Whether an allocated cell of the hive bins starts with the `db` signature.
+fn contains_big_data_record(bytes: &[u8]) -> bool {
+    cells(bytes).any(|(_, data)| data.starts_with(b"db"))
+}
+
+/// The allocated cells of a hive: (absolute offset of the cell, its data).
+fn cells(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut bin = 4096;
+    let mut found = Vec::new();
+    while bytes.get(bin..bin + 4) == Some(b"hbin".as_slice()) {
+        let size = u32::from_le_bytes(bytes[bin + 8..bin + 12].try_into().unwrap()) as usize;
+        let mut cell = bin + 32;
+        while cell + 4 <= bin + size {
+            let raw = i32::from_le_bytes(bytes[cell..cell + 4].try_into().unwrap());
+            let length = raw.unsigned_abs() as usize;
+            if length < 8 {
+                break;
+            }
+            if raw < 0 {
+                found.push((cell, &bytes[cell + 4..cell + length]));
+            }
+            cell += length;
+        }
+        bin += size.max(4096);
+    }
+    found.into_iter()
+}
+
+/// The absolute offset of the `vk` record of the value `name` (an ASCII name), which must be
+/// unique in the hive.
+fn value_record(bytes: &[u8], name: &str) -> usize {
+    let found: Vec<usize> = cells(bytes)
+        .filter(|(_, data)| {
+            data.starts_with(b"vk")
+                && usize::from(u16::from_le_bytes([data[2], data[3]])) == name.len()
+                && data.get(20..20 + name.len()) == Some(name.as_bytes())
+        })
+        .map(|(cell, _)| cell + 4)
+        .collect();
+    assert_eq!(found.len(), 1, "{name}: {found:?}");
+    found[0]
+}
+
+#[test]
+fn a_big_cell_shorter_than_its_value_is_reported_not_read_past() {
+    let mut bytes = start_page_hive(3);
+    let record = value_record(&bytes, "ProgramsCache");
+    // Claim 40,000 bytes: more than the 20 KB cell holds.
+    bytes[record + 4..record + 8].copy_from_slice(&40_000u32.to_le_bytes());
+    let hive = HiveFile::from_bytes(Path::new("NTUSER.DAT"), bytes, &[]).expect("opens");
+    let key: Vec<&str> = START_PAGE.split('\\').collect();
+    let error = hive.value(&key, "ProgramsCache").unwrap_err().to_string();
+    assert!(
+        error.contains(r#"value "ProgramsCache" of HKCU\Software\Microsoft\Windows\CurrentVersion\Explorer\StartPage"#)
+            && error.contains("declares 40000"),
+        "{error}"
+    );
+    // The siblings still read one by one.
+    assert_eq!(
+        hive.value(&key, "FavoritesVersion").unwrap().unwrap().data,
+        RegData::Integer(3)
+    );
+}
+
+#[test]
+fn empty_data_without_a_cell_reads_as_empty_and_a_missing_cell_is_damage() {
+    let mut bytes = start_page_hive(5);
+    let key: Vec<&str> = START_PAGE.split('\\').collect();
+    // What Windows writes for empty data: size 0 and no cell (0xffffffff), which nt-hive
+    // would assert on.
+    let record = value_record(&bytes, "StartMenu_Start_Time");
+    bytes[record + 4..record + 8].copy_from_slice(&0u32.to_le_bytes());
+    bytes[record + 8..record + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    // A value with data but no cell is damage.
+    let other = value_record(&bytes, "StartMenu_Balloon_Time");
+    bytes[other + 8..other + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    let hive = HiveFile::from_bytes(Path::new("NTUSER.DAT"), bytes, &[]).expect("opens");
+    assert_eq!(
+        hive.value(&key, "StartMenu_Start_Time")
+            .unwrap()
+            .unwrap()
+            .data,
+        RegData::Bytes(Vec::new())
+    );
+    let error = hive
+        .value(&key, "StartMenu_Balloon_Time")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no data cell"), "{error}");
+    assert!(hive.values(&key).is_err());
+}
+
+/// The corpus user hives of format 1.3 with values over 16,344 bytes, each checked against the
+/// cell read independently (with a few lines of Python over the raw file): the length, the
+/// first and last 16 bytes.
+const CORPUS_BIG_VALUES: [(&str, &str, &str, usize, &str, &str); 3] = [
+    (
+        "regipy/NTUSER.DAT",
+        r"HKCU\Software\Microsoft\Windows\CurrentVersion\Explorer\StartPage2",
+        "ProgramsCache",
+        73_315,
+        "13000000c3535b6248abc14eba1fa1ef",
+        "00780065000000000000001c00000002",
+    ),
+    (
+        "regipy/ntuser_software_partial",
+        r"HKCU\Software\Microsoft\Windows\CurrentVersion\Lock Screen\Creative",
+        "CreativeJson",
+        26_458,
+        "7b002200630064006d0022003a007b00",
+        "490054003d00500022007d007d000000",
+    ),
+    (
+        "regipy/ntuser_software_partial",
+        r"HKCU\Software\Microsoft\Windows\CurrentVersion\SettingSync\0003BFFDD03F4B47\PolicyDocument\PolicyBlob",
+        "",
+        47_170,
+        "3eb800003ab800003153505305d5cdd5",
+        "02000000300000000000000000000000",
+    ),
+];
+
+#[test]
+fn corpus_format_1_3_user_hives_read_their_big_values() {
+    let Some(corpus) = hiveward_testkit::corpus_dir() else {
+        return;
+    };
+    for (file, key, name, length, head, tail) in CORPUS_BIG_VALUES {
+        let path = corpus.join("hives").join(file);
+        if !path.is_file() {
+            hiveward_testkit::skip_or_fail(&format!("{} is not in the corpus", path.display()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("corpus file reads");
+        assert_eq!(
+            hiveward_collectors::BaseBlock::parse(&bytes)
+                .expect("base block")
+                .minor_version,
+            3,
+            "{file}"
+        );
+        let registry = registry(vec![
+            HiveFile::from_bytes(&path, bytes, &[]).expect("corpus hive opens")
+        ]);
+        let values = registry
+            .values(key)
+            .unwrap_or_else(|error| panic!("{file} {key}: {error}"))
+            .unwrap_or_else(|| panic!("{file} {key} is absent"));
+        let value = values
+            .data
+            .iter()
+            .find(|value| value.name == name)
+            .unwrap_or_else(|| panic!("{file} {key}: {name:?} is not listed"));
+        let raw = match &value.data {
+            RegData::Bytes(bytes) => bytes.clone(),
+            // CreativeJson is a REG_SZ: compare its stored UTF-16 with the terminating NUL.
+            RegData::String(text) => hiveward_collectors::encode_utf16_sz(text),
+            other => panic!("{file} {key} {name:?}: {other:?}"),
+        };
+        assert_eq!(raw.len(), length, "{file} {key} {name:?}");
+        assert_eq!(
+            hiveward_collectors::to_hex(&raw[..16]),
+            head,
+            "{file} {name:?}"
+        );
+        assert_eq!(
+            hiveward_collectors::to_hex(&raw[length - 16..]),
+            tail,
+            "{file} {name:?}"
+        );
+        println!(
+            "{file} {key} {name:?}: {length} bytes among {} values",
+            values.data.len()
+        );
+    }
+}

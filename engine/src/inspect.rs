@@ -132,7 +132,11 @@ pub fn build_inspect_report(
         .hosts
         .iter()
         .map(|host| {
-            for file in &host.files {
+            let mut notices = host.notices.clone();
+            let (os, hotfixes) = os_and_hotfixes(&host.registry, &mut notices);
+            let mut files = host.files.clone();
+            mark_damaged_files(&mut files, &notices);
+            for file in &files {
                 match file.status {
                     FileStatus::Read => summary.files_read += 1,
                     FileStatus::Partial => summary.files_partial += 1,
@@ -140,8 +144,6 @@ pub fn build_inspect_report(
                     FileStatus::Unreadable => summary.files_unreadable += 1,
                 }
             }
-            let mut notices = host.notices.clone();
-            let (os, hotfixes) = os_and_hotfixes(&host.registry, &mut notices);
             HostReport {
                 name: host.name.clone(),
                 name_source: host.name_source,
@@ -149,7 +151,7 @@ pub fn build_inspect_report(
                 control_set: host.registry.control_set().cloned(),
                 os,
                 hotfixes,
-                files: host.files.clone(),
+                files,
                 notices,
                 key: key.map(|key| read_key(&host.registry, key)),
                 event_counts: host_event_counts(&host.files),
@@ -168,21 +170,50 @@ pub fn build_inspect_report(
     }
 }
 
-/// Reads a host's OS facts and servicing packages; a read error becomes a warning in `notices`
-/// and the fact is left empty, so one damaged key never hides the rest of the host.
+/// Reads a host's OS facts and servicing packages. Damage met on the way (facts unknown because
+/// of it, packages whose state cannot be read, or a read error) becomes a warning in `notices`,
+/// and the rest of the host is still read. Each problem is reported once per host: the readers
+/// word the same damage the same way, so a warning already in `notices` (from collection, which
+/// meets `Control\ProductOptions` damage too) is not added again.
 pub(crate) fn os_and_hotfixes(
     registry: &hiveward_collectors::HostRegistry,
     notices: &mut Vec<Notice>,
 ) -> (Option<OsFacts>, HotfixInventory) {
     let os = read_os_facts(registry).unwrap_or_else(|error| {
-        notices.push(error.to_notice(NoticeLevel::Warning));
+        push_once(notices, error.to_notice(NoticeLevel::Warning));
         None
     });
+    for fact in os.iter().flat_map(|os| &os.unreadable) {
+        push_once(notices, fact.notice());
+    }
     let hotfixes = read_hotfixes(registry).unwrap_or_else(|error| {
-        notices.push(error.to_notice(NoticeLevel::Warning));
+        push_once(notices, error.to_notice(NoticeLevel::Warning));
         HotfixInventory::default()
     });
+    for notice in &hotfixes.unreadable {
+        push_once(notices, notice.clone());
+    }
     (os, hotfixes)
+}
+
+/// Marks as partly read every file that `notices` say is damaged (damage met while reading OS
+/// facts or the hotfix inventory, after collection), so that no damaged file counts as read.
+pub(crate) fn mark_damaged_files(files: &mut [FileRecord], notices: &[Notice]) {
+    for file in files.iter_mut() {
+        let damaged = notices.iter().any(|notice| {
+            notice.code == "hiveward::hive::corrupt" && notice.file.as_deref() == Some(&file.path)
+        });
+        if damaged && file.status == FileStatus::Read {
+            file.status = FileStatus::Partial;
+        }
+    }
+}
+
+/// Adds `notice` unless the same one (level, code, file and message) is already there.
+fn push_once(notices: &mut Vec<Notice>, notice: Notice) {
+    if !notices.contains(&notice) {
+        notices.push(notice);
+    }
 }
 
 fn host_event_counts(files: &[FileRecord]) -> Vec<EventCount> {
@@ -249,4 +280,105 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
 /// The JSON Schema of [`InspectReport`], as committed in `schemas/inspect.schema.json`.
 pub fn inspect_schema() -> schemars::Schema {
     schemars::schema_for!(InspectReport)
+}
+
+#[cfg(test)]
+mod tests {
+    //! One damage warning per problem and host, however many readers meet it.
+
+    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
+    use hiveward_testkit::hive_from_reg;
+
+    use super::*;
+
+    const HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
+
+    /// A SYSTEM hive of `WKS7` whose `ProductType` data points past the hive bins.
+    fn damaged_system() -> Vec<u8> {
+        let mut bytes = hive_from_reg(&format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n\
+             \"ComputerName\"=\"WKS7\"\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ProductOptions]\r\n\
+             \"ProductType\"=\"WinNT\"\r\n\"ProductSuite\"=hex(7):00,00\r\n"
+        ));
+        let name = b"ProductType";
+        let record = (0..bytes.len() - 40)
+            .find(|&at| {
+                bytes[at..at + 2] == *b"vk"
+                    && bytes[at + 2..at + 4] == (name.len() as u16).to_le_bytes()
+                    && bytes[at + 20..at + 20 + name.len()] == *name
+            })
+            .expect("the ProductType record");
+        bytes[record + 8..record + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+        bytes
+    }
+
+    /// Inspects a bundle of the damaged SYSTEM and a Windows 7 SOFTWARE without
+    /// `InstallationType`, so that the role can only come from the damaged value.
+    fn inspect(options: &CollectOptions) -> (InspectReport, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("WKS7_SYSTEM.HIV"), damaged_system()).unwrap();
+        std::fs::write(
+            dir.path().join("WKS7_SOFTWARE.HIV"),
+            hive_from_reg(&format!(
+                "{HEADER}[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]\r\n\
+                 \"ProductName\"=\"Windows 7 Professional\"\r\n\"CurrentBuildNumber\"=\"7601\"\r\n\
+                 \"CSDVersion\"=\"Service Pack 1\"\r\n"
+            )),
+        )
+        .unwrap();
+        let inputs = vec![dir.path().to_path_buf()];
+        let collection = collect(discover(&inputs, &DiscoverOptions::default()), options);
+        let report = build_inspect_report(&collection, &inputs, None);
+        let mut text = Vec::new();
+        crate::inspect_text::write_inspect_text(&report, &mut text).unwrap();
+        (report, String::from_utf8(text).unwrap())
+    }
+
+    fn damage_warnings(report: &InspectReport) -> Vec<&Notice> {
+        let [host] = report.hosts.as_slice() else {
+            panic!("one host: {report:#?}");
+        };
+        host.notices
+            .iter()
+            .filter(|notice| notice.code == "hiveward::hive::corrupt")
+            .collect()
+    }
+
+    #[test]
+    fn a_damaged_value_met_by_collection_and_os_facts_is_reported_once() {
+        let (report, text) = inspect(&CollectOptions::default());
+        let warnings = damage_warnings(&report);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].message.contains(r#"value "ProductType""#));
+        assert_eq!(text.matches(&warnings[0].message).count(), 1, "{text}");
+        // The OS is still known from SOFTWARE, and the role says why it is not.
+        let os = report.hosts[0].os.as_ref().expect("os facts");
+        assert_eq!(os.name.as_deref(), Some("Windows 7 SP1"));
+        assert_eq!(
+            os.unreadable_fact("role")
+                .map(|fact| fact.notice())
+                .as_ref(),
+            Some(warnings[0])
+        );
+        assert!(
+            text.contains("  unreadable   role (damaged hive: "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_value_met_only_by_os_facts_is_reported_once() {
+        // Without the control-set comparison, the OS facts alone meet the damage, for the role
+        // and nothing else: still one warning.
+        let options = CollectOptions {
+            control_set_keys: Vec::new(),
+            ..CollectOptions::default()
+        };
+        let (report, text) = inspect(&options);
+        let warnings = damage_warnings(&report);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert_eq!(text.matches(&warnings[0].message).count(), 1, "{text}");
+    }
 }

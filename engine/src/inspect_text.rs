@@ -2,7 +2,9 @@
 
 use std::io::{self, Write};
 
-use hiveward_collectors::{FileKind, FileRecord, FileStatus, HiveKind, HiveState, KbStatus, Role};
+use hiveward_collectors::{
+    BuildBasis, FileKind, FileRecord, FileStatus, HiveKind, HiveState, KbStatus, Role,
+};
 
 use crate::inspect::{HostReport, InspectReport, KeyReport};
 
@@ -57,12 +59,19 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "host {} (name from {source})", host.name)?;
     if let Some(os) = &host.os {
         let mut parts = Vec::new();
-        match os.os_build() {
-            Some(build) => parts.push(format!("build {build}")),
-            None => parts.extend(os.build.map(|build| format!("build {build}"))),
+        match (os.build_range, os.os_build()) {
+            (Some((low, high)), _) => parts.push(format!("build {low}-{high}")),
+            (None, Some(build)) => parts.push(format!("build {build}")),
+            (None, None) => parts.extend(os.build.map(|build| format!("build {build}"))),
         }
-        if os.build_basis == Some(hiveward_collectors::BuildBasis::InboxDrivers) {
-            parts.push("build inferred from in-box drivers".to_string());
+        match os.build_basis {
+            Some(BuildBasis::InboxDrivers) => {
+                parts.push("build inferred from in-box drivers".to_string())
+            }
+            Some(BuildBasis::TpmTaskOsBuild) => {
+                parts.push("build from SYSTEM's TaskOsBuildNumber".to_string())
+            }
+            Some(BuildBasis::CurrentVersion) | None => {}
         }
         parts.extend(os.edition.clone());
         parts.push(role_name(os.role).to_string());
@@ -72,6 +81,26 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             .or_else(|| os.product_name.clone())
             .unwrap_or_else(|| "unknown product".to_string());
         writeln!(out, "  os           {name} ({})", parts.join(", "))?;
+        if !os.unreadable.is_empty() {
+            let facts: Vec<&str> = os
+                .unreadable
+                .iter()
+                .map(|fact| fact.fact.as_str())
+                .collect();
+            let mut files: Vec<String> = os
+                .unreadable
+                .iter()
+                .map(|fact| fact.file.display().to_string())
+                .collect();
+            files.sort();
+            files.dedup();
+            writeln!(
+                out,
+                "  unreadable   {} (damaged hive: {})",
+                facts.join(", "),
+                files.join(", ")
+            )?;
+        }
     }
     if let Some(choice) = &host.control_set {
         writeln!(
@@ -88,6 +117,13 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             .map(|summary| format!("{} {}", summary.kb, kb_status_name(summary.status)))
             .collect();
         writeln!(out, "  hotfixes     {}", listed.join(", "))?;
+    }
+    if !host.hotfixes.unreadable.is_empty() {
+        writeln!(
+            out,
+            "  hotfixes     incomplete: {} servicing key(s) could not be read (damaged hive)",
+            host.hotfixes.unreadable.len()
+        )?;
     }
     writeln!(out, "  files")?;
     for file in &host.files {
