@@ -13,8 +13,8 @@ use hiveward_collectors::{
 use hiveward_engine::{
     baseline_json, build_inspect_report, junit_xml, load_baseline, load_waivers, rule_listings,
     rule_show_text, rules_list_text, rules_markdown, run_rule_tests, run_scan, write_inspect_text,
-    write_scan_text, Date, Limits, PackSource, RuleSet, ScanReport, ScanSettings, Selection,
-    Severity, EXIT_ERROR, EXIT_INCOMPLETE,
+    write_scan_text, Date, Limits, PackSource, Requirement, RuleSet, ScanReport, ScanSettings,
+    Selection, Severity, EXIT_ERROR, EXIT_INCOMPLETE,
 };
 
 #[derive(Parser)]
@@ -103,7 +103,13 @@ struct ScanArgs {
     /// Write the fingerprints of this run's findings as a baseline.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
-    /// Do not exit 3 when some evidence was unreadable (a run that checked nothing still does).
+    /// Evidence every host must have, comma-separated: system, software, hkcu, sam, security,
+    /// events (any event log) or log:CHANNEL (e.g. log:Security). A host without it makes the
+    /// scan exit 3, even with --allow-partial.
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...", value_parser = parse_requirement)]
+    require: Vec<Requirement>,
+    /// Do not exit 3 when some evidence was unreadable or damaged, or some host could not be
+    /// checked (a run that checked nothing, or a --require that is not met, still does).
     #[arg(long)]
     allow_partial: bool,
     /// Leave waived and baselined findings out of SARIF (GitHub ignores SARIF suppressions).
@@ -147,6 +153,10 @@ fn parse_fail_on(text: &str) -> Result<FailOn, String> {
     Severity::parse(text)
         .map(|severity| FailOn(Some(severity)))
         .ok_or_else(|| "expected info, low, medium, high, critical or never".to_string())
+}
+
+fn parse_requirement(text: &str) -> Result<Requirement, String> {
+    Requirement::parse(text)
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -405,6 +415,7 @@ fn scan(args: ScanArgs) -> u8 {
         inputs: args.evidence.paths.clone(),
         profile: args.profile.clone(),
         params: args.params.iter().cloned().collect::<BTreeMap<_, _>>(),
+        require: args.require.clone(),
     };
     let mut report = run_scan(collection, &rules, &settings);
     if let Some(bar) = progress {
@@ -458,17 +469,31 @@ fn scan(args: ScanArgs) -> u8 {
     if let Err(code) = emit(&render(args.format), args.output.as_deref()) {
         return code;
     }
-    let mut code = report.exit_code(args.fail_on.0);
-    if code == EXIT_INCOMPLETE && args.allow_partial && report.summary.evaluations > 0 {
-        code = 0;
+    for host in &report.hosts {
+        for notice in host.notices.iter().filter(|notice| {
+            notice.code == "hiveward::scan::nothing_checked"
+                || notice.code == "hiveward::scan::required_evidence_missing"
+        }) {
+            eprintln!("error: {}", notice.message);
+        }
     }
+    let code = report.exit_code_with(args.fail_on.0, args.allow_partial);
     if code == EXIT_INCOMPLETE {
-        if report.summary.evaluations == 0 {
+        let summary = &report.summary;
+        if summary.checked == 0 {
             eprintln!(
-                "error: nothing was checked: no rule could be evaluated on readable evidence"
+                "error: nothing was checked: no rule could judge any host on the evidence given"
+            );
+        } else if summary.hosts_missing_required > 0 {
+            eprintln!(
+                "error: {} host(s) lack evidence --require demands; the results are incomplete",
+                summary.hosts_missing_required
             );
         } else {
-            eprintln!("error: some evidence could not be read; the results are incomplete");
+            eprintln!(
+                "error: the results are incomplete: some evidence could not be read or checked ({} unreadable file(s), {} check(s) stopped by damaged evidence, {} host(s) on which nothing could be checked); --allow-partial accepts this",
+                summary.files_unreadable, summary.unchecked, summary.hosts_not_checked
+            );
         }
     }
     code

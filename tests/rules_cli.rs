@@ -238,6 +238,7 @@ fn plain_rule(id: &str) -> String {
     title: "Unencrypted passwords may be sent to SMB servers",
     description: "EnablePlainTextPassword = 1 lets the SMB client send clear-text passwords.",
     severity: "high",
+    needs: #{{ keys: [`HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters`] }},
     fix: "Set EnablePlainTextPassword to 0.",
 }};
 
@@ -268,6 +269,29 @@ Windows Registry Editor Version 5.00
 "#
     )
 }
+
+/// A not-applicable case for `plain_rule`: the host has no Workstation service key.
+fn plain_not_applicable_case(name: &str, reason: &str) -> String {
+    format!(
+        r#"[[case]]
+name = "{name}"
+expect = []
+outcome = "not_applicable"
+reason_contains = '{reason}'
+reg = '''
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName]
+"ComputerName"="CORE01"
+'''
+
+"#
+    )
+}
+
+/// The reason the engine gives when the Workstation service key is absent.
+const NO_WORKSTATION: &str =
+    r"key HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters absent";
 
 /// Writes a pack with `plain_rule(id)` and `tests` as its test file, in `dir/pack`.
 fn write_pack(dir: &Path, id: &str, tests: &str) {
@@ -363,7 +387,8 @@ fn rules_test_requires_a_clean_case() {
     write_pack(
         dir.path(),
         id,
-        &plain_case("fires when allowed", r#"["E2E-COVER-001"]"#, 1),
+        &(plain_case("fires when allowed", r#"["E2E-COVER-001"]"#, 1)
+            + &plain_not_applicable_case("no workstation service", NO_WORKSTATION)),
     );
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
@@ -389,7 +414,74 @@ fn rules_test_requires_a_clean_case() {
         detail.iter().any(|line| line.contains("clean case")),
         "{detail:?}"
     );
-    assert_eq!(test_counts(&run.stdout), (1, 1));
+    assert_eq!(test_counts(&run.stdout), (2, 1));
+}
+
+/// Every rule needs a case where it does not apply, a "clean" case that is silent only because
+/// the rule did not apply is not clean, and a not-applicable case checks its reason.
+#[test]
+fn rules_test_requires_a_not_applicable_case_and_a_checked_clean_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "E2E-NA-001";
+    let vacuous = plain_not_applicable_case("silent without the service", NO_WORKSTATION)
+        .replace("outcome = \"not_applicable\"\n", "")
+        .replace(&format!("reason_contains = '{NO_WORKSTATION}'\n"), "");
+    write_pack(
+        dir.path(),
+        id,
+        &(plain_case("fires", r#"["E2E-NA-001"]"#, 1) + &plain_case("clean", "[]", 0) + &vacuous),
+    );
+    let run = hiveward(dir.path(), &["rules", "test", "pack"]);
+    run.assert_code(1);
+    let blocks = fail_blocks(&run.stdout);
+    let (_, detail) = block(&blocks, "silent without the service");
+    assert!(
+        detail[0].starts_with("- expected the rule to check and pass"),
+        "{detail:?}"
+    );
+    assert_eq!(
+        detail[1],
+        format!("+ outcomes: HOST not_applicable ({NO_WORKSTATION})")
+    );
+    let (_, detail) = block(&blocks, "(coverage)");
+    assert!(
+        detail
+            .iter()
+            .any(|line| line.contains("the rule has no passing not-applicable case")),
+        "{detail:?}"
+    );
+    assert_eq!(test_counts(&run.stdout), (2, 2), "{}", run.stdout);
+
+    // Written as a not-applicable case with the wrong reason, it fails and shows the reason.
+    let wrong = plain_not_applicable_case("wrong reason", "SOFTWARE hive absent");
+    write_pack(
+        dir.path(),
+        id,
+        &(plain_case("fires", r#"["E2E-NA-001"]"#, 1) + &plain_case("clean", "[]", 0) + &wrong),
+    );
+    let run = hiveward(dir.path(), &["rules", "test", "pack"]);
+    run.assert_code(1);
+    let blocks = fail_blocks(&run.stdout);
+    let (_, detail) = block(&blocks, "wrong reason");
+    assert_eq!(
+        detail[0],
+        "- expected a reason containing \"SOFTWARE hive absent\" on HOST"
+    );
+    assert_eq!(
+        detail[1],
+        format!("+ reason: \"{}\"", NO_WORKSTATION.replace('\\', "\\\\"))
+    );
+
+    // With the right reason, the pack passes whole.
+    let right = plain_not_applicable_case("no service", NO_WORKSTATION);
+    write_pack(
+        dir.path(),
+        id,
+        &(plain_case("fires", r#"["E2E-NA-001"]"#, 1) + &plain_case("clean", "[]", 0) + &right),
+    );
+    let run = hiveward(dir.path(), &["rules", "test", "pack"]);
+    run.assert_code(0);
+    assert_eq!(test_counts(&run.stdout), (3, 0), "{}", run.stdout);
 }
 
 #[test]
@@ -669,11 +761,12 @@ Windows Registry Editor Version 5.00
             .replace("WANT", "false")
         + &plain_case("explicit 1 is not inferred", r#"["E2E-INFER-001"]"#, 1)
             .replace("expect =", "inferred = false\nexpect =")
-        + &plain_case("explicit 0 is clean", "[]", 0);
+        + &plain_case("explicit 0 is clean", "[]", 0)
+        + &plain_not_applicable_case("no workstation service", NO_WORKSTATION);
     fs::write(pack.join(format!("{id}.tests.toml")), tests).unwrap();
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
-    assert_eq!(test_counts(&run.stdout), (3, 1), "{}", run.stdout);
+    assert_eq!(test_counts(&run.stdout), (4, 1), "{}", run.stdout);
     let blocks = fail_blocks(&run.stdout);
     let (_, diff) = block(&blocks, "absent claimed as not inferred");
     assert_eq!(diff[0], "- expected every finding not inferred", "{diff:?}");

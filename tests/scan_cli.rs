@@ -545,8 +545,8 @@ fn text_output_groups_findings_by_host_and_ends_with_a_summary() {
         .collect();
     assert_eq!(
         unindented.len(),
-        4,
-        "three host headers and a summary:\n{text}"
+        5,
+        "three host headers, a summary and the coverage line:\n{text}"
     );
     let hosts: Vec<&str> = unindented[..3]
         .iter()
@@ -583,10 +583,17 @@ fn text_output_groups_findings_by_host_and_ends_with_a_summary() {
             .any(|line| line.contains("HW-HARD-003")),
         "{text}"
     );
+    // Both rules checked PC22 and passed: "no findings" says so on the same line.
     assert!(
         section("PC22")
             .iter()
-            .any(|line| line.trim() == "no findings"),
+            .any(|line| line.trim() == "no findings: all 2 rule(s) checked and passed"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("PC22 (") && line.ends_with(": checked 2 of 2 rule(s)")),
         "{text}"
     );
     assert!(
@@ -596,8 +603,13 @@ fn text_output_groups_findings_by_host_and_ends_with_a_summary() {
         "{text}"
     );
 
-    let summary = lines.last().expect("text output is not empty");
-    assert_eq!(*summary, unindented[3]);
+    let summary = lines[lines.len() - 2];
+    assert_eq!(summary, unindented[3]);
+    let coverage = lines.last().expect("text output is not empty");
+    assert!(
+        coverage.starts_with("coverage: 6 rule × host check(s) made (4 passed), 0 not applicable"),
+        "{coverage}"
+    );
     assert!(summary.starts_with("2 finding(s):"), "{summary}");
     assert!(summary.contains("2 medium"), "{summary}");
     assert!(summary.contains("3 host(s)"), "{summary}");
@@ -748,14 +760,11 @@ export const RULE = #{
     tags: ["smb", "test"],
     references: ["end-to-end test"],
     scope: "host",
-    needs: #{ hives: ["SYSTEM"] },
+    needs: #{ keys: [`HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters`] },
     fix: `Set {{path}}\EnablePlainTextPassword to 0 on {{host}}.`,
 };
 
 fn check(host) {
-    if !host.has_hive("SYSTEM") {
-        return [];
-    }
     let path = `HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters`;
     let setting = host.setting(path, "EnablePlainTextPassword", 0);
     if setting.observed_type != () && setting.observed_type != "REG_DWORD" {
@@ -792,6 +801,18 @@ Windows Registry Editor Version 5.00
 
 [HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters]
 "EnablePlainTextPassword"=dword:00000000
+'''
+
+[[case]]
+name = "no workstation service is not applicable"
+expect = []
+outcome = "not_applicable"
+reason_contains = "LanmanWorkstation"
+reg = '''
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName]
+"ComputerName"="CORE01"
 '''
 "#;
 
@@ -844,7 +865,7 @@ fn custom_pack_runs_beside_the_builtin_rules() {
     assert!(
         tested
             .stdout_text()
-            .ends_with("rules test: 2 passed, 0 failed\n"),
+            .ends_with("rules test: 3 passed, 0 failed\n"),
         "{}",
         tested.stdout_text()
     );

@@ -73,16 +73,8 @@ pub fn rule_show_text(meta: &RuleMeta, file: &str) -> String {
             "inferred:    yes (rests on a fact still to be confirmed)"
         );
     }
-    let hives: Vec<String> = meta
-        .needs
-        .hives
-        .iter()
-        .map(|hive| format!("{hive:?}").to_uppercase())
-        .collect();
-    if !hives.is_empty() {
-        let _ = writeln!(out, "reads hives: {}", hives.join(", "));
-    }
-    for event in &meta.needs.events {
+    let _ = writeln!(out, "applies when: {}", needs_text(&meta.needs));
+    for event in meta.needs.all_events() {
         let ids: Vec<String> = event.ids.iter().map(u32::to_string).collect();
         let _ = writeln!(out, "reads events: {} {}", event.channel, ids.join(", "));
     }
@@ -95,6 +87,38 @@ pub fn rule_show_text(meta: &RuleMeta, file: &str) -> String {
     }
     let _ = writeln!(out, "\nfix:\n{}", meta.fix);
     out
+}
+
+/// What a rule needs to apply, in words: `SYSTEM hive, key HKLM\...` or `one of: (...) or (...)`.
+pub(crate) fn needs_text(needs: &crate::rule::Needs) -> String {
+    let mut parts: Vec<String> = needs
+        .hives
+        .iter()
+        .map(|hive| format!("{} hive", hive.name()))
+        .collect();
+    parts.extend(needs.keys.iter().map(|key| format!("key {key}")));
+    if needs.hives.is_empty() && needs.keys.is_empty() && !needs.events.is_empty() {
+        let mut channels: Vec<&str> = Vec::new();
+        for event in &needs.events {
+            if !channels.contains(&event.channel.as_str()) {
+                channels.push(&event.channel);
+            }
+        }
+        parts.push(format!("a {} log", channels.join(" or ")));
+    }
+    if !needs.any.is_empty() {
+        let alternatives: Vec<String> = needs
+            .any
+            .iter()
+            .map(|alternative| format!("({})", needs_text(alternative)))
+            .collect();
+        parts.push(format!("one of {}", alternatives.join(" or ")));
+    }
+    if parts.is_empty() {
+        "always".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// The Markdown catalogue written to `docs/rules.md`.
@@ -137,6 +161,11 @@ pub fn rules_markdown(rules: &RuleSet) -> String {
                 meta.title, meta.severity, meta.scope
             );
             let _ = writeln!(out, "{}\n", meta.description);
+            let _ = writeln!(
+                out,
+                "Applies when: {} (otherwise *not applicable*, with the reason).\n",
+                needs_text(&meta.needs).replace('\\', "\\\\")
+            );
             if !meta.profiles.is_empty() {
                 let _ = writeln!(out, "Profiles: {}\n", meta.profiles.join(", "));
             }

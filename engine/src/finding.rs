@@ -44,9 +44,13 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Value>")]
     pub effective: Option<JsonValue>,
-    /// The evidence file.
+    /// The evidence file (the first, when the evidence comes from several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// Every evidence file, sorted, when the evidence comes from more than one (event records
+    /// from several logs).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub files: Vec<String>,
     /// Free text, for `note` evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -183,8 +187,9 @@ impl Evidence {
                 value.type_name()
             ));
         };
-        const KNOWN: [&str; 19] = [
+        const KNOWN: [&str; 20] = [
             "last_written",
+            "files",
             "channel",
             "record_ids",
             "count",
@@ -225,6 +230,20 @@ impl Evidence {
                 .unwrap_or(false),
             effective: map.get("value").and_then(to_json),
             file: text_field(&map, "file")?,
+            files: match map.get("files") {
+                None => Vec::new(),
+                Some(files) => files
+                    .read_lock::<rhai::Array>()
+                    .ok_or_else(|| "`files` must be an array of strings".to_string())?
+                    .iter()
+                    .map(|file| {
+                        file.clone()
+                            .into_immutable_string()
+                            .map(|text| text.to_string())
+                            .map_err(|_| "`files` must be an array of strings".to_string())
+                    })
+                    .collect::<Result<Vec<String>, String>>()?,
+            },
             note: text_field(&map, "note")?,
             channel: text_field(&map, "channel")?,
             record_ids: match map.get("record_ids") {
@@ -328,6 +347,7 @@ impl Evidence {
             default_applied: false,
             effective: None,
             file: None,
+            files: Vec::new(),
             note: Some(text.into()),
             channel: None,
             record_ids: Vec::new(),

@@ -1,5 +1,6 @@
 //! The read-only host API rules see: `host.reg`, `reg_type`, `key_exists`, `subkeys`, `values`,
-//! `setting`, `os`, `hotfix`, `events`, and `fleet.hosts` for fleet rules.
+//! `setting`, `os`, `hotfix`, `events`, `has_hive`, `has_log`, `not_applicable(reason)`, and
+//! `fleet.hosts` for fleet rules.
 
 use std::sync::Arc;
 
@@ -8,6 +9,8 @@ use hiveward_collectors::{
     KbStatus, OsFacts, RegData, RegValue,
 };
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
+
+use crate::outcome::NotApplicable;
 
 /// Everything a rule may read about one host.
 pub struct HostFacts {
@@ -23,9 +26,44 @@ pub struct HostFacts {
     pub files: Vec<FileRecord>,
     /// The event records read for the loaded rules, sorted by time, then record id.
     pub events: Vec<EventRecord>,
+    /// The channels of the event logs that were read (each log once per channel it holds),
+    /// whatever records the rules asked for: a log that is present but holds no matching
+    /// record is evidence that nothing happened.
+    pub log_channels: Vec<String>,
 }
 
 impl HostFacts {
+    /// The channels of the readable event logs among `files`, sorted and deduplicated (the
+    /// `log_channels` of a host built from collected files).
+    pub fn channels_of(files: &[FileRecord]) -> Vec<String> {
+        let mut channels: Vec<String> = files
+            .iter()
+            .filter(|file| {
+                matches!(
+                    file.status,
+                    hiveward_collectors::FileStatus::Read
+                        | hiveward_collectors::FileStatus::Partial
+                )
+            })
+            .filter_map(|file| file.events.as_ref())
+            .flat_map(|summary| summary.channels.iter().cloned())
+            .collect();
+        channels.sort_by_key(|channel| channel.to_lowercase());
+        channels.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        channels
+    }
+
+    /// Whether a log of `channel` was read for this host (or records of it are present).
+    pub fn has_log(&self, channel: &str) -> bool {
+        self.log_channels
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(channel))
+            || self
+                .events
+                .iter()
+                .any(|event| event.channel.eq_ignore_ascii_case(channel))
+    }
+
     /// Whether a hive or export of `kind` is present.
     pub fn has_hive(&self, kind: &str) -> bool {
         let wanted = match kind.to_ascii_uppercase().as_str() {
@@ -405,8 +443,9 @@ fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
         .collect())
 }
 
-/// Evidence citing event records: the file, channel, record ids, count, and first and last
-/// times of the events given (as `host.events` returns them).
+/// Evidence citing event records: the file (and, when the records come from several, `files`,
+/// every one of them), channel, record ids, count, and first and last times of the events given
+/// (as `host.events` returns them).
 fn event_evidence(events: &Array) -> RhaiResult<Map> {
     let mut record_ids = Array::new();
     let mut channel = String::new();
@@ -456,12 +495,38 @@ fn event_evidence(events: &Array) -> RhaiResult<Map> {
             .map(Dynamic::from)
             .unwrap_or(Dynamic::UNIT),
     );
+    if files.len() > 1 {
+        files.sort();
+        evidence.insert(
+            "files".into(),
+            Dynamic::from_array(files.into_iter().map(Dynamic::from).collect()),
+        );
+    }
     Ok(evidence)
 }
 
 /// Registers the host and fleet API on `engine`.
 pub(crate) fn register_host_api(engine: &mut Engine) {
     register_event_type(engine);
+    engine
+        .register_type_with_name::<NotApplicable>("NotApplicable")
+        .register_fn("not_applicable", |reason: &str| NotApplicable {
+            host: None,
+            reason: reason.to_string(),
+        })
+        .register_fn("not_applicable", |host: &str, reason: &str| NotApplicable {
+            host: Some(host.to_string()),
+            reason: reason.to_string(),
+        })
+        .register_fn("to_string", |item: &mut NotApplicable| -> String {
+            format!("not applicable: {}", item.reason)
+        })
+        .register_fn("to_debug", |item: &mut NotApplicable| -> String {
+            format!("not_applicable({:?})", item.reason)
+        })
+        .register_fn("has_log", |host: &mut HostHandle, channel: &str| -> bool {
+            host.0.has_log(channel)
+        });
     engine
         .register_type_with_name::<UnreadableEvidence>("UnreadableEvidence")
         .register_fn("to_string", |error: &mut UnreadableEvidence| -> String {
@@ -549,12 +614,26 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                 setting(host, path, name, Some(default))
             },
         )
-        .register_get("os", |host: &mut HostHandle| -> Dynamic {
-            host.0
+        .register_get("os", |host: &mut HostHandle| -> RhaiResult<Dynamic> {
+            // A fact that damage hid (and no other evidence supplied) stops the rule that reads
+            // the OS: its verdict would rest on a guess.
+            if let Some(damaged) = host.0.os.as_ref().and_then(|os| os.unreadable.first()) {
+                return Err(unreadable(
+                    host,
+                    format!(
+                        "the OS {} of {} is unknown because {}",
+                        damaged.fact.replace('_', " "),
+                        host.0.name,
+                        damaged.message
+                    ),
+                ));
+            }
+            Ok(host
+                .0
                 .os
                 .as_ref()
                 .and_then(|os| rhai::serde::to_dynamic(os).ok())
-                .unwrap_or(Dynamic::UNIT)
+                .unwrap_or(Dynamic::UNIT))
         })
         .register_fn(
             "key_info",
@@ -565,14 +644,27 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         })
         .register_fn(
             "hotfix",
-            |host: &mut HostHandle, kb: &str| -> ImmutableString {
-                match host.0.hotfixes.status(kb) {
+            |host: &mut HostHandle, kb: &str| -> RhaiResult<ImmutableString> {
+                let status = host.0.hotfixes.status(kb);
+                // "absent" from an inventory that damage left incomplete is not known.
+                if status == KbStatus::Absent {
+                    if let Some(damage) = host.0.hotfixes.unreadable.first() {
+                        return Err(unreadable(
+                            host,
+                            format!(
+                                "cannot tell whether {kb} is installed on {}: the hotfix inventory is incomplete: {}",
+                                host.0.name, damage.message
+                            ),
+                        ));
+                    }
+                }
+                Ok(match status {
                     KbStatus::Installed => "installed",
                     KbStatus::Superseded => "superseded",
                     KbStatus::PendingReboot => "pending_reboot",
                     KbStatus::Absent => "absent",
                 }
-                .into()
+                .into())
             },
         )
         .register_fn(

@@ -2,8 +2,8 @@
 //! results.
 //!
 //! Layout: one `<testsuite>` per loaded rule, in rule-id order, and in it one `<testcase>` per
-//! host the rule ran on (`classname` is `PACK.RULE-ID`, `name` is the host). A host rule has a
-//! testcase for every evaluated host (a host with readable evidence). A fleet rule has one
+//! host (`classname` is `PACK.RULE-ID`, `name` is the host). A host rule has a testcase for
+//! every host. A fleet rule has one
 //! testcase per host named in its findings, or a single testcase named `(fleet)` when it found
 //! nothing or failed. A testcase holds:
 //!
@@ -11,6 +11,9 @@
 //! - else `<failure>` when an unsuppressed finding is reported, with the message and the fix;
 //! - else `<skipped message="waived: …"/>` (or `baseline: …`) when every finding is waived or
 //!   in the baseline;
+//! - else `<skipped message="not applicable: REASON"/>` or `not checked: REASON` when the rule
+//!   could not judge the host (every host has a testcase per host rule; a fleet rule also has
+//!   one per host it did not judge);
 //! - else nothing: the check passed.
 //!
 //! The output is deterministic (no timestamps or durations) and escapes every text, replacing
@@ -23,6 +26,7 @@ use hiveward_collectors::FileStatus;
 
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::{Finding, Suppression, SuppressionKind};
+use crate::outcome::Outcome;
 use crate::rule::Scope;
 use crate::scan::ScanReport;
 
@@ -146,16 +150,30 @@ fn by_rule_and_host<'r, T>(
     groups
 }
 
+/// What one rule reported on one host.
+struct CaseInput<'r> {
+    findings: &'r [&'r Finding],
+    errors: &'r [&'r RuleError],
+    unchecked: &'r [&'r UncheckedRule],
+    /// Why the rule did not judge the host, when it did not.
+    declined: Option<String>,
+}
+
 /// Writes one testcase and counts it.
 fn write_case(
     out: &mut String,
     counts: &mut Counts,
     classname: &str,
     name: &str,
-    findings: &[&Finding],
-    errors: &[&RuleError],
-    unchecked: &[&UncheckedRule],
+    input: &CaseInput<'_>,
 ) {
+    let CaseInput {
+        findings,
+        errors,
+        unchecked,
+        declined,
+    } = input;
+    let declined = declined.as_deref();
     counts.tests += 1;
     let _ = write!(
         out,
@@ -229,8 +247,28 @@ fn write_case(
             ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
             escape(&reasons.join("; "), true)
         );
+    } else if let Some(reason) = declined {
+        counts.skipped += 1;
+        let _ = write!(
+            out,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+            escape(reason, true)
+        );
     } else {
         out.push_str("/>\n");
+    }
+}
+
+/// Why the rule did not judge the host, from its outcome: `not applicable: …` or
+/// `not checked: …`; `None` when it did.
+fn declined_reason(report: &ScanReport, rule: &str, host: &str) -> Option<String> {
+    let host = report.hosts.iter().find(|item| item.name == host)?;
+    let outcome = host.outcomes.iter().find(|outcome| outcome.rule == rule)?;
+    let reason = outcome.reason.as_deref().unwrap_or("no reason given");
+    match outcome.outcome {
+        Outcome::NotApplicable => Some(format!("not applicable: {reason}")),
+        Outcome::NotChecked => Some(format!("not checked: {reason}")),
+        _ => None,
     }
 }
 
@@ -239,17 +277,14 @@ fn write_case(
 /// with their message and fix, `<skipped>` for waived and baselined findings, and `<error>`
 /// for rules that failed. The same report gives the same bytes.
 pub fn junit_xml(report: &ScanReport) -> String {
-    // The hosts the rules ran on: those with readable evidence, as in `run_scan`.
-    let evaluated: Vec<&str> = report
-        .hosts
-        .iter()
-        .filter(|host| {
-            host.files
-                .iter()
-                .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
-        })
-        .map(|host| host.name.as_str())
-        .collect();
+    // Every host has an outcome for every rule; those without readable evidence are "not
+    // checked".
+    let evaluated: Vec<&str> = report.hosts.iter().map(|host| host.name.as_str()).collect();
+    let readable = report.hosts.iter().any(|host| {
+        host.files
+            .iter()
+            .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
+    });
     let findings = by_rule_and_host(&report.findings, |item| (&item.rule, &item.host));
     let errors = by_rule_and_host(&report.rule_errors, |item| (&item.rule, &item.host));
     let unchecked = by_rule_and_host(&report.unchecked, |item| (&item.rule, &item.host));
@@ -282,10 +317,17 @@ pub fn junit_xml(report: &ScanReport) -> String {
                     .filter(|host| **host != "*")
                     .map(|host| (*host, *host))
                     .collect();
-                if errors.contains_key(&(id, "*"))
-                    || unchecked.contains_key(&(id, "*"))
-                    || (cases.is_empty() && !evaluated.is_empty())
-                {
+                let failed = errors.contains_key(&(id, "*"));
+                if !failed {
+                    // Hosts the fleet rule did not judge, each with its reason.
+                    for host in &evaluated {
+                        if !named.contains(host) && declined_reason(report, id, host).is_some() {
+                            cases.push((host, host));
+                        }
+                    }
+                    cases.sort_by_key(|(host, _)| (host.to_lowercase(), *host));
+                }
+                if failed || unchecked.contains_key(&(id, "*")) || (cases.is_empty() && readable) {
                     cases.push((FLEET, "*"));
                 }
                 cases
@@ -294,15 +336,13 @@ pub fn junit_xml(report: &ScanReport) -> String {
         let mut counts = Counts::default();
         let mut body = String::new();
         for (name, host) in cases {
-            write_case(
-                &mut body,
-                &mut counts,
-                &classname,
-                name,
-                findings.get(&(id, host)).map_or(&[], Vec::as_slice),
-                errors.get(&(id, host)).map_or(&[], Vec::as_slice),
-                unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
-            );
+            let input = CaseInput {
+                findings: findings.get(&(id, host)).map_or(&[], Vec::as_slice),
+                errors: errors.get(&(id, host)).map_or(&[], Vec::as_slice),
+                unchecked: unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
+                declined: declined_reason(report, id, host),
+            };
+            write_case(&mut body, &mut counts, &classname, name, &input);
         }
         let _ = write!(
             suites,

@@ -36,6 +36,7 @@ mod host_api;
 mod inspect;
 mod inspect_text;
 mod junit;
+mod outcome;
 mod pack;
 mod rule;
 mod rule_test;
@@ -58,6 +59,7 @@ pub use crate::{
     },
     inspect_text::{hive_kind_name, write_inspect_text},
     junit::junit_xml,
+    outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},
     rule_test::{run_rule_tests, CaseResult, TestReport},
@@ -71,8 +73,9 @@ pub use crate::{
         GITHUB_MAX_RESULTS, SRCROOT,
     },
     scan::{
-        findings_schema, host_facts, run_scan, RuleSummary, ScanHost, ScanReport, ScanSettings,
-        ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE,
+        findings_schema, host_facts, run_scan, HostOutcome, Requirement, RuleSummary, ScanHost,
+        ScanReport, ScanSettings, ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR,
+        EXIT_FINDINGS, EXIT_INCOMPLETE,
     },
     scan_text::write_scan_text,
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},

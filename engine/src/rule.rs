@@ -93,19 +93,49 @@ pub struct EventNeed {
     pub provider: Option<String>,
 }
 
-/// What evidence a rule reads.
+/// What evidence a rule needs, and so where it applies. The engine checks it before running the
+/// rule: a host that lacks it gets the outcome *not applicable*, with the reason, and the rule
+/// does not run there (a fleet rule still sees the host in `fleet.hosts`).
+///
+/// - every hive in `hives` must be present;
+/// - every key in `keys` must exist (`HKLM\SYSTEM\CurrentControlSet\...` resolves as in rules);
+/// - when the rule names no hive and no key, a log of at least one channel in `events` must be
+///   present (a log that is present but holds no matching record is evidence of absence);
+/// - when `any` is not empty, at least one of its alternatives must hold as well, each judged by
+///   the same rules (so a rule can apply on `SOFTWARE` *or* on the `Setup` log).
+///
+/// `events` also decides which records the collectors render, from the top level and from every
+/// alternative.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Needs {
-    /// Hives the rule reads: `SYSTEM`, `SOFTWARE`, `HKCU`.
+    /// Hives the rule needs, every one of them: `SYSTEM`, `SOFTWARE`, `HKCU`, `SAM`, `SECURITY`.
     #[serde(default)]
     pub hives: Vec<HiveNeed>,
+    /// Registry keys the rule needs, every one of them, as rules write paths.
+    #[serde(default)]
+    pub keys: Vec<String>,
     /// Event records the rule reads.
     #[serde(default)]
     pub events: Vec<EventNeed>,
+    /// Alternatives: the rule applies when at least one of them holds (in addition to the
+    /// requirements above).
+    #[serde(default)]
+    pub any: Vec<Needs>,
 }
 
-/// A hive a rule reads.
+impl Needs {
+    /// Every event need, from the top level and from the alternatives.
+    pub fn all_events(&self) -> Vec<&EventNeed> {
+        let mut events: Vec<&EventNeed> = self.events.iter().collect();
+        for alternative in &self.any {
+            events.extend(alternative.all_events());
+        }
+        events
+    }
+}
+
+/// A hive a rule needs.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -117,6 +147,23 @@ pub enum HiveNeed {
     Software,
     /// `HKCU\Software` or NTUSER.DAT.
     Hkcu,
+    /// `HKLM\SAM`.
+    Sam,
+    /// `HKLM\SECURITY`.
+    Security,
+}
+
+impl HiveNeed {
+    /// The name as rules write it: `SYSTEM`, `SOFTWARE`, `HKCU`, `SAM`, `SECURITY`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HiveNeed::System => "SYSTEM",
+            HiveNeed::Software => "SOFTWARE",
+            HiveNeed::Hkcu => "HKCU",
+            HiveNeed::Sam => "SAM",
+            HiveNeed::Security => "SECURITY",
+        }
+    }
 }
 
 /// The metadata of one rule, the `RULE` constant its file exports. Its JSON Schema is committed

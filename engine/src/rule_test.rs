@@ -9,6 +9,7 @@ use hiveward_collectors::{read_hotfixes, read_os_facts, HostRegistry, RegExport,
 use serde::Deserialize;
 
 use crate::host_api::{HostFacts, HostHandle};
+use crate::outcome::Outcome;
 use crate::ruleset::RuleSet;
 
 /// One host of a test case.
@@ -20,6 +21,9 @@ struct CaseHost {
     reg: String,
     #[serde(default)]
     events: Vec<CaseEvent>,
+    /// Channels of event logs present on the host, with or without records.
+    #[serde(default)]
+    logs: Vec<String>,
 }
 
 /// An event of a test case, as a small map.
@@ -115,6 +119,18 @@ struct Case {
     /// Events as small maps: `{ channel, id, provider, time, record_id, computer, data }`.
     #[serde(default)]
     events: Vec<CaseEvent>,
+    /// Channels of event logs present on the host, with or without records: a log that holds
+    /// no matching record is evidence of absence.
+    #[serde(default)]
+    logs: Vec<String>,
+    /// The outcome the rule must reach on the case's host (`host`, else every host):
+    /// `findings`, `passed`, `not_applicable` or `not_checked`. Without it, a case that
+    /// expects no finding must pass on at least one host: "clean" means checked and clean.
+    #[serde(default)]
+    outcome: Option<String>,
+    /// Text the outcome's reason must contain (for `not_applicable` and `not_checked`).
+    #[serde(default)]
+    reason_contains: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +200,7 @@ fn host_from_reg(
     origin: &str,
     text: &str,
     events: &[CaseEvent],
+    logs: &[String],
 ) -> Result<HostHandle, String> {
     let mut registry = HostRegistry::new();
     if !text.trim().is_empty() {
@@ -200,6 +217,7 @@ fn host_from_reg(
         hotfixes,
         files: Vec::new(),
         events: case_events(name, origin, events),
+        log_channels: logs.to_vec(),
     })))
 }
 
@@ -213,6 +231,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             &format!("{origin}#{}", case.name),
             &text,
             &case.events,
+            &case.logs,
         ) {
             Ok(host) => hosts.push(host),
             Err(error) => return Some(error),
@@ -224,6 +243,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             &format!("{origin}#{}/{}", case.name, host.name),
             &host.reg,
             &host.events,
+            &host.logs,
         ) {
             Ok(handle) => hosts.push(handle),
             Err(error) => return Some(error),
@@ -235,6 +255,19 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
     let context =
         crate::ruleset::context_map(case.profile.as_deref().unwrap_or("cis"), &case.params);
     let evaluation = rules.evaluate_only(&[rule], &hosts, &context);
+    let wanted_outcome = match case.outcome.as_deref().map(Outcome::parse) {
+        None => None,
+        Some(Some(outcome)) => Some(outcome),
+        Some(None) => {
+            return Some(format!(
+                "unknown outcome {:?}: expected findings, passed, not_applicable or not_checked",
+                case.outcome.as_deref().unwrap_or_default()
+            ))
+        }
+    };
+    if wanted_outcome == Some(Outcome::NotChecked) {
+        return check_outcome(&evaluation, case, Outcome::NotChecked);
+    }
     if let Some(unchecked) = evaluation.unchecked.first() {
         return Some(format!(
             "evidence unreadable on host {}: {}",
@@ -305,6 +338,89 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             ));
         }
     }
+    match wanted_outcome {
+        Some(outcome) => {
+            if let Some(problem) = check_outcome(&evaluation, case, outcome) {
+                problems.push(problem);
+            }
+        }
+        None if case.expect.is_empty()
+            && fired.is_empty()
+            && !evaluation
+                .outcomes
+                .iter()
+                .any(|outcome| outcome.outcome == Outcome::Passed) =>
+        {
+            problems.push(format!(
+                "- expected the rule to check and pass (a clean case must be checked; give `outcome = \"not_applicable\"` if it should not apply)\n+ outcomes: {}",
+                describe_outcomes(&evaluation)
+            ));
+        }
+        None => {}
+    }
+    (!problems.is_empty()).then(|| problems.join("\n"))
+}
+
+fn describe_outcomes(evaluation: &crate::ruleset::Evaluation) -> String {
+    evaluation
+        .outcomes
+        .iter()
+        .map(|outcome| match &outcome.reason {
+            Some(reason) => format!("{} {} ({reason})", outcome.host, outcome.outcome.name()),
+            None => format!("{} {}", outcome.host, outcome.outcome.name()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks that the case's host (or every host) reached `wanted`, with the reason it names.
+fn check_outcome(
+    evaluation: &crate::ruleset::Evaluation,
+    case: &Case,
+    wanted: Outcome,
+) -> Option<String> {
+    let subjects: Vec<&crate::outcome::RuleOutcome> = evaluation
+        .outcomes
+        .iter()
+        .filter(|outcome| {
+            case.hosts.is_empty()
+                || case
+                    .host
+                    .as_deref()
+                    .is_none_or(|host| outcome.host.eq_ignore_ascii_case(host))
+        })
+        .collect();
+    if subjects.is_empty() {
+        return Some(format!(
+            "- expected outcome {}\n+ no outcome for the case's host; outcomes: {}",
+            wanted.name(),
+            describe_outcomes(evaluation)
+        ));
+    }
+    let mut problems = Vec::new();
+    for subject in subjects {
+        if subject.outcome != wanted {
+            problems.push(format!(
+                "- expected outcome {} on {}\n+ got {}{}",
+                wanted.name(),
+                subject.host,
+                subject.outcome.name(),
+                subject
+                    .reason
+                    .as_deref()
+                    .map(|reason| format!(" ({reason})"))
+                    .unwrap_or_default()
+            ));
+        } else if let Some(needle) = &case.reason_contains {
+            let reason = subject.reason.as_deref().unwrap_or_default();
+            if !reason.contains(needle.as_str()) {
+                problems.push(format!(
+                    "- expected a reason containing {needle:?} on {}\n+ reason: {reason:?}",
+                    subject.host
+                ));
+            }
+        }
+    }
     (!problems.is_empty()).then(|| problems.join("\n"))
 }
 
@@ -312,10 +428,10 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
 /// case where it fires and a case where it stays silent.
 pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
     let mut report = TestReport::default();
-    let mut coverage: BTreeMap<String, (bool, bool)> = rules
+    let mut coverage: BTreeMap<String, [bool; 3]> = rules
         .rules()
         .iter()
-        .map(|rule| (rule.meta.id.clone(), (false, false)))
+        .map(|rule| (rule.meta.id.clone(), [false; 3]))
         .collect();
     for pack in rules.packs() {
         for file in &pack.tests {
@@ -350,10 +466,13 @@ pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
                 let failure = run_case(rules, &rule, &file.origin, case);
                 if failure.is_none() {
                     if let Some(entry) = coverage.get_mut(&rule) {
+                        let declared = case.outcome.as_deref().and_then(Outcome::parse);
                         if case.expect.iter().any(|id| id == &rule) {
-                            entry.0 = true;
-                        } else {
-                            entry.1 = true;
+                            entry[0] = true;
+                        } else if declared == Some(Outcome::NotApplicable) {
+                            entry[2] = true;
+                        } else if declared.is_none() || declared == Some(Outcome::Passed) {
+                            entry[1] = true;
                         }
                     }
                 }
@@ -366,14 +485,15 @@ pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
             }
         }
     }
-    for (rule, (fires, clean)) in coverage {
+    for (rule, [fires, clean, not_applicable]) in coverage {
         let origin = rules
             .rule(&rule)
             .map(|compiled| compiled.file.origin.clone())
             .unwrap_or_default();
         for (present, what) in [
-            (fires, "a passing case where it fires"),
-            (clean, "a passing clean case"),
+            (fires, "case where it fires"),
+            (clean, "clean case (checked and passed)"),
+            (not_applicable, "not-applicable case"),
         ] {
             if !present {
                 report.results.push(CaseResult {
@@ -381,7 +501,7 @@ pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
                     file: origin.clone(),
                     name: "(coverage)".to_string(),
                     failure: Some(format!(
-                        "the rule has {what}; add one to {rule}.tests.toml beside the rule"
+                        "the rule has no passing {what}; add one to {rule}.tests.toml beside the rule"
                     )),
                 });
             }

@@ -10,6 +10,7 @@ use crate::error::{RuleError, RuleLoadError, UncheckedRule};
 use crate::finding::Finding;
 use crate::host_api::{register_host_api, FleetHandle, HostHandle};
 use crate::host_api::{take_unreadable_reads, UnreadableEvidence};
+use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
 use crate::pack::{PackManifest, PackSource, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope, Severity};
 use crate::sandbox::{sandboxed_engine, source_name, with_deadline, LibRegistry, Limits};
@@ -68,8 +69,10 @@ pub struct Evaluation {
     pub rule_errors: Vec<RuleError>,
     /// Rule × host evaluations stopped by damaged evidence, sorted.
     pub unchecked: Vec<UncheckedRule>,
-    /// How many rule × host evaluations ran to completion.
+    /// How many rule × host evaluations (fleet rules: one each) ran to completion.
     pub evaluations: usize,
+    /// One outcome per rule × host, sorted by host, then rule.
+    pub outcomes: Vec<RuleOutcome>,
 }
 
 impl RuleSet {
@@ -173,7 +176,7 @@ impl RuleSet {
     pub fn event_needs(&self) -> Vec<hiveward_collectors::EventNeedFilter> {
         let mut needs: Vec<hiveward_collectors::EventNeedFilter> = Vec::new();
         for rule in &self.rules {
-            for event in &rule.meta.needs.events {
+            for event in rule.meta.needs.all_events() {
                 let filter = hiveward_collectors::EventNeedFilter {
                     channel: event.channel.clone(),
                     ids: event.ids.clone(),
@@ -228,6 +231,10 @@ impl RuleSet {
     }
 
     /// Like [`RuleSet::evaluate`], for the rules in `ids` only (all when empty).
+    ///
+    /// Every rule × host ends in one [`RuleOutcome`]: the engine first checks the evidence the
+    /// rule declares in `needs` (a host that lacks it is *not applicable* and the rule does not
+    /// run there), then runs the rule, which may itself return `not_applicable(reason)`.
     pub fn evaluate_only(
         &self,
         ids: &[&str],
@@ -251,34 +258,249 @@ impl RuleSet {
                 }
             }
         }
-        let results: Vec<Result<RuleOutcome, RuleFailure>> = jobs
+        let results: Vec<JobResult> = jobs
             .par_iter()
             .map(|&(rule_index, host_index)| {
                 let rule = &self.rules[rule_index];
-                let subject = match host_index {
-                    Some(index) => Dynamic::from(hosts[index].clone()),
-                    None => Dynamic::from(fleet.clone()),
-                };
-                let host_name = host_index.map(|index| hosts[index].0.name.as_str());
-                self.run_rule(rule, subject, host_name, context)
+                match host_index {
+                    Some(index) => self.run_host_job(rule, &hosts[index], context),
+                    None => self.run_fleet_job(rule, &fleet, hosts, context),
+                }
             })
             .collect();
         let mut evaluation = Evaluation::default();
         for result in results {
-            match result {
-                Ok((findings, unchecked)) => {
-                    evaluation.evaluations += 1;
-                    evaluation.findings.extend(findings);
-                    evaluation.unchecked.extend(unchecked);
-                }
-                Err(RuleFailure::Error(error)) => evaluation.rule_errors.push(*error),
-                Err(RuleFailure::Unchecked(unchecked)) => evaluation.unchecked.push(unchecked),
-            }
+            evaluation.absorb(result);
         }
         sort_findings(&mut evaluation.findings);
         evaluation.rule_errors.sort();
         evaluation.unchecked.sort();
+        evaluation.outcomes.sort_by(|a, b| {
+            a.host
+                .to_lowercase()
+                .cmp(&b.host.to_lowercase())
+                .then(a.rule.cmp(&b.rule))
+        });
         evaluation
+    }
+
+    /// One host rule on one host: needs first, then the rule.
+    fn run_host_job(
+        &self,
+        rule: &CompiledRule,
+        host: &HostHandle,
+        context: &rhai::Map,
+    ) -> JobResult {
+        let name = host.0.name.clone();
+        let outcome = |outcome: Outcome, reason: Option<String>, findings: usize| RuleOutcome {
+            rule: rule.meta.id.clone(),
+            host: name.clone(),
+            outcome,
+            reason,
+            findings,
+        };
+        match unmet_needs(&rule.meta.needs, &host.0) {
+            Ok(None) => {}
+            Ok(Some(reason)) => {
+                return JobResult {
+                    outcomes: vec![outcome(Outcome::NotApplicable, Some(reason), 0)],
+                    ..JobResult::default()
+                }
+            }
+            Err(message) => {
+                return JobResult {
+                    outcomes: vec![outcome(Outcome::NotChecked, Some(message.clone()), 0)],
+                    unchecked: vec![UncheckedRule {
+                        rule: rule.meta.id.clone(),
+                        host: name.clone(),
+                        message,
+                    }],
+                    ..JobResult::default()
+                }
+            }
+        }
+        match self.run_rule(rule, Dynamic::from(host.clone()), Some(&name), context) {
+            Ok(returned) => {
+                if !returned.not_applicable.is_empty() {
+                    if !returned.findings.is_empty() {
+                        let error = RuleError {
+                            rule: rule.meta.id.clone(),
+                            host: name.clone(),
+                            file: rule.file.origin.clone(),
+                            line: None,
+                            column: None,
+                            message: "the rule returned findings and not_applicable(...) together; return one or the other".to_string(),
+                        };
+                        return JobResult {
+                            outcomes: vec![outcome(Outcome::Error, Some(error.message.clone()), 0)],
+                            rule_errors: vec![error],
+                            ..JobResult::default()
+                        };
+                    }
+                    let reasons: Vec<String> = returned
+                        .not_applicable
+                        .into_iter()
+                        .map(|item| item.reason)
+                        .collect();
+                    return JobResult {
+                        evaluations: 1,
+                        outcomes: vec![outcome(
+                            Outcome::NotApplicable,
+                            Some(reasons.join("; ")),
+                            0,
+                        )],
+                        ..JobResult::default()
+                    };
+                }
+                let count = returned.findings.len();
+                let kind = if count == 0 {
+                    Outcome::Passed
+                } else {
+                    Outcome::Findings
+                };
+                JobResult {
+                    evaluations: 1,
+                    findings: returned.findings,
+                    outcomes: vec![outcome(kind, None, count)],
+                    ..JobResult::default()
+                }
+            }
+            Err(RuleFailure::Error(error)) => JobResult {
+                outcomes: vec![outcome(Outcome::Error, Some(error.message.clone()), 0)],
+                rule_errors: vec![*error],
+                ..JobResult::default()
+            },
+            Err(RuleFailure::Unchecked(unchecked)) => JobResult {
+                outcomes: vec![outcome(
+                    Outcome::NotChecked,
+                    Some(unchecked.message.clone()),
+                    0,
+                )],
+                unchecked: vec![unchecked],
+                ..JobResult::default()
+            },
+        }
+    }
+
+    /// One fleet rule over every host, and an outcome for each host.
+    fn run_fleet_job(
+        &self,
+        rule: &CompiledRule,
+        fleet: &FleetHandle,
+        hosts: &[HostHandle],
+        context: &rhai::Map,
+    ) -> JobResult {
+        let mut result = JobResult::default();
+        let run = self.run_rule(rule, Dynamic::from(fleet.clone()), None, context);
+        let returned = match run {
+            Ok(returned) => returned,
+            Err(RuleFailure::Error(error)) => {
+                for host in hosts {
+                    result.outcomes.push(RuleOutcome {
+                        rule: rule.meta.id.clone(),
+                        host: host.0.name.clone(),
+                        outcome: Outcome::Error,
+                        reason: Some(error.message.clone()),
+                        findings: 0,
+                    });
+                }
+                result.rule_errors.push(*error);
+                return result;
+            }
+            Err(RuleFailure::Unchecked(unchecked)) => {
+                for host in hosts {
+                    let here = host.0.name.eq_ignore_ascii_case(&unchecked.host);
+                    result.outcomes.push(RuleOutcome {
+                        rule: rule.meta.id.clone(),
+                        host: host.0.name.clone(),
+                        outcome: Outcome::NotChecked,
+                        reason: Some(if here {
+                            unchecked.message.clone()
+                        } else {
+                            format!(
+                                "the fleet rule stopped on damaged evidence of {}: {}",
+                                unchecked.host, unchecked.message
+                            )
+                        }),
+                        findings: 0,
+                    });
+                }
+                result.unchecked.push(unchecked);
+                return result;
+            }
+        };
+        result.evaluations = 1;
+        for item in &returned.not_applicable {
+            if item.host.is_none() {
+                let error = RuleError {
+                    rule: rule.meta.id.clone(),
+                    host: "*".to_string(),
+                    file: rule.file.origin.clone(),
+                    line: None,
+                    column: None,
+                    message: "a fleet rule's not_applicable(...) must name the host first: not_applicable(host.name, reason)".to_string(),
+                };
+                return JobResult {
+                    outcomes: hosts
+                        .iter()
+                        .map(|host| RuleOutcome {
+                            rule: rule.meta.id.clone(),
+                            host: host.0.name.clone(),
+                            outcome: Outcome::Error,
+                            reason: Some(error.message.clone()),
+                            findings: 0,
+                        })
+                        .collect(),
+                    rule_errors: vec![error],
+                    ..JobResult::default()
+                };
+            }
+        }
+        for host in hosts {
+            let name = &host.0.name;
+            let findings = returned
+                .findings
+                .iter()
+                .filter(|finding| finding.host.eq_ignore_ascii_case(name))
+                .count();
+            let unchecked = returned
+                .unchecked
+                .iter()
+                .find(|item| item.host.eq_ignore_ascii_case(name));
+            let declined = returned
+                .not_applicable
+                .iter()
+                .filter(|item| {
+                    item.host
+                        .as_deref()
+                        .is_some_and(|host| host.eq_ignore_ascii_case(name))
+                })
+                .map(|item| item.reason.clone())
+                .collect::<Vec<_>>();
+            let (outcome, reason) = if findings > 0 {
+                (Outcome::Findings, None)
+            } else if let Some(unchecked) = unchecked {
+                (Outcome::NotChecked, Some(unchecked.message.clone()))
+            } else if !declined.is_empty() {
+                (Outcome::NotApplicable, Some(declined.join("; ")))
+            } else {
+                match unmet_needs(&rule.meta.needs, &host.0) {
+                    Ok(None) => (Outcome::Passed, None),
+                    Ok(Some(reason)) => (Outcome::NotApplicable, Some(reason)),
+                    Err(message) => (Outcome::NotChecked, Some(message)),
+                }
+            };
+            result.outcomes.push(RuleOutcome {
+                rule: rule.meta.id.clone(),
+                host: name.clone(),
+                outcome,
+                reason,
+                findings,
+            });
+        }
+        result.findings = returned.findings;
+        result.unchecked = returned.unchecked;
+        result
     }
 
     fn run_rule(
@@ -287,7 +509,7 @@ impl RuleSet {
         subject: Dynamic,
         host: Option<&str>,
         context: &rhai::Map,
-    ) -> Result<RuleOutcome, RuleFailure> {
+    ) -> Result<Returned, RuleFailure> {
         let error_at = |message: String, position: rhai::Position| {
             RuleFailure::Error(Box::new(RuleError {
                 rule: rule.meta.id.clone(),
@@ -353,13 +575,18 @@ impl RuleSet {
                 rhai::Position::NONE,
             ));
         }
-        let findings = items
-            .iter()
-            .map(|item| {
+        let mut findings = Vec::new();
+        let mut not_applicable = Vec::new();
+        for item in &items {
+            if let Some(declined) = item.clone().try_cast::<NotApplicable>() {
+                not_applicable.push(declined);
+                continue;
+            }
+            findings.push(
                 Finding::from_dynamic(&rule.meta, host, item)
-                    .map_err(|message| error_at(message, rhai::Position::NONE))
-            })
-            .collect::<Result<Vec<Finding>, RuleFailure>>()?;
+                    .map_err(|message| error_at(message, rhai::Position::NONE))?,
+            );
+        }
         // A fleet rule that caught a damaged read went on without that host: say so. (A host
         // rule that catches one has judged its host all the same.)
         let mut unchecked: Vec<UncheckedRule> = Vec::new();
@@ -374,13 +601,41 @@ impl RuleSet {
                 }
             }
         }
-        Ok((findings, unchecked))
+        Ok(Returned {
+            findings,
+            unchecked,
+            not_applicable,
+        })
     }
 }
 
-/// What one rule × host evaluation (or one fleet evaluation) produced: its findings, and the
-/// hosts a fleet rule had to skip because their evidence is damaged.
-type RuleOutcome = (Vec<Finding>, Vec<UncheckedRule>);
+/// What one rule × host job (or one fleet job) contributes to the [`Evaluation`].
+#[derive(Default)]
+struct JobResult {
+    findings: Vec<Finding>,
+    rule_errors: Vec<RuleError>,
+    unchecked: Vec<UncheckedRule>,
+    outcomes: Vec<RuleOutcome>,
+    evaluations: usize,
+}
+
+impl Evaluation {
+    fn absorb(&mut self, result: JobResult) {
+        self.findings.extend(result.findings);
+        self.rule_errors.extend(result.rule_errors);
+        self.unchecked.extend(result.unchecked);
+        self.outcomes.extend(result.outcomes);
+        self.evaluations += result.evaluations;
+    }
+}
+
+/// What a rule returned: its findings, the hosts a fleet rule had to skip because their
+/// evidence is damaged, and its `not_applicable(...)` answers.
+struct Returned {
+    findings: Vec<Finding>,
+    unchecked: Vec<UncheckedRule>,
+    not_applicable: Vec<NotApplicable>,
+}
 
 /// Why one rule × host evaluation produced no findings.
 enum RuleFailure {

@@ -33,6 +33,7 @@ use serde_sarif::sarif::{
 
 use crate::error::RuleError;
 use crate::finding::{Finding, SuppressionKind};
+use crate::outcome::Outcome;
 use crate::rule::{RuleMeta, Severity};
 use crate::ruleset::RuleSet;
 use crate::scan::ScanReport;
@@ -185,6 +186,7 @@ struct Writer {
     /// Indexes into `results`, highest severity first, then in report order.
     by_severity: Vec<usize>,
     notifications: Vec<Notification>,
+    coverage: PropertyBag,
     execution_successful: bool,
     automation_id: String,
     root_description: &'static str,
@@ -280,6 +282,7 @@ impl Writer {
                 ..Blank::blank()
             });
         }
+        all_notifications.extend(coverage_notifications(report, &index, &paths));
         if !report.passed_over.is_empty() {
             all_notifications.push(Notification {
                 level: Some(json!("note")),
@@ -312,8 +315,11 @@ impl Writer {
             results,
             by_severity,
             notifications: all_notifications,
+            coverage: coverage_properties(report),
             execution_successful: report.rule_errors.is_empty()
                 && report.unchecked.is_empty()
+                && report.summary.hosts_not_checked == 0
+                && report.summary.hosts_missing_required == 0
                 && !unreadable,
             automation_id,
             root_description: if options.source_root.is_some() {
@@ -389,6 +395,7 @@ impl Writer {
                 ..Default::default()
             }),
             results: Some(results),
+            properties: Some(self.coverage.clone()),
             ..Blank::blank()
         };
         Sarif {
@@ -668,7 +675,39 @@ fn finding_result(
             if let Some(file) = evidence.file.as_deref() {
                 value["file"] = Value::from(paths.display_path(file));
             }
+            if !evidence.files.is_empty() {
+                value["files"] = Value::from(
+                    evidence
+                        .files
+                        .iter()
+                        .map(|file| paths.display_path(file))
+                        .collect::<Vec<_>>(),
+                );
+            }
             value
+        })
+        .collect();
+    // Every other evidence file (event records from several logs, values from several hives)
+    // is a related location, so that no file the finding rests on goes uncited.
+    let mut others: Vec<String> = Vec::new();
+    for evidence in &finding.evidence {
+        for other in evidence.file.iter().chain(&evidence.files) {
+            if Some(other) != file.as_ref() && !others.contains(other) {
+                others.push(other.clone());
+            }
+        }
+    }
+    let related: Vec<Location> = others
+        .iter()
+        .enumerate()
+        .map(|(index, other)| Location {
+            id: Some(index as i64 + 1),
+            physical_location: Some(PhysicalLocation {
+                artifact_location: Some(paths.artifact_location(other)),
+                ..Default::default()
+            }),
+            message: Some(text_message("Other evidence of this finding.".to_string())),
+            ..Default::default()
         })
         .collect();
     let location = Location {
@@ -727,6 +766,7 @@ fn finding_result(
         level: Some(result_level(finding.severity)),
         message: text_message(sentence(&finding.message)),
         locations: Some(vec![location]),
+        related_locations: (!related.is_empty()).then_some(related),
         partial_fingerprints: Some(fingerprints),
         properties: Some(properties),
         suppressions,
@@ -806,6 +846,125 @@ fn logical_locations(finding: &Finding, evidence: &[Value]) -> Vec<LogicalLocati
         ..Default::default()
     });
     locations
+}
+
+/// Notifications for the rule × host outcomes that are not a judgement: one per rule and reason
+/// for rules that do not apply (`note`) or could not check (`warning`; those stopped by a
+/// damaged read already have their own), and one per host on which nothing could be checked or
+/// that lacks evidence `--require` demands (`error`).
+fn coverage_notifications(
+    report: &ScanReport,
+    index: &BTreeMap<String, usize>,
+    paths: &PathMapper,
+) -> Vec<Notification> {
+    let mut grouped: BTreeMap<(Outcome, String, String), Vec<String>> = BTreeMap::new();
+    for host in &report.hosts {
+        for outcome in &host.outcomes {
+            let wanted = match outcome.outcome {
+                Outcome::NotApplicable => true,
+                Outcome::NotChecked => !report
+                    .unchecked
+                    .iter()
+                    .any(|unchecked| unchecked.rule == outcome.rule && unchecked.host == host.name),
+                _ => false,
+            };
+            if wanted {
+                grouped
+                    .entry((
+                        outcome.outcome,
+                        outcome.rule.clone(),
+                        outcome.reason.clone().unwrap_or_default(),
+                    ))
+                    .or_default()
+                    .push(host.name.clone());
+            }
+        }
+    }
+    let mut notifications = Vec::new();
+    for ((outcome, rule, reason), hosts) in grouped {
+        let (level, what, descriptor) = if outcome == Outcome::NotApplicable {
+            (
+                "note",
+                "does not apply to",
+                "hiveward::rules::not_applicable",
+            )
+        } else {
+            ("warning", "could not check", "hiveward::rules::not_checked")
+        };
+        notifications.push(Notification {
+            level: Some(json!(level)),
+            message: text_message(sentence(&format!(
+                "Rule {rule} {what} {} host(s) ({}): {}",
+                hosts.len(),
+                hosts.join(", "),
+                paths.relativize_text(&reason)
+            ))),
+            descriptor: Some(descriptor_reference(descriptor)),
+            associated_rule: Some(ReportingDescriptorReference {
+                id: Some(rule.clone()),
+                index: index.get(&rule).map(|index| *index as i64),
+                ..Default::default()
+            }),
+            properties: Some(bag([
+                ("rule", json!(rule)),
+                ("outcome", json!(outcome.name())),
+                ("reason", json!(paths.relativize_text(&reason))),
+                ("hosts", json!(hosts)),
+            ])),
+            ..Blank::blank()
+        });
+    }
+    for host in &report.hosts {
+        for notice in host.notices.iter().filter(|notice| {
+            notice.code == "hiveward::scan::nothing_checked"
+                || notice.code == "hiveward::scan::required_evidence_missing"
+        }) {
+            notifications.push(Notification {
+                level: Some(json!("error")),
+                message: text_message(sentence(&paths.relativize_text(&notice.message))),
+                descriptor: Some(descriptor_reference(&notice.code)),
+                properties: Some(bag([("host", json!(host.name))])),
+                ..Blank::blank()
+            });
+        }
+    }
+    notifications
+}
+
+/// The run's coverage, for `runs[].properties`: totals, and per host the rules checked out of
+/// those run with the counts of each outcome.
+fn coverage_properties(report: &ScanReport) -> PropertyBag {
+    let summary = &report.summary;
+    let hosts: Vec<Value> = report
+        .hosts
+        .iter()
+        .map(|host| {
+            json!({
+                "host": host.name,
+                "rules": host.coverage.rules,
+                "checked": host.coverage.checked,
+                "findings": host.coverage.findings,
+                "passed": host.coverage.passed,
+                "notApplicable": host.coverage.not_applicable,
+                "notChecked": host.coverage.not_checked,
+                "errors": host.coverage.errors,
+            })
+        })
+        .collect();
+    bag([(
+        "coverage",
+        json!({
+            "hosts": summary.hosts,
+            "rules": summary.rules,
+            "checked": summary.checked,
+            "passed": summary.passed,
+            "notApplicable": summary.not_applicable,
+            "notChecked": report.hosts.iter().map(|host| host.coverage.not_checked).sum::<usize>(),
+            "hostsNotChecked": summary.hosts_not_checked,
+            "hostsMissingRequired": summary.hosts_missing_required,
+            "perHost": hosts,
+        }),
+    )])
 }
 
 fn notice_level(level: NoticeLevel) -> &'static str {

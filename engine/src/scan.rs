@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hiveward_collectors::{
-    Collection, FileRecord, FileStatus, NameSource, Notice, PassedOver, Role,
+    Collection, FileRecord, FileStatus, NameSource, Notice, NoticeLevel, PassedOver, Role,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -15,6 +15,7 @@ use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
 use crate::host_api::{HostFacts, HostHandle};
 use crate::inspect::ToolInfo;
+use crate::outcome::{Coverage, Outcome, RuleOutcome};
 use crate::rule::{Scope, Severity};
 use crate::ruleset::{context_map, RuleSet};
 
@@ -27,6 +28,66 @@ pub struct ScanSettings {
     pub profile: String,
     /// Site values passed to rules as `ctx.params`.
     pub params: BTreeMap<String, String>,
+    /// Evidence every host must have (`--require`); a host without it makes the run incomplete.
+    pub require: Vec<Requirement>,
+}
+
+/// Evidence a host must have, as `--require` names it: `system`, `software`, `hkcu`, `sam`,
+/// `security` (hives), `events` (any readable event log) or `log:CHANNEL` (a log of that
+/// channel, such as `log:Security`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// A hive: `SYSTEM`, `SOFTWARE`, `HKCU`, `SAM` or `SECURITY`.
+    Hive(&'static str),
+    /// Any readable event log.
+    AnyLog,
+    /// A log of this channel.
+    Log(String),
+}
+
+impl Requirement {
+    /// Parses one `--require` word.
+    pub fn parse(text: &str) -> Result<Requirement, String> {
+        let word = text.trim();
+        if let Some(channel) = word
+            .strip_prefix("log:")
+            .or_else(|| word.strip_prefix("LOG:"))
+        {
+            if channel.trim().is_empty() {
+                return Err("`log:` needs a channel, such as `log:Security`".to_string());
+            }
+            return Ok(Requirement::Log(channel.trim().to_string()));
+        }
+        match word.to_ascii_lowercase().as_str() {
+            "system" => Ok(Requirement::Hive("SYSTEM")),
+            "software" => Ok(Requirement::Hive("SOFTWARE")),
+            "hkcu" | "ntuser" => Ok(Requirement::Hive("HKCU")),
+            "sam" => Ok(Requirement::Hive("SAM")),
+            "security" => Ok(Requirement::Hive("SECURITY")),
+            "events" | "evtx" => Ok(Requirement::AnyLog),
+            _ => Err(format!(
+                "unknown evidence kind `{word}`: expected system, software, hkcu, sam, security, events or log:CHANNEL"
+            )),
+        }
+    }
+
+    /// How reports name it: `SYSTEM hive`, `an event log`, `Security log`.
+    pub fn describe(&self) -> String {
+        match self {
+            Requirement::Hive(hive) => format!("{hive} hive"),
+            Requirement::AnyLog => "an event log".to_string(),
+            Requirement::Log(channel) => format!("{channel} log"),
+        }
+    }
+
+    /// Whether `host` has it.
+    pub fn met_by(&self, host: &HostFacts) -> bool {
+        match self {
+            Requirement::Hive(hive) => host.has_hive(hive),
+            Requirement::AnyLog => !host.log_channels.is_empty() || !host.events.is_empty(),
+            Requirement::Log(channel) => host.has_log(channel),
+        }
+    }
 }
 
 /// A loaded rule, as the report lists it.
@@ -63,6 +124,27 @@ pub struct ScanHost {
     pub files: Vec<FileRecord>,
     /// Notices about the host.
     pub notices: Vec<Notice>,
+    /// How many of the rules run could really judge the host.
+    pub coverage: Coverage,
+    /// Each rule's outcome on the host, by rule id.
+    pub outcomes: Vec<HostOutcome>,
+    /// Evidence `--require` demands that the host lacks.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub missing_required: Vec<String>,
+}
+
+/// One rule's outcome on a host, as the host's entry in the report lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct HostOutcome {
+    /// The rule id.
+    pub rule: String,
+    /// How the evaluation ended.
+    pub outcome: Outcome,
+    /// Why the rule did not apply, could not check, or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Findings it reported on the host.
+    pub findings: usize,
 }
 
 /// Findings per severity.
@@ -97,8 +179,18 @@ pub struct ScanSummary {
     pub passed_over: usize,
     /// Rules run.
     pub rules: usize,
-    /// Rule × host evaluations that completed.
+    /// Rule × host evaluations that completed (a fleet rule counts once).
     pub evaluations: usize,
+    /// Rule × host outcomes that judged a host: findings or passed.
+    pub checked: usize,
+    /// Rule × host outcomes that passed.
+    pub passed: usize,
+    /// Rule × host outcomes that are not applicable.
+    pub not_applicable: usize,
+    /// Hosts on which no rule could check anything.
+    pub hosts_not_checked: usize,
+    /// Hosts that lack evidence `--require` demands.
+    pub hosts_missing_required: usize,
     /// Findings.
     pub findings: usize,
     /// Rule errors.
@@ -155,8 +247,17 @@ impl ScanReport {
     /// else 1 when an unsuppressed finding is at or above the threshold, else 3 when evidence
     /// was unreadable, a rule was stopped by damaged evidence, or no rule could be evaluated,
     /// else 0. Waived and baselined findings never
-    /// fail the run.
+    /// fail the run. A host on which no rule could check anything, or one that lacks evidence
+    /// `--require` demands, also makes it 3. Same as [`ScanReport::exit_code_with`] without
+    /// `allow_partial`.
     pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
+        self.exit_code_with(fail_on, false)
+    }
+
+    /// The exit code, where `allow_partial` (`--allow-partial`) accepts unreadable or damaged
+    /// evidence and hosts on which nothing could be checked, but never a run that checked
+    /// nothing at all, nor a host that lacks evidence `--require` demands.
+    pub fn exit_code_with(&self, fail_on: Option<Severity>, allow_partial: bool) -> u8 {
         if !self.rule_errors.is_empty() {
             return EXIT_ERROR;
         }
@@ -169,9 +270,13 @@ impl ScanReport {
                 return EXIT_FINDINGS;
             }
         }
-        if self.summary.files_unreadable > 0
-            || self.summary.unchecked > 0
-            || self.summary.evaluations == 0
+        if self.summary.checked == 0 || self.summary.hosts_missing_required > 0 {
+            return EXIT_INCOMPLETE;
+        }
+        if !allow_partial
+            && (self.summary.files_unreadable > 0
+                || self.summary.unchecked > 0
+                || self.summary.hosts_not_checked > 0)
         {
             return EXIT_INCOMPLETE;
         }
@@ -187,6 +292,8 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
     for host in collection.hosts {
         let mut notices = host.notices.clone();
         let (os, hotfixes) = crate::inspect::os_and_hotfixes(&host.registry, &mut notices);
+        let mut host = host;
+        crate::inspect::mark_damaged_files(&mut host.files, &notices);
         hosts.push(ScanHost {
             name: host.name.clone(),
             name_source: host.name_source,
@@ -197,7 +304,11 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
             role: os.as_ref().map(|os| os.role).unwrap_or_default(),
             files: host.files.clone(),
             notices,
+            coverage: Coverage::default(),
+            outcomes: Vec::new(),
+            missing_required: Vec::new(),
         });
+        let log_channels = HostFacts::channels_of(&host.files);
         handles.push(HostHandle(Arc::new(HostFacts {
             name: host.name,
             registry: host.registry,
@@ -205,6 +316,7 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
             hotfixes,
             files: host.files,
             events: host.events,
+            log_channels,
         })));
     }
     (handles, hosts, collection.passed_over)
@@ -212,26 +324,45 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
 
 /// Runs `rules` on the collected hosts and builds the report.
 pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings) -> ScanReport {
-    let (handles, hosts, passed_over) = host_facts(collection);
+    let (handles, mut hosts, passed_over) = host_facts(collection);
     // Hosts with no readable evidence are reported but not evaluated: a rule would only see
-    // absent values and report defaults that nothing backs.
-    let readable: Vec<HostHandle> = handles
-        .into_iter()
-        .filter(|handle| {
+    // absent values and report defaults that nothing backs. Every rule is "not checked" there.
+    let (readable, unreadable): (Vec<HostHandle>, Vec<HostHandle>) =
+        handles.into_iter().partition(|handle| {
             handle
                 .0
                 .files
                 .iter()
                 .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
-        })
-        .collect();
+        });
     let profile = if settings.profile.is_empty() {
         "cis".to_string()
     } else {
         settings.profile.clone()
     };
     let context = context_map(&profile, &settings.params);
-    let evaluation = rules.evaluate(&readable, &context);
+    let mut evaluation = rules.evaluate(&readable, &context);
+    for handle in &unreadable {
+        let files: Vec<&str> = handle
+            .0
+            .files
+            .iter()
+            .map(|file| file.path.as_str())
+            .collect();
+        let reason = format!(
+            "no evidence file of this host could be read ({})",
+            files.join(", ")
+        );
+        for rule in rules.rules() {
+            evaluation.outcomes.push(RuleOutcome {
+                rule: rule.meta.id.clone(),
+                host: handle.0.name.clone(),
+                outcome: Outcome::NotChecked,
+                reason: Some(reason.clone()),
+                findings: 0,
+            });
+        }
+    }
     let mut summary = ScanSummary {
         hosts: hosts.len(),
         passed_over: passed_over.len(),
@@ -242,6 +373,9 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         unchecked: evaluation.unchecked.len(),
         ..ScanSummary::default()
     };
+    attach_outcomes(&mut hosts, evaluation.outcomes, &mut summary);
+    let facts: Vec<&HostHandle> = readable.iter().chain(&unreadable).collect();
+    check_requirements(&mut hosts, &facts, &settings.require, &mut summary);
     for file in hosts.iter().flat_map(|host| &host.files) {
         match file.status {
             FileStatus::Read => summary.files_read += 1,
@@ -289,6 +423,161 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         notices: Vec::new(),
         counts,
         summary,
+    }
+}
+
+/// Gives each host its outcomes and coverage, counts them, and notes hosts on which no rule
+/// could check anything, with what they lacked.
+fn attach_outcomes(hosts: &mut [ScanHost], outcomes: Vec<RuleOutcome>, summary: &mut ScanSummary) {
+    let mut by_host: BTreeMap<String, Vec<RuleOutcome>> = BTreeMap::new();
+    for outcome in outcomes {
+        by_host
+            .entry(outcome.host.to_lowercase())
+            .or_default()
+            .push(outcome);
+    }
+    for host in hosts.iter_mut() {
+        let mut mine = by_host
+            .remove(&host.name.to_lowercase())
+            .unwrap_or_default();
+        mine.sort_by(|a, b| a.rule.cmp(&b.rule));
+        host.coverage = Coverage::of(&mine);
+        summary.checked += host.coverage.checked;
+        summary.passed += host.coverage.passed;
+        summary.not_applicable += host.coverage.not_applicable;
+        if host.coverage.checked == 0 && host.coverage.rules > 0 {
+            summary.hosts_not_checked += 1;
+            let message = format!(
+                "{}: no rule could check anything on this host ({} rule(s): {} not applicable, {} not checked, {} failed); it has {}; the rules lacked: {}",
+                host.name,
+                host.coverage.rules,
+                host.coverage.not_applicable,
+                host.coverage.not_checked,
+                host.coverage.errors,
+                evidence_held(host),
+                lacking_summary(&mine)
+            );
+            host.notices.push(Notice {
+                code: "hiveward::scan::nothing_checked".to_string(),
+                level: NoticeLevel::Error,
+                file: None,
+                message,
+            });
+        }
+        host.outcomes = mine
+            .into_iter()
+            .map(|outcome| HostOutcome {
+                rule: outcome.rule,
+                outcome: outcome.outcome,
+                reason: outcome.reason,
+                findings: outcome.findings,
+            })
+            .collect();
+    }
+}
+
+/// What the rules lacked, most often missing first: each reason is split into its parts
+/// ("SYSTEM hive absent", "no Security log"), counted over the rules, and the first four are
+/// named, with how many other parts there were.
+pub(crate) fn lacking_summary(outcomes: &[RuleOutcome]) -> String {
+    let mut counted: Vec<(String, usize)> = Vec::new();
+    for reason in outcomes
+        .iter()
+        .filter_map(|outcome| outcome.reason.as_ref())
+    {
+        let mut parts: Vec<String> = reason
+            .split("; ")
+            .flat_map(|part| part.split(", and "))
+            .map(|part| part.split(": ").next().unwrap_or(part).trim().to_string())
+            .filter(|part| !part.is_empty())
+            .collect();
+        parts.sort();
+        parts.dedup();
+        for part in parts {
+            match counted.iter_mut().find(|(known, _)| *known == part) {
+                Some((_, count)) => *count += 1,
+                None => counted.push((part, 1)),
+            }
+        }
+    }
+    counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let shown: Vec<String> = counted
+        .iter()
+        .take(4)
+        .map(|(part, count)| format!("{part} ({count} rule(s))"))
+        .collect();
+    let mut text = shown.join(", ");
+    if counted.len() > 4 {
+        text.push_str(&format!(", and {} other reason(s)", counted.len() - 4));
+    }
+    text
+}
+
+/// The evidence a host has, for messages: `SAM hive, SECURITY hive, 1 event log`.
+fn evidence_held(host: &ScanHost) -> String {
+    let mut kinds: Vec<String> = Vec::new();
+    let mut logs = 0;
+    for file in host
+        .files
+        .iter()
+        .filter(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
+    {
+        match file.hive_kind {
+            Some(kind) => {
+                let name = format!("{} hive", crate::inspect_text::hive_kind_name(kind));
+                if !kinds.contains(&name) {
+                    kinds.push(name);
+                }
+            }
+            None if file.events.is_some() => logs += 1,
+            None => {}
+        }
+    }
+    if logs > 0 {
+        kinds.push(format!("{logs} event log(s)"));
+    }
+    if kinds.is_empty() {
+        "no readable evidence".to_string()
+    } else {
+        kinds.join(", ")
+    }
+}
+
+/// Records, per host, the evidence `--require` demands that it lacks.
+fn check_requirements(
+    hosts: &mut [ScanHost],
+    facts: &[&HostHandle],
+    require: &[Requirement],
+    summary: &mut ScanSummary,
+) {
+    if require.is_empty() {
+        return;
+    }
+    for host in hosts.iter_mut() {
+        let Some(handle) = facts
+            .iter()
+            .find(|handle| handle.0.name.eq_ignore_ascii_case(&host.name))
+        else {
+            continue;
+        };
+        host.missing_required = require
+            .iter()
+            .filter(|requirement| !requirement.met_by(&handle.0))
+            .map(Requirement::describe)
+            .collect();
+        if !host.missing_required.is_empty() {
+            summary.hosts_missing_required += 1;
+            host.notices.push(Notice {
+                code: "hiveward::scan::required_evidence_missing".to_string(),
+                level: NoticeLevel::Error,
+                file: None,
+                message: format!(
+                    "{}: --require demands evidence this host lacks: {}",
+                    host.name,
+                    host.missing_required.join(", ")
+                ),
+            });
+        }
     }
 }
 

@@ -3,14 +3,19 @@
 use std::io::{self, Write};
 
 use crate::finding::{Evidence, Finding};
-use crate::scan::ScanReport;
+use crate::outcome::Outcome;
+use crate::scan::{ScanHost, ScanReport};
 
 fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
-    let file = evidence
-        .file
-        .as_deref()
-        .map(|file| format!("  [{file}]"))
-        .unwrap_or_default();
+    let file = if evidence.files.len() > 1 {
+        format!("  [{}]", evidence.files.join(", "))
+    } else {
+        evidence
+            .file
+            .as_deref()
+            .map(|file| format!("  [{file}]"))
+            .unwrap_or_default()
+    };
     writeln!(out, "      evidence: {}{file}", evidence.summary())
 }
 
@@ -57,7 +62,12 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
             (Some(name), None) => format!(" ({name})"),
             _ => String::new(),
         };
-        writeln!(out, "{}{os}", host.name)?;
+        let coverage = &host.coverage;
+        writeln!(
+            out,
+            "{}{os}: checked {} of {} rule(s)",
+            host.name, coverage.checked, coverage.rules
+        )?;
         for file in &host.files {
             for notice in &file.notices {
                 let level = format!("{:?}", notice.level).to_lowercase();
@@ -74,7 +84,7 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
             .filter(|finding| finding.host == host.name)
             .collect();
         if findings.is_empty() {
-            writeln!(out, "  no findings")?;
+            writeln!(out, "  {}", no_findings_line(host))?;
         }
         for finding in findings {
             write_finding(finding, out)?;
@@ -102,6 +112,14 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
                 out,
                 "  NOT CHECKED {}: {}",
                 unchecked.rule, unchecked.message
+            )?;
+        }
+        write_not_applicable(host, out)?;
+        if !host.missing_required.is_empty() {
+            writeln!(
+                out,
+                "  MISSING REQUIRED EVIDENCE: {}",
+                host.missing_required.join(", ")
             )?;
         }
         writeln!(out)?;
@@ -170,11 +188,89 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
             String::new()
         }
     )?;
-    if summary.evaluations == 0 {
+    writeln!(
+        out,
+        "coverage: {} rule × host check(s) made ({} passed), {} not applicable, {} not checked; {} of {} host(s) with nothing checked{}",
+        summary.checked,
+        summary.passed,
+        summary.not_applicable,
+        report
+            .hosts
+            .iter()
+            .map(|host| host.coverage.not_checked)
+            .sum::<usize>(),
+        summary.hosts_not_checked,
+        summary.hosts,
+        if summary.hosts_missing_required > 0 {
+            format!(
+                "; {} host(s) lack evidence --require demands",
+                summary.hosts_missing_required
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    if summary.checked == 0 {
         writeln!(
             out,
-            "nothing was checked: no rule could be evaluated on readable evidence"
+            "nothing was checked: no rule could judge any host on the evidence given"
         )?;
+    }
+    Ok(())
+}
+
+/// The line a host without findings gets: never a bare "no findings" when some rules could not
+/// look.
+fn no_findings_line(host: &ScanHost) -> String {
+    let coverage = &host.coverage;
+    if coverage.checked == 0 {
+        return format!(
+            "NOTHING CHECKED: no rule could judge this host ({} not applicable, {} not checked, {} failed)",
+            coverage.not_applicable, coverage.not_checked, coverage.errors
+        );
+    }
+    let mut rest = Vec::new();
+    if coverage.not_applicable > 0 {
+        rest.push(format!("{} not applicable", coverage.not_applicable));
+    }
+    if coverage.not_checked > 0 {
+        rest.push(format!("{} NOT CHECKED", coverage.not_checked));
+    }
+    if coverage.errors > 0 {
+        rest.push(format!("{} FAILED", coverage.errors));
+    }
+    if rest.is_empty() {
+        format!(
+            "no findings: all {} rule(s) checked and passed",
+            coverage.rules
+        )
+    } else {
+        format!(
+            "no findings in the {} rule(s) checked; {} of {}",
+            coverage.checked,
+            rest.join(", "),
+            coverage.rules
+        )
+    }
+}
+
+/// The rules that did not apply to `host`, grouped by reason.
+fn write_not_applicable(host: &ScanHost, out: &mut dyn Write) -> io::Result<()> {
+    let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+    for outcome in host
+        .outcomes
+        .iter()
+        .filter(|outcome| outcome.outcome == Outcome::NotApplicable)
+    {
+        let reason = outcome.reason.as_deref().unwrap_or("no reason given");
+        match by_reason.iter_mut().find(|(known, _)| *known == reason) {
+            Some((_, rules)) => rules.push(&outcome.rule),
+            None => by_reason.push((reason, vec![&outcome.rule])),
+        }
+    }
+    by_reason.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    for (reason, rules) in by_reason {
+        writeln!(out, "  not applicable: {reason}: {}", rules.join(", "))?;
     }
     Ok(())
 }

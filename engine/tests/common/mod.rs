@@ -98,5 +98,6 @@ pub fn host_from_reg(name: &str, reg: &str) -> HostHandle {
         hotfixes,
         files: vec![],
         events: vec![],
+        log_channels: vec![],
     }))
 }

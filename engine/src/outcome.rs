@@ -1,0 +1,241 @@
+//! How each rule × host evaluation ended — findings, passed, not applicable, not checked or
+//! rule error — and whether a host has the evidence a rule needs.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::host_api::HostFacts;
+use crate::rule::{HiveNeed, Needs};
+
+/// How one rule × host evaluation ended. Every rule run on a host ends in exactly one.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The rule looked and reported findings.
+    Findings,
+    /// The rule looked and found nothing wrong.
+    #[default]
+    Passed,
+    /// The rule does not apply: the evidence it needs is absent (a hive, key, service or log),
+    /// or the setting does not exist on this build. The reason says which.
+    NotApplicable,
+    /// The rule could not look: evidence it read is damaged or unreadable. The reason names
+    /// the file.
+    NotChecked,
+    /// The rule failed while running (see `rule_errors`).
+    Error,
+}
+
+impl Outcome {
+    /// The name used in reports: `findings`, `passed`, `not_applicable`, `not_checked`, `error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Findings => "findings",
+            Outcome::Passed => "passed",
+            Outcome::NotApplicable => "not_applicable",
+            Outcome::NotChecked => "not_checked",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// Parses a name as [`Outcome::name`] writes it (`-` and `_` alike, any case).
+    pub fn parse(text: &str) -> Option<Outcome> {
+        let wanted = text.trim().replace('-', "_").to_lowercase();
+        [
+            Outcome::Findings,
+            Outcome::Passed,
+            Outcome::NotApplicable,
+            Outcome::NotChecked,
+            Outcome::Error,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.name() == wanted)
+    }
+
+    /// Whether the rule really judged the host: findings or passed.
+    pub fn is_checked(self) -> bool {
+        matches!(self, Outcome::Findings | Outcome::Passed)
+    }
+}
+
+/// One rule's outcome on one host.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct RuleOutcome {
+    /// The rule id.
+    pub rule: String,
+    /// The host.
+    pub host: String,
+    /// How the evaluation ended.
+    pub outcome: Outcome,
+    /// Why the rule did not apply, could not check, or failed; `None` when it looked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How many findings it reported on the host.
+    pub findings: usize,
+}
+
+/// A host's coverage: how many of the rules run could really look at it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Coverage {
+    /// Rules run on the host.
+    pub rules: usize,
+    /// Rules that judged it: findings plus passed.
+    pub checked: usize,
+    /// Rules that reported findings.
+    pub findings: usize,
+    /// Rules that found nothing wrong.
+    pub passed: usize,
+    /// Rules that do not apply, for want of evidence or of the setting.
+    pub not_applicable: usize,
+    /// Rules stopped by damaged or unreadable evidence.
+    pub not_checked: usize,
+    /// Rules that failed.
+    pub errors: usize,
+}
+
+impl Coverage {
+    /// Counts `outcomes`.
+    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a RuleOutcome>) -> Coverage {
+        let mut coverage = Coverage::default();
+        for outcome in outcomes {
+            coverage.add(outcome.outcome);
+        }
+        coverage
+    }
+
+    /// Counts one more outcome.
+    pub fn add(&mut self, outcome: Outcome) {
+        self.rules += 1;
+        match outcome {
+            Outcome::Findings => self.findings += 1,
+            Outcome::Passed => self.passed += 1,
+            Outcome::NotApplicable => self.not_applicable += 1,
+            Outcome::NotChecked => self.not_checked += 1,
+            Outcome::Error => self.errors += 1,
+        }
+        self.checked = self.findings + self.passed;
+    }
+}
+
+/// What a rule returns to say it does not apply: `not_applicable("reason")` in a host rule,
+/// `not_applicable(host_name, "reason")` in a fleet rule (one per host).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotApplicable {
+    /// The host, for fleet rules.
+    pub host: Option<String>,
+    /// Why the rule does not apply.
+    pub reason: String,
+}
+
+/// Why a host does not meet `needs`: `Ok(None)` when it does, `Ok(Some(reason))` when evidence
+/// is missing, `Err(message)` when a key could not be read because the evidence is damaged.
+pub(crate) fn unmet_needs(needs: &Needs, host: &HostFacts) -> Result<Option<String>, String> {
+    let mut missing: Vec<String> = Vec::new();
+    for hive in &needs.hives {
+        if !host.has_hive(hive.name()) {
+            missing.push(format!("{} hive absent", hive_label(*hive)));
+        }
+    }
+    for key in &needs.keys {
+        let exists = host
+            .registry
+            .key_exists(key)
+            .map_err(|error| format!("cannot read {key}: {error}"))?;
+        // A key under a hive that is absent altogether is already said once.
+        if !exists && !missing.iter().any(|reason| key_hive_absent(reason, key)) {
+            missing.push(format!("key {key} absent"));
+        }
+    }
+    if needs.hives.is_empty() && needs.keys.is_empty() && !needs.events.is_empty() {
+        let mut channels: Vec<&str> = Vec::new();
+        for event in &needs.events {
+            if !channels
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(&event.channel))
+            {
+                channels.push(&event.channel);
+            }
+        }
+        if !channels.iter().any(|channel| host.has_log(channel)) {
+            missing.push(format!("no {} log", channels.join(" or ")));
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(Some(missing.join("; ")));
+    }
+    if needs.any.is_empty() {
+        return Ok(None);
+    }
+    let mut reasons = Vec::new();
+    for alternative in &needs.any {
+        match unmet_needs(alternative, host)? {
+            None => return Ok(None),
+            Some(reason) => reasons.push(reason),
+        }
+    }
+    Ok(Some(reasons.join(", and ")))
+}
+
+fn hive_label(hive: HiveNeed) -> &'static str {
+    match hive {
+        HiveNeed::Hkcu => "HKCU (NTUSER.DAT or HKCU\\Software)",
+        other => other.name(),
+    }
+}
+
+/// Whether `reason` says the hive that `key` lives in is absent.
+fn key_hive_absent(reason: &str, key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    let hive = if upper.starts_with(r"HKLM\SYSTEM") {
+        "SYSTEM"
+    } else if upper.starts_with(r"HKLM\SOFTWARE") {
+        "SOFTWARE"
+    } else if upper.starts_with(r"HKCU") {
+        "HKCU"
+    } else {
+        return false;
+    };
+    reason.starts_with(&format!("{hive} hive")) || reason.starts_with(&format!("{hive} ("))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_names_round_trip() {
+        for outcome in [
+            Outcome::Findings,
+            Outcome::Passed,
+            Outcome::NotApplicable,
+            Outcome::NotChecked,
+            Outcome::Error,
+        ] {
+            assert_eq!(Outcome::parse(outcome.name()), Some(outcome));
+        }
+        assert_eq!(
+            Outcome::parse("Not-Applicable"),
+            Some(Outcome::NotApplicable)
+        );
+        assert_eq!(Outcome::parse("clean"), None);
+    }
+
+    #[test]
+    fn coverage_counts_only_findings_and_passed_as_checked() {
+        let mut coverage = Coverage::default();
+        for outcome in [
+            Outcome::Findings,
+            Outcome::Passed,
+            Outcome::NotApplicable,
+            Outcome::NotChecked,
+            Outcome::Error,
+        ] {
+            coverage.add(outcome);
+        }
+        assert_eq!(coverage.rules, 5);
+        assert_eq!(coverage.checked, 2);
+        assert_eq!(coverage.not_applicable, 1);
+    }
+}
