@@ -702,3 +702,67 @@ fn event_evidence_cites_every_log_it_read() {
         .iter()
         .any(|uri| uri.ends_with("FS01_Security-archive.evtx")));
 }
+
+/// A fact that damage hid makes only the rules that read it not checked: with `ProductType`
+/// damaged and no SOFTWARE hive, the role is unknown because of damage, so the OS-dependent
+/// rule is not checked (exit 3), while a rule that never reads the OS still judges the host.
+#[test]
+fn a_fact_hidden_by_damage_stops_only_the_rules_that_need_it() {
+    let system = r#"Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\Select]
+"Current"=dword:00000001
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\ComputerName\ComputerName]
+"ComputerName"="SRV9"
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\ProductOptions]
+"ProductType"="ServerNT"
+"ProductSuite"=hex(7):00,00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\Lsa]
+"LmCompatibilityLevel"=dword:00000005
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\LanmanServer\Parameters]
+"DisableStrictNameChecking"=dword:00000000
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = hive_from_reg(system);
+    let record = value_record(&bytes, "ProductType");
+    bytes[record + 8..record + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    fs::write(dir.path().join("SRV9_SYSTEM.HIV"), bytes).unwrap();
+    let run = hiveward(
+        &[
+            "scan",
+            "--only",
+            "HW-STRICT-002,HW-NTLM-004",
+            "--format",
+            "json",
+        ],
+        &[dir.path()],
+    );
+    run.assert_code(3);
+    let report = run.json();
+    let host = &report["hosts"][0];
+    assert_eq!(
+        outcome_of(host, "HW-STRICT-002")["outcome"],
+        "passed",
+        "{host:#}"
+    );
+    let stopped = outcome_of(host, "HW-NTLM-004");
+    assert_eq!(stopped["outcome"], "not_checked", "{host:#}");
+    let reason = stopped["reason"].as_str().unwrap();
+    assert!(reason.contains("role"), "{reason}");
+    assert!(reason.contains("SRV9_SYSTEM.HIV"), "{reason}");
+    // --allow-partial accepts the damaged evidence.
+    hiveward(
+        &[
+            "scan",
+            "--only",
+            "HW-STRICT-002,HW-NTLM-004",
+            "--allow-partial",
+        ],
+        &[dir.path()],
+    )
+    .assert_code(0);
+}

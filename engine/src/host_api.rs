@@ -617,14 +617,19 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         .register_get("os", |host: &mut HostHandle| -> RhaiResult<Dynamic> {
             // A fact that damage hid (and no other evidence supplied) stops the rule that reads
             // the OS: its verdict would rest on a guess.
-            if let Some(damaged) = host.0.os.as_ref().and_then(|os| os.unreadable.first()) {
+            if let Some(os) = host.0.os.as_ref().filter(|os| !os.unreadable.is_empty()) {
+                let facts: Vec<String> = os
+                    .unreadable
+                    .iter()
+                    .map(|fact| fact.fact.replace('_', " "))
+                    .collect();
                 return Err(unreadable(
                     host,
                     format!(
-                        "the OS {} of {} is unknown because {}",
-                        damaged.fact.replace('_', " "),
+                        "the OS facts {} of {} are unknown because {}",
+                        facts.join(", "),
                         host.0.name,
-                        damaged.message
+                        os.unreadable[0].message
                     ),
                 ));
             }
