@@ -1,13 +1,13 @@
 //! Walks the inputs, recognises evidence files by content, pairs transaction logs with their
 //! hives, and groups files into candidate hosts for the three supported layouts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::detect::{sniff_file, FileKind};
+use crate::detect::{sniff_file, special_file_kind, FileKind};
 
 /// How discovery treats the file system.
 #[derive(Clone, Debug, Default)]
@@ -87,6 +87,9 @@ const NOT_HOST_PREFIXES: [&str; 9] = [
 /// Walks `inputs` (files or directories) and groups what it finds.
 pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     let mut found: Vec<(PathBuf, FileKind)> = Vec::new();
+    // Files that could not be read to tell what they are: unreadable evidence, whatever their
+    // names, reported by their host's reader with the operating system's error.
+    let mut unreadable: BTreeSet<PathBuf> = BTreeSet::new();
     let mut passed_over = Vec::new();
     for input in inputs {
         let walker = walkdir::WalkDir::new(input)
@@ -104,10 +107,11 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                         && !is_dir
                         && (error.depth() == 0 || looks_like_evidence(&failed))
                     {
+                        unreadable.insert(failed.clone());
                         found.push((failed, FileKind::Unknown));
                         continue;
                     }
-                    let path = failed.display().to_string();
+                    let path = crate::path_text(&failed);
                     let reason = match error.loop_ancestor() {
                         Some(ancestor) => {
                             format!("symbolic link loop back to {}", ancestor.display())
@@ -129,16 +133,38 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
             }
             if entry.path_is_symlink() && !options.follow_links && entry.depth() > 0 {
                 passed_over.push(PassedOver {
-                    path: entry.path().display().to_string(),
+                    path: crate::path_text(entry.path()),
                     reason: "symbolic link not followed (use --follow-links to read it)"
                         .to_string(),
                 });
                 continue;
             }
-            if !entry.file_type().is_file() && !entry.path_is_symlink() {
+            // Only regular files are read: a FIFO would block the scan for ever, and a device
+            // (`/dev/zero` named `SYSTEM`) would never end. A followed link is judged by its
+            // target. walkdir reports the target's type for links it follows, and the link's
+            // own for an input that is a link to a file.
+            let file_type = if entry.file_type().is_symlink() {
+                match std::fs::metadata(entry.path()) {
+                    Ok(target) => target.file_type(),
+                    Err(_) => {
+                        unreadable.insert(entry.path().to_path_buf());
+                        found.push((entry.into_path(), FileKind::Unknown));
+                        continue;
+                    }
+                }
+            } else {
+                entry.file_type()
+            };
+            if !file_type.is_file() {
+                let what = special_file_kind(&file_type);
+                let reason = if entry.path_is_symlink() {
+                    format!("symbolic link to {what}, not to a regular file")
+                } else {
+                    format!("not a regular file: it is {what}")
+                };
                 passed_over.push(PassedOver {
-                    path: entry.path().display().to_string(),
-                    reason: "not a regular file".to_string(),
+                    path: crate::path_text(entry.path()),
+                    reason,
                 });
                 continue;
             }
@@ -149,12 +175,28 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                     // A hive named by itself: its transaction logs beside it are read with it,
                     // as they would be were its folder given.
                     if given && kind == FileKind::Hive {
-                        logs_beside(&path, options, &mut found, &mut passed_over);
+                        logs_beside(
+                            &path,
+                            options,
+                            &mut found,
+                            &mut unreadable,
+                            &mut passed_over,
+                        );
                     }
                     found.push((path, kind));
                 }
+                // Replaced by something that is no regular file since the walk saw it.
+                Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+                    passed_over.push(PassedOver {
+                        path: crate::path_text(&path),
+                        reason: error.to_string(),
+                    })
+                }
                 // Unreadable files still go to a host, whose reader reports the error.
-                Err(_) => found.push((path, FileKind::Unknown)),
+                Err(_) => {
+                    unreadable.insert(path.clone());
+                    found.push((path, FileKind::Unknown));
+                }
             }
         }
     }
@@ -172,7 +214,7 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 logs: Vec::new(),
             }),
             FileKind::Empty | FileKind::Unknown => {
-                if looks_like_evidence(&path) || std::fs::File::open(&path).is_err() {
+                if unreadable.contains(&path) || looks_like_evidence(&path) {
                     evidence.push(EvidenceFile {
                         path,
                         kind,
@@ -185,7 +227,7 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                         "content is not a registry hive, .reg export or EVTX log".to_string()
                     };
                     passed_over.push(PassedOver {
-                        path: path.display().to_string(),
+                        path: crate::path_text(&path),
                         reason,
                     });
                 }
@@ -199,7 +241,7 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 hive.logs.sort_by_key(|path| log_order(path));
             }
             None => passed_over.push(PassedOver {
-                path: log.display().to_string(),
+                path: crate::path_text(&log),
                 reason: "transaction log with no hive of the same name beside it".to_string(),
             }),
         }
@@ -236,6 +278,7 @@ fn logs_beside(
     hive: &Path,
     options: &DiscoverOptions,
     found: &mut Vec<(PathBuf, FileKind)>,
+    unreadable: &mut BTreeSet<PathBuf>,
     passed_over: &mut Vec<PassedOver>,
 ) {
     let Some(name) = hive.file_name().and_then(|name| name.to_str()) else {
@@ -268,17 +311,44 @@ fn logs_beside(
         };
         if meta.file_type().is_symlink() && !options.follow_links {
             passed_over.push(PassedOver {
-                path: log.display().to_string(),
+                path: crate::path_text(&log),
                 reason: "symbolic link not followed (use --follow-links to read it)".to_string(),
             });
             continue;
         }
-        if !std::fs::metadata(&log).is_ok_and(|meta| meta.is_file()) {
-            continue;
+        match std::fs::metadata(&log) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(meta) => {
+                passed_over.push(PassedOver {
+                    path: crate::path_text(&log),
+                    reason: format!(
+                        "not a regular file: it is {}",
+                        special_file_kind(&meta.file_type())
+                    ),
+                });
+                continue;
+            }
+            Err(_) => {
+                unreadable.insert(log.clone());
+                found.push((log, FileKind::Unknown));
+                continue;
+            }
         }
-        // As when its folder is walked: a file that is no log is passed over below.
-        let kind = sniff_file(&log).unwrap_or(FileKind::Unknown);
-        found.push((log, kind));
+        // As when its folder is walked: a file that is no log is passed over below, and one
+        // that cannot be read is reported with its error.
+        match sniff_file(&log) {
+            Ok(kind) => found.push((log, kind)),
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+                passed_over.push(PassedOver {
+                    path: crate::path_text(&log),
+                    reason: error.to_string(),
+                })
+            }
+            Err(_) => {
+                unreadable.insert(log.clone());
+                found.push((log, FileKind::Unknown));
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Recognises evidence files by their content, never by their name alone.
 
-use std::fs::File;
+use std::fs::{File, FileType};
 use std::io::Read;
 use std::path::Path;
 
@@ -42,13 +42,80 @@ impl FileKind {
     }
 }
 
-/// Reads the first bytes of `path` and says what it holds.
+/// Reads the first bytes of `path` and says what it holds. Only a regular file (after
+/// symbolic links) is opened, and at most 512 bytes of it are read; anything else is an error
+/// of kind [`std::io::ErrorKind::InvalidInput`] that says what it is.
 pub fn sniff_file(path: &Path) -> std::io::Result<FileKind> {
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    File::open(path)?
-        .take(SNIFF_LEN as u64)
+    Ok(sniff_bytes(&read_head(path, SNIFF_LEN)?))
+}
+
+/// What a file that is not a regular file is, for messages: `a FIFO`, `a character device`.
+pub(crate) fn special_file_kind(file_type: &FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+fn not_regular(file_type: &FileType) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is {}, not a regular file", special_file_kind(file_type)),
+    )
+}
+
+/// Opens `path` for reading when it is a regular file, after symbolic links. The type is
+/// checked before opening, so a FIFO is never opened (opening one waits for a writer), and
+/// again on the opened file, so a device put in its place meanwhile is not read either.
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<File> {
+    let target = std::fs::metadata(path)?;
+    if !target.is_file() {
+        return Err(not_regular(&target.file_type()));
+    }
+    let file = File::open(path)?;
+    let opened = file.metadata()?;
+    if !opened.is_file() {
+        return Err(not_regular(&opened.file_type()));
+    }
+    Ok(file)
+}
+
+/// Reads at most `limit` bytes from the start of the regular file at `path`.
+pub(crate) fn read_head(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(limit.min(SNIFF_LEN));
+    open_regular(path)?
+        .take(limit as u64)
         .read_to_end(&mut head)?;
-    Ok(sniff_bytes(&head))
+    Ok(head)
+}
+
+/// Reads the whole regular file at `path`.
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Says what a file holds from its leading bytes.
@@ -136,5 +203,17 @@ mod tests {
         assert_eq!(sniff_bytes(b""), FileKind::Empty);
         assert_eq!(sniff_bytes(b"MZ\x90\0"), FileKind::Unknown);
         assert_eq!(sniff_bytes(b"Windows Registry"), FileKind::Unknown);
+    }
+
+    #[test]
+    fn only_regular_files_are_opened_and_heads_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big");
+        std::fs::write(&file, vec![b'x'; 4096]).unwrap();
+        assert_eq!(read_head(&file, 8).unwrap(), b"xxxxxxxx");
+        assert_eq!(sniff_file(&file).unwrap(), FileKind::Unknown);
+        let error = sniff_file(dir.path()).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(error.to_string(), "it is a directory, not a regular file");
     }
 }

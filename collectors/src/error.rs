@@ -97,6 +97,20 @@ pub enum EvidenceError {
         detail: String,
     },
 
+    /// The reader failed on the file in a way it does not handle (a panic inside a parser,
+    /// caught so that the other files are still read); the file is treated as damaged.
+    #[error("{}: the reader failed on this file: {detail}", path.display())]
+    #[diagnostic(
+        code(hiveward::reader_failed),
+        help("the file is damaged in a way the reader does not expect; the other files were read")
+    )]
+    ReaderFailed {
+        /// The file.
+        path: PathBuf,
+        /// What failed, and where in the reader.
+        detail: String,
+    },
+
     /// A `.reg` export has a line that does not parse.
     #[error("{}: .reg syntax error on line {line}: {message}", path.display())]
     #[diagnostic(code(hiveward::reg::syntax))]
@@ -127,6 +141,7 @@ impl EvidenceError {
             | EvidenceError::TruncatedHive { path, .. }
             | EvidenceError::CorruptHive { path, .. }
             | EvidenceError::BadTransactionLog { path, .. }
+            | EvidenceError::ReaderFailed { path, .. }
             | EvidenceError::RegSyntax { path, .. } => path,
         }
     }
@@ -141,7 +156,7 @@ impl EvidenceError {
         Notice {
             level,
             code: self.code_name(),
-            file: Some(self.path().display().to_string()),
+            file: Some(crate::path_text(self.path())),
             message: self.to_string(),
         }
     }
@@ -178,7 +193,7 @@ impl Notice {
         Notice {
             level: NoticeLevel::Warning,
             code: code.to_string(),
-            file: Some(file.display().to_string()),
+            file: Some(crate::path_text(file)),
             message: message.into(),
         }
     }
@@ -188,7 +203,7 @@ impl Notice {
         Notice {
             level: NoticeLevel::Note,
             code: code.to_string(),
-            file: file.map(|path| path.display().to_string()),
+            file: file.map(crate::path_text),
             message: message.into(),
         }
     }

@@ -592,7 +592,8 @@ fn read_chunk_run(
         // The evtx crate is not expected to panic on bad input, but one bad chunk must never
         // take the scan down: a panic while reading a chunk skips that chunk.
         let mut chunk_outcome = ChunkOutcome::default();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Caught quietly: the chunk's reason says what happened, and stderr stays clean.
+        let result = crate::guard::isolate(|| {
             read_chunk(
                 context,
                 number,
@@ -600,7 +601,7 @@ fn read_chunk_run(
                 available < CHUNK_SIZE,
                 &mut chunk_outcome,
             )
-        }));
+        });
         match result {
             Ok(()) => outcome.merge(chunk_outcome),
             Err(_) => {

@@ -1,8 +1,10 @@
 //! Opens one hive file over a memory map, recovers it from its transaction logs when dirty,
 //! decides its type from the root key layout, and answers key and value lookups through nt-hive.
 
+use std::collections::HashSet;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use nt_hive::{Hive, KeyNode, NtHiveError};
 use schemars::JsonSchema;
@@ -13,6 +15,7 @@ use crate::recovery::{self, TransactionLogInput};
 use crate::value::RegValue;
 
 mod cells;
+mod lists;
 
 /// Size of the `regf` base block that precedes the hive bins.
 pub const BASE_BLOCK_SIZE: usize = 4096;
@@ -187,6 +190,9 @@ pub struct HiveFile {
     kind: HiveKind,
     state: HiveState,
     notices: Vec<Notice>,
+    /// The key nodes (offsets in `bytes`) whose subkey lists were found free of offsets that
+    /// nt-hive asserts on, so that a path walk checks each list once.
+    subkey_lists_checked: Mutex<HashSet<usize>>,
 }
 
 impl std::fmt::Debug for HiveFile {
@@ -208,7 +214,8 @@ impl HiveFile {
             path: path.to_path_buf(),
             error: source,
         };
-        let file = std::fs::File::open(path).map_err(io_error)?;
+        // Only a regular file: a FIFO or a device in its place is refused before it is read.
+        let file = crate::detect::open_regular(path).map_err(io_error)?;
         let len = file.metadata().map_err(io_error)?.len();
         if len == 0 {
             return Err(EvidenceError::EmptyFile {
@@ -220,7 +227,7 @@ impl HiveFile {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
         let mut log_inputs = Vec::new();
         for log in logs {
-            match std::fs::read(log) {
+            match crate::detect::read_regular(log) {
                 Ok(bytes) => log_inputs.push(TransactionLogInput {
                     path: log.clone(),
                     bytes,
@@ -348,7 +355,7 @@ impl HiveFile {
                             logs: recovered
                                 .applied_logs
                                 .iter()
-                                .map(|log| log.display().to_string())
+                                .map(|log| crate::path_text(log))
                                 .collect(),
                             applied: recovered.applied_units,
                         },
@@ -388,6 +395,7 @@ impl HiveFile {
             kind: HiveKind::Other,
             state,
             notices,
+            subkey_lists_checked: Mutex::new(HashSet::new()),
         };
         hive.kind = hive.detect_kind()?;
         Ok(hive)
@@ -449,7 +457,25 @@ impl HiveFile {
         Hive::without_validation(&self.bytes[..]).map_err(|error| self.corrupt(error))
     }
 
+    /// Runs `read` on the key at `components` (relative to the hive root), `Ok(None)` when it
+    /// does not exist. Every read of the hive goes through here: the offsets nt-hive would
+    /// assert on are checked before it follows them (see the `lists` module), and any panic
+    /// left in nt-hive is caught and reported as damage to this file.
     fn with_key<R>(
+        &self,
+        components: &[&str],
+        read: impl FnOnce(&KeyNode<&[u8]>, &str) -> Result<R, EvidenceError>,
+    ) -> Result<Option<R>, EvidenceError> {
+        match crate::guard::isolate(|| self.with_key_unguarded(components, read)) {
+            Ok(result) => result,
+            Err(panic) => Err(self.damaged(
+                &self.key_display(components),
+                format!("the hive reader stopped on damaged data ({panic})"),
+            )),
+        }
+    }
+
+    fn with_key_unguarded<R>(
         &self,
         components: &[&str],
         read: impl FnOnce(&KeyNode<&[u8]>, &str) -> Result<R, EvidenceError>,
@@ -474,15 +500,42 @@ impl HiveFile {
         let mut walked: Vec<&str> = Vec::new();
         for component in components.iter().filter(|part| !part.is_empty()) {
             walked.push(component);
+            let place = || format!("key {}", self.key_display(&walked));
+            self.guard_subkey_list(&key)
+                .map_err(|detail| self.damaged(&place(), detail))?;
             match key.subkey(component) {
                 None => return Ok(None),
                 Some(Ok(child)) => key = child,
-                Some(Err(error)) => {
-                    return Err(self.damaged(&format!("key {}", self.key_display(&walked)), error))
-                }
+                Some(Err(error)) => return Err(self.damaged(&place(), error)),
             }
         }
         read(&key, &self.key_display(components)).map(Some)
+    }
+
+    /// Checks the subkey list of `key` for offsets nt-hive would assert on, once per key.
+    fn guard_subkey_list(&self, key: &KeyNode<&[u8]>) -> Result<(), String> {
+        let Some(node) = self.key_node_offset(key) else {
+            return Ok(());
+        };
+        let checked = || {
+            self.subkey_lists_checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if checked().contains(&node) {
+            return Ok(());
+        }
+        self.check_subkey_list(node)?;
+        checked().insert(node);
+        Ok(())
+    }
+
+    /// Checks the value list of `key` for offsets nt-hive would assert on.
+    fn guard_value_list(&self, key: &KeyNode<&[u8]>) -> Result<(), String> {
+        match self.key_node_offset(key) {
+            Some(node) => self.check_value_list(node),
+            None => Ok(()),
+        }
     }
 
     /// The key's LastWriteTime (a FILETIME: 100-ns intervals since 1601-01-01 UTC), or `None`
@@ -493,28 +546,11 @@ impl HiveFile {
     /// the node (after its `nk` signature); the signature and the stored name length are checked
     /// before the timestamp at offset 4 is read.
     pub fn key_last_written(&self, components: &[&str]) -> Result<Option<u64>, EvidenceError> {
-        let base = self.bytes.as_ptr() as usize;
-        let length = self.bytes.len();
         self.with_key(components, |key, shown| {
-            let name = key
-                .name()
+            key.name()
                 .map_err(|error| self.damaged(&format!("key {shown}"), error))?;
-            let (nt_hive::NtHiveNameString::Latin1(slice)
-            | nt_hive::NtHiveNameString::Utf16LE(slice)) = name;
-            let node = (slice.as_ptr() as usize)
-                .checked_sub(base)
-                .and_then(|at| at.checked_sub(0x4C))
-                .filter(|node| node + 0x4C <= length);
-            let bytes = &self.bytes[..];
-            let timestamp = node.and_then(|node| {
-                let signature_ok = bytes.get(node..node + 2) == Some(b"nk".as_slice());
-                let stored_length = bytes
-                    .get(node + 0x48..node + 0x4A)
-                    .map(|pair| usize::from(u16::from_le_bytes([pair[0], pair[1]])));
-                if !signature_ok || stored_length != Some(slice.len()) {
-                    return None;
-                }
-                let raw = bytes.get(node + 4..node + 12)?;
+            let timestamp = self.key_node_offset(key).and_then(|node| {
+                let raw = self.bytes.get(node + 4..node + 12)?;
                 Some(u64::from_le_bytes(raw.try_into().ok()?))
             });
             timestamp.ok_or_else(|| EvidenceError::CorruptHive {
@@ -536,6 +572,8 @@ impl HiveFile {
     pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
         self.with_key(components, |key, shown| {
             let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
+            self.guard_subkey_list(key)
+                .map_err(|detail| self.damaged(&format!("the subkeys of {shown}"), detail))?;
             let mut names = Vec::new();
             if let Some(subkeys) = key.subkeys() {
                 for subkey in subkeys.map_err(at)? {
@@ -552,6 +590,8 @@ impl HiveFile {
     pub fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
         self.with_key(components, |key, shown| {
             let at = |error: NtHiveError| self.damaged(&format!("the values of {shown}"), error);
+            self.guard_value_list(key)
+                .map_err(|detail| self.damaged(&format!("the values of {shown}"), detail))?;
             let mut values = Vec::new();
             if let Some(list) = key.values() {
                 for value in list.map_err(at)? {
@@ -571,10 +611,14 @@ impl HiveFile {
         name: &str,
     ) -> Result<Option<RegValue>, EvidenceError> {
         Ok(self
-            .with_key(components, |key, shown| match key.value(name) {
-                None => Ok(None),
-                Some(Ok(value)) => self.decode_value(&value, shown).map(Some),
-                Some(Err(error)) => Err(self.damaged(&format!("the values of {shown}"), error)),
+            .with_key(components, |key, shown| {
+                self.guard_value_list(key)
+                    .map_err(|detail| self.damaged(&format!("the values of {shown}"), detail))?;
+                match key.value(name) {
+                    None => Ok(None),
+                    Some(Ok(value)) => self.decode_value(&value, shown).map(Some),
+                    Some(Err(error)) => Err(self.damaged(&format!("the values of {shown}"), error)),
+                }
             })?
             .flatten())
     }
@@ -653,6 +697,28 @@ impl HiveFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_reading_is_damage_to_that_file_and_the_file_still_answers() {
+        let bytes = hiveward_testkit::hive_from_reg(
+            "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Vendor]\r\n\"x\"=dword:1\r\n",
+        );
+        let hive = HiveFile::from_bytes(Path::new("vendor.hiv"), bytes, &[]).unwrap();
+        let error = hive
+            .with_key(&["Vendor"], |_, _| -> Result<(), EvidenceError> {
+                panic!("assertion failed: data_offset != u32::MAX")
+            })
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(
+                "vendor.hiv: damaged hive: Vendor: the hive reader stopped on damaged data \
+                 (assertion failed: data_offset != u32::MAX at collectors/src/hive.rs:"
+            ),
+            "{message}"
+        );
+        assert!(hive.key_exists(&["Vendor"]).unwrap());
+    }
 
     #[test]
     fn checksum_avoids_zero_and_all_ones() {

@@ -172,26 +172,47 @@ pub(crate) struct Opened {
 }
 
 fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf], options: &CollectOptions) -> Opened {
-    let mut record = FileRecord {
-        path: path.display().to_string(),
+    let record = FileRecord {
+        path: crate::path_text(path),
         kind,
         hive_kind: None,
         hive_state: None,
-        logs: logs.iter().map(|log| log.display().to_string()).collect(),
+        logs: logs.iter().map(|log| crate::path_text(log)).collect(),
         status: FileStatus::Read,
         events: None,
         notices: Vec::new(),
     };
-    let unreadable = |mut record: FileRecord, error: EvidenceError| {
-        record.status = FileStatus::Unreadable;
-        record.notices.push(error.to_notice(NoticeLevel::Error));
-        Opened {
+    // One file whose reader fails on it unexpectedly must not end the scan of the others.
+    match crate::guard::isolate(|| read_file(path, kind, logs, options, record.clone())) {
+        Ok(opened) => opened,
+        Err(panic) => unreadable(
             record,
-            source: None,
-            error: Some(error),
-            events: Vec::new(),
-        }
-    };
+            EvidenceError::ReaderFailed {
+                path: path.to_path_buf(),
+                detail: panic,
+            },
+        ),
+    }
+}
+
+fn unreadable(mut record: FileRecord, error: EvidenceError) -> Opened {
+    record.status = FileStatus::Unreadable;
+    record.notices.push(error.to_notice(NoticeLevel::Error));
+    Opened {
+        record,
+        source: None,
+        error: Some(error),
+        events: Vec::new(),
+    }
+}
+
+fn read_file(
+    path: &Path,
+    kind: FileKind,
+    logs: &[PathBuf],
+    options: &CollectOptions,
+    mut record: FileRecord,
+) -> Opened {
     match kind {
         FileKind::Hive => match HiveFile::open(path, logs) {
             Ok(hive) => {
@@ -210,7 +231,7 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf], options: &CollectOpt
             }
             Err(error) => unreadable(record, error),
         },
-        FileKind::RegExport => match std::fs::read(path) {
+        FileKind::RegExport => match crate::detect::read_regular(path) {
             Ok(bytes) => match RegExport::parse(path, &bytes) {
                 Ok(export) => Opened {
                     record,
@@ -254,29 +275,27 @@ fn open_file(path: &Path, kind: FileKind, logs: &[PathBuf], options: &CollectOpt
             },
         ),
         FileKind::TransactionLogOld | FileKind::TransactionLogNew | FileKind::Unknown => {
-            let error = match std::fs::File::open(path) {
-                Err(source) => EvidenceError::Io {
-                    path: path.to_path_buf(),
-                    error: source,
-                },
-                Ok(_) => EvidenceError::NotAHive {
-                    path: path.to_path_buf(),
-                    detail: describe_unknown_content(path),
-                },
-            };
-            unreadable(record, error)
+            unreadable(record, unknown_content_error(path))
         }
     }
 }
 
-fn describe_unknown_content(path: &Path) -> String {
-    let head: Vec<u8> = std::fs::read(path)
-        .map(|bytes| bytes.into_iter().take(8).collect())
-        .unwrap_or_default();
-    format!(
-        "its content is not a registry hive, .reg export or EVTX log (it starts with {:?})",
-        String::from_utf8_lossy(&head)
-    )
+/// Why a file that is not evidence cannot be read as such: the operating system's error when
+/// it cannot be read, else what it starts with. Only its first bytes are read.
+fn unknown_content_error(path: &Path) -> EvidenceError {
+    match crate::detect::read_head(path, 8) {
+        Ok(head) => EvidenceError::NotAHive {
+            path: path.to_path_buf(),
+            detail: format!(
+                "its content is not a registry hive, .reg export or EVTX log (it starts with {:?})",
+                String::from_utf8_lossy(&head)
+            ),
+        },
+        Err(error) => EvidenceError::Io {
+            path: path.to_path_buf(),
+            error,
+        },
+    }
 }
 
 /// What to read from a log: with no records wanted, it is still parsed and counted.

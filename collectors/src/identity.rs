@@ -427,7 +427,8 @@ pub(crate) fn drafts_for_group(
     let mut staying: Vec<ComputerId> = Vec::new();
     let mut split: Vec<(ComputerId, Vec<Opened>)> = Vec::new();
     for (mut item, identity) in logs {
-        let path = PathBuf::from(&item.record.path);
+        let path = crate::path_from_text(&item.record.path)
+            .unwrap_or_else(|| PathBuf::from(&item.record.path));
         match identity {
             LogIdentity::Unnamed => base.add(item, diagnostics),
             LogIdentity::Several(several) => {
@@ -519,7 +520,8 @@ fn ungrouped(
     opened
         .into_iter()
         .map(|mut item| {
-            let path = PathBuf::from(&item.record.path);
+            let path = crate::path_from_text(&item.record.path)
+                .unwrap_or_else(|| PathBuf::from(&item.record.path));
             let file_name = path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())

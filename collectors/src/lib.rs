@@ -50,6 +50,7 @@ mod bundle;
 mod detect;
 mod error;
 mod evtx;
+mod guard;
 mod hive;
 mod host;
 mod hotfix;
@@ -58,6 +59,7 @@ mod os;
 mod os_build;
 mod os_reader;
 mod os_system;
+mod path_text;
 mod recovery;
 mod registry;
 mod regtext;
@@ -87,11 +89,15 @@ pub use crate::{
         read_os_facts, BuildBasis, EditionBasis, FactSource, IgnoredValue, OsFacts, Platform,
         PlatformBasis, Role, RoleBasis, ServicePack, ServicePackBasis, UnreadableFact,
     },
+    path_text::{path_from_text, path_text},
     recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
     registry::{
         is_control_set_name, short_root_name, ControlSetChoice, HostRegistry, Located, RegPath,
         RegistrySource,
     },
     regtext::{RawRegValue, RegExport, RegExportKey},
-    value::{encode_utf16_sz, filetime_to_rfc3339, to_hex, RegData, RegType, RegValue},
+    value::{
+        encode_utf16_sz, filetime_to_rfc3339, rfc3339_to_filetime, to_hex, RegData, RegType,
+        RegValue,
+    },
 };

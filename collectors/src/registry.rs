@@ -150,6 +150,9 @@ const CURRENT_CONTROL_SET: &str = "CurrentControlSet";
 pub struct HostRegistry {
     sources: Vec<RegistrySource>,
     control_set: Option<ControlSetChoice>,
+    /// Key LastWriteTimes stated for keys of `.reg` sources, which record none (rule test
+    /// cases state them), by case-folded path as given.
+    stated_key_times: Vec<(String, u64)>,
 }
 
 impl HostRegistry {
@@ -310,9 +313,28 @@ impl HostRegistry {
         &self,
         path: &str,
     ) -> Result<Option<Located<Option<u64>>>, EvidenceError> {
-        self.first_hit(path, |source, components| {
+        let mut found = self.first_hit(path, |source, components| {
             source.key_last_written(components)
-        })
+        })?;
+        if let Some(located) = found.as_mut().filter(|located| located.data.is_none()) {
+            let wanted = path.to_lowercase();
+            located.data = self
+                .stated_key_times
+                .iter()
+                .find(|(known, _)| *known == wanted)
+                .map(|(_, time)| *time);
+        }
+        Ok(found)
+    }
+
+    /// States the LastWriteTime (a FILETIME) of the key at `path` (written as rules write it)
+    /// for a key that comes from a `.reg` source, which records none: rule test cases use it
+    /// to give registry text the key times a hive would hold. It never overrides a hive's own
+    /// time.
+    pub fn state_key_time(&mut self, path: &str, filetime: u64) {
+        let wanted = path.to_lowercase();
+        self.stated_key_times.retain(|(known, _)| *known != wanted);
+        self.stated_key_times.push((wanted, filetime));
     }
 
     /// Whether a key exists in any source.

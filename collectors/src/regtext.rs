@@ -1,12 +1,15 @@
 //! Parses `reg export` files (UTF-16LE or UTF-8, `REGEDIT4` or version 5.00) into the same
 //! typed model as hives, with line-accurate diagnostics for syntax errors.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::EvidenceError;
 use crate::registry::RegPath;
 use crate::value::RegValue;
+
+mod index;
+use index::KeyIndex;
 
 /// A value as written in the export: its name, type code and raw bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,8 +43,8 @@ pub struct RegExportKey {
 pub struct RegExport {
     path: PathBuf,
     keys: Vec<RegExportKey>,
-    /// Upper-cased full path to index in `keys`; ancestors map to `None`.
-    index: BTreeMap<String, Option<usize>>,
+    /// The key tree, whose nodes give the position in `keys` of the keys written as sections.
+    index: KeyIndex,
 }
 
 impl RegExport {
@@ -59,14 +62,14 @@ impl RegExport {
 
     /// Builds an export from keys that are already parsed.
     pub fn from_keys(path: &Path, keys: Vec<RegExportKey>) -> RegExport {
-        let mut index = BTreeMap::new();
+        let mut index = KeyIndex::new();
         for (position, key) in keys.iter().enumerate() {
             let parsed = RegPath::parse(&key.path);
             let components = parsed.components();
-            for depth in 1..components.len() {
-                index.entry(upper_key(&components[..depth])).or_insert(None);
+            if !components.is_empty() {
+                let node = index.insert(&components);
+                index.set_section(node, position);
             }
-            index.insert(upper_key(&components), Some(position));
         }
         RegExport {
             path: path.to_path_buf(),
@@ -87,7 +90,7 @@ impl RegExport {
 
     /// Whether the key is written in the export or is an ancestor of one that is.
     pub fn key_exists(&self, components: &[&str]) -> bool {
-        self.index.contains_key(&upper_key(components))
+        self.index.find(components).is_some()
     }
 
     /// One value, matched without regard to case.
@@ -114,29 +117,14 @@ impl RegExport {
 
     /// The names of the direct subkeys, or `None` when the key is absent.
     pub fn subkeys(&self, components: &[&str]) -> Option<Vec<String>> {
-        if !self.key_exists(components) {
-            return None;
-        }
-        let prefix = upper_key(components);
-        let mut names: Vec<String> = Vec::new();
-        for key in &self.keys {
-            let parsed = RegPath::parse(&key.path);
-            let parts = parsed.components();
-            if parts.len() > components.len() && upper_key(&parts[..components.len()]) == prefix {
-                let name = parts[components.len()].to_string();
-                if !names.iter().any(|known| known.eq_ignore_ascii_case(&name)) {
-                    names.push(name);
-                }
-            }
-        }
-        Some(names)
+        let node = self.index.find(components)?;
+        Some(self.index.child_names(node).map(str::to_string).collect())
     }
 
     fn section(&self, components: &[&str]) -> Option<&RegExportKey> {
+        let node = self.index.find(components)?;
         self.index
-            .get(&upper_key(components))
-            .copied()
-            .flatten()
+            .section(node)
             .map(|position| &self.keys[position])
     }
 }
@@ -195,10 +183,23 @@ impl<'a> Parser<'a> {
         length: usize,
         message: impl Into<String>,
     ) -> EvidenceError {
-        let offset = offset.min(self.text.len());
-        let length = length
-            .min(self.text.len() - offset)
-            .max(usize::from(offset < self.text.len()));
+        // Offsets past a continuation line are approximate; a span must still start and end on
+        // character boundaries of the text it points into.
+        let boundary_at_or_before = |mut at: usize| {
+            while !self.text.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        let offset = boundary_at_or_before(offset.min(self.text.len()));
+        let mut end = offset + length.min(self.text.len() - offset);
+        if end == offset && offset < self.text.len() {
+            end += 1;
+        }
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        let length = end - offset;
         EvidenceError::RegSyntax {
             path: self.path.to_path_buf(),
             line,
@@ -266,7 +267,10 @@ impl<'a> Parser<'a> {
             }
             None => return Err(self.error(1, 0, 0, "the file has no header and no keys")),
         };
-        let mut keys: Vec<RegExportKey> = Vec::new();
+        // Sections are found through the key tree and values through a map per key, so the
+        // parse stays linear however many sections, repeats and deletions the text holds.
+        let mut keys: Vec<Option<KeyDraft>> = Vec::new();
+        let mut index = KeyIndex::new();
         let mut current: Option<usize> = None;
         for line in iter {
             let text = line.text.trim();
@@ -284,13 +288,18 @@ impl<'a> Parser<'a> {
                     ));
                 };
                 if let Some(deleted) = section.strip_prefix('-') {
-                    let deleted = RegPath::parse(deleted).to_string();
-                    keys.retain(|key| !is_same_or_below(&key.path, &deleted));
+                    let deleted = RegPath::parse(deleted);
+                    if let Some(node) = index.find(&deleted.components()) {
+                        for position in index.remove(node) {
+                            keys[position] = None;
+                        }
+                    }
                     current = None;
                     continue;
                 }
                 let path = RegPath::parse(section);
-                if path.components().is_empty() {
+                let components = path.components();
+                if components.is_empty() {
                     return Err(self.error(
                         line.number,
                         line.start + indent,
@@ -298,25 +307,18 @@ impl<'a> Parser<'a> {
                         "empty key path",
                     ));
                 }
-                let path = path.to_string();
-                current = Some(
-                    match keys
-                        .iter()
-                        .position(|key| key.path.eq_ignore_ascii_case(&path))
-                    {
-                        Some(position) => position,
-                        None => {
-                            keys.push(RegExportKey {
-                                path,
-                                values: Vec::new(),
-                            });
-                            keys.len() - 1
-                        }
-                    },
-                );
+                let node = index.insert(&components);
+                current = Some(match index.section(node) {
+                    Some(position) => position,
+                    None => {
+                        keys.push(Some(KeyDraft::new(path.to_string())));
+                        index.set_section(node, keys.len() - 1);
+                        keys.len() - 1
+                    }
+                });
                 continue;
             }
-            let Some(position) = current else {
+            let Some(key) = current.and_then(|position| keys[position].as_mut()) else {
                 return Err(self.error(
                     line.number,
                     line.start + indent,
@@ -325,17 +327,11 @@ impl<'a> Parser<'a> {
                 ));
             };
             match self.value_line(line, indent, format)? {
-                ValueLine::Set(value) => {
-                    let values = &mut keys[position].values;
-                    values.retain(|known| !known.name.eq_ignore_ascii_case(&value.name));
-                    values.push(value);
-                }
-                ValueLine::Delete(name) => keys[position]
-                    .values
-                    .retain(|known| !known.name.eq_ignore_ascii_case(&name)),
+                ValueLine::Set(value) => key.set(value),
+                ValueLine::Delete(name) => key.delete(&name),
             }
         }
-        Ok(keys)
+        Ok(keys.into_iter().flatten().map(KeyDraft::finish).collect())
     }
 
     fn value_line(
@@ -439,14 +435,61 @@ enum ValueLine {
     Delete(String),
 }
 
+/// A key while its export is parsed: values set again or deleted leave a gap, found through a
+/// map by name, so that neither costs a scan of the key's values.
+struct KeyDraft {
+    path: String,
+    values: Vec<Option<RawRegValue>>,
+    /// ASCII-upper-cased value name to its place in `values`.
+    by_name: HashMap<String, usize>,
+}
+
+impl KeyDraft {
+    fn new(path: String) -> KeyDraft {
+        KeyDraft {
+            path,
+            values: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+
+    /// Sets a value; one set before under the same name (in any case) is dropped, and the
+    /// value takes its place at the end, as its line comes last.
+    fn set(&mut self, value: RawRegValue) {
+        let folded = value.name.to_ascii_uppercase();
+        if let Some(earlier) = self.by_name.insert(folded, self.values.len()) {
+            self.values[earlier] = None;
+        }
+        self.values.push(Some(value));
+    }
+
+    fn delete(&mut self, name: &str) {
+        if let Some(earlier) = self.by_name.remove(&name.to_ascii_uppercase()) {
+            self.values[earlier] = None;
+        }
+    }
+
+    fn finish(self) -> RegExportKey {
+        RegExportKey {
+            path: self.path,
+            values: self.values.into_iter().flatten().collect(),
+        }
+    }
+}
+
 fn is_value_line_start(text: &str) -> bool {
     let text = text.trim_start();
     text.starts_with('"') || text.starts_with('@') || text.contains("=hex")
 }
 
+/// `text` after `prefix`, an ASCII word matched without regard to ASCII case. Compared as
+/// bytes: text such as `ab耀` has no character boundary where the prefix would end.
 fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
-    (text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &text[prefix.len()..])
+    let head = text.as_bytes().get(..prefix.len())?;
+    // Equal to an ASCII prefix, the head is ASCII, so the rest starts on a boundary.
+    head.eq_ignore_ascii_case(prefix.as_bytes())
+        .then(|| text.get(prefix.len()..))
+        .flatten()
 }
 
 /// Parses a `"..."` string with `\\` and `\"` escapes; returns it and the bytes consumed.
@@ -491,20 +534,6 @@ fn parse_hex_list(list: &str) -> Result<Vec<u8>, String> {
 /// widened so that the value decodes the same way.
 fn encode_string(text: &str, _format: Format) -> Vec<u8> {
     crate::value::encode_utf16_sz(text)
-}
-
-fn is_same_or_below(path: &str, ancestor: &str) -> bool {
-    path.len() >= ancestor.len()
-        && path[..ancestor.len()].eq_ignore_ascii_case(ancestor)
-        && (path.len() == ancestor.len() || path.as_bytes()[ancestor.len()] == b'\\')
-}
-
-fn upper_key(components: &[&str]) -> String {
-    components
-        .iter()
-        .map(|part| part.to_uppercase())
-        .collect::<Vec<_>>()
-        .join("\\")
 }
 
 #[cfg(test)]

@@ -274,8 +274,28 @@ pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
     Some(timestamp.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
 
+/// The FILETIME of an RFC 3339 time (`2026-11-22T01:38:58Z`), the inverse of
+/// [`filetime_to_rfc3339`]; `None` for text that is not such a time or lies before 1601.
+pub fn rfc3339_to_filetime(text: &str) -> Option<u64> {
+    const EPOCH_GAP: i64 = 11_644_473_600;
+    let timestamp: jiff::Timestamp = text.trim().parse().ok()?;
+    let seconds = u64::try_from(timestamp.as_second().checked_add(EPOCH_GAP)?).ok()?;
+    let nanos = u64::try_from(timestamp.subsec_nanosecond()).ok()?;
+    seconds.checked_mul(10_000_000)?.checked_add(nanos / 100)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rfc3339_and_filetime_round_trip() {
+        let filetime = super::rfc3339_to_filetime("2026-11-22T01:38:58.877098Z").unwrap();
+        assert_eq!(
+            super::filetime_to_rfc3339(filetime).as_deref(),
+            Some("2026-11-22T01:38:58.877098Z")
+        );
+        assert_eq!(super::rfc3339_to_filetime("yesterday"), None);
+    }
+
     #[test]
     fn filetimes_become_rfc3339_microseconds() {
         // 2012-04-03T22:11:22.2768467Z, as regipy shows a MountPoints2 key of the corpus.

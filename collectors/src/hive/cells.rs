@@ -8,12 +8,14 @@
 //! * Empty data: Windows reads no cell, and the data offset is often HCELL_NIL (0xffffffff), on
 //!   which nt-hive asserts (a panic).
 //! * A data offset, or a big-data list or segment offset, of HCELL_NIL with data to read is
-//!   damage; nt-hive would assert on it too.
+//!   damage; nt-hive would assert on it too. So is a big-data record that names one segment
+//!   twice, which Windows never writes.
 //!
 //! Everything else goes through nt-hive. nt-hive does not expose a value's record offset, so
 //! the `vk` header is found through the value's name, which nt-hive hands out as a slice of the
 //! hive right after the 20-byte header; its signature and name length are checked first.
 
+use super::lists::HCELL_NIL;
 use super::{HiveFile, BASE_BLOCK_SIZE};
 
 /// From format 1.4 on, value data longer than this is stored in a big-data (`db`) record
@@ -23,8 +25,6 @@ const BIG_DATA_THRESHOLD: usize = 16_344;
 const VALUE_HEADER: usize = 0x14;
 /// Bit 31 of a value's data size: the data (at most 4 bytes) sits in the data-offset field.
 const DATA_INLINE: u32 = 0x8000_0000;
-/// The offset that stands for "no cell".
-const HCELL_NIL: u32 = u32::MAX;
 
 /// The data fields of a value's `vk` record.
 #[derive(Clone, Copy, Debug)]
@@ -99,14 +99,15 @@ impl HiveFile {
                 )
             });
         }
-        self.check_big_data_offsets(header.data_offset)?;
+        self.check_big_data_offsets(header.data_offset, size)?;
         through_nt_hive()
     }
 
-    /// Rejects a big-data record whose segment list, or one of whose segments, is HCELL_NIL.
-    fn check_big_data_offsets(&self, record: u32) -> Result<(), String> {
-        let Ok(cell) = self.cell(record) else {
-            // nt-hive reports what is wrong with the record itself.
+    /// Rejects a big-data record whose segment list, or one of the segments that hold the
+    /// value's `size` bytes, is HCELL_NIL, or that names one segment twice. The cells are read as nt-hive reads them, so a record
+    /// nt-hive cannot read is left to nt-hive's own error.
+    fn check_big_data_offsets(&self, record: u32, size: usize) -> Result<(), String> {
+        let Some(cell) = self.nt_hive_cell(record) else {
             return Ok(());
         };
         let (Some(count), Some(list)) = (cell.get(2..4), cell.get(4..8)) else {
@@ -114,21 +115,36 @@ impl HiveFile {
         };
         let count = usize::from(u16::from_le_bytes([count[0], count[1]]));
         let list = u32::from_le_bytes([list[0], list[1], list[2], list[3]]);
-        let nil = if list == HCELL_NIL {
-            true
-        } else {
-            self.cell(list).is_ok_and(|entries| {
-                entries
-                    .chunks_exact(4)
-                    .take(count)
-                    .any(|entry| entry == [0xff; 4])
-            })
+        let segments = size.div_ceil(BIG_DATA_THRESHOLD).min(count);
+        let at = BASE_BLOCK_SIZE as u64 + u64::from(record);
+        let nil = || {
+            format!("the big-data record at offset {at:#010x} lists no cell (offset 0xffffffff)")
         };
-        if nil {
-            return Err(format!(
-                "the big-data record at offset {:#010x} lists no cell (offset 0xffffffff)",
-                BASE_BLOCK_SIZE as u64 + u64::from(record)
-            ));
+        if list == HCELL_NIL {
+            return Err(nil());
+        }
+        let Some(entries) = self.nt_hive_cell(list) else {
+            return Ok(());
+        };
+        let mut seen = std::collections::HashSet::new();
+        for entry in entries
+            .get(..count * 4)
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .take(segments)
+        {
+            let entry = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            if entry == HCELL_NIL {
+                return Err(nil());
+            }
+            // Windows never shares a segment; a record that names one segment many times
+            // would turn a few hundred kilobytes of hive into up to 1 GiB of value data.
+            if !seen.insert(entry) {
+                return Err(format!(
+                    "the big-data record at offset {at:#010x} lists the segment at offset {:#010x} twice",
+                    BASE_BLOCK_SIZE as u64 + u64::from(entry)
+                ));
+            }
         }
         Ok(())
     }
