@@ -121,6 +121,10 @@ struct ScanArgs {
     /// Exit 1 when a finding is at or above this severity: info, low, medium, high, critical, never.
     #[arg(long, default_value = "high", value_parser = parse_fail_on)]
     fail_on: FailOn,
+    /// Time limit for the whole run, such as 90s, 10m or 1h30m. Rules not run when it expires
+    /// are reported as not checked, and the scan exits 3 (even with --allow-partial).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<hiveward_engine::Timeout>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -218,6 +222,11 @@ enum RulesCommand {
     },
 }
 
+/// Prints `diagnostic` on standard error, safely whatever its source holds.
+fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
+    eprint!("{}", hiveward_engine::render_diagnostic_text(diagnostic));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -226,17 +235,6 @@ fn main() -> ExitCode {
         Command::Rules(command) => rules(command),
     };
     ExitCode::from(code)
-}
-
-fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
-    let mut rendered = String::new();
-    let handler =
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
-    if handler.render_report(&mut rendered, diagnostic).is_ok() {
-        eprint!("{rendered}");
-    } else {
-        eprintln!("error: {diagnostic}");
-    }
 }
 
 fn check_inputs(paths: &[PathBuf]) -> Result<(), u8> {
@@ -327,6 +325,10 @@ fn spinner(message: &str) -> Option<indicatif::ProgressBar> {
 }
 
 fn scan(args: ScanArgs) -> u8 {
+    let deadline = args
+        .timeout
+        .clone()
+        .map(hiveward_engine::RunDeadline::start);
     if let Err(code) = check_inputs(&args.evidence.paths) {
         return code;
     }
@@ -416,6 +418,7 @@ fn scan(args: ScanArgs) -> u8 {
         profile: args.profile.clone(),
         params: args.params.iter().cloned().collect::<BTreeMap<_, _>>(),
         require: args.require.clone(),
+        deadline,
     };
     let mut report = run_scan(collection, &rules, &settings);
     if let Some(bar) = progress {
@@ -474,13 +477,21 @@ fn scan(args: ScanArgs) -> u8 {
             notice.code == "hiveward::scan::nothing_checked"
                 || notice.code == "hiveward::scan::required_evidence_missing"
         }) {
-            eprintln!("error: {}", notice.message);
+            eprintln!(
+                "error: {}",
+                hiveward_engine::escape_terminal(&notice.message)
+            );
         }
     }
     let code = report.exit_code_with(args.fail_on.0, args.allow_partial);
     if code == EXIT_INCOMPLETE {
         let summary = &report.summary;
-        if summary.checked == 0 {
+        if let (Some(timeout), true) = (&args.timeout, summary.timed_out > 0) {
+            eprintln!(
+                "error: the run's --timeout of {} expired: {} rule × host check(s) were not made and are reported as not checked; the results are incomplete",
+                timeout.text, summary.timed_out
+            );
+        } else if summary.checked == 0 {
             eprintln!(
                 "error: nothing was checked: no rule could judge any host on the evidence given"
             );

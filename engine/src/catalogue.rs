@@ -1,4 +1,7 @@
 //! `hiveward rules list|show|doc`: the rule catalogue as text, JSON and Markdown.
+//!
+//! The text forms show control characters in rule metadata as visible escapes (see
+//! [`escape_terminal`](crate::escape_terminal)): packs come from other teams.
 
 use std::fmt::Write as _;
 
@@ -7,6 +10,7 @@ use serde::Serialize;
 
 use crate::rule::RuleMeta;
 use crate::ruleset::RuleSet;
+use crate::terminal::{escape_terminal as one_line, escape_terminal_lines};
 
 /// One rule in `rules list --format json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
@@ -40,53 +44,58 @@ pub fn rules_list_text(rules: &RuleSet) -> String {
         let _ = writeln!(
             out,
             "{:<14} {:<8} {:<16} {}",
-            rule.meta.id,
+            one_line(&rule.meta.id),
             rule.meta.severity.name(),
-            rule.meta.pack,
-            rule.meta.title
+            one_line(&rule.meta.pack),
+            one_line(&rule.meta.title)
         );
     }
     let _ = writeln!(out, "{} rule(s)", rules.rules().len());
-    out
+    escape_terminal_lines(&out).into_owned()
 }
 
 /// All metadata of one rule and its fix guidance.
 pub fn rule_show_text(meta: &RuleMeta, file: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}  {}", meta.id, meta.title);
-    let _ = writeln!(out, "pack:        {}", meta.pack);
+    let _ = writeln!(out, "{}  {}", one_line(&meta.id), one_line(&meta.title));
+    let _ = writeln!(out, "pack:        {}", one_line(&meta.pack));
     let _ = writeln!(out, "severity:    {}", meta.severity);
     let _ = writeln!(out, "scope:       {}", meta.scope.name());
-    let _ = writeln!(out, "file:        {file}");
+    let _ = writeln!(out, "file:        {}", one_line(file));
     if !meta.tags.is_empty() {
-        let _ = writeln!(out, "tags:        {}", meta.tags.join(", "));
+        let _ = writeln!(out, "tags:        {}", one_line(&meta.tags.join(", ")));
     }
     let profiles = if meta.profiles.is_empty() {
         "all".to_string()
     } else {
         meta.profiles.join(", ")
     };
-    let _ = writeln!(out, "profiles:    {profiles}");
+    let _ = writeln!(out, "profiles:    {}", one_line(&profiles));
     if meta.inferred {
         let _ = writeln!(
             out,
             "inferred:    yes (rests on a fact still to be confirmed)"
         );
     }
-    let _ = writeln!(out, "applies when: {}", needs_text(&meta.needs));
+    let _ = writeln!(out, "applies when: {}", one_line(&needs_text(&meta.needs)));
     for event in meta.needs.all_events() {
         let ids: Vec<String> = event.ids.iter().map(u32::to_string).collect();
-        let _ = writeln!(out, "reads events: {} {}", event.channel, ids.join(", "));
+        let _ = writeln!(
+            out,
+            "reads events: {} {}",
+            one_line(&event.channel),
+            ids.join(", ")
+        );
     }
-    let _ = writeln!(out, "\n{}\n", meta.description);
+    let _ = writeln!(out, "\n{}\n", escape_terminal_lines(&meta.description));
     if !meta.references.is_empty() {
         let _ = writeln!(out, "references:");
         for reference in &meta.references {
-            let _ = writeln!(out, "  - {reference}");
+            let _ = writeln!(out, "  - {}", one_line(reference));
         }
     }
-    let _ = writeln!(out, "\nfix:\n{}", meta.fix);
-    out
+    let _ = writeln!(out, "\nfix:\n{}", escape_terminal_lines(&meta.fix));
+    escape_terminal_lines(&out).into_owned()
 }
 
 /// What a rule needs to apply, in words: `SYSTEM hive, key HKLM\...` or `one of: (...) or (...)`.

@@ -35,6 +35,42 @@ pub enum RuleLoadError {
         detail: String,
     },
 
+    /// A pack holds a symbolic link. Links are never followed, so that a pack cannot make
+    /// hiveward read (and quote in its errors) files outside the pack.
+    #[error("{}: is a symbolic link; rule packs may not hold links", path.display())]
+    #[diagnostic(
+        code(hiveward::rules::link),
+        help("copy the file into the pack instead of linking it; hiveward never follows links inside a pack, so that a pack cannot make it read files outside the pack")
+    )]
+    Link {
+        /// The link.
+        path: PathBuf,
+    },
+
+    /// A pack holds something that is not a regular file where a file belongs (a FIFO, a
+    /// socket or a device).
+    #[error("{}: is a {kind}, not a regular file; rule packs hold only regular files", path.display())]
+    #[diagnostic(code(hiveward::rules::not_a_file))]
+    SpecialFile {
+        /// The entry.
+        path: PathBuf,
+        /// What it is.
+        kind: String,
+    },
+
+    /// A file or pack is over a load limit: its size, or what compiling it would cost.
+    #[error("{origin}: {detail}")]
+    #[diagnostic(
+        code(hiveward::rules::limit),
+        help("the limits on rule packs are listed in docs/limits.md")
+    )]
+    OverLimit {
+        /// The file or pack folder, as a path or `builtin:PACK/FILE`.
+        origin: String,
+        /// Which limit, and by how much.
+        detail: String,
+    },
+
     /// A rule, library or manifest has an error at a known place.
     #[error("{origin}:{line}:{column}: {message}")]
     #[diagnostic(code(hiveward::rules::invalid))]

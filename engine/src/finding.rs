@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::budget::{items_cut_marker, Budget};
 use crate::rule::{RuleMeta, Severity};
 
 /// One piece of evidence behind a finding.
@@ -149,6 +150,13 @@ pub struct Finding {
     pub suppression: Option<Suppression>,
 }
 
+/// `value` as JSON, cut to what `budget` allows (converted as [`to_json`] does when it fits).
+fn json_within(value: &Dynamic, budget: &mut Budget) -> Option<JsonValue> {
+    budget
+        .json(value, |value| to_json(value).map(|json| json.0))
+        .map(JsonValue)
+}
+
 fn to_json(value: &Dynamic) -> Option<JsonValue> {
     if value.is_unit() {
         return None;
@@ -164,22 +172,43 @@ fn to_json(value: &Dynamic) -> Option<JsonValue> {
         .map(JsonValue)
 }
 
-fn text_field(map: &rhai::Map, key: &str) -> Result<Option<String>, String> {
+fn text_field(map: &rhai::Map, key: &str, budget: &mut Budget) -> Result<Option<String>, String> {
     match map.get(key) {
         None => Ok(None),
         Some(value) if value.is_unit() => Ok(None),
-        Some(value) if value.is_string() => Ok(Some(value.to_string())),
-        Some(value) => Err(format!(
-            "`{key}` must be a string, not {}",
-            value.type_name()
-        )),
+        Some(value) => match value.read_lock::<rhai::ImmutableString>() {
+            Some(text) => Ok(Some(budget.text(text.as_str()))),
+            None => Err(format!(
+                "`{key}` must be a string, not {}",
+                value.type_name()
+            )),
+        },
     }
 }
 
+/// An event record id as a rule hands it back: an integer of 0 or more, or the decimal text
+/// `event.record_id` gives for ids beyond the integer range.
+fn record_id(value: &Dynamic) -> Option<u64> {
+    if let Ok(id) = value.as_int() {
+        return u64::try_from(id).ok();
+    }
+    if let Some(id) = value.read_lock::<u64>() {
+        return Some(*id);
+    }
+    let text = value.read_lock::<rhai::ImmutableString>()?;
+    let digits = text.trim();
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 impl Evidence {
-    fn from_dynamic(value: &Dynamic) -> Result<Evidence, String> {
-        if value.is_string() {
-            return Ok(Evidence::note(value.to_string()));
+    fn from_dynamic(value: &Dynamic, budget: &mut Budget) -> Result<Evidence, String> {
+        // Every item takes room, so that thousands of empty ones are cut too.
+        budget.charge(16);
+        if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
+            return Ok(Evidence::note(budget.text(text.as_str())));
         }
         let Some(map) = value.read_lock::<rhai::Map>() else {
             return Err(format!(
@@ -216,57 +245,77 @@ impl Evidence {
             ));
         }
         Ok(Evidence {
-            kind: text_field(&map, "kind")?.unwrap_or_else(|| "note".to_string()),
-            path: text_field(&map, "path")?,
-            resolved_path: text_field(&map, "resolved_path")?,
-            value_name: text_field(&map, "value_name")?,
-            observed: map.get("observed").and_then(to_json),
-            observed_type: text_field(&map, "observed_type")?,
-            expected: map.get("expected").and_then(to_json),
-            expected_type: text_field(&map, "expected_type")?,
+            kind: text_field(&map, "kind", budget)?.unwrap_or_else(|| "note".to_string()),
+            path: text_field(&map, "path", budget)?,
+            resolved_path: text_field(&map, "resolved_path", budget)?,
+            value_name: text_field(&map, "value_name", budget)?,
+            observed: map
+                .get("observed")
+                .and_then(|value| json_within(value, budget)),
+            observed_type: text_field(&map, "observed_type", budget)?,
+            expected: map
+                .get("expected")
+                .and_then(|value| json_within(value, budget)),
+            expected_type: text_field(&map, "expected_type", budget)?,
             default_applied: map
                 .get("default_applied")
                 .and_then(|value| value.as_bool().ok())
                 .unwrap_or(false),
-            effective: map.get("value").and_then(to_json),
-            file: text_field(&map, "file")?,
+            effective: map
+                .get("value")
+                .and_then(|value| json_within(value, budget)),
+            file: text_field(&map, "file", budget)?,
             files: match map.get("files") {
                 None => Vec::new(),
-                Some(files) => files
-                    .read_lock::<rhai::Array>()
-                    .ok_or_else(|| "`files` must be an array of strings".to_string())?
-                    .iter()
-                    .map(|file| {
-                        file.clone()
-                            .into_immutable_string()
-                            .map(|text| text.to_string())
-                            .map_err(|_| "`files` must be an array of strings".to_string())
-                    })
-                    .collect::<Result<Vec<String>, String>>()?,
+                Some(files) => {
+                    let files = files
+                        .read_lock::<rhai::Array>()
+                        .ok_or_else(|| "`files` must be an array of strings".to_string())?;
+                    let mut kept = Vec::new();
+                    for (index, file) in files.iter().enumerate() {
+                        if budget.exhausted() {
+                            budget.mark_cut();
+                            kept.push(items_cut_marker(files.len() - index));
+                            break;
+                        }
+                        let file = file
+                            .read_lock::<rhai::ImmutableString>()
+                            .ok_or_else(|| "`files` must be an array of strings".to_string())?;
+                        kept.push(budget.text(file.as_str()));
+                    }
+                    kept
+                }
             },
-            note: text_field(&map, "note")?,
-            channel: text_field(&map, "channel")?,
+            note: text_field(&map, "note", budget)?,
+            channel: text_field(&map, "channel", budget)?,
             record_ids: match map.get("record_ids") {
                 None => Vec::new(),
-                Some(ids) => ids
-                    .read_lock::<rhai::Array>()
-                    .ok_or_else(|| "`record_ids` must be an array of integers".to_string())?
-                    .iter()
-                    .map(|id| {
-                        id.as_int()
-                            .ok()
-                            .and_then(|id| u64::try_from(id).ok())
-                            .ok_or_else(|| "`record_ids` must be an array of integers".to_string())
-                    })
-                    .collect::<Result<Vec<u64>, String>>()?,
+                Some(ids) => {
+                    let wrong = || {
+                        "`record_ids` must be an array of record ids (integers of 0 or more, as event.record_id gives them)".to_string()
+                    };
+                    let ids = ids.read_lock::<rhai::Array>().ok_or_else(wrong)?;
+                    let mut kept = Vec::new();
+                    for id in ids.iter() {
+                        let id = record_id(id).ok_or_else(wrong)?;
+                        // Ids past the budget are left out; `count` still says how many.
+                        if budget.exhausted() {
+                            budget.mark_cut();
+                            continue;
+                        }
+                        budget.charge(21);
+                        kept.push(id);
+                    }
+                    kept
+                }
             },
             count: map
                 .get("count")
                 .and_then(|count| count.as_int().ok())
                 .and_then(|count| u64::try_from(count).ok()),
-            first_time: text_field(&map, "first_time")?,
-            last_time: text_field(&map, "last_time")?,
-            last_written: text_field(&map, "last_written")?,
+            first_time: text_field(&map, "first_time", budget)?,
+            last_time: text_field(&map, "last_time", budget)?,
+            last_written: text_field(&map, "last_written", budget)?,
         })
     }
 
@@ -385,12 +434,42 @@ impl Evidence {
 impl Finding {
     /// Builds a finding from what a rule returned: a map with `message` and optionally
     /// `evidence`, `fix_values`, `inferred`, `key` (an extra identity for the fingerprint, such
-    /// as an alias name) and, for fleet rules, `host`.
+    /// as an alias name) and, for fleet rules, `host`. Its text is bounded by the default
+    /// [`Limits::max_finding_bytes`](crate::Limits::max_finding_bytes).
     pub fn from_dynamic(
         meta: &RuleMeta,
         host: Option<&str>,
         value: &Dynamic,
     ) -> Result<Finding, String> {
+        Finding::from_dynamic_within(
+            meta,
+            host,
+            value,
+            crate::sandbox::Limits::default().max_finding_bytes,
+        )
+    }
+
+    /// [`Finding::from_dynamic`] with at most `max_bytes` of text in the message, evidence and
+    /// fix values together (no one string over a quarter of it), and at most `max_bytes` in the
+    /// filled-in fix guidance. What does not fit is cut with a visible `…[N bytes cut]` marker,
+    /// and a note evidence item says that the finding was cut. A finding within the limits is
+    /// built exactly as it always was.
+    pub fn from_dynamic_within(
+        meta: &RuleMeta,
+        host: Option<&str>,
+        value: &Dynamic,
+        max_bytes: usize,
+    ) -> Result<Finding, String> {
+        Finding::build(meta, host, value, max_bytes).map(|(finding, _)| finding)
+    }
+
+    /// The finding and the bytes of text it holds.
+    pub(crate) fn build(
+        meta: &RuleMeta,
+        host: Option<&str>,
+        value: &Dynamic,
+        max_bytes: usize,
+    ) -> Result<(Finding, usize), String> {
         let Some(map) = value.read_lock::<rhai::Map>() else {
             return Err(format!(
                 "a finding must be a map like #{{ message: \"...\" }}, not {}",
@@ -411,9 +490,13 @@ impl Finding {
                 KNOWN.join(", ")
             ));
         }
-        let message = text_field(&map, "message")?
+        let mut budget = Budget::new(max_bytes);
+        // The host must name a host of the bundle and the key only feeds the fingerprint:
+        // neither is cut (both are within the sandbox's string size).
+        let mut whole = Budget::new(usize::MAX);
+        let message = text_field(&map, "message", &mut budget)?
             .ok_or_else(|| "a finding needs a `message`".to_string())?;
-        let host = match (host, text_field(&map, "host")?) {
+        let host = match (host, text_field(&map, "host", &mut whole)?) {
             (_, Some(named)) => named,
             (Some(host), None) => host.to_string(),
             (None, None) => {
@@ -421,28 +504,43 @@ impl Finding {
             }
         };
         let mut evidence = Vec::new();
+        let mut left_out = 0;
         match map.get("evidence") {
             None => {}
             Some(items) if items.is_array() => {
-                for item in items
-                    .read_lock::<rhai::Array>()
-                    .iter()
-                    .flat_map(|array| array.iter())
-                {
-                    evidence.push(Evidence::from_dynamic(item)?);
+                let items = items.read_lock::<rhai::Array>();
+                let items = items.iter().flat_map(|array| array.iter());
+                for item in items {
+                    if budget.exhausted() {
+                        left_out += 1;
+                        continue;
+                    }
+                    evidence.push(Evidence::from_dynamic(item, &mut budget)?);
                 }
             }
-            Some(item) => evidence.push(Evidence::from_dynamic(item)?),
+            Some(item) => evidence.push(Evidence::from_dynamic(item, &mut budget)?),
         }
         let mut fix_values = BTreeMap::new();
         if let Some(values) = map.get("fix_values") {
             let Some(values) = values.read_lock::<rhai::Map>() else {
                 return Err("`fix_values` must be a map".to_string());
             };
-            for (name, value) in values.iter() {
+            for (index, (name, value)) in values.iter().enumerate() {
+                if budget.exhausted() {
+                    budget.mark_cut();
+                    fix_values.insert(
+                        "…".to_string(),
+                        JsonValue(serde_json::Value::String(items_cut_marker(
+                            values.len() - index,
+                        ))),
+                    );
+                    break;
+                }
+                budget.charge(4);
+                let name = budget.text(name.as_str());
                 fix_values.insert(
-                    name.to_string(),
-                    to_json(value).unwrap_or(JsonValue(serde_json::Value::Null)),
+                    name,
+                    json_within(value, &mut budget).unwrap_or(JsonValue(serde_json::Value::Null)),
                 );
             }
         }
@@ -451,26 +549,43 @@ impl Finding {
                 .get("inferred")
                 .and_then(|value| value.as_bool().ok())
                 .unwrap_or(false);
-        let extra_key = text_field(&map, "key")?.unwrap_or_default();
+        let extra_key = text_field(&map, "key", &mut whole)?.unwrap_or_default();
         let plain_values: BTreeMap<String, serde_json::Value> = fix_values
             .iter()
             .map(|(name, value)| (name.clone(), value.0.clone()))
             .collect();
         let fingerprint = fingerprint(&meta.id, &host, &evidence, &extra_key);
-        Ok(Finding {
-            rule: meta.id.clone(),
-            pack: meta.pack.clone(),
-            severity: meta.severity,
-            title: meta.title.clone(),
-            fix: meta.render_fix(&plain_values),
-            host,
-            message,
-            fix_values,
-            evidence,
-            inferred,
-            fingerprint,
-            suppression: None,
-        })
+        let (fix, fix_cut) = meta.render_fix_within(&plain_values, max_bytes);
+        if left_out > 0 {
+            budget.mark_cut();
+            evidence.push(Evidence::note(format!(
+                "…[{left_out} more evidence item(s) cut]"
+            )));
+        }
+        if budget.was_cut() || fix_cut {
+            evidence.push(Evidence::note(format!(
+                "hiveward cut this finding to its limits: {max_bytes} bytes for the message, evidence and fix values together ({} for one text), and {max_bytes} for the fix guidance; the places marked …[cut] lost the rest",
+                (max_bytes / 4).max(1)
+            )));
+        }
+        let used = budget.used().saturating_add(fix.len());
+        Ok((
+            Finding {
+                rule: meta.id.clone(),
+                pack: meta.pack.clone(),
+                severity: meta.severity,
+                title: meta.title.clone(),
+                fix,
+                host,
+                message,
+                fix_values,
+                evidence,
+                inferred,
+                fingerprint,
+                suppression: None,
+            },
+            used,
+        ))
     }
 }
 

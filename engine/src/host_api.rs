@@ -269,8 +269,8 @@ fn register_event_type(engine: &mut Engine) {
         .register_get("time", |event: &mut EventHandle| -> ImmutableString {
             event.record().time.as_str().into()
         })
-        .register_get("record_id", |event: &mut EventHandle| -> i64 {
-            event.record().record_id as i64
+        .register_get("record_id", |event: &mut EventHandle| -> Dynamic {
+            record_id_value(event.record().record_id)
         })
         .register_get("computer", |event: &mut EventHandle| -> ImmutableString {
             event.record().computer.as_str().into()
@@ -298,6 +298,16 @@ fn register_event_type(engine: &mut Engine) {
                 record.channel, record.id, record.record_id, record.time
             )
         });
+}
+
+/// An event record id as rules see it: an integer, or — for ids beyond the integer range, which
+/// only damaged or forged logs hold — the exact id as decimal text, never a wrapped negative
+/// number. Evidence `record_ids` take both back as the exact unsigned id.
+fn record_id_value(id: u64) -> Dynamic {
+    match rhai::INT::try_from(id) {
+        Ok(id) => Dynamic::from_int(id),
+        Err(_) => Dynamic::from(ImmutableString::from(id.to_string())),
+    }
 }
 
 /// Evidence about a key: `kind: "registry"`, `path`, `resolved_path`, `file`, `present`, and
@@ -459,7 +469,7 @@ fn event_evidence(events: &Array) -> RhaiResult<Map> {
         if channel.is_empty() {
             channel = record.channel.clone();
         }
-        record_ids.push(Dynamic::from_int(record.record_id as i64));
+        record_ids.push(record_id_value(record.record_id));
         if !files.contains(&record.file) {
             files.push(record.file.clone());
         }

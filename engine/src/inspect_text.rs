@@ -1,4 +1,8 @@
 //! Renders the `inspect` report as readable text, grouped by host.
+//!
+//! Names, paths, values and messages from the evidence go through
+//! [`escape_terminal`](crate::escape_terminal), and the finished text through
+//! [`escape_terminal_lines`] as a last guard, so no control sequence reaches the terminal.
 
 use std::io::{self, Write};
 
@@ -7,9 +11,18 @@ use hiveward_collectors::{
 };
 
 use crate::inspect::{HostReport, InspectReport, KeyReport};
+use crate::terminal::{escape_terminal as one_line, escape_terminal_lines};
 
-/// Writes `report` as text.
+/// Writes `report` as text, with control characters from the evidence shown as visible escapes
+/// (see [`escape_terminal`](crate::escape_terminal)).
 pub fn write_inspect_text(report: &InspectReport, out: &mut dyn Write) -> io::Result<()> {
+    let mut text = Vec::new();
+    write_report(report, &mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    out.write_all(escape_terminal_lines(&text).as_bytes())
+}
+
+fn write_report(report: &InspectReport, out: &mut dyn Write) -> io::Result<()> {
     for host in &report.hosts {
         write_host(host, out)?;
         writeln!(out)?;
@@ -17,7 +30,12 @@ pub fn write_inspect_text(report: &InspectReport, out: &mut dyn Write) -> io::Re
     if !report.passed_over.is_empty() {
         writeln!(out, "passed over")?;
         for skipped in &report.passed_over {
-            writeln!(out, "  {}: {}", skipped.path, skipped.reason)?;
+            writeln!(
+                out,
+                "  {}: {}",
+                one_line(&skipped.path),
+                one_line(&skipped.reason)
+            )?;
         }
         writeln!(out)?;
     }
@@ -56,7 +74,7 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
         hiveward_collectors::NameSource::FileName => "file name",
         hiveward_collectors::NameSource::EventComputer => "the event logs' Computer field",
     };
-    writeln!(out, "host {} (name from {source})", host.name)?;
+    writeln!(out, "host {} (name from {source})", one_line(&host.name))?;
     if let Some(os) = &host.os {
         let mut parts = Vec::new();
         match (os.build_range, os.os_build()) {
@@ -73,14 +91,23 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             }
             Some(BuildBasis::CurrentVersion) | None => {}
         }
-        parts.extend(os.edition.clone());
+        parts.extend(
+            os.edition
+                .as_deref()
+                .map(|edition| one_line(edition).into_owned()),
+        );
         parts.push(role_name(os.role).to_string());
         let name = os
             .name
             .clone()
             .or_else(|| os.product_name.clone())
             .unwrap_or_else(|| "unknown product".to_string());
-        writeln!(out, "  os           {name} ({})", parts.join(", "))?;
+        writeln!(
+            out,
+            "  os           {} ({})",
+            one_line(&name),
+            parts.join(", ")
+        )?;
         if !os.unreadable.is_empty() {
             let facts: Vec<&str> = os
                 .unreadable
@@ -90,14 +117,14 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             let mut files: Vec<String> = os
                 .unreadable
                 .iter()
-                .map(|fact| fact.file.display().to_string())
+                .map(|fact| one_line(&hiveward_collectors::path_text(&fact.file)).into_owned())
                 .collect();
             files.sort();
             files.dedup();
             writeln!(
                 out,
                 "  unreadable   {} (damaged hive: {})",
-                facts.join(", "),
+                one_line(&facts.join(", ")),
                 files.join(", ")
             )?;
         }
@@ -106,7 +133,8 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "  control set  {} (chosen by {})",
-            choice.name, choice.chosen_by
+            one_line(&choice.name),
+            one_line(&choice.chosen_by)
         )?;
     }
     if !host.hotfixes.kbs.is_empty() {
@@ -114,7 +142,13 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
             .hotfixes
             .kbs
             .iter()
-            .map(|summary| format!("{} {}", summary.kb, kb_status_name(summary.status)))
+            .map(|summary| {
+                format!(
+                    "{} {}",
+                    one_line(&summary.kb),
+                    kb_status_name(summary.status)
+                )
+            })
             .collect();
         writeln!(out, "  hotfixes     {}", listed.join(", "))?;
     }
@@ -131,7 +165,7 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
     }
     for notice in &host.notices {
         let level = format!("{:?}", notice.level).to_lowercase();
-        writeln!(out, "  {level}: {}", notice.message)?;
+        writeln!(out, "  {level}: {}", one_line(&notice.message))?;
     }
     if !host.event_counts.is_empty() {
         writeln!(out, "  events")?;
@@ -143,7 +177,7 @@ fn write_host(host: &HostReport, out: &mut dyn Write) -> io::Result<()> {
                     writeln!(out, "{line}")?;
                 }
                 channel = &count.channel;
-                line = format!("    {channel}:");
+                line = format!("    {}:", one_line(channel));
             }
             line.push_str(&format!(" {}×{}", count.id, count.count));
         }
@@ -213,6 +247,7 @@ fn write_file(file: &FileRecord, out: &mut dyn Write) -> io::Result<()> {
         Some(HiveState::Clean) => ", clean".to_string(),
         Some(HiveState::Dirty { .. }) => ", dirty".to_string(),
         Some(HiveState::Recovered { logs, .. }) => {
+            let logs: Vec<_> = logs.iter().map(|log| one_line(log)).collect();
             format!(", recovered from {}", logs.join(", "))
         }
         None => String::new(),
@@ -220,7 +255,7 @@ fn write_file(file: &FileRecord, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "    {status:<10} {}  [{}{state}]",
-        file.path,
+        one_line(&file.path),
         describe_kind(file)
     )?;
     if let Some(summary) = &file.events {
@@ -229,64 +264,73 @@ fn write_file(file: &FileRecord, out: &mut dyn Write) -> io::Result<()> {
             "               {} record(s) read, {} skipped; channel {}; computer {}",
             summary.records_read,
             summary.records_skipped,
-            summary.channels.join(", "),
-            summary.computers.join(", ")
+            one_line(&summary.channels.join(", ")),
+            one_line(&summary.computers.join(", "))
         )?;
     }
     for notice in &file.notices {
         let level = format!("{:?}", notice.level).to_lowercase();
-        writeln!(out, "               {level}: {}", notice.message)?;
+        writeln!(out, "               {level}: {}", one_line(&notice.message))?;
     }
     Ok(())
 }
 
 fn write_key(key: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
     if !key.found {
-        writeln!(out, "  key {}: not present", key.requested)?;
+        writeln!(out, "  key {}: not present", one_line(&key.requested))?;
     } else {
         writeln!(
             out,
             "  key {}",
-            key.resolved_path.as_deref().unwrap_or(&key.requested)
+            one_line(key.resolved_path.as_deref().unwrap_or(&key.requested))
         )?;
         if let Some(file) = &key.file {
-            writeln!(out, "    from {file}")?;
+            writeln!(out, "    from {}", one_line(file))?;
         }
         if let Some(time) = &key.last_written {
-            writeln!(out, "    last written {time}")?;
+            writeln!(out, "    last written {}", one_line(time))?;
         }
         if let Some(choice) = &key.control_set {
             writeln!(
                 out,
                 "    CurrentControlSet = {} ({})",
-                choice.name, choice.chosen_by
+                one_line(&choice.name),
+                one_line(&choice.chosen_by)
             )?;
         }
-        let width = key
+        // Names are padded (by characters) to the longest one of at most 64 characters; a longer
+        // name is not padded, so no width comes near the formatter's limit of 65,535.
+        let names: Vec<_> = key
             .values
             .iter()
-            .map(|value| value.name.len().max(9))
+            .map(|value| {
+                if value.name.is_empty() {
+                    "(Default)".into()
+                } else {
+                    one_line(&value.name)
+                }
+            })
+            .collect();
+        let width = names
+            .iter()
+            .map(|name| name.chars().count().max(9))
+            .filter(|width| *width <= 64)
             .max()
             .unwrap_or(9);
-        for value in &key.values {
-            let name = if value.name.is_empty() {
-                "(Default)"
-            } else {
-                &value.name
-            };
+        for (value, name) in key.values.iter().zip(&names) {
             writeln!(
                 out,
                 "    {name:<width$}  {:<14} {}",
                 value.value_type.name(),
-                value.display_data()
+                one_line(&value.display_data())
             )?;
         }
         for subkey in &key.subkeys {
-            writeln!(out, "    [{subkey}]")?;
+            writeln!(out, "    [{}]", one_line(subkey))?;
         }
     }
     if let Some(error) = &key.error {
-        writeln!(out, "    warning: {}", error.message)?;
+        writeln!(out, "    warning: {}", one_line(&error.message))?;
     }
     Ok(())
 }

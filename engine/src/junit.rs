@@ -16,6 +16,10 @@
 //!   one per host it did not judge);
 //! - else nothing: the check passed.
 //!
+//! After the rule suites, one suite per host, `evidence: HOST`, has no testcases: its
+//! `<properties>` and `<system-out>` name every evidence file of the host with its status
+//! (`read`, `partial`, `listed`, `unreadable`), and a last suite names the files passed over.
+//!
 //! The output is deterministic (no timestamps or durations) and escapes every text, replacing
 //! characters that XML 1.0 cannot hold with a visible `\u{…}`.
 
@@ -357,8 +361,78 @@ pub fn junit_xml(report: &ScanReport) -> String {
         }
         total.add(&counts);
     }
+    write_evidence_suites(report, &mut suites);
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hiveward\" {}>\n{suites}</testsuites>\n",
         total.attributes()
     )
+}
+
+/// One suite without testcases per host, `evidence: HOST`, whose `<properties>` name every
+/// file of the host by its status (`read`, `partial`, `listed`, `unreadable`; a hive's
+/// transaction logs are `read` when applied to recover it, else `listed`), and whose `<system-out>` lists the same files
+/// and the host's notices about the run's timeout; then, when files were passed over, a suite
+/// `evidence: passed over` naming each with the reason.
+fn write_evidence_suites(report: &ScanReport, out: &mut String) {
+    let property = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            escape(name, true),
+            escape(value, true)
+        );
+    };
+    for host in &report.hosts {
+        let mut properties = String::new();
+        let mut listing = format!("Evidence files of {}:\n", host.name);
+        property(&mut properties, "host", &host.name);
+        for file in &host.files {
+            let status = crate::sarif_artifacts::status_name(file.status);
+            property(&mut properties, status, &file.path);
+            let _ = writeln!(listing, "{status}: {}", file.path);
+            for log in &file.logs {
+                let status = crate::sarif_artifacts::log_status(file, log);
+                property(&mut properties, status, log);
+                let _ = writeln!(
+                    listing,
+                    "{status}: {log} (transaction log of {})",
+                    file.path
+                );
+            }
+        }
+        for notice in host
+            .notices
+            .iter()
+            .filter(|notice| notice.code == crate::scan::TIMEOUT_CODE)
+        {
+            property(&mut properties, "timeout", &notice.message);
+            let _ = writeln!(listing, "{}", notice.message);
+        }
+        write_properties_suite(
+            out,
+            &format!("evidence: {}", host.name),
+            &properties,
+            &listing,
+        );
+    }
+    if !report.passed_over.is_empty() {
+        let mut properties = String::new();
+        let mut listing = "Files passed over:\n".to_string();
+        for skipped in &report.passed_over {
+            let text = format!("{}: {}", skipped.path, skipped.reason);
+            property(&mut properties, "passed over", &text);
+            let _ = writeln!(listing, "{text}");
+        }
+        write_properties_suite(out, "evidence: passed over", &properties, &listing);
+    }
+}
+
+fn write_properties_suite(out: &mut String, name: &str, properties: &str, listing: &str) {
+    let _ = write!(
+        out,
+        "  <testsuite name=\"{}\" {}>\n    <properties>\n{properties}    </properties>\n    <system-out>{}</system-out>\n  </testsuite>\n",
+        escape(name, true),
+        Counts::default().attributes(),
+        escape(listing, false)
+    );
 }

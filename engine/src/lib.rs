@@ -29,13 +29,19 @@
 #![deny(missing_docs)]
 
 mod baseline;
+mod budget;
 mod catalogue;
+mod compile;
+mod deadline;
+mod diagnostics;
 mod error;
+mod eval_errors;
 mod finding;
 mod host_api;
 mod inspect;
 mod inspect_text;
 mod junit;
+mod load_limits;
 mod outcome;
 mod pack;
 mod rule;
@@ -43,13 +49,17 @@ mod rule_test;
 mod ruleset;
 mod sandbox;
 mod sarif;
+mod sarif_artifacts;
 mod scan;
 mod scan_text;
+mod terminal;
 mod waiver;
 
 pub use crate::{
     baseline::{baseline_json, load_baseline, Baseline, BaselineError},
     catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
+    deadline::{RunDeadline, Timeout},
+    diagnostics::render_diagnostic_text,
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     host_api::{reg_data_to_dynamic, FleetHandle, HostFacts, HostHandle},
@@ -78,5 +88,6 @@ pub use crate::{
         EXIT_FINDINGS, EXIT_INCOMPLETE,
     },
     scan_text::write_scan_text,
+    terminal::{escape_terminal, escape_terminal_lines, is_terminal_control},
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RuleLoadError;
+use crate::sandbox::Limits;
 
 /// The built-in packs, embedded from the workspace's `rules/` folder at build time.
 static BUILTIN_RULES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../rules");
@@ -108,8 +109,18 @@ impl PackSource {
     }
 
     /// Loads the packs under `path`: the folder itself when it holds a `pack.toml`, otherwise
-    /// each subfolder that does.
+    /// each subfolder that does. Sizes are bounded by the default [`Limits`]; see
+    /// [`PackSource::load_dir_within`].
     pub fn load_dir(path: &Path) -> Result<Vec<PackSource>, RuleLoadError> {
+        PackSource::load_dir_within(path, &Limits::default())
+    }
+
+    /// [`PackSource::load_dir`] under `limits`: no file over its size limit is read, nor a pack
+    /// over [`Limits::max_pack_bytes`]. A pack's files are never followed through symbolic
+    /// links, and only regular files are read: a link or a FIFO, socket or device where a pack
+    /// file belongs is an error naming it, and so is a link to a pack in a folder of packs.
+    /// (`path` itself may be a link: the user named it.)
+    pub fn load_dir_within(path: &Path, limits: &Limits) -> Result<Vec<PackSource>, RuleLoadError> {
         let io = |source: std::io::Error, at: &Path| RuleLoadError::Io {
             path: at.to_path_buf(),
             error: source,
@@ -120,14 +131,25 @@ impl PackSource {
                 detail: "it is not a folder".to_string(),
             });
         }
-        if path.join("pack.toml").is_file() {
-            return Ok(vec![Self::load_pack(path)?]);
+        if std::fs::symlink_metadata(path.join("pack.toml")).is_ok() {
+            return Ok(vec![Self::load_pack(path, limits)?]);
         }
-        let mut folders: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|error| io(error, path))?
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|child| child.join("pack.toml").is_file())
-            .collect();
+        let mut folders: Vec<PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|error| io(error, path))? {
+            let entry = entry.map_err(|error| io(error, path))?;
+            let child = entry.path();
+            let file_type = entry.file_type().map_err(|error| io(error, &child))?;
+            if file_type.is_symlink() {
+                // Only the existence of a manifest behind the link is looked at, never a file.
+                if child.join("pack.toml").exists() {
+                    return Err(RuleLoadError::Link { path: child });
+                }
+                continue;
+            }
+            if file_type.is_dir() && std::fs::symlink_metadata(child.join("pack.toml")).is_ok() {
+                folders.push(child);
+            }
+        }
         folders.sort();
         if folders.is_empty() {
             return Err(RuleLoadError::NotAPack {
@@ -137,16 +159,25 @@ impl PackSource {
         }
         folders
             .iter()
-            .map(|folder| Self::load_pack(folder))
+            .map(|folder| Self::load_pack(folder, limits))
             .collect()
     }
 
-    fn load_pack(folder: &Path) -> Result<PackSource, RuleLoadError> {
-        let read = |path: &Path| -> Result<SourceFile, RuleLoadError> {
-            let text = std::fs::read_to_string(path).map_err(|source| RuleLoadError::Io {
-                path: path.to_path_buf(),
-                error: source,
-            })?;
+    fn load_pack(folder: &Path, limits: &Limits) -> Result<PackSource, RuleLoadError> {
+        let mut total: u64 = 0;
+        let mut read = |path: &Path, limit: usize| -> Result<SourceFile, RuleLoadError> {
+            let text = read_pack_file(path, limit)?;
+            total += text.len() as u64;
+            if total > limits.max_pack_bytes as u64 {
+                return Err(RuleLoadError::OverLimit {
+                    origin: folder.display().to_string(),
+                    detail: format!(
+                        "the pack's files hold more than {} bytes (the limit for one pack); {} is where it went over",
+                        limits.max_pack_bytes,
+                        path.display()
+                    ),
+                });
+            }
             Ok(SourceFile {
                 origin: path.display().to_string(),
                 file_name: path
@@ -156,34 +187,34 @@ impl PackSource {
                 text,
             })
         };
-        let list = |dir: &Path, suffix: &str| -> Result<Vec<SourceFile>, RuleLoadError> {
-            if !dir.is_dir() {
-                return Ok(Vec::new());
+        let manifest = read(&folder.join("pack.toml"), limits.max_toml_bytes)?;
+        let rule_paths = pack_files(folder, ".rhai")?;
+        let test_paths = pack_files(folder, ".tests.toml")?;
+        let lib = folder.join("lib");
+        let lib_paths = match std::fs::symlink_metadata(&lib) {
+            Err(_) => Vec::new(),
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(RuleLoadError::Link { path: lib });
             }
-            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(|source| RuleLoadError::Io {
-                    path: dir.to_path_buf(),
-                    error: source,
-                })?
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| {
-                    path.is_file()
-                        && path
-                            .file_name()
-                            .and_then(|name| name.to_str())
-                            .is_some_and(|name| name.ends_with(suffix))
-                })
-                .collect();
-            paths.sort();
-            paths.iter().map(|path| read(path)).collect()
+            Ok(metadata) if metadata.is_dir() => pack_files(&lib, ".rhai")?,
+            Ok(_) => Vec::new(),
         };
+        let mut load = |paths: Vec<PathBuf>, limit: usize| {
+            paths
+                .iter()
+                .map(|path| read(path, limit))
+                .collect::<Result<Vec<SourceFile>, RuleLoadError>>()
+        };
+        let rules = load(rule_paths, limits.max_source_bytes)?;
+        let libs = load(lib_paths, limits.max_source_bytes)?;
+        let tests = load(test_paths, limits.max_toml_bytes)?;
         Ok(PackSource {
             origin: folder.display().to_string(),
             builtin: false,
-            manifest: read(&folder.join("pack.toml"))?,
-            rules: list(folder, ".rhai")?,
-            libs: list(&folder.join("lib"), ".rhai")?,
-            tests: list(folder, ".tests.toml")?,
+            manifest,
+            rules,
+            libs,
+            tests,
         })
     }
 
@@ -227,6 +258,122 @@ impl PackSource {
         }
         Ok(manifest)
     }
+}
+
+/// The files in `dir` whose names end in `suffix`, sorted. A link or a special file with such
+/// a name is an error; a folder with such a name is not a pack file and is passed over.
+fn pack_files(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>, RuleLoadError> {
+    let io = |error: std::io::Error| RuleLoadError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let named = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.ends_with(suffix));
+        if !named {
+            continue;
+        }
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(io)?;
+        if file_type.is_symlink() {
+            return Err(RuleLoadError::Link { path });
+        }
+        if file_type.is_dir() {
+            continue;
+        }
+        if !file_type.is_file() {
+            return Err(RuleLoadError::SpecialFile {
+                kind: special_kind(&file_type).to_string(),
+                path,
+            });
+        }
+        paths.push(path);
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// What a file that is neither a regular file, a folder nor a link is.
+fn special_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "FIFO";
+        }
+        if file_type.is_socket() {
+            return "socket";
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "device";
+        }
+    }
+    let _ = file_type;
+    "special file"
+}
+
+/// Reads one pack file of at most `limit` bytes, as UTF-8: never through a link, never a
+/// special file, and never more than `limit + 1` bytes of it.
+fn read_pack_file(path: &Path, limit: usize) -> Result<String, RuleLoadError> {
+    use std::io::Read;
+    let io = |error: std::io::Error| RuleLoadError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let before = std::fs::symlink_metadata(path).map_err(io)?;
+    if before.file_type().is_symlink() {
+        return Err(RuleLoadError::Link {
+            path: path.to_path_buf(),
+        });
+    }
+    if !before.is_file() {
+        return Err(RuleLoadError::SpecialFile {
+            path: path.to_path_buf(),
+            kind: if before.is_dir() {
+                "folder".to_string()
+            } else {
+                special_kind(&before.file_type()).to_string()
+            },
+        });
+    }
+    let too_large = |size: u64| {
+        RuleLoadError::OverLimit {
+        origin: path.display().to_string(),
+        detail: format!("the file holds {size} bytes or more; the limit for this kind of pack file is {limit} bytes"),
+    }
+    };
+    if before.len() > limit as u64 {
+        return Err(too_large(before.len()));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    // The file opened must be the regular file looked at, not a link put in its place since.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let opened = file.metadata().map_err(io)?;
+        if !opened.is_file() || opened.dev() != before.dev() || opened.ino() != before.ino() {
+            return Err(RuleLoadError::Link {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }
 
 /// Compares dotted version numbers (`0.1.0`); missing parts count as 0, suffixes are ignored.

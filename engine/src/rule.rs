@@ -257,23 +257,98 @@ impl RuleMeta {
 
     /// The fix text with `{{name}}` placeholders filled from `values`; unknown placeholders stay.
     pub fn render_fix(&self, values: &BTreeMap<String, serde_json::Value>) -> String {
-        let mut text = self.fix.clone();
-        for (name, value) in values {
-            let rendered = match value {
-                serde_json::Value::String(text) => text.clone(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .map(|item| match item {
-                        serde_json::Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                other => other.to_string(),
+        self.render_fix_within(values, usize::MAX).0
+    }
+
+    /// [`RuleMeta::render_fix`], cut at `max_bytes` with a visible marker; also says whether it
+    /// was cut. The template is read once, left to right, and a filled-in value is never read
+    /// again for placeholders, so the work is bounded by what is kept.
+    pub fn render_fix_within(
+        &self,
+        values: &BTreeMap<String, serde_json::Value>,
+        max_bytes: usize,
+    ) -> (String, bool) {
+        let mut out = Bounded {
+            text: String::with_capacity(self.fix.len().min(max_bytes)),
+            max: max_bytes,
+            cut: false,
+        };
+        let mut rest = self.fix.as_str();
+        while !out.cut {
+            let Some(open) = rest.find("{{") else {
+                out.push(rest);
+                break;
             };
-            text = text.replace(&format!("{{{{{name}}}}}"), &rendered);
+            out.push(&rest[..open]);
+            let after = &rest[open + 2..];
+            let value = after
+                .find("}}")
+                .and_then(|close| Some((values.get(&after[..close])?, close)));
+            match value {
+                Some((value, close)) => {
+                    push_fix_value(&mut out, value);
+                    rest = &after[close + 2..];
+                }
+                None => {
+                    // Not a known placeholder: keep the brace and look again one byte on, so
+                    // that `{{{name}}}` fills the inner placeholder.
+                    out.push("{");
+                    rest = &rest[open + 1..];
+                }
+            }
         }
-        text
+        if out.cut {
+            out.text.push_str(&format!(
+                "…[cut: the fix guidance is longer than the limit of {max_bytes} bytes]"
+            ));
+        }
+        (out.text, out.cut)
+    }
+}
+
+/// Text that stops growing at `max` bytes.
+struct Bounded {
+    text: String,
+    max: usize,
+    cut: bool,
+}
+
+impl Bounded {
+    fn push(&mut self, piece: &str) {
+        if self.cut {
+            return;
+        }
+        let room = self.max - self.text.len();
+        if piece.len() <= room {
+            self.text.push_str(piece);
+        } else {
+            self.text
+                .push_str(&piece[..crate::budget::floor_char_boundary(piece, room)]);
+            self.cut = true;
+        }
+    }
+}
+
+/// A fix value as the fix text shows it: strings as they are, arrays joined with `, `, other
+/// values as JSON.
+fn push_fix_value(out: &mut Bounded, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => out.push(text),
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(", ");
+                }
+                match item {
+                    serde_json::Value::String(text) => out.push(text),
+                    other => out.push(&other.to_string()),
+                }
+                if out.cut {
+                    return;
+                }
+            }
+        }
+        other => out.push(&other.to_string()),
     }
 }
 

@@ -24,6 +24,9 @@ struct CaseHost {
     /// Channels of event logs present on the host, with or without records.
     #[serde(default)]
     logs: Vec<String>,
+    /// Key LastWriteTimes (RFC 3339) by key path, which `.reg` text cannot record.
+    #[serde(default)]
+    key_written: BTreeMap<String, String>,
 }
 
 /// An event of a test case, as a small map.
@@ -131,6 +134,10 @@ struct Case {
     /// Text the outcome's reason must contain (for `not_applicable` and `not_checked`).
     #[serde(default)]
     reason_contains: Option<String>,
+    /// Key LastWriteTimes (RFC 3339) by key path as rules write it, which `.reg` text cannot
+    /// record: `key_written = { 'HKLM\SYSTEM\...\Parameters' = "2026-01-01T00:00:00Z" }`.
+    #[serde(default)]
+    key_written: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,29 +176,33 @@ impl TestReport {
             .count()
     }
 
-    /// Writes `PASS`/`FAIL` lines, the diffs, and a closing count line.
+    /// Writes `PASS`/`FAIL` lines, the diffs, and a closing count line, with control
+    /// characters from the packs shown as visible escapes (see
+    /// [`escape_terminal`](crate::escape_terminal)).
     pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        use crate::terminal::escape_terminal as one_line;
+        let mut text = String::new();
         for result in &self.results {
+            let (rule, name) = (one_line(&result.rule), one_line(&result.name));
             match &result.failure {
-                None => writeln!(out, "PASS {} {}", result.rule, result.name)?,
+                None => text.push_str(&format!("PASS {rule} {name}\n")),
                 Some(diff) => {
-                    writeln!(
-                        out,
-                        "FAIL {} {} ({})",
-                        result.rule, result.name, result.file
-                    )?;
+                    text.push_str(&format!(
+                        "FAIL {rule} {name} ({})\n",
+                        one_line(&result.file)
+                    ));
                     for line in diff.lines() {
-                        writeln!(out, "    {line}")?;
+                        text.push_str(&format!("    {}\n", one_line(line)));
                     }
                 }
             }
         }
-        writeln!(
-            out,
-            "rules test: {} passed, {} failed",
+        text.push_str(&format!(
+            "rules test: {} passed, {} failed\n",
             self.results.len() - self.failures(),
             self.failures()
-        )
+        ));
+        out.write_all(crate::terminal::escape_terminal_lines(&text).as_bytes())
     }
 }
 
@@ -201,12 +212,18 @@ fn host_from_reg(
     text: &str,
     events: &[CaseEvent],
     logs: &[String],
+    key_written: &BTreeMap<String, String>,
 ) -> Result<HostHandle, String> {
     let mut registry = HostRegistry::new();
     if !text.trim().is_empty() {
         let export = RegExport::parse(Path::new(origin), text.trim_start().as_bytes())
             .map_err(|error| format!("the case's .reg text does not parse: {error}"))?;
         registry.add(RegistrySource::Export(export));
+    }
+    for (path, time) in key_written {
+        let filetime = hiveward_collectors::rfc3339_to_filetime(time)
+            .ok_or_else(|| format!("key_written: `{time}` for {path} is not an RFC 3339 time"))?;
+        registry.state_key_time(path, filetime);
     }
     let os = read_os_facts(&registry).map_err(|error| error.to_string())?;
     let hotfixes = read_hotfixes(&registry).map_err(|error| error.to_string())?;
@@ -232,6 +249,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             &text,
             &case.events,
             &case.logs,
+            &case.key_written,
         ) {
             Ok(host) => hosts.push(host),
             Err(error) => return Some(error),
@@ -244,6 +262,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             &host.reg,
             &host.events,
             &host.logs,
+            &host.key_written,
         ) {
             Ok(handle) => hosts.push(handle),
             Err(error) => return Some(error),

@@ -6,10 +6,17 @@ use std::sync::{Arc, RwLock};
 use rayon::prelude::*;
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Scope, AST};
 
+use crate::budget::{shorten, MAX_MESSAGE_BYTES};
+use crate::compile::compile_rule;
+use crate::deadline::RunDeadline;
 use crate::error::{RuleError, RuleLoadError, UncheckedRule};
+use crate::eval_errors::{
+    describe_eval_error, innermost_position, stopped_by_run_deadline, unreadable_cause,
+};
 use crate::finding::Finding;
+use crate::host_api::take_unreadable_reads;
 use crate::host_api::{register_host_api, FleetHandle, HostHandle};
-use crate::host_api::{take_unreadable_reads, UnreadableEvidence};
+use crate::load_limits::{check_pack, parse_error_message};
 use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
 use crate::pack::{PackManifest, PackSource, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope, Severity};
@@ -23,9 +30,9 @@ pub struct CompiledRule {
     pub file: SourceFile,
     /// Whether its pack is built in.
     pub builtin: bool,
-    ast: AST,
-    takes_context: bool,
-    check_position: rhai::Position,
+    pub(crate) ast: AST,
+    pub(crate) takes_context: bool,
+    pub(crate) check_position: rhai::Position,
 }
 
 /// A loaded pack.
@@ -73,6 +80,9 @@ pub struct Evaluation {
     pub evaluations: usize,
     /// One outcome per rule × host, sorted by host, then rule.
     pub outcomes: Vec<RuleOutcome>,
+    /// Rule × host outcomes that are *not checked* because the run's deadline passed before
+    /// or while the rule ran (a fleet rule counts once per host).
+    pub timed_out: usize,
 }
 
 impl RuleSet {
@@ -85,6 +95,11 @@ impl RuleSet {
         let mut rules: Vec<CompiledRule> = Vec::new();
         let mut loaded = Vec::new();
         for pack in packs {
+            let over_limits = check_pack(&pack, &limits);
+            if !over_limits.is_empty() {
+                errors.extend(over_limits);
+                continue;
+            }
             let manifest = match pack.parse_manifest() {
                 Ok(manifest) => manifest,
                 Err(error) => {
@@ -118,12 +133,12 @@ impl RuleSet {
                     Err(error) => errors.push(RuleLoadError::at_position(
                         lib,
                         error.position(),
-                        format!("syntax error: {}", error.err_type()),
+                        parse_error_message(&error, &limits),
                     )),
                 }
             }
             for file in &pack.rules {
-                match compile_rule(&engine, &manifest, file, pack.builtin) {
+                match compile_rule(&engine, &manifest, file, pack.builtin, &limits) {
                     Ok(rule) => {
                         if let Some(existing) =
                             rules.iter().find(|known| known.meta.id == rule.meta.id)
@@ -241,6 +256,20 @@ impl RuleSet {
         hosts: &[HostHandle],
         context: &rhai::Map,
     ) -> Evaluation {
+        self.evaluate_until(ids, hosts, context, None)
+    }
+
+    /// [`RuleSet::evaluate_only`] within the run's `deadline`: an evaluation that has not
+    /// started when it passes is not run, and a rule still running then is stopped; both end
+    /// *not checked*, with a reason that names the run's timeout (counted in
+    /// [`Evaluation::timed_out`]).
+    pub fn evaluate_until(
+        &self,
+        ids: &[&str],
+        hosts: &[HostHandle],
+        context: &rhai::Map,
+        deadline: Option<&RunDeadline>,
+    ) -> Evaluation {
         let fleet = FleetHandle(Arc::new(hosts.to_vec()));
         let mut jobs: Vec<(usize, Option<usize>)> = Vec::new();
         for (rule_index, rule) in self.rules.iter().enumerate() {
@@ -262,9 +291,16 @@ impl RuleSet {
             .par_iter()
             .map(|&(rule_index, host_index)| {
                 let rule = &self.rules[rule_index];
+                let subjects = match host_index {
+                    Some(index) => &hosts[index..=index],
+                    None => hosts,
+                };
+                if let Some(deadline) = deadline.filter(|deadline| deadline.expired()) {
+                    return timed_out(rule, subjects, deadline.not_run_reason());
+                }
                 match host_index {
-                    Some(index) => self.run_host_job(rule, &hosts[index], context),
-                    None => self.run_fleet_job(rule, &fleet, hosts, context),
+                    Some(index) => self.run_host_job(rule, &hosts[index], context, deadline),
+                    None => self.run_fleet_job(rule, &fleet, hosts, context, deadline),
                 }
             })
             .collect();
@@ -290,6 +326,7 @@ impl RuleSet {
         rule: &CompiledRule,
         host: &HostHandle,
         context: &rhai::Map,
+        deadline: Option<&RunDeadline>,
     ) -> JobResult {
         let name = host.0.name.clone();
         let outcome = |outcome: Outcome, reason: Option<String>, findings: usize| RuleOutcome {
@@ -319,7 +356,14 @@ impl RuleSet {
                 }
             }
         }
-        match self.run_rule(rule, Dynamic::from(host.clone()), Some(&name), context) {
+        let run = self.run_rule(
+            rule,
+            Dynamic::from(host.clone()),
+            Some(&name),
+            context,
+            deadline,
+        );
+        match run {
             Ok(returned) => {
                 if !returned.not_applicable.is_empty() {
                     if !returned.findings.is_empty() {
@@ -379,6 +423,9 @@ impl RuleSet {
                 unchecked: vec![unchecked],
                 ..JobResult::default()
             },
+            Err(RuleFailure::TimedOut(reason)) => {
+                timed_out(rule, std::slice::from_ref(host), reason)
+            }
         }
     }
 
@@ -389,10 +436,12 @@ impl RuleSet {
         fleet: &FleetHandle,
         hosts: &[HostHandle],
         context: &rhai::Map,
+        deadline: Option<&RunDeadline>,
     ) -> JobResult {
         let mut result = JobResult::default();
-        let run = self.run_rule(rule, Dynamic::from(fleet.clone()), None, context);
-        let returned = match run {
+        let run = self.run_rule(rule, Dynamic::from(fleet.clone()), None, context, deadline);
+        let mut returned = match run {
+            Err(RuleFailure::TimedOut(reason)) => return timed_out(rule, hosts, reason),
             Ok(returned) => returned,
             Err(RuleFailure::Error(error)) => {
                 for host in hosts {
@@ -430,6 +479,7 @@ impl RuleSet {
             }
         };
         result.evaluations = 1;
+        result.rule_errors = stray_hosts(rule, hosts, &mut returned);
         for item in &returned.not_applicable {
             if item.host.is_none() {
                 let error = RuleError {
@@ -451,7 +501,7 @@ impl RuleSet {
                             findings: 0,
                         })
                         .collect(),
-                    rule_errors: vec![error],
+                    rule_errors: result.rule_errors.into_iter().chain([error]).collect(),
                     ..JobResult::default()
                 };
             }
@@ -509,7 +559,11 @@ impl RuleSet {
         subject: Dynamic,
         host: Option<&str>,
         context: &rhai::Map,
+        deadline: Option<&RunDeadline>,
     ) -> Result<Returned, RuleFailure> {
+        let subject_hosts = subject
+            .read_lock::<FleetHandle>()
+            .map_or(1, |fleet| fleet.0.len());
         let error_at = |message: String, position: rhai::Position| {
             RuleFailure::Error(Box::new(RuleError {
                 rule: rule.meta.id.clone(),
@@ -517,33 +571,38 @@ impl RuleSet {
                 file: rule.file.origin.clone(),
                 line: position.line(),
                 column: position.position(),
-                message,
+                message: shorten(&message, MAX_MESSAGE_BYTES),
             }))
         };
         take_unreadable_reads();
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
-        let outcome: Result<Dynamic, Box<EvalAltResult>> = with_deadline(&self.limits, || {
-            if rule.takes_context {
-                self.engine.call_fn_with_options(
-                    options,
-                    &mut scope,
-                    &rule.ast,
-                    "check",
-                    (subject, Dynamic::from_map(context.clone())),
-                )
-            } else {
-                self.engine.call_fn_with_options(
-                    options,
-                    &mut scope,
-                    &rule.ast,
-                    "check",
-                    (subject,),
-                )
-            }
-        });
+        let run_deadline = deadline.map(RunDeadline::instant);
+        let outcome: Result<Dynamic, Box<EvalAltResult>> =
+            with_deadline(&self.limits, run_deadline, || {
+                if rule.takes_context {
+                    self.engine.call_fn_with_options(
+                        options,
+                        &mut scope,
+                        &rule.ast,
+                        "check",
+                        (subject, Dynamic::from_map(context.clone())),
+                    )
+                } else {
+                    self.engine.call_fn_with_options(
+                        options,
+                        &mut scope,
+                        &rule.ast,
+                        "check",
+                        (subject,),
+                    )
+                }
+            });
         let reads = take_unreadable_reads();
         let value = outcome.map_err(|error| {
+            if let Some(deadline) = deadline.filter(|_| stopped_by_run_deadline(&error)) {
+                return RuleFailure::TimedOut(deadline.stopped_reason());
+            }
             if let Some(cause) = unreadable_cause(&error) {
                 return RuleFailure::Unchecked(UncheckedRule {
                     rule: rule.meta.id.clone(),
@@ -577,15 +636,25 @@ impl RuleSet {
         }
         let mut findings = Vec::new();
         let mut not_applicable = Vec::new();
+        // The text of all the findings is bounded too: past the rule × host budget (a fleet
+        // rule has one per host), each finding keeps at most 1 KiB.
+        let floor = self.limits.max_finding_bytes.min(1024);
+        let budget_hosts = match host {
+            Some(_) => 1,
+            None => subject_hosts.max(1),
+        };
+        let mut remaining = self.limits.max_findings_bytes.saturating_mul(budget_hosts);
         for item in &items {
-            if let Some(declined) = item.clone().try_cast::<NotApplicable>() {
+            if let Some(mut declined) = item.clone().try_cast::<NotApplicable>() {
+                declined.reason = shorten(&declined.reason, MAX_MESSAGE_BYTES);
                 not_applicable.push(declined);
                 continue;
             }
-            findings.push(
-                Finding::from_dynamic(&rule.meta, host, item)
-                    .map_err(|message| error_at(message, rhai::Position::NONE))?,
-            );
+            let allowed = self.limits.max_finding_bytes.min(remaining.max(floor));
+            let (finding, used) = Finding::build(&rule.meta, host, item, allowed)
+                .map_err(|message| error_at(message, rhai::Position::NONE))?;
+            remaining = remaining.saturating_sub(used);
+            findings.push(finding);
         }
         // A fleet rule that caught a damaged read went on without that host: say so. (A host
         // rule that catches one has judged its host all the same.)
@@ -617,6 +686,7 @@ struct JobResult {
     unchecked: Vec<UncheckedRule>,
     outcomes: Vec<RuleOutcome>,
     evaluations: usize,
+    timed_out: usize,
 }
 
 impl Evaluation {
@@ -626,7 +696,84 @@ impl Evaluation {
         self.unchecked.extend(result.unchecked);
         self.outcomes.extend(result.outcomes);
         self.evaluations += result.evaluations;
+        self.timed_out += result.timed_out;
     }
+}
+
+/// The outcomes of `rule` on `hosts` when the run's deadline stopped it or kept it from
+/// running: *not checked*, for `reason`.
+fn timed_out(rule: &CompiledRule, hosts: &[HostHandle], reason: String) -> JobResult {
+    JobResult {
+        outcomes: hosts
+            .iter()
+            .map(|host| RuleOutcome {
+                rule: rule.meta.id.clone(),
+                host: host.0.name.clone(),
+                outcome: Outcome::NotChecked,
+                reason: Some(reason.clone()),
+                findings: 0,
+            })
+            .collect(),
+        timed_out: hosts.len(),
+        ..JobResult::default()
+    }
+}
+
+/// Takes out of `returned` the findings and `not_applicable(...)` answers of a fleet rule that
+/// name a host the bundle does not hold, and returns a rule error for each such host. Findings
+/// that name a bundle host in another case get its spelling.
+fn stray_hosts(
+    rule: &CompiledRule,
+    hosts: &[HostHandle],
+    returned: &mut Returned,
+) -> Vec<RuleError> {
+    let known = |name: &str| {
+        hosts
+            .iter()
+            .find(|host| host.0.name.eq_ignore_ascii_case(name))
+            .map(|host| host.0.name.clone())
+    };
+    let mut strays: Vec<String> = Vec::new();
+    let mut note = |name: &str| {
+        if !strays.iter().any(|stray| stray == name) {
+            strays.push(name.to_string());
+        }
+    };
+    returned
+        .findings
+        .retain_mut(|finding| match known(&finding.host) {
+            Some(name) => {
+                finding.host = name;
+                true
+            }
+            None => {
+                note(&finding.host);
+                false
+            }
+        });
+    returned
+        .not_applicable
+        .retain(|item| match item.host.as_deref() {
+            Some(name) if known(name).is_none() => {
+                note(name);
+                false
+            }
+            _ => true,
+        });
+    strays
+        .into_iter()
+        .map(|stray| RuleError {
+            rule: rule.meta.id.clone(),
+            host: "*".to_string(),
+            file: rule.file.origin.clone(),
+            line: None,
+            column: None,
+            message: format!(
+                "the fleet rule named host `{}`, which is not in the bundle: a fleet rule's findings and not_applicable(...) answers may name only the hosts of fleet.hosts",
+                shorten(&stray, 200)
+            ),
+        })
+        .collect()
 }
 
 /// What a rule returned: its findings, the hosts a fleet rule had to skip because their
@@ -643,60 +790,8 @@ enum RuleFailure {
     Error(Box<RuleError>),
     /// The evidence it read is damaged.
     Unchecked(UncheckedRule),
-}
-
-/// The damaged-evidence error at the bottom of `error`, when that is what stopped the rule.
-fn unreadable_cause(error: &EvalAltResult) -> Option<UnreadableEvidence> {
-    match error {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
-        | EvalAltResult::ErrorInModule(_, inner, _) => unreadable_cause(inner),
-        EvalAltResult::ErrorRuntime(value, _) => value.clone().try_cast::<UnreadableEvidence>(),
-        _ => None,
-    }
-}
-
-/// The position of the failing statement in the rule's own file: errors inside a `lib/` module
-/// are reported at the rule's call into it.
-fn innermost_position(error: &EvalAltResult, rule_source: &str) -> rhai::Position {
-    match error {
-        EvalAltResult::ErrorInFunctionCall(_, source, inner, position) => {
-            if !source.is_empty() && source != rule_source {
-                return *position;
-            }
-            let inner_position = innermost_position(inner, rule_source);
-            if inner_position.is_none() {
-                *position
-            } else {
-                inner_position
-            }
-        }
-        EvalAltResult::ErrorInModule(_, _, position) => *position,
-        other => other.position(),
-    }
-}
-
-fn describe_eval_error(error: &EvalAltResult) -> String {
-    match error {
-        EvalAltResult::ErrorTooManyOperations(_) => {
-            "sandbox limit: the rule ran too many operations (an endless loop?)".to_string()
-        }
-        EvalAltResult::ErrorStackOverflow(_) => {
-            "sandbox limit: calls nested too deeply (endless recursion?)".to_string()
-        }
-        EvalAltResult::ErrorDataTooLarge(what, _) => {
-            format!("sandbox limit: {what} grew too large")
-        }
-        EvalAltResult::ErrorTerminated(reason, _) => {
-            format!("sandbox limit: {reason}")
-        }
-        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) if name == "check" => {
-            describe_eval_error(inner)
-        }
-        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
-            format!("in {name}(): {}", describe_eval_error(inner))
-        }
-        other => other.to_string(),
-    }
+    /// The run's deadline stopped it; the reason says so.
+    TimedOut(String),
 }
 
 /// The `ctx` map rules receive: `#{ profile, params }`.
@@ -725,111 +820,6 @@ pub fn sort_findings(findings: &mut [Finding]) {
             .then(a.fingerprint.cmp(&b.fingerprint))
             .then(a.message.cmp(&b.message))
     });
-}
-
-fn compile_rule(
-    engine: &Engine,
-    manifest: &PackManifest,
-    file: &SourceFile,
-    builtin: bool,
-) -> Result<CompiledRule, RuleLoadError> {
-    let mut ast = engine.compile(&file.text).map_err(|error| {
-        RuleLoadError::at_position(
-            file,
-            error.position(),
-            format!("syntax error: {}", error.err_type()),
-        )
-    })?;
-    ast.set_source(source_name(&manifest.name, &file.file_name));
-    let rule_offset = file.text.find("RULE").unwrap_or(0);
-    let Some((_, _, value)) = ast
-        .iter_literal_variables(true, true)
-        .find(|(name, is_constant, _)| *name == "RULE" && *is_constant)
-    else {
-        return Err(RuleLoadError::in_file(
-            file,
-            rule_offset,
-            "the rule must export its metadata as a constant map: `export const RULE = #{ id: ..., ... };` (with literal values only)",
-        ));
-    };
-    let meta: RuleMeta = rhai::serde::from_dynamic(&value).map_err(|error| {
-        let text = error.to_string();
-        let text = text.trim_start_matches("Syntax error: ").to_string();
-        // Point at the field the message names, or at the bad value it quotes.
-        let offset = first_mentioned_field(&text)
-            .and_then(|word| {
-                let rest = &file.text[rule_offset..];
-                rest.find(&format!("{word}:"))
-                    .or_else(|| rest.find(&format!("\"{word}\"")))
-                    .map(|at| rule_offset + at)
-            })
-            .unwrap_or(rule_offset);
-        RuleLoadError::in_file(file, offset, format!("invalid RULE metadata: {text}"))
-    })?;
-    meta.validate().map_err(|message| {
-        let field = if message.starts_with("id ") {
-            Some("id".to_string())
-        } else {
-            first_mentioned_field(&message)
-        };
-        let offset = field
-            .and_then(|field| file.text[rule_offset..].find(&format!("{field}:")))
-            .map_or(rule_offset, |at| rule_offset + at);
-        RuleLoadError::in_file(file, offset, format!("invalid RULE metadata: {message}"))
-    })?;
-    if meta.pack != manifest.name {
-        return Err(RuleLoadError::in_file(
-            file,
-            file.text[rule_offset..]
-                .find("pack")
-                .map_or(rule_offset, |at| rule_offset + at),
-            format!(
-                "the rule says pack `{}` but sits in pack `{}`",
-                meta.pack, manifest.name
-            ),
-        ));
-    }
-    let check = ast
-        .iter_functions()
-        .find(|function| function.name == "check" && matches!(function.params.len(), 1 | 2));
-    let Some(check) = check else {
-        return Err(RuleLoadError::in_file(
-            file,
-            0,
-            match meta.scope {
-                RuleScope::Host => "the rule must define `fn check(host)` or `fn check(host, ctx)`",
-                RuleScope::Fleet => {
-                    "a fleet rule must define `fn check(fleet)` or `fn check(fleet, ctx)`"
-                }
-            },
-        ));
-    };
-    let takes_context = check.params.len() == 2;
-    let check_position = file
-        .text
-        .find("fn check")
-        .map(|offset| {
-            let (line, column) = crate::error::line_column(&file.text, offset);
-            rhai::Position::new(
-                line.min(u16::MAX as usize) as u16,
-                column.min(u16::MAX as usize) as u16,
-            )
-        })
-        .unwrap_or(rhai::Position::NONE);
-    Ok(CompiledRule {
-        meta,
-        file: file.clone(),
-        builtin,
-        ast,
-        takes_context,
-        check_position,
-    })
-}
-
-fn first_mentioned_field(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = message[start..].find('`')? + start;
-    Some(message[start..end].to_string())
 }
 
 /// Counts findings per severity, lowest first.

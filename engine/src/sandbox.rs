@@ -31,6 +31,26 @@ pub struct Limits {
     pub max_findings: usize,
     /// Wall-clock time one rule may take on one host.
     pub max_duration: Duration,
+    /// Bytes of text one finding may hold in its message, evidence and fix values together
+    /// (no one string more than a quarter of it), and again in its filled-in fix guidance.
+    /// Text beyond it is cut, with a visible `…[N bytes cut]` marker and a note on the finding.
+    pub max_finding_bytes: usize,
+    /// Bytes of text all the findings of one rule on one host may hold; past it, each further
+    /// finding keeps at most 1 KiB.
+    pub max_findings_bytes: usize,
+    /// Bytes in one `.rhai` file, rule or `lib/` module.
+    pub max_source_bytes: usize,
+    /// Bytes in a pack's `pack.toml` or in one `*.tests.toml` file.
+    pub max_toml_bytes: usize,
+    /// Bytes in all the files of one pack together.
+    pub max_pack_bytes: usize,
+    /// Functions, closures included, one `.rhai` file may define.
+    pub max_functions: usize,
+    /// Distinct words (names, numbers, and the words of strings and comments) in one `.rhai`
+    /// file: Rhai's compile time grows with the square of the distinct names and map keys.
+    pub max_distinct_words: usize,
+    /// Distinct words in all the `.rhai` files of one pack, each file counted on its own.
+    pub max_pack_distinct_words: usize,
 }
 
 impl Default for Limits {
@@ -46,6 +66,14 @@ impl Default for Limits {
             max_modules: 16,
             max_findings: 1_000,
             max_duration: Duration::from_secs(10),
+            max_finding_bytes: 64 << 10,
+            max_findings_bytes: 4 << 20,
+            max_source_bytes: 256 << 10,
+            max_toml_bytes: 1 << 20,
+            max_pack_bytes: 4 << 20,
+            max_functions: 256,
+            max_distinct_words: 2_048,
+            max_pack_distinct_words: 32_768,
         }
     }
 }
@@ -53,13 +81,26 @@ impl Default for Limits {
 thread_local! {
     /// When the rule running on this thread must stop.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// When the whole run must stop (`scan --timeout`), if it has a limit.
+    static RUN_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Runs `run` with the wall-clock deadline of `limits` armed for this thread.
-pub(crate) fn with_deadline<R>(limits: &Limits, run: impl FnOnce() -> R) -> R {
+/// What a rule stopped by the run's deadline (rather than its own) fails with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunExpired;
+
+/// Runs `run` with the wall-clock deadline of `limits` armed for this thread, and the run's
+/// own deadline when it has one.
+pub(crate) fn with_deadline<R>(
+    limits: &Limits,
+    run_deadline: Option<Instant>,
+    run: impl FnOnce() -> R,
+) -> R {
     DEADLINE.with(|deadline| deadline.set(Some(Instant::now() + limits.max_duration)));
+    RUN_DEADLINE.with(|deadline| deadline.set(run_deadline));
     let result = run();
     DEADLINE.with(|deadline| deadline.set(None));
+    RUN_DEADLINE.with(|deadline| deadline.set(None));
     result
 }
 
@@ -247,6 +288,7 @@ pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) 
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
         .set_max_modules(limits.max_modules)
+        .set_max_functions(limits.max_functions)
         .set_strict_variables(true)
         .set_module_resolver(PackModuleResolver { libs });
     engine.disable_symbol("eval");
@@ -257,12 +299,14 @@ pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) 
         if operations % 4096 != 0 {
             return None;
         }
-        let expired = DEADLINE.with(|deadline| {
-            deadline
-                .get()
-                .is_some_and(|deadline| Instant::now() > deadline)
-        });
-        expired.then(|| Dynamic::from("the rule ran out of time"))
+        let now = Instant::now();
+        let passed = |deadline: Option<Instant>| deadline.is_some_and(|deadline| now > deadline);
+        if RUN_DEADLINE.with(|deadline| passed(deadline.get())) {
+            return Some(Dynamic::from(RunExpired));
+        }
+        DEADLINE
+            .with(|deadline| passed(deadline.get()))
+            .then(|| Dynamic::from("the rule ran out of time"))
     });
     engine
 }

@@ -25,10 +25,11 @@ use flate2::Compression;
 use hiveward_collectors::{FileStatus, Notice, NoticeLevel};
 use serde_json::{json, Value};
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
-    Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
-    ReportingDescriptor, ReportingDescriptorReference, Result as SarifResult, ResultLevel, Run,
-    RunAutomationDetails, Sarif, Suppression as SarifSuppression, Tool, ToolComponent,
+    Artifact, ArtifactLocation, Invocation, Location, LogicalLocation, Message,
+    MultiformatMessageString, Notification, PhysicalLocation, PropertyBag, Region,
+    ReportingConfiguration, ReportingDescriptor, ReportingDescriptorReference,
+    Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif,
+    Suppression as SarifSuppression, Tool, ToolComponent,
 };
 
 use crate::error::RuleError;
@@ -186,6 +187,7 @@ struct Writer {
     /// Indexes into `results`, highest severity first, then in report order.
     by_severity: Vec<usize>,
     notifications: Vec<Notification>,
+    artifacts: Vec<Artifact>,
     coverage: PropertyBag,
     execution_successful: bool,
     automation_id: String,
@@ -315,11 +317,13 @@ impl Writer {
             results,
             by_severity,
             notifications: all_notifications,
+            artifacts: crate::sarif_artifacts::artifacts(report, &paths),
             coverage: coverage_properties(report),
             execution_successful: report.rule_errors.is_empty()
                 && report.unchecked.is_empty()
                 && report.summary.hosts_not_checked == 0
                 && report.summary.hosts_missing_required == 0
+                && report.summary.timed_out == 0
                 && !unreadable,
             automation_id,
             root_description: if options.source_root.is_some() {
@@ -390,6 +394,7 @@ impl Writer {
             },
             invocations: Some(vec![invocation]),
             original_uri_base_ids: Some(base_ids),
+            artifacts: Some(self.artifacts.clone()),
             automation_details: Some(RunAutomationDetails {
                 id: Some(self.automation_id.clone()),
                 ..Default::default()
@@ -1099,7 +1104,7 @@ fn rule_error_notification(
 }
 
 /// Turns file paths into SARIF artifact locations.
-struct PathMapper {
+pub(crate) struct PathMapper {
     /// The directory `%SRCROOT%` stands for, absolute and normalised.
     root: PathBuf,
 }
@@ -1134,7 +1139,7 @@ impl PathMapper {
     }
 
     /// `path` relative to `%SRCROOT%` when it is under it, else as an absolute `file:` URI.
-    fn artifact_location(&self, path: &str) -> ArtifactLocation {
+    pub(crate) fn artifact_location(&self, path: &str) -> ArtifactLocation {
         match self.resolve(path) {
             Ok(relative) => {
                 let segments: Vec<String> = relative
@@ -1163,7 +1168,7 @@ impl PathMapper {
     }
 
     /// `path` as a relative path with `/` when it is under the root, else unchanged.
-    fn display_path(&self, path: &str) -> String {
+    pub(crate) fn display_path(&self, path: &str) -> String {
         match self.resolve(path) {
             Ok(relative) => {
                 let parts: Vec<String> = relative
@@ -1185,7 +1190,7 @@ impl PathMapper {
 
     /// `text` with the root's absolute path taken out of the paths it names, so that the
     /// output does not depend on where the evidence sat.
-    fn relativize_text(&self, text: &str) -> String {
+    pub(crate) fn relativize_text(&self, text: &str) -> String {
         let root = self.root.to_string_lossy();
         let root = root.trim_end_matches(['/', '\\']);
         if root.is_empty() {

@@ -11,6 +11,7 @@ use hiveward_collectors::{
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
 use crate::host_api::{HostFacts, HostHandle};
@@ -30,6 +31,9 @@ pub struct ScanSettings {
     pub params: BTreeMap<String, String>,
     /// Evidence every host must have (`--require`); a host without it makes the run incomplete.
     pub require: Vec<Requirement>,
+    /// When the run must stop (`--timeout`): evaluations not made by then are *not checked*,
+    /// and the run is incomplete.
+    pub deadline: Option<RunDeadline>,
 }
 
 /// Evidence a host must have, as `--require` names it: `system`, `software`, `hkcu`, `sam`,
@@ -197,6 +201,9 @@ pub struct ScanSummary {
     pub rule_errors: usize,
     /// Rule × host evaluations stopped by damaged evidence.
     pub unchecked: usize,
+    /// Rule × host outcomes that are *not checked* because the run's `--timeout` expired before
+    /// or while the rule ran (a fleet rule counts once per host); any makes the run incomplete.
+    pub timed_out: usize,
     /// Findings accepted by a waiver or the baseline.
     pub suppressed: usize,
 }
@@ -256,7 +263,8 @@ impl ScanReport {
 
     /// The exit code, where `allow_partial` (`--allow-partial`) accepts unreadable or damaged
     /// evidence and hosts on which nothing could be checked, but never a run that checked
-    /// nothing at all, nor a host that lacks evidence `--require` demands.
+    /// nothing at all, a host that lacks evidence `--require` demands, or a run whose
+    /// `--timeout` expired before every evaluation was made.
     pub fn exit_code_with(&self, fail_on: Option<Severity>, allow_partial: bool) -> u8 {
         if !self.rule_errors.is_empty() {
             return EXIT_ERROR;
@@ -270,7 +278,10 @@ impl ScanReport {
                 return EXIT_FINDINGS;
             }
         }
-        if self.summary.checked == 0 || self.summary.hosts_missing_required > 0 {
+        if self.summary.checked == 0
+            || self.summary.hosts_missing_required > 0
+            || self.summary.timed_out > 0
+        {
             return EXIT_INCOMPLETE;
         }
         if !allow_partial
@@ -341,7 +352,7 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         settings.profile.clone()
     };
     let context = context_map(&profile, &settings.params);
-    let mut evaluation = rules.evaluate(&readable, &context);
+    let mut evaluation = rules.evaluate_until(&[], &readable, &context, settings.deadline.as_ref());
     for handle in &unreadable {
         let files: Vec<&str> = handle
             .0
@@ -371,8 +382,27 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         findings: evaluation.findings.len(),
         rule_errors: evaluation.rule_errors.len(),
         unchecked: evaluation.unchecked.len(),
+        timed_out: evaluation.timed_out,
         ..ScanSummary::default()
     };
+    let mut notices = Vec::new();
+    if let Some(deadline) = settings
+        .deadline
+        .as_ref()
+        .filter(|_| evaluation.timed_out > 0)
+    {
+        note_timeout(&mut hosts, &evaluation.outcomes, deadline);
+        notices.push(Notice {
+            code: TIMEOUT_CODE.to_string(),
+            level: NoticeLevel::Error,
+            file: None,
+            message: format!(
+                "the run's --timeout of {} expired: {} rule × host evaluation(s) were not made or not finished and are reported as not checked; the results are incomplete",
+                deadline.timeout().text,
+                evaluation.timed_out
+            ),
+        });
+    }
     attach_outcomes(&mut hosts, evaluation.outcomes, &mut summary);
     let facts: Vec<&HostHandle> = readable.iter().chain(&unreadable).collect();
     check_requirements(&mut hosts, &facts, &settings.require, &mut summary);
@@ -420,9 +450,47 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         findings: evaluation.findings,
         rule_errors: evaluation.rule_errors,
         unchecked: evaluation.unchecked,
-        notices: Vec::new(),
+        notices,
         counts,
         summary,
+    }
+}
+
+/// The code of the notices that say the run's `--timeout` expired.
+pub(crate) const TIMEOUT_CODE: &str = "hiveward::scan::timeout";
+
+/// Adds to each host whose evaluations the run's deadline stopped or kept from running a
+/// notice naming those rules.
+fn note_timeout(hosts: &mut [ScanHost], outcomes: &[RuleOutcome], deadline: &RunDeadline) {
+    let reasons = [deadline.not_run_reason(), deadline.stopped_reason()];
+    for host in hosts.iter_mut() {
+        let rules: Vec<&str> = outcomes
+            .iter()
+            .filter(|outcome| {
+                outcome.host.eq_ignore_ascii_case(&host.name)
+                    && outcome.outcome == Outcome::NotChecked
+                    && outcome
+                        .reason
+                        .as_ref()
+                        .is_some_and(|reason| reasons.contains(reason))
+            })
+            .map(|outcome| outcome.rule.as_str())
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        host.notices.push(Notice {
+            code: TIMEOUT_CODE.to_string(),
+            level: NoticeLevel::Error,
+            file: None,
+            message: format!(
+                "{}: the run's --timeout of {} expired before {} rule(s) could check this host: {}",
+                host.name,
+                deadline.timeout().text,
+                rules.len(),
+                rules.join(", ")
+            ),
+        });
     }
 }
 

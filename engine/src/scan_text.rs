@@ -1,22 +1,32 @@
 //! Renders the scan report as readable text: findings grouped by host, then a summary.
+//!
+//! Every string that comes from evidence, rule packs or waivers goes through
+//! [`escape_terminal`](crate::escape_terminal) (fix guidance, line by line), and the finished
+//! text through [`escape_terminal_lines`] as a last guard, so no control sequence reaches the terminal.
 
 use std::io::{self, Write};
 
 use crate::finding::{Evidence, Finding};
 use crate::outcome::Outcome;
 use crate::scan::{ScanHost, ScanReport};
+use crate::terminal::{escape_terminal as one_line, escape_terminal_lines};
 
 fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
     let file = if evidence.files.len() > 1 {
-        format!("  [{}]", evidence.files.join(", "))
+        let files: Vec<_> = evidence.files.iter().map(|file| one_line(file)).collect();
+        format!("  [{}]", files.join(", "))
     } else {
         evidence
             .file
             .as_deref()
-            .map(|file| format!("  [{file}]"))
+            .map(|file| format!("  [{}]", one_line(file)))
             .unwrap_or_default()
     };
-    writeln!(out, "      evidence: {}{file}", evidence.summary())
+    writeln!(
+        out,
+        "      evidence: {}{file}",
+        one_line(&evidence.summary())
+    )
 }
 
 fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
@@ -28,7 +38,7 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
                 crate::finding::SuppressionKind::Waiver => "waived",
                 crate::finding::SuppressionKind::Baseline => "baseline",
             },
-            suppression.justification
+            one_line(&suppression.justification)
         ),
         None => String::new(),
     };
@@ -36,10 +46,10 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
         out,
         "  {:<8} {}  {}{inferred}{suppressed}",
         finding.severity.name().to_uppercase(),
-        finding.rule,
-        finding.title
+        one_line(&finding.rule),
+        one_line(&finding.title)
     )?;
-    writeln!(out, "      {}", finding.message)?;
+    writeln!(out, "      {}", one_line(&finding.message))?;
     for evidence in &finding.evidence {
         write_evidence(evidence, out)?;
     }
@@ -48,35 +58,47 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
         if line.trim().is_empty() {
             writeln!(out)?;
         } else {
-            writeln!(out, "        {line}")?;
+            writeln!(out, "        {}", one_line(line))?;
         }
     }
     Ok(())
 }
 
-/// Writes `report` as text.
+/// Writes `report` as text, with control characters from the evidence, rules and waivers shown
+/// as visible escapes (see [`escape_terminal`](crate::escape_terminal)).
 pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+    let mut text = Vec::new();
+    write_report(report, &mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    out.write_all(escape_terminal_lines(&text).as_bytes())
+}
+
+fn write_report(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     for host in &report.hosts {
         let os = match (&host.os, &host.os_build) {
-            (Some(name), Some(build)) => format!(" ({name}, build {build})"),
-            (Some(name), None) => format!(" ({name})"),
+            (Some(name), Some(build)) => {
+                format!(" ({}, build {})", one_line(name), one_line(build))
+            }
+            (Some(name), None) => format!(" ({})", one_line(name)),
             _ => String::new(),
         };
         let coverage = &host.coverage;
         writeln!(
             out,
             "{}{os}: checked {} of {} rule(s)",
-            host.name, coverage.checked, coverage.rules
+            one_line(&host.name),
+            coverage.checked,
+            coverage.rules
         )?;
         for file in &host.files {
             for notice in &file.notices {
                 let level = format!("{:?}", notice.level).to_lowercase();
-                writeln!(out, "  {level}: {}", notice.message)?;
+                writeln!(out, "  {level}: {}", one_line(&notice.message))?;
             }
         }
         for notice in &host.notices {
             let level = format!("{:?}", notice.level).to_lowercase();
-            writeln!(out, "  {level}: {}", notice.message)?;
+            writeln!(out, "  {level}: {}", one_line(&notice.message))?;
         }
         let findings: Vec<&Finding> = report
             .findings
@@ -97,10 +119,10 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
             writeln!(
                 out,
                 "  RULE ERROR {} ({}:{}): {}",
-                error.rule,
-                error.file,
+                one_line(&error.rule),
+                one_line(&error.file),
                 error.line.map_or("?".to_string(), |line| line.to_string()),
-                error.message
+                one_line(&error.message)
             )?;
         }
         for unchecked in report
@@ -111,7 +133,8 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
             writeln!(
                 out,
                 "  NOT CHECKED {}: {}",
-                unchecked.rule, unchecked.message
+                one_line(&unchecked.rule),
+                one_line(&unchecked.message)
             )?;
         }
         write_not_applicable(host, out)?;
@@ -119,7 +142,7 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
             writeln!(
                 out,
                 "  MISSING REQUIRED EVIDENCE: {}",
-                host.missing_required.join(", ")
+                one_line(&host.missing_required.join(", "))
             )?;
         }
         writeln!(out)?;
@@ -132,7 +155,12 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
         write_finding(finding, out)?;
     }
     for error in report.rule_errors.iter().filter(|error| error.host == "*") {
-        writeln!(out, "RULE ERROR {} (fleet): {}", error.rule, error.message)?;
+        writeln!(
+            out,
+            "RULE ERROR {} (fleet): {}",
+            one_line(&error.rule),
+            one_line(&error.message)
+        )?;
     }
     for unchecked in report
         .unchecked
@@ -142,17 +170,23 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
         writeln!(
             out,
             "NOT CHECKED {} (fleet): {}",
-            unchecked.rule, unchecked.message
+            one_line(&unchecked.rule),
+            one_line(&unchecked.message)
         )?;
     }
     for notice in &report.notices {
         let level = format!("{:?}", notice.level).to_lowercase();
-        writeln!(out, "{level}: {}", notice.message)?;
+        writeln!(out, "{level}: {}", one_line(&notice.message))?;
     }
     if !report.passed_over.is_empty() {
         writeln!(out, "passed over")?;
         for skipped in &report.passed_over {
-            writeln!(out, "  {}: {}", skipped.path, skipped.reason)?;
+            writeln!(
+                out,
+                "  {}: {}",
+                one_line(&skipped.path),
+                one_line(&skipped.reason)
+            )?;
         }
         writeln!(out)?;
     }
@@ -174,7 +208,7 @@ pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<(
         counts.info,
         summary.hosts,
         summary.rules,
-        report.profile,
+        one_line(&report.profile),
         summary.files_read,
         summary.files_partial,
         summary.files_unreadable,
@@ -270,7 +304,12 @@ fn write_not_applicable(host: &ScanHost, out: &mut dyn Write) -> io::Result<()> 
     }
     by_reason.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
     for (reason, rules) in by_reason {
-        writeln!(out, "  not applicable: {reason}: {}", rules.join(", "))?;
+        writeln!(
+            out,
+            "  not applicable: {}: {}",
+            one_line(reason),
+            one_line(&rules.join(", "))
+        )?;
     }
     Ok(())
 }
