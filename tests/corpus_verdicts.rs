@@ -37,7 +37,8 @@ fn verdicts(list: &[(&str, bool, usize)]) -> Verdicts {
 fn expected(name: &str) -> Option<(Verdicts, Vec<&'static str>)> {
     // Every hive: the SMB server and client do not require signing (0 is the default before
     // Windows 11 24H2 and none is a domain controller) and the server's SMB1 "if client agrees"
-    // signing is off (server default 0; the client's EnableSecuritySignature is 1).
+    // signing is off (server default 0; the client's EnableSecuritySignature is 1) — except on
+    // SYSTEM_B, where SMB1 is not installed, so EnableSecuritySignature means nothing.
     let signing = [
         ("HW-SIGN-001", false, 1),
         ("HW-SIGN-002", false, 1),
@@ -46,25 +47,25 @@ fn expected(name: &str) -> Option<(Verdicts, Vec<&'static str>)> {
     let list: Vec<(&str, bool, usize)> = match name {
         // Windows XP: SMB1 is the only dialect; LmCompatibilityLevel 0, NoLMHash 0 and
         // NTLMMinClientSec/ServerSec 0 are XP's defaults; XP ships NullSessionShares COMCFG and
-        // DFS$; guest fallback is allowed. No mrxsmb10 driver (XP's SMB1 client is mrxsmb).
+        // DFS$. AllowInsecureGuestAuth does not exist before Windows 10, so HW-GUEST-001 does
+        // not apply. No mrxsmb10 driver (XP's SMB1 client is mrxsmb).
         "dfwinreg/SYSTEM" => vec![
             ("HW-SMB1-001", true, 1),
             ("HW-NTLM-001", false, 1),
             ("HW-NTLM-003", false, 2),
             ("HW-NTLM-004", false, 1),
-            ("HW-GUEST-001", true, 1),
             ("HW-ANON-001", false, 1),
         ],
         // Windows 7 SP1 and 8.1: SMB1 absent means enabled before 1709, the mrxsmb10 driver is
         // on demand / automatic, LmCompatibilityLevel absent behaves as 3, NTLMMin*Sec are
-        // 0x20000000 (128-bit only), guest fallback is allowed before 1709. NoLMHash is 1 and
-        // RestrictNullSessAccess 1 with empty pipes: clean.
+        // 0x20000000 (128-bit only); AllowInsecureGuestAuth does not exist before Windows 10,
+        // so HW-GUEST-001 does not apply. NoLMHash is 1 and RestrictNullSessAccess 1 with empty
+        // pipes: clean.
         "regipy/SYSTEM" | "regipy/SYSTEM_2" => vec![
             ("HW-SMB1-001", true, 1),
             ("HW-SMB1-002", false, 1),
             ("HW-NTLM-001", true, 1),
             ("HW-NTLM-003", false, 2),
-            ("HW-GUEST-001", true, 1),
         ],
         // Windows 10 1709 Education, installed without SMB1 (no srv and no mrxsmb10 keys), with
         // AllowInsecureGuestAuth 0 written: only the NTLM level and session security remain.
@@ -80,11 +81,7 @@ fn expected(name: &str) -> Option<(Verdicts, Vec<&'static str>)> {
         ],
         // Another Windows XP hive whose Lsa key sits in a damaged cell: the NTLM rules cannot
         // check it and say so; the rest is XP's defaults as above.
-        "regipy/corrupted_system_hive" => vec![
-            ("HW-SMB1-001", true, 1),
-            ("HW-GUEST-001", true, 1),
-            ("HW-ANON-001", false, 1),
-        ],
+        "regipy/corrupted_system_hive" => vec![("HW-SMB1-001", true, 1), ("HW-ANON-001", false, 1)],
         _ => return None,
     };
     let unchecked = if name == "regipy/corrupted_system_hive" {
@@ -92,8 +89,11 @@ fn expected(name: &str) -> Option<(Verdicts, Vec<&'static str>)> {
     } else {
         Vec::new()
     };
+    let signing = signing
+        .into_iter()
+        .filter(|(rule, _, _)| !(name == "regipy/SYSTEM_B" && *rule == "HW-SIGN-003"));
     Some((
-        verdicts(&signing.into_iter().chain(list).collect::<Vec<_>>()),
+        verdicts(&signing.chain(list).collect::<Vec<_>>()),
         unchecked,
     ))
 }

@@ -534,9 +534,10 @@ fn value_record(bytes: &[u8], name: &str) -> usize {
     found[0]
 }
 
-/// A Windows 7 SP1 workstation whose SYSTEM `ProductOptions\ProductType` value points past the
-/// hive bins (the base block stays valid), beside a healthy SOFTWARE hive that lacks
-/// KB2878378: the OS still comes from SOFTWARE, and the hotfix verdict is made.
+/// A Windows 7 SP1 workstation running the OpsMgr agent (`HealthService`) whose SYSTEM
+/// `ProductOptions\ProductType` value points past the hive bins (the base block stays valid),
+/// beside a healthy SOFTWARE hive that lacks KB2878378: the OS still comes from SOFTWARE, and
+/// the hotfix verdict is made.
 #[test]
 fn damaged_product_options_beside_a_healthy_software_still_yields_the_hotfix_verdict() {
     let system = r#"Windows Registry Editor Version 5.00
@@ -550,6 +551,9 @@ fn damaged_product_options_beside_a_healthy_software_still_yields_the_hotfix_ver
 [HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Control\ProductOptions]
 "ProductType"="WinNT"
 "ProductSuite"=hex(7):00,00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\HealthService]
+"Start"=dword:00000002
 "#;
     let mut packages = String::new();
     for kb in ["KB2775511", "KB2732673", "KB2728738"] {
