@@ -33,6 +33,19 @@ fn committed_bundle_matches_its_sources() {
             }
             None => {
                 let path = root().join(format!("examples/bundle/{stem}.HIV"));
+                // The generator pins every timestamp, so the committed hive is exactly what
+                // the sources give.
+                let mut regenerated =
+                    hiveward_testkit::hive_from_reg(&std::fs::read_to_string(&source).unwrap());
+                hiveward_testkit::pin_hive_times(
+                    &mut regenerated,
+                    hiveward_testkit::SAMPLE_BUNDLE_TIME,
+                );
+                assert!(
+                    std::fs::read(&path).unwrap() == regenerated,
+                    "{} differs from what its source gives: run `cargo run -p hiveward-testkit --bin make-sample-bundle`",
+                    path.display()
+                );
                 let hive = HiveFile::open(&path, &[]).unwrap();
                 for key in expected.keys() {
                     let components: Vec<&str> = key.path.split('\\').collect();

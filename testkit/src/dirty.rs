@@ -307,3 +307,37 @@ pub fn old_format_log(primary: &[u8], after: &[u8]) -> Vec<u8> {
     }
     log
 }
+
+/// The time the sample bundle's hives say they were written: 2026-11-22T01:38:58.877098Z.
+pub const SAMPLE_BUNDLE_TIME: u64 = 134_397_851_388_770_980;
+
+/// Pins every timestamp of `hive` to `filetime`: the base block's, each hive bin's, and each
+/// key node's LastWriteTime; then recomputes the base block checksum. regf stamps the time of
+/// writing, which would make every regeneration differ; no crate rewrites them, hence by hand.
+pub fn pin_hive_times(hive: &mut [u8], filetime: u64) {
+    const BASE: usize = 4096;
+    let stamp = filetime.to_le_bytes();
+    hive[0x0c..0x14].copy_from_slice(&stamp);
+    let mut bin = BASE;
+    while bin + 0x20 <= hive.len() && &hive[bin..bin + 4] == b"hbin" {
+        let size = u32::from_le_bytes(hive[bin + 8..bin + 12].try_into().unwrap()) as usize;
+        if size < 0x20 || bin + size > hive.len() {
+            break;
+        }
+        hive[bin + 0x14..bin + 0x1c].copy_from_slice(&stamp);
+        let mut cell = bin + 0x20;
+        while cell + 4 <= bin + size {
+            let raw = i32::from_le_bytes(hive[cell..cell + 4].try_into().unwrap());
+            let length = raw.unsigned_abs() as usize;
+            if length < 8 || cell + length > bin + size {
+                break;
+            }
+            if raw < 0 && &hive[cell + 4..cell + 6] == b"nk" {
+                hive[cell + 8..cell + 16].copy_from_slice(&stamp);
+            }
+            cell += length;
+        }
+        bin += size;
+    }
+    fix_base_block_checksum(hive);
+}

@@ -1,12 +1,16 @@
 //! Regenerates `examples/bundle/` from the `.reg` sources in `examples/bundle-src/`.
 //!
 //! `NAME.reg` becomes the hive `NAME.HIV`, as `REG SAVE` would write it; `NAME.export.reg`
-//! becomes `NAME.reg` in UTF-16LE, as `reg export` writes it.
+//! becomes `NAME.reg` in UTF-16LE, as `reg export` writes it. Every timestamp in the hives (the
+//! base block's, each bin's and each key's LastWriteTime) is pinned to [`PINNED_TIME`], so the
+//! same sources always give the same bytes.
 //!
 //! Run from the workspace root: `cargo run -p hiveward-testkit --bin make-sample-bundle`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use hiveward_testkit::SAMPLE_BUNDLE_TIME as PINNED_TIME;
 
 fn main() -> ExitCode {
     let root = hiveward_testkit::workspace_root();
@@ -46,10 +50,11 @@ fn regenerate(sources: &Path, target: &Path) -> std::io::Result<Vec<PathBuf>> {
                 target.join(format!("{export}.reg")),
                 hiveward_testkit::utf16_reg_export(&text),
             ),
-            None => (
-                target.join(format!("{stem}.HIV")),
-                hiveward_testkit::hive_from_reg(&text),
-            ),
+            None => {
+                let mut hive = hiveward_testkit::hive_from_reg(&text);
+                hiveward_testkit::pin_hive_times(&mut hive, PINNED_TIME);
+                (target.join(format!("{stem}.HIV")), hive)
+            }
         };
         std::fs::write(&path, bytes)?;
         written.push(path);
