@@ -757,3 +757,59 @@ fn names_that_differ_only_in_invalid_utf8_stay_distinct() {
         );
     }
 }
+
+/// A finding's evidence cites its file in the same lossless form as the host's file list, so
+/// the two stay joinable for names that are not UTF-8.
+#[cfg(unix)]
+#[test]
+fn evidence_files_keep_the_identity_of_names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    fs::create_dir_all(&bundle).unwrap();
+    let hive = hiveward_testkit::hive_from_reg(&format!(
+        "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\LanmanServer\\Parameters]\r\n\
+         \"DisableStrictNameChecking\"=dword:00000001\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n\
+         \"ComputerName\"=\"FS01\"\r\n"
+    ));
+    fs::write(bundle.join(OsStr::from_bytes(b"FS01_SYSTEM\xff.HIV")), hive).unwrap();
+    let report = hiveward(&[
+        os("scan"),
+        os("--only"),
+        os("HW-HARD-004,HW-STRICT-001"),
+        os("--format"),
+        os("json"),
+        os("--fail-on"),
+        os("never"),
+        bundle.clone().into(),
+    ])
+    .json();
+    let listed = report["hosts"][0]["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(listed.ends_with(r"FS01_SYSTEM\xff.HIV"), "{listed}");
+    let finding = &report["findings"][0];
+    assert_eq!(finding["rule"], "HW-STRICT-001", "{report:#}");
+    assert_eq!(
+        finding["evidence"][0]["file"].as_str(),
+        Some(listed.as_str())
+    );
+    // Every evidence file a rule can cite comes from the registry read: the same form.
+    let run = hiveward(&[
+        os("inspect"),
+        os("--format"),
+        os("json"),
+        os("--key"),
+        os(r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters"),
+        bundle.into(),
+    ])
+    .json();
+    assert_eq!(
+        run["hosts"][0]["key"]["file"].as_str(),
+        Some(listed.as_str())
+    );
+}

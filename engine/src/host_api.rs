@@ -174,7 +174,10 @@ fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) 
             let observed = reg_data_to_dynamic(&found.data.data);
             map.insert("present".into(), true.into());
             map.insert("resolved_path".into(), found.resolved_path.into());
-            map.insert("file".into(), found.file.display().to_string().into());
+            map.insert(
+                "file".into(),
+                hiveward_collectors::path_text(&found.file).into(),
+            );
             map.insert("observed_type".into(), found.data.value_type.name().into());
             map.insert("value".into(), observed.clone());
             map.insert("observed".into(), observed);
@@ -188,7 +191,10 @@ fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) 
             match host.0.registry.locate(path) {
                 Some(place) => {
                     map.insert("resolved_path".into(), place.resolved_path.into());
-                    map.insert("file".into(), place.file.display().to_string().into());
+                    map.insert(
+                        "file".into(),
+                        hiveward_collectors::path_text(&place.file).into(),
+                    );
                 }
                 None => {
                     map.insert("resolved_path".into(), path.into());
@@ -326,7 +332,10 @@ fn key_info(host: &HostHandle, path: &str) -> RhaiResult<Map> {
         Some(found) => {
             map.insert("present".into(), true.into());
             map.insert("resolved_path".into(), found.resolved_path.into());
-            map.insert("file".into(), found.file.display().to_string().into());
+            map.insert(
+                "file".into(),
+                hiveward_collectors::path_text(&found.file).into(),
+            );
             map.insert(
                 "last_written".into(),
                 found

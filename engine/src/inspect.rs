@@ -162,7 +162,7 @@ pub fn build_inspect_report(
         tool: ToolInfo::current(),
         inputs: inputs
             .iter()
-            .map(|input| input.display().to_string())
+            .map(|input| hiveward_collectors::path_text(input))
             .collect(),
         hosts,
         passed_over: collection.passed_over.clone(),
@@ -248,7 +248,7 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
         Ok(Some(found)) => {
             report.found = true;
             report.resolved_path = Some(found.resolved_path);
-            report.file = Some(found.file.display().to_string());
+            report.file = Some(hiveward_collectors::path_text(&found.file));
             report.values = found.data;
             report.values.sort_by_key(|value| value.name.to_lowercase());
             if through_ccs {

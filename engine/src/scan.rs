@@ -429,7 +429,7 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         inputs: settings
             .inputs
             .iter()
-            .map(|input| input.display().to_string())
+            .map(|input| hiveward_collectors::path_text(input))
             .collect(),
         profile,
         params: settings.params.clone(),
