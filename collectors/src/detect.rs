@@ -87,13 +87,22 @@ fn not_regular(file_type: &FileType) -> std::io::Error {
 
 /// Opens `path` for reading when it is a regular file, after symbolic links. The type is
 /// checked before opening, so a FIFO is never opened (opening one waits for a writer), and
-/// again on the opened file, so a device put in its place meanwhile is not read either.
+/// again on the opened file, so a device put in its place meanwhile is not read either. On Unix
+/// the open is non-blocking, so a FIFO swapped in between the check and the open cannot block
+/// it either (the flag changes nothing for regular files).
 pub(crate) fn open_regular(path: &Path) -> std::io::Result<File> {
     let target = std::fs::metadata(path)?;
     if !target.is_file() {
         return Err(not_regular(&target.file_type()));
     }
-    let file = File::open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
     let opened = file.metadata()?;
     if !opened.is_file() {
         return Err(not_regular(&opened.file_type()));

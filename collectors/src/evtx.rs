@@ -84,7 +84,6 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
@@ -319,7 +318,7 @@ pub fn read_evtx_with(
         path: path.to_path_buf(),
         error,
     };
-    let mut file = File::open(path).map_err(io_error)?;
+    let mut file = crate::detect::open_regular(path).map_err(io_error)?;
     let length = file.metadata().map_err(io_error)?.len();
     if length == 0 {
         return Err(EvidenceError::EmptyFile {
@@ -580,7 +579,7 @@ fn read_chunk_run(
         path: context.path.to_path_buf(),
         error,
     };
-    let mut file = File::open(context.path).map_err(io_error)?;
+    let mut file = crate::detect::open_regular(context.path).map_err(io_error)?;
     let mut outcome = ChunkOutcome::default();
     for &(number, available) in run {
         let mut bytes = vec![0u8; CHUNK_SIZE];
