@@ -521,19 +521,6 @@ fn a_host_whose_absent_value_is_declined_by_the_rule_says_why() {
     );
 }
 
-/// The offset of the `vk` record of the value `name` (ASCII, unique in the hive).
-fn value_record(bytes: &[u8], name: &str) -> usize {
-    let found: Vec<usize> = (0..bytes.len().saturating_sub(20 + name.len()))
-        .filter(|&at| {
-            bytes[at..at + 2] == *b"vk"
-                && usize::from(u16::from_le_bytes([bytes[at + 2], bytes[at + 3]])) == name.len()
-                && bytes[at + 20..at + 20 + name.len()] == *name.as_bytes()
-        })
-        .collect();
-    assert_eq!(found.len(), 1, "{name}: {found:?}");
-    found[0]
-}
-
 /// A Windows 7 SP1 workstation running the OpsMgr agent (`HealthService`) whose SYSTEM
 /// `ProductOptions\ProductType` value points past the hive bins (the base block stays valid),
 /// beside a healthy SOFTWARE hive that lacks KB2878378: the OS still comes from SOFTWARE, and
@@ -576,8 +563,7 @@ fn damaged_product_options_beside_a_healthy_software_still_yields_the_hotfix_ver
     );
     let dir = tempfile::tempdir().unwrap();
     let mut system_bytes = hive_from_reg(system);
-    let record = value_record(&system_bytes, "ProductType");
-    system_bytes[record + 8..record + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    hiveward_testkit::damage_value_data(&mut system_bytes, "ProductType");
     fs::write(dir.path().join("WKS7_SYSTEM.HIV"), system_bytes).unwrap();
     fs::write(
         dir.path().join("WKS7_SOFTWARE.HIV"),
@@ -732,8 +718,7 @@ fn a_fact_hidden_by_damage_stops_only_the_rules_that_need_it() {
 "#;
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = hive_from_reg(system);
-    let record = value_record(&bytes, "ProductType");
-    bytes[record + 8..record + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    hiveward_testkit::damage_value_data(&mut bytes, "ProductType");
     fs::write(dir.path().join("SRV9_SYSTEM.HIV"), bytes).unwrap();
     let run = hiveward(
         &[

@@ -10,7 +10,7 @@ use hiveward_collectors::{
     collect, discover, read_hotfixes, read_os_facts, CollectOptions, DiscoverOptions, HiveFile,
     HostRegistry, KbStatus, Notice, OsFacts, Platform, RegistrySource, Role,
 };
-use hiveward_testkit::hive_from_reg;
+use hiveward_testkit::{damage_value_data, hive_from_reg};
 use serde_json::json;
 
 const HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
@@ -52,20 +52,6 @@ fn windows_7_software(installation_type: bool) -> String {
     text
 }
 
-/// The absolute offset of the `vk` record of the value `name` (an ASCII name), which must be
-/// unique in the hive.
-fn value_record(bytes: &[u8], name: &str) -> usize {
-    let found: Vec<usize> = (0..bytes.len().saturating_sub(20 + name.len()))
-        .filter(|&at| {
-            bytes[at..at + 2] == *b"vk"
-                && usize::from(u16::from_le_bytes([bytes[at + 2], bytes[at + 3]])) == name.len()
-                && bytes[at + 20..at + 20 + name.len()] == *name.as_bytes()
-        })
-        .collect();
-    assert_eq!(found.len(), 1, "{name}: {found:?}");
-    found[0]
-}
-
 /// The absolute offset of the `nk` record of the key `name`, which must be unique in the hive.
 fn key_record(bytes: &[u8], name: &str) -> usize {
     let found: Vec<usize> = (0..bytes.len().saturating_sub(0x4c + name.len()))
@@ -82,18 +68,6 @@ fn key_record(bytes: &[u8], name: &str) -> usize {
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
-}
-
-/// Points the data of value `name` past the end of the hive bins: its cell cannot be read.
-/// Only the hive bins change, so the base block and its checksum stay valid.
-fn damage_value_data(bytes: &mut [u8], name: &str) {
-    let record = value_record(bytes, name);
-    assert_eq!(
-        u32_at(bytes, record + 4) & 0x8000_0000,
-        0,
-        "{name} has a cell"
-    );
-    bytes[record + 8..record + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
 }
 
 /// Points the values list of key `name` past the end of the hive bins.

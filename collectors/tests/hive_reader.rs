@@ -5,7 +5,7 @@ use std::path::Path;
 use hiveward_collectors::{
     HiveFile, HiveKind, HiveState, HostRegistry, RegData, RegType, RegistrySource,
 };
-use hiveward_testkit::hive_from_reg;
+use hiveward_testkit::{hive_from_reg, value_record};
 
 const SYSTEM: &str = r#"Windows Registry Editor Version 5.00
 
@@ -352,21 +352,6 @@ fn cells(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         bin += size.max(4096);
     }
     found.into_iter()
-}
-
-/// The absolute offset of the `vk` record of the value `name` (an ASCII name), which must be
-/// unique in the hive.
-fn value_record(bytes: &[u8], name: &str) -> usize {
-    let found: Vec<usize> = cells(bytes)
-        .filter(|(_, data)| {
-            data.starts_with(b"vk")
-                && usize::from(u16::from_le_bytes([data[2], data[3]])) == name.len()
-                && data.get(20..20 + name.len()) == Some(name.as_bytes())
-        })
-        .map(|(cell, _)| cell + 4)
-        .collect();
-    assert_eq!(found.len(), 1, "{name}: {found:?}");
-    found[0]
 }
 
 #[test]

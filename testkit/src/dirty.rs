@@ -341,3 +341,29 @@ pub fn pin_hive_times(hive: &mut [u8], filetime: u64) {
     }
     fix_base_block_checksum(hive);
 }
+
+/// The absolute offset of the `vk` record of the value `name` (an ASCII name), which must be
+/// unique in the hive; panics otherwise.
+pub fn value_record(bytes: &[u8], name: &str) -> usize {
+    let found: Vec<usize> = (0..bytes.len().saturating_sub(20 + name.len()))
+        .filter(|&at| {
+            bytes[at..at + 2] == *b"vk"
+                && usize::from(u16::from_le_bytes([bytes[at + 2], bytes[at + 3]])) == name.len()
+                && bytes[at + 20..at + 20 + name.len()] == *name.as_bytes()
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{name}: {found:?}");
+    found[0]
+}
+
+/// Points the data of value `name` past the end of the hive bins, so its cell cannot be read.
+/// Only the hive bins change: the base block and its checksum stay valid.
+pub fn damage_value_data(bytes: &mut [u8], name: &str) {
+    let record = value_record(bytes, name);
+    assert_eq!(
+        u32::from_le_bytes(bytes[record + 4..record + 8].try_into().unwrap()) & 0x8000_0000,
+        0,
+        "{name} has a cell"
+    );
+    bytes[record + 8..record + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+}
