@@ -351,15 +351,7 @@ pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
         let notices = registry.control_set_differences(&keys);
         // A hive that turned out damaged where it was read counts as partly read.
         let mut records = draft.records;
-        for record in &mut records {
-            let damaged = notices.iter().any(|notice| {
-                notice.code == "hiveward::hive::corrupt"
-                    && notice.file.as_deref() == Some(record.path.as_str())
-            });
-            if damaged && record.status == FileStatus::Read {
-                record.status = FileStatus::Partial;
-            }
-        }
+        mark_damaged_files(&mut records, &notices);
         hosts.push(Host {
             name,
             name_source: draft.name_source,
@@ -385,4 +377,18 @@ fn sorted_events(mut events: Vec<EventRecord>) -> Vec<EventRecord> {
             .then(a.file.cmp(&b.file))
     });
     events
+}
+
+/// Marks as partly read every file that `notices` report damaged (`hiveward::hive::corrupt`),
+/// so that no file found damaged where it was read counts as read: collection uses it for the
+/// control-set comparison, reports for damage met later, reading OS facts or hotfixes.
+pub fn mark_damaged_files(files: &mut [FileRecord], notices: &[Notice]) {
+    for file in files.iter_mut() {
+        let damaged = notices.iter().any(|notice| {
+            notice.code == "hiveward::hive::corrupt" && notice.file.as_deref() == Some(&file.path)
+        });
+        if damaged && file.status == FileStatus::Read {
+            file.status = FileStatus::Partial;
+        }
+    }
 }

@@ -135,7 +135,7 @@ pub fn build_inspect_report(
             let mut notices = host.notices.clone();
             let (os, hotfixes) = os_and_hotfixes(&host.registry, &mut notices);
             let mut files = host.files.clone();
-            mark_damaged_files(&mut files, &notices);
+            hiveward_collectors::mark_damaged_files(&mut files, &notices);
             for file in &files {
                 match file.status {
                     FileStatus::Read => summary.files_read += 1,
@@ -194,19 +194,6 @@ pub(crate) fn os_and_hotfixes(
         push_once(notices, notice.clone());
     }
     (os, hotfixes)
-}
-
-/// Marks as partly read every file that `notices` say is damaged (damage met while reading OS
-/// facts or the hotfix inventory, after collection), so that no damaged file counts as read.
-pub(crate) fn mark_damaged_files(files: &mut [FileRecord], notices: &[Notice]) {
-    for file in files.iter_mut() {
-        let damaged = notices.iter().any(|notice| {
-            notice.code == "hiveward::hive::corrupt" && notice.file.as_deref() == Some(&file.path)
-        });
-        if damaged && file.status == FileStatus::Read {
-            file.status = FileStatus::Partial;
-        }
-    }
 }
 
 /// Adds `notice` unless the same one (level, code, file and message) is already there.

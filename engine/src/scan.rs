@@ -304,7 +304,7 @@ pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Ve
         let mut notices = host.notices.clone();
         let (os, hotfixes) = crate::inspect::os_and_hotfixes(&host.registry, &mut notices);
         let mut host = host;
-        crate::inspect::mark_damaged_files(&mut host.files, &notices);
+        hiveward_collectors::mark_damaged_files(&mut host.files, &notices);
         hosts.push(ScanHost {
             name: host.name.clone(),
             name_source: host.name_source,
