@@ -263,17 +263,22 @@ fn write_case(
     }
 }
 
-/// Why the rule did not judge the host, from its outcome: `not applicable: …` or
-/// `not checked: …`; `None` when it did.
-fn declined_reason(report: &ScanReport, rule: &str, host: &str) -> Option<String> {
-    let host = report.hosts.iter().find(|item| item.name == host)?;
-    let outcome = host.outcomes.iter().find(|outcome| outcome.rule == rule)?;
-    let reason = outcome.reason.as_deref().unwrap_or("no reason given");
-    match outcome.outcome {
-        Outcome::NotApplicable => Some(format!("not applicable: {reason}")),
-        Outcome::NotChecked => Some(format!("not checked: {reason}")),
-        _ => None,
+/// Why each rule did not judge each host, from the outcomes, by (rule, host): `not applicable:
+/// …` or `not checked: …`. Built once, so a report of many hosts stays linear.
+fn declined_reasons(report: &ScanReport) -> BTreeMap<(&str, &str), String> {
+    let mut declined = BTreeMap::new();
+    for host in &report.hosts {
+        for outcome in &host.outcomes {
+            let reason = outcome.reason.as_deref().unwrap_or("no reason given");
+            let text = match outcome.outcome {
+                Outcome::NotApplicable => format!("not applicable: {reason}"),
+                Outcome::NotChecked => format!("not checked: {reason}"),
+                _ => continue,
+            };
+            declined.insert((outcome.rule.as_str(), host.name.as_str()), text);
+        }
     }
+    declined
 }
 
 /// The scan report as JUnit XML: one testsuite per rule, one testcase per rule and evaluated
@@ -292,6 +297,7 @@ pub fn junit_xml(report: &ScanReport) -> String {
     let findings = by_rule_and_host(&report.findings, |item| (&item.rule, &item.host));
     let errors = by_rule_and_host(&report.rule_errors, |item| (&item.rule, &item.host));
     let unchecked = by_rule_and_host(&report.unchecked, |item| (&item.rule, &item.host));
+    let declined = declined_reasons(report);
 
     let mut total = Counts::default();
     let mut suites = String::new();
@@ -325,7 +331,7 @@ pub fn junit_xml(report: &ScanReport) -> String {
                 if !failed {
                     // Hosts the fleet rule did not judge, each with its reason.
                     for host in &evaluated {
-                        if !named.contains(host) && declined_reason(report, id, host).is_some() {
+                        if !named.contains(host) && declined.contains_key(&(id, *host)) {
                             cases.push((host, host));
                         }
                     }
@@ -344,7 +350,7 @@ pub fn junit_xml(report: &ScanReport) -> String {
                 findings: findings.get(&(id, host)).map_or(&[], Vec::as_slice),
                 errors: errors.get(&(id, host)).map_or(&[], Vec::as_slice),
                 unchecked: unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
-                declined: declined_reason(report, id, host),
+                declined: declined.get(&(id, host)).cloned(),
             };
             write_case(&mut body, &mut counts, &classname, name, &input);
         }

@@ -1,6 +1,7 @@
 //! Loads packs into one sandboxed engine, compiles each rule once, and evaluates rules × hosts
 //! in parallel.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use rayon::prelude::*;
@@ -506,27 +507,30 @@ impl RuleSet {
                 };
             }
         }
+        // Each host's share of what the rule returned, indexed once by case-folded name.
+        let mut findings_of: HashMap<String, usize> = HashMap::new();
+        for finding in &returned.findings {
+            *findings_of.entry(finding.host.to_lowercase()).or_default() += 1;
+        }
+        let mut unchecked_of: HashMap<String, &UncheckedRule> = HashMap::new();
+        for item in &returned.unchecked {
+            unchecked_of.entry(item.host.to_lowercase()).or_insert(item);
+        }
+        let mut declined_of: HashMap<String, Vec<String>> = HashMap::new();
+        for item in &returned.not_applicable {
+            if let Some(host) = &item.host {
+                declined_of
+                    .entry(host.to_lowercase())
+                    .or_default()
+                    .push(item.reason.clone());
+            }
+        }
         for host in hosts {
             let name = &host.0.name;
-            let findings = returned
-                .findings
-                .iter()
-                .filter(|finding| finding.host.eq_ignore_ascii_case(name))
-                .count();
-            let unchecked = returned
-                .unchecked
-                .iter()
-                .find(|item| item.host.eq_ignore_ascii_case(name));
-            let declined = returned
-                .not_applicable
-                .iter()
-                .filter(|item| {
-                    item.host
-                        .as_deref()
-                        .is_some_and(|host| host.eq_ignore_ascii_case(name))
-                })
-                .map(|item| item.reason.clone())
-                .collect::<Vec<_>>();
+            let key = name.to_lowercase();
+            let findings = findings_of.get(&key).copied().unwrap_or(0);
+            let unchecked = unchecked_of.get(&key);
+            let declined = declined_of.get(&key).cloned().unwrap_or_default();
             let (outcome, reason) = if findings > 0 {
                 (Outcome::Findings, None)
             } else if let Some(unchecked) = unchecked {
@@ -727,12 +731,11 @@ fn stray_hosts(
     hosts: &[HostHandle],
     returned: &mut Returned,
 ) -> Vec<RuleError> {
-    let known = |name: &str| {
-        hosts
-            .iter()
-            .find(|host| host.0.name.eq_ignore_ascii_case(name))
-            .map(|host| host.0.name.clone())
-    };
+    let names: HashMap<String, &str> = hosts
+        .iter()
+        .map(|host| (host.0.name.to_lowercase(), host.0.name.as_str()))
+        .collect();
+    let known = |name: &str| names.get(&name.to_lowercase()).map(|name| name.to_string());
     let mut strays: Vec<String> = Vec::new();
     let mut note = |name: &str| {
         if !strays.iter().any(|stray| stray == name) {

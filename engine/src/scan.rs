@@ -621,11 +621,12 @@ fn check_requirements(
     if require.is_empty() {
         return;
     }
+    let by_name: BTreeMap<String, &HostHandle> = facts
+        .iter()
+        .map(|handle| (handle.0.name.to_lowercase(), *handle))
+        .collect();
     for host in hosts.iter_mut() {
-        let Some(handle) = facts
-            .iter()
-            .find(|handle| handle.0.name.eq_ignore_ascii_case(&host.name))
-        else {
+        let Some(handle) = by_name.get(&host.name.to_lowercase()) else {
             continue;
         };
         host.missing_required = require
