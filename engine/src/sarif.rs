@@ -862,15 +862,20 @@ fn coverage_notifications(
     index: &BTreeMap<String, usize>,
     paths: &PathMapper,
 ) -> Vec<Notification> {
+    // Damaged reads already have a notification of their own.
+    let stopped: BTreeSet<(&str, &str)> = report
+        .unchecked
+        .iter()
+        .map(|unchecked| (unchecked.rule.as_str(), unchecked.host.as_str()))
+        .collect();
     let mut grouped: BTreeMap<(Outcome, String, String), Vec<String>> = BTreeMap::new();
     for host in &report.hosts {
         for outcome in &host.outcomes {
             let wanted = match outcome.outcome {
                 Outcome::NotApplicable => true,
-                Outcome::NotChecked => !report
-                    .unchecked
-                    .iter()
-                    .any(|unchecked| unchecked.rule == outcome.rule && unchecked.host == host.name),
+                Outcome::NotChecked => {
+                    !stopped.contains(&(outcome.rule.as_str(), host.name.as_str()))
+                }
                 _ => false,
             };
             if wanted {
