@@ -133,10 +133,14 @@ pub struct NotApplicable {
 /// is missing, `Err(message)` when a key could not be read because the evidence is damaged.
 pub(crate) fn unmet_needs(needs: &Needs, host: &HostFacts) -> Result<Option<String>, String> {
     let mut missing: Vec<String> = Vec::new();
-    for hive in &needs.hives {
-        if !host.has_hive(hive.name()) {
-            missing.push(format!("{} hive absent", hive_label(*hive)));
-        }
+    let absent_hives: Vec<HiveNeed> = needs
+        .hives
+        .iter()
+        .copied()
+        .filter(|hive| !host.has_hive(hive.name()))
+        .collect();
+    for hive in &absent_hives {
+        missing.push(format!("{} hive absent", hive_label(*hive)));
     }
     for key in &needs.keys {
         let exists = host
@@ -144,7 +148,8 @@ pub(crate) fn unmet_needs(needs: &Needs, host: &HostFacts) -> Result<Option<Stri
             .key_exists(key)
             .map_err(|error| format!("cannot read {key}: {error}"))?;
         // A key under a hive that is absent altogether is already said once.
-        if !exists && !missing.iter().any(|reason| key_hive_absent(reason, key)) {
+        let hive_said = key_hive(key).is_some_and(|hive| absent_hives.contains(&hive));
+        if !exists && !hive_said {
             missing.push(format!("key {key} absent"));
         }
     }
@@ -185,19 +190,18 @@ fn hive_label(hive: HiveNeed) -> &'static str {
     }
 }
 
-/// Whether `reason` says the hive that `key` lives in is absent.
-fn key_hive_absent(reason: &str, key: &str) -> bool {
+/// The hive a key path written as rules write it lives in.
+fn key_hive(key: &str) -> Option<HiveNeed> {
     let upper = key.to_ascii_uppercase();
-    let hive = if upper.starts_with(r"HKLM\SYSTEM") {
-        "SYSTEM"
+    if upper.starts_with(r"HKLM\SYSTEM") {
+        Some(HiveNeed::System)
     } else if upper.starts_with(r"HKLM\SOFTWARE") {
-        "SOFTWARE"
-    } else if upper.starts_with(r"HKCU") {
-        "HKCU"
+        Some(HiveNeed::Software)
+    } else if upper.starts_with("HKCU") {
+        Some(HiveNeed::Hkcu)
     } else {
-        return false;
-    };
-    reason.starts_with(&format!("{hive} hive")) || reason.starts_with(&format!("{hive} ("))
+        None
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +224,34 @@ mod tests {
             Some(Outcome::NotApplicable)
         );
         assert_eq!(Outcome::parse("clean"), None);
+    }
+
+    #[test]
+    fn a_key_under_an_absent_hive_is_not_named_again() {
+        let host = HostFacts {
+            name: "EMPTY".to_string(),
+            registry: hiveward_collectors::HostRegistry::new(),
+            os: None,
+            hotfixes: Default::default(),
+            files: Vec::new(),
+            events: Vec::new(),
+            log_channels: Vec::new(),
+        };
+        let needs = Needs {
+            hives: vec![HiveNeed::System],
+            keys: vec![
+                r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters".to_string(),
+                r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion".to_string(),
+            ],
+            ..Needs::default()
+        };
+        assert_eq!(
+            unmet_needs(&needs, &host),
+            Ok(Some(
+                r"SYSTEM hive absent; key HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion absent"
+                    .to_string()
+            ))
+        );
     }
 
     #[test]
