@@ -1,11 +1,12 @@
 //! Walks the inputs, recognises evidence files by content, pairs transaction logs with their
 //! hives, and groups files into candidate hosts for the three supported layouts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::detect::{sniff_file, special_file_kind, FileKind};
 
@@ -29,7 +30,7 @@ pub struct EvidenceFile {
 }
 
 /// A file that was passed over, with the reason.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct PassedOver {
     /// The path.
     pub path: String,
@@ -85,12 +86,161 @@ const NOT_HOST_PREFIXES: [&str; 9] = [
 ];
 
 /// Walks `inputs` (files or directories) and groups what it finds.
+///
+/// The walk itself is one pass, in file-name order; the files it finds are read (their first
+/// bytes) by tasks of the current rayon pool while it goes on. What is found is sorted, so the
+/// result is the same whatever the pool's size.
 pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     let mut found: Vec<(PathBuf, FileKind)> = Vec::new();
     // Files that could not be read to tell what they are: unreadable evidence, whatever their
     // names, reported by their host's reader with the operating system's error.
     let mut unreadable: BTreeSet<PathBuf> = BTreeSet::new();
     let mut passed_over = Vec::new();
+    let sniffed: Mutex<Vec<Sniffed>> = Mutex::new(Vec::new());
+    rayon::scope(|scope| {
+        let sniffed = &sniffed;
+        let spawn = |batch: Vec<(PathBuf, bool)>| {
+            if !batch.is_empty() {
+                scope.spawn(move |_| sniff_batch(batch, sniffed));
+            }
+        };
+        let mut batch = Vec::with_capacity(SNIFF_BATCH);
+        walk(
+            inputs,
+            options,
+            &mut found,
+            &mut unreadable,
+            &mut passed_over,
+            &mut |path, given| {
+                batch.push((path, given));
+                if batch.len() == SNIFF_BATCH {
+                    spawn(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(SNIFF_BATCH),
+                    ));
+                }
+            },
+        );
+        spawn(batch);
+    });
+    let sniffed = sniffed.into_inner().unwrap_or_else(PoisonError::into_inner);
+    for (path, given, kind) in sniffed {
+        match kind {
+            Ok(kind) => {
+                // A hive named by itself: its transaction logs beside it are read with it,
+                // as they would be were its folder given.
+                if given && kind == FileKind::Hive {
+                    logs_beside(
+                        &path,
+                        options,
+                        &mut found,
+                        &mut unreadable,
+                        &mut passed_over,
+                    );
+                }
+                found.push((path, kind));
+            }
+            // Replaced by something that is no regular file since the walk saw it.
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+                passed_over.push(PassedOver {
+                    path: crate::path_text(&path),
+                    reason: error.to_string(),
+                })
+            }
+            // Unreadable files still go to a host, whose reader reports the error.
+            Err(_) => {
+                unreadable.insert(path.clone());
+                found.push((path, FileKind::Unknown));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+
+    let mut evidence: Vec<EvidenceFile> = Vec::new();
+    let mut logs: Vec<PathBuf> = Vec::new();
+    for (path, kind) in found {
+        match kind {
+            FileKind::TransactionLogOld | FileKind::TransactionLogNew => logs.push(path),
+            FileKind::Hive | FileKind::RegExport | FileKind::Evtx => evidence.push(EvidenceFile {
+                path,
+                kind,
+                logs: Vec::new(),
+            }),
+            FileKind::Empty | FileKind::Unknown => {
+                if unreadable.contains(&path) || looks_like_evidence(&path) {
+                    evidence.push(EvidenceFile {
+                        path,
+                        kind,
+                        logs: Vec::new(),
+                    });
+                } else {
+                    let reason = if kind == FileKind::Empty {
+                        "empty file".to_string()
+                    } else {
+                        "content is not a registry hive, .reg export or EVTX log".to_string()
+                    };
+                    passed_over.push(PassedOver {
+                        path: crate::path_text(&path),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    let hives: Vec<Option<usize>> = {
+        let index = HiveIndex::new(&evidence);
+        logs.iter().map(|log| index.hive_for_log(log)).collect()
+    };
+    for (log, hive) in logs.into_iter().zip(hives) {
+        match hive {
+            Some(hive) => {
+                let hive = &mut evidence[hive];
+                hive.logs.push(log);
+                hive.logs.sort_by_key(|path| log_order(path));
+            }
+            None => passed_over.push(PassedOver {
+                path: crate::path_text(&log),
+                reason: "transaction log with no hive of the same name beside it".to_string(),
+            }),
+        }
+    }
+
+    let mut groups: BTreeMap<(GroupLayout, PathBuf, String), Vec<EvidenceFile>> = BTreeMap::new();
+    for file in evidence {
+        let (layout, root, name) = group_key(&file.path);
+        groups.entry((layout, root, name)).or_default().push(file);
+    }
+    let mut groups: Vec<FileGroup> = groups
+        .into_iter()
+        .map(|((layout, _, suggested_name), mut files)| {
+            files.sort_by(|left, right| left.path.cmp(&right.path));
+            FileGroup {
+                layout,
+                suggested_name,
+                files,
+            }
+        })
+        .collect();
+    groups.sort_by(|left, right| left.files[0].path.cmp(&right.files[0].path));
+    passed_over.sort();
+    passed_over.dedup();
+    Discovery {
+        groups,
+        passed_over,
+    }
+}
+
+/// Walks `inputs`, noting what needs no reading in `found`, `unreadable` and `passed_over`,
+/// and handing each regular file to `sniff`, with whether it was named as an input.
+fn walk(
+    inputs: &[PathBuf],
+    options: &DiscoverOptions,
+    found: &mut Vec<(PathBuf, FileKind)>,
+    unreadable: &mut BTreeSet<PathBuf>,
+    passed_over: &mut Vec<PassedOver>,
+    sniff: &mut dyn FnMut(PathBuf, bool),
+) {
     for input in inputs {
         let walker = walkdir::WalkDir::new(input)
             .follow_links(options.follow_links)
@@ -169,108 +319,32 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 continue;
             }
             let given = entry.depth() == 0;
-            let path = entry.into_path();
-            match sniff_file(&path) {
-                Ok(kind) => {
-                    // A hive named by itself: its transaction logs beside it are read with it,
-                    // as they would be were its folder given.
-                    if given && kind == FileKind::Hive {
-                        logs_beside(
-                            &path,
-                            options,
-                            &mut found,
-                            &mut unreadable,
-                            &mut passed_over,
-                        );
-                    }
-                    found.push((path, kind));
-                }
-                // Replaced by something that is no regular file since the walk saw it.
-                Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
-                    passed_over.push(PassedOver {
-                        path: crate::path_text(&path),
-                        reason: error.to_string(),
-                    })
-                }
-                // Unreadable files still go to a host, whose reader reports the error.
-                Err(_) => {
-                    unreadable.insert(path.clone());
-                    found.push((path, FileKind::Unknown));
-                }
-            }
+            sniff(entry.into_path(), given);
         }
-    }
-    found.sort();
-    found.dedup();
-
-    let mut evidence: Vec<EvidenceFile> = Vec::new();
-    let mut logs: Vec<PathBuf> = Vec::new();
-    for (path, kind) in found {
-        match kind {
-            FileKind::TransactionLogOld | FileKind::TransactionLogNew => logs.push(path),
-            FileKind::Hive | FileKind::RegExport | FileKind::Evtx => evidence.push(EvidenceFile {
-                path,
-                kind,
-                logs: Vec::new(),
-            }),
-            FileKind::Empty | FileKind::Unknown => {
-                if unreadable.contains(&path) || looks_like_evidence(&path) {
-                    evidence.push(EvidenceFile {
-                        path,
-                        kind,
-                        logs: Vec::new(),
-                    });
-                } else {
-                    let reason = if kind == FileKind::Empty {
-                        "empty file".to_string()
-                    } else {
-                        "content is not a registry hive, .reg export or EVTX log".to_string()
-                    };
-                    passed_over.push(PassedOver {
-                        path: crate::path_text(&path),
-                        reason,
-                    });
-                }
-            }
-        }
-    }
-    for log in logs {
-        match hive_for_log(&log, &mut evidence) {
-            Some(hive) => {
-                hive.logs.push(log);
-                hive.logs.sort_by_key(|path| log_order(path));
-            }
-            None => passed_over.push(PassedOver {
-                path: crate::path_text(&log),
-                reason: "transaction log with no hive of the same name beside it".to_string(),
-            }),
-        }
-    }
-
-    let mut groups: BTreeMap<(GroupLayout, PathBuf, String), Vec<EvidenceFile>> = BTreeMap::new();
-    for file in evidence {
-        let (layout, root, name) = group_key(&file.path);
-        groups.entry((layout, root, name)).or_default().push(file);
-    }
-    let mut groups: Vec<FileGroup> = groups
-        .into_iter()
-        .map(|((layout, _, suggested_name), mut files)| {
-            files.sort_by(|left, right| left.path.cmp(&right.path));
-            FileGroup {
-                layout,
-                suggested_name,
-                files,
-            }
-        })
-        .collect();
-    groups.sort_by(|left, right| left.files[0].path.cmp(&right.files[0].path));
-    passed_over.sort();
-    passed_over.dedup();
-    Discovery {
-        groups,
-        passed_over,
     }
 }
+
+/// Reads what each file of `batch` holds, adding the outcomes to `sniffed`.
+fn sniff_batch(batch: Vec<(PathBuf, bool)>, sniffed: &Mutex<Vec<Sniffed>>) {
+    let done: Vec<Sniffed> = batch
+        .into_iter()
+        .map(|(path, given)| {
+            let kind = sniff_file(&path);
+            (path, given, kind)
+        })
+        .collect();
+    sniffed
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(done);
+}
+
+/// A file whose first bytes were read: its path, whether it was named as an input, and what it
+/// holds.
+type Sniffed = (PathBuf, bool, std::io::Result<FileKind>);
+
+/// How many files one task reads the first bytes of.
+const SNIFF_BATCH: usize = 32;
 
 /// The transaction logs (`NAME.LOG`, `NAME.LOG1`, `NAME.LOG2`, in any case) beside the hive at
 /// `hive`, added to `found`; symbolic links among them are passed over unless links are followed.
@@ -387,24 +461,41 @@ fn log_order(path: &Path) -> (u8, PathBuf) {
     (rank, path.to_path_buf())
 }
 
-fn hive_for_log<'a>(log: &Path, evidence: &'a mut [EvidenceFile]) -> Option<&'a mut EvidenceFile> {
-    let name = log.file_name()?.to_str()?;
-    let dot = name.rfind('.')?;
-    let extension = name[dot + 1..].to_ascii_uppercase();
-    if !matches!(extension.as_str(), "LOG" | "LOG1" | "LOG2") {
-        return None;
+/// The hives among the evidence files, by folder and by name without regard to ASCII case, so
+/// that each transaction log finds its hive without a pass over every file.
+struct HiveIndex<'a> {
+    /// (folder, name in upper case) to the index of the first such hive in the evidence files.
+    hives: HashMap<(Option<&'a Path>, String), usize>,
+}
+
+impl<'a> HiveIndex<'a> {
+    fn new(evidence: &'a [EvidenceFile]) -> HiveIndex<'a> {
+        let mut hives = HashMap::new();
+        for (index, file) in evidence.iter().enumerate() {
+            let Some(name) = file.path.file_name().and_then(|name| name.to_str()) else {
+                continue;
+            };
+            if file.kind == FileKind::Hive {
+                hives
+                    .entry((file.path.parent(), name.to_ascii_uppercase()))
+                    .or_insert(index);
+            }
+        }
+        HiveIndex { hives }
     }
-    let stem = &name[..dot];
-    let directory = log.parent();
-    evidence.iter_mut().find(|file| {
-        file.kind == FileKind::Hive
-            && file.path.parent() == directory
-            && file
-                .path
-                .file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.eq_ignore_ascii_case(stem))
-    })
+
+    /// The index of the hive that `log` (`NAME.LOG`, `NAME.LOG1` or `NAME.LOG2`) belongs to: the
+    /// first hive named `NAME`, in any case, in the same folder.
+    fn hive_for_log(&self, log: &Path) -> Option<usize> {
+        let name = log.file_name()?.to_str()?;
+        let dot = name.rfind('.')?;
+        let extension = name[dot + 1..].to_ascii_uppercase();
+        if !matches!(extension.as_str(), "LOG" | "LOG1" | "LOG2") {
+            return None;
+        }
+        let stem = name[..dot].to_ascii_uppercase();
+        self.hives.get(&(log.parent(), stem)).copied()
+    }
 }
 
 /// The host name a flat `REG SAVE` bundle gives a file: the text before the first `_`, when it

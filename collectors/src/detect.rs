@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Offset of the file-type field in a `regf` base block.
 const BASE_BLOCK_FILE_TYPE_OFFSET: usize = 0x1c;
@@ -13,7 +13,9 @@ const BASE_BLOCK_FILE_TYPE_OFFSET: usize = 0x1c;
 const SNIFF_LEN: usize = 512;
 
 /// What a file holds, judged from its first bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     /// A primary registry hive (`regf`, file type 0).

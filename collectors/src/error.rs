@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why one evidence file could not be read, or could be read only in part.
 ///
@@ -163,7 +163,9 @@ impl EvidenceError {
 }
 
 /// How serious a notice is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NoticeLevel {
     /// Something worth knowing that does not change the results.
@@ -175,7 +177,9 @@ pub enum NoticeLevel {
 }
 
 /// A message about the evidence that every output format records.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Notice {
     /// How serious it is.
     pub level: NoticeLevel,

@@ -3,7 +3,7 @@
 //!
 //! # What is read
 //!
-//! [`read_evtx`] walks an EVTX file chunk by chunk (one 64 KiB chunk at a time, so a bad chunk
+//! [`read_evtx`] walks an EVTX file chunk by chunk (each 64 KiB chunk on its own, so a bad chunk
 //! never stops the others). For every record it learns the record's channel, event ID,
 //! provider and computer — from the records themselves, never from the file name: a log saved
 //! as `Microsoft-Windows-SMBServer%4Security.evtx` holds channel
@@ -37,11 +37,30 @@
 //!
 //! Before that, each chunk gets a raw pass over its bytes: the record headers, each template
 //! instance's substitution array and only the substitutions the System fields come from are
-//! read by hand, without the evtx crate building the records. When none of the chunk's records
-//! is wanted, they are counted from that pass and the crate never sees the chunk; anything
-//! unusual (damage, an unfamiliar layout, a record count that disagrees with the chunk header)
-//! sends the chunk through the crate as before. Most chunks of a big System or Application log
-//! hold nothing the SMB packs read, so they cost little more than a pass over their bytes.
+//! read by hand, without the evtx crate building the records, and without allocating anything
+//! per record (each distinct channel, provider and computer string of a chunk is decoded once).
+//! When none of the chunk's records is wanted, they are counted from that pass and the crate
+//! never sees the chunk: an empty [`EventSelection::Matching`], which only counts, never
+//! renders a record the raw pass can read. When some are wanted, the others are counted from
+//! the raw pass too, and cut short in the reader's copy of the chunk (their BinXML ends right
+//! after its header; the template definitions and names they hold for later records stay in
+//! place), so that the evtx crate, which builds every record of a chunk before it can render
+//! one, builds only the wanted ones. Anything unusual (damage, an unfamiliar layout, a record
+//! count that disagrees with the chunk header) sends the whole chunk through the crate and the
+//! pre-filter above. Most chunks of a big System or Application log hold nothing the SMB packs
+//! read, so they cost little more than a pass over their bytes.
+//!
+//! A wanted record is rendered to JSON by the evtx crate and read straight into an
+//! [`EventRecord`] (see `normalise`), without building a [`serde_json::Value`] of the whole
+//! record first.
+//!
+//! # Threads
+//!
+//! With [`EvtxReadOptions::threads`] above 1, the chunks of a file are read as separate tasks
+//! on the current [rayon] thread pool, each reading its chunk with a positioned read from one
+//! shared file handle; the pool's size (`--jobs`) bounds how many run at once, also when
+//! several files are read in parallel on the same pool. The outcomes are merged in chunk
+//! order, so the records, counts, summaries and notices are the same for any thread count.
 //!
 //! The final decision is always taken on the rendered record, so a pre-filter mistake could
 //! only drop a record, never add a wrong one; the corpus tests check that the pre-filter's
@@ -84,25 +103,35 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use ::evtx::binxml::value_variant::BinXmlValue;
 use ::evtx::err::{ChunkError, DeserializationError, EvtxError};
 use ::evtx::{EvtxChunkData, EvtxFileHeader, EvtxRecord, ParserSettings};
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{EvidenceError, Notice};
 
+mod normalise;
+mod raw;
+
+use normalise::normalise_json;
+use raw::{
+    holds_false_record, prefilter, raw_heads, RawHead, RawScratch, SystemSlots, Texts,
+    END_OF_STREAM, FRAGMENT_HEADER_SIZE, RECORD_HEADER_SIZE, RECORD_MAGIC,
+};
+
 /// The size of the file header block that precedes the chunks.
 const FILE_HEADER_SIZE: u64 = 4096;
 /// The size of one chunk.
 const CHUNK_SIZE: usize = 65536;
-/// The size of a record header (signature, size, record ID, time).
-const RECORD_HEADER_SIZE: u64 = 24;
+/// The signature that starts every chunk.
+const CHUNK_MAGIC: &[u8] = b"ElfChnk\0";
 /// How many damage reasons the warning lists before summarising the rest.
 const LISTED_REASONS: usize = 12;
 /// The notice code of a damaged log.
@@ -192,9 +221,10 @@ impl EventSelection {
 /// How to read a log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvtxReadOptions {
-    /// Threads used inside one file, each reading a contiguous run of chunks (0 counts as 1).
-    /// The default, 1, suits callers that read several files in parallel. The output is the
-    /// same for any value.
+    /// Whether to read one file's chunks in parallel: above 1, they are read as tasks of the
+    /// current rayon thread pool, whose size bounds how many run at once; 0 and 1 read them one
+    /// after another on the calling thread. The default, 1, suits callers that read several
+    /// files in parallel without a pool of their own. The output is the same for any value.
     pub threads: usize,
 }
 
@@ -229,7 +259,9 @@ pub struct EventRecord {
 }
 
 /// How many records of one channel and event ID a log holds.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct EventCount {
     /// The channel.
     pub channel: String,
@@ -240,7 +272,7 @@ pub struct EventCount {
 }
 
 /// What reading one log found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EvtxSummary {
     /// The file.
     pub path: String,
@@ -318,7 +350,7 @@ pub fn read_evtx_with(
         path: path.to_path_buf(),
         error,
     };
-    let mut file = crate::detect::open_regular(path).map_err(io_error)?;
+    let file = crate::detect::open_regular(path).map_err(io_error)?;
     let length = file.metadata().map_err(io_error)?.len();
     if length == 0 {
         return Err(EvidenceError::EmptyFile {
@@ -326,7 +358,7 @@ pub fn read_evtx_with(
         });
     }
     let mut head = Vec::with_capacity(FILE_HEADER_SIZE as usize);
-    (&mut file)
+    (&file)
         .take(FILE_HEADER_SIZE)
         .read_to_end(&mut head)
         .map_err(io_error)?;
@@ -347,10 +379,14 @@ pub fn read_evtx_with(
 
     let context = Context {
         path,
+        file_text: display.clone(),
         selection,
         settings: Arc::new(ParserSettings::new().indent(false).num_threads(1)),
     };
-    let threads = options.threads.max(1);
+    // Every chunk is read whatever the selection, each on its own: in parallel when asked, on
+    // the tasks of the current rayon pool, and put back in chunk order.
+    let mut outcomes = read_chunks(&context, &file, &plan.chunks, options.threads > 1)?;
+
     // A log holds the records of one channel, as a rule. When rules ask for particular
     // channels and the first chunk shows this log holds none of them, only the first chunk is
     // counted: the summary says so. The other chunks are still passed over for the computers
@@ -364,22 +400,16 @@ pub fn read_evtx_with(
             .collect(),
         _ => Vec::new(),
     };
-    let outcomes = if wanted.is_empty() || plan.chunks.len() < 2 {
-        read_chunks(&context, &plan.chunks, threads)?
-    } else {
-        let mut outcomes = read_chunks(&context, &plan.chunks[..1], 1)?;
+    if !wanted.is_empty() && outcomes.len() >= 2 {
         let is_wanted =
             |channel: &String| wanted.iter().any(|want| want.eq_ignore_ascii_case(channel));
         let seen = outcomes[0].channels.clone();
-        let needed = seen.is_empty() || seen.iter().any(is_wanted);
-        let rest = read_chunks(&context, &plan.chunks[1..], threads)?;
-        if needed
-            || rest
+        let needed = seen.is_empty()
+            || outcomes
                 .iter()
-                .any(|outcome| outcome.channels.iter().any(is_wanted))
-        {
-            outcomes.extend(rest);
-        } else {
+                .any(|outcome| outcome.channels.iter().any(is_wanted));
+        if !needed {
+            let rest: Vec<ChunkOutcome> = outcomes.drain(1..).collect();
             for outcome in rest {
                 outcomes[0].channels.extend(outcome.channels);
                 outcomes[0].computers.extend(outcome.computers);
@@ -395,8 +425,7 @@ pub fn read_evtx_with(
                 ),
             ));
         }
-        outcomes
-    };
+    }
 
     let mut total = ChunkOutcome::default();
     for outcome in outcomes {
@@ -487,6 +516,8 @@ fn plan_chunks(length: u64, header: &EvtxFileHeader, damage: &mut Damage) -> Chu
 /// What every chunk reader shares.
 struct Context<'a> {
     path: &'a Path,
+    /// The path as events name it.
+    file_text: String,
     selection: &'a EventSelection,
     settings: Arc<ParserSettings>,
 }
@@ -511,9 +542,15 @@ impl ChunkOutcome {
     fn merge(&mut self, other: ChunkOutcome) {
         self.records.extend(other.records);
         for (channel, ids) in other.counts {
-            let mine = self.counts.entry(channel).or_default();
-            for (id, count) in ids {
-                *mine.entry(id).or_default() += count;
+            match self.counts.get_mut(&channel) {
+                Some(mine) => {
+                    for (id, count) in ids {
+                        *mine.entry(id).or_default() += count;
+                    }
+                }
+                None => {
+                    self.counts.insert(channel, ids);
+                }
             }
         }
         self.channels.extend(other.channels);
@@ -541,90 +578,183 @@ impl ChunkOutcome {
             self.computers.insert(computer.to_string());
         }
     }
+
+    /// Counts the records the raw pass read, tallied by string index first so that nothing is
+    /// allocated per record.
+    fn count_heads<'h>(&mut self, heads: impl Iterator<Item = &'h RawHead>, texts: &Texts<'_>) {
+        // (channel, event ID, records), the last one found first.
+        let mut tally: Vec<(u32, u32, u64)> = Vec::new();
+        let mut computers = vec![false; texts.len()];
+        for head in heads {
+            self.read += 1;
+            computers[head.computer as usize] = true;
+            match tally
+                .iter()
+                .position(|&(channel, id, _)| channel == head.channel && id == head.id)
+            {
+                Some(0) => tally[0].2 += 1,
+                Some(at) => {
+                    tally[at].2 += 1;
+                    tally.swap(0, at);
+                }
+                None => {
+                    tally.push((head.channel, head.id, 1));
+                    let last = tally.len() - 1;
+                    tally.swap(0, last);
+                }
+            }
+        }
+        for (channel, id, records) in tally {
+            let channel = texts.get(channel);
+            let ids = match self.counts.get_mut(channel) {
+                Some(ids) => ids,
+                None => self.counts.entry(channel.to_string()).or_default(),
+            };
+            *ids.entry(id).or_default() += records;
+            if !self.channels.contains(channel) {
+                self.channels.insert(channel.to_string());
+            }
+        }
+        for (index, seen) in computers.into_iter().enumerate() {
+            let computer = texts.get(index as u32);
+            if seen && !self.computers.contains(computer) {
+                self.computers.insert(computer.to_string());
+            }
+        }
+    }
 }
 
-/// Reads the planned chunks on `threads` threads, each a contiguous run; the outcomes come
-/// back in chunk order.
+/// What one reader keeps from one chunk to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The chunk buffer, [`CHUNK_SIZE`] bytes once allocated.
+    buffer: Vec<u8>,
+    heads: Vec<RawHead>,
+    raw: RawScratch,
+}
+
+/// Reads the planned chunks of `file`, each on its own; in parallel on the current rayon pool
+/// when `parallel`. The outcomes come back in chunk order; an error reading the file is the
+/// first chunk's that failed.
 fn read_chunks(
     context: &Context<'_>,
+    file: &File,
     chunks: &[(u64, usize)],
-    threads: usize,
+    parallel: bool,
 ) -> Result<Vec<ChunkOutcome>, EvidenceError> {
-    let threads = threads.min(chunks.len()).max(1);
-    if threads == 1 {
-        return Ok(vec![read_chunk_run(context, chunks)?]);
-    }
-    let per_thread = chunks.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .chunks(per_thread)
-            .map(|run| scope.spawn(move || read_chunk_run(context, run)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle.join() {
-                Ok(outcome) => outcome,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
+    let read = |scratch: &mut Scratch, &(number, available): &(u64, usize)| {
+        read_one_chunk(context, file, number, available, scratch)
+    };
+    let outcomes: Vec<Result<ChunkOutcome, EvidenceError>> =
+        if parallel && chunks.len() > 1 && POSITIONED_READS {
+            chunks.par_iter().map_init(Scratch::default, read).collect()
+        } else {
+            let mut scratch = Scratch::default();
+            chunks
+                .iter()
+                .map(|chunk| read(&mut scratch, chunk))
+                .collect()
+        };
+    outcomes.into_iter().collect()
 }
 
-/// Reads a run of chunks through a file handle of its own.
-fn read_chunk_run(
+/// Whether [`read_at`] reads without moving a shared file position, so that several tasks can
+/// read one file at once.
+const POSITIONED_READS: bool = cfg!(any(unix, windows));
+
+/// Reads `buffer.len()` bytes of `file` from `offset`.
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < buffer.len() {
+            let read = std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut buffer[done..],
+                offset + done as u64,
+            )?;
+            if read == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            done += read;
+        }
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        use std::io::Seek;
+        let mut file = file;
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        file.read_exact(buffer)
+    }
+}
+
+/// Reads chunk `number`, of which the file holds `available` bytes.
+fn read_one_chunk(
     context: &Context<'_>,
-    run: &[(u64, usize)],
+    file: &File,
+    number: u64,
+    available: usize,
+    scratch: &mut Scratch,
 ) -> Result<ChunkOutcome, EvidenceError> {
-    let io_error = |error: std::io::Error| EvidenceError::Io {
+    let mut bytes = std::mem::take(&mut scratch.buffer);
+    bytes.resize(CHUNK_SIZE, 0);
+    read_at(
+        file,
+        &mut bytes[..available],
+        FILE_HEADER_SIZE + number * CHUNK_SIZE as u64,
+    )
+    .map_err(|error| EvidenceError::Io {
         path: context.path.to_path_buf(),
         error,
-    };
-    let mut file = crate::detect::open_regular(context.path).map_err(io_error)?;
+    })?;
+    // A chunk the file ends inside is read zero-padded.
+    bytes[available..].fill(0);
+    // The evtx crate is not expected to panic on bad input, but one bad chunk must never
+    // take the scan down: a panic while reading a chunk skips that chunk.
     let mut outcome = ChunkOutcome::default();
-    for &(number, available) in run {
-        let mut bytes = vec![0u8; CHUNK_SIZE];
-        file.seek(SeekFrom::Start(
-            FILE_HEADER_SIZE + number * CHUNK_SIZE as u64,
-        ))
-        .map_err(io_error)?;
-        file.read_exact(&mut bytes[..available]).map_err(io_error)?;
-        // The evtx crate is not expected to panic on bad input, but one bad chunk must never
-        // take the scan down: a panic while reading a chunk skips that chunk.
-        let mut chunk_outcome = ChunkOutcome::default();
-        // Caught quietly: the chunk's reason says what happened, and stderr stays clean.
-        let result = crate::guard::isolate(|| {
-            read_chunk(
-                context,
-                number,
-                bytes,
-                available < CHUNK_SIZE,
-                &mut chunk_outcome,
-            )
-        });
-        match result {
-            Ok(()) => outcome.merge(chunk_outcome),
-            Err(_) => {
-                outcome.chunks_skipped += 1;
-                outcome.reasons.push(format!(
-                    "chunk {number}: the evtx parser failed on it unexpectedly; chunk skipped"
-                ));
-            }
+    // Caught quietly: the chunk's reason says what happened, and stderr stays clean.
+    let result = crate::guard::isolate(|| {
+        read_chunk(
+            context,
+            number,
+            bytes,
+            available < CHUNK_SIZE,
+            &mut outcome,
+            scratch,
+        )
+    });
+    match result {
+        Ok(Some(bytes)) => scratch.buffer = bytes,
+        Ok(None) => {}
+        Err(_) => {
+            outcome = ChunkOutcome::default();
+            outcome.chunks_skipped += 1;
+            outcome.reasons.push(format!(
+                "chunk {number}: the evtx parser failed on it unexpectedly; chunk skipped"
+            ));
         }
     }
     Ok(outcome)
 }
 
 /// Reads one chunk (zero-padded when the file ends inside it) into `outcome`, which is fresh.
+/// Gives the chunk's buffer back for the next chunk, when it still has it.
 fn read_chunk(
     context: &Context<'_>,
     number: u64,
     bytes: Vec<u8>,
     truncated: bool,
     outcome: &mut ChunkOutcome,
-) {
+    scratch: &mut Scratch,
+) -> Option<Vec<u8>> {
     // Never-used chunks of a preallocated log are all zeros.
-    if bytes.iter().all(|byte| *byte == 0) {
-        return;
+    if !bytes.starts_with(CHUNK_MAGIC) && all_zero(&bytes) {
+        return Some(bytes);
     }
     let mut data = match EvtxChunkData::new(bytes, false) {
         Ok(data) => data,
@@ -642,7 +772,7 @@ fn read_chunk(
             outcome
                 .reasons
                 .push(format!("chunk {number}: {what}; chunk skipped"));
-            return;
+            return None;
         }
     };
     data.number = Some(number);
@@ -656,48 +786,234 @@ fn read_chunk(
             "chunk {number}: records checksum mismatch; its records were read anyway"
         ));
     }
+    // The raw pass: when no record of the chunk is wanted, counting them needs nothing of the
+    // evtx crate.
+    let mut heads = std::mem::take(&mut scratch.heads);
+    heads.clear();
+    if *context.selection != EventSelection::Everything && !truncated {
+        let mut texts = Texts::default();
+        if raw_heads(&data.data, &mut texts, &mut heads, &mut scratch.raw) {
+            let mut wanted = 0;
+            for head in heads.iter_mut() {
+                head.wanted = context.selection.wants(
+                    texts.get(head.channel),
+                    texts.get(head.provider),
+                    head.id,
+                );
+                wanted += usize::from(head.wanted);
+            }
+            if wanted == 0 {
+                outcome.count_heads(heads.iter(), &texts);
+                scratch.heads = heads;
+                return Some(data.data);
+            }
+            let mut counted = ChunkOutcome::default();
+            counted.count_heads(heads.iter().filter(|head| !head.wanted), &texts);
+            drop(texts);
+            match read_wanted(context, number, &mut data, &heads, counted) {
+                Wanted::Read(read) => outcome.merge(read),
+                Wanted::Unreadable(reason) => {
+                    outcome.chunks_skipped += 1;
+                    outcome.reasons.push(reason);
+                }
+                // Read as a chunk the raw pass could not read.
+                Wanted::Unexpected => heads.clear(),
+            }
+            if !heads.is_empty() {
+                scratch.heads = heads;
+                return Some(data.data);
+            }
+        }
+    }
+    scratch.heads = heads;
+    read_every_record(context, number, &mut data, truncated, outcome);
+    Some(data.data)
+}
+
+/// Whether every byte is zero; 64 bytes at a time, which the compiler turns into vector
+/// instructions.
+fn all_zero(bytes: &[u8]) -> bool {
+    let mut blocks = bytes.chunks_exact(64);
+    blocks.all(|block| block.iter().fold(0, |any, byte| any | byte) == 0)
+        && blocks.remainder().iter().all(|byte| *byte == 0)
+}
+
+/// What reading the wanted records of a chunk came to.
+enum Wanted {
+    /// Read, with the other records counted from the raw pass.
+    Read(ChunkOutcome),
+    /// The evtx crate could not read the chunk; the reason says why.
+    Unreadable(String),
+    /// The evtx crate did not find the records the raw pass found, which only a chunk laid out
+    /// in an unusual way (or built to mislead) can cause: the chunk is read in full instead.
+    Unexpected,
+}
+
+/// Renders the wanted records of a chunk the raw pass read (`heads`, with `counted` counting
+/// the others), through the evtx crate. The evtx crate builds every record of a chunk before
+/// it can render one, so the records that are not wanted are hidden from it in this copy of
+/// the chunk: their signature is spoiled, and the crate goes on to the next record that has
+/// one (the template definitions and names they hold for later records stay in place). That
+/// needs the records that are not wanted to hold no signature of their own, which a false
+/// record could start at; when one does, they end right after their BinXML fragment header
+/// instead, which costs more (the crate still makes room for their content).
+fn read_wanted(
+    context: &Context<'_>,
+    number: u64,
+    data: &mut EvtxChunkData,
+    heads: &[RawHead],
+    counted: ChunkOutcome,
+) -> Wanted {
+    let ids = (
+        data.header.first_event_record_id,
+        data.header.last_event_record_id,
+    );
+    let live_end = (data.header.free_space_offset as usize).min(data.data.len());
+    let spoil_signatures = !heads.iter().filter(|head| !head.wanted).any(|head| {
+        holds_false_record(
+            &data.data,
+            head.start as usize + 1,
+            head.end as usize,
+            ids,
+            live_end,
+        )
+    });
+    // The byte changed in each record not wanted, and its value.
+    let changed = |head: &RawHead| -> (usize, u8) {
+        if spoil_signatures {
+            (head.start as usize, RECORD_MAGIC[0])
+        } else {
+            let token = head.start as usize + RECORD_HEADER_SIZE + FRAGMENT_HEADER_SIZE;
+            (token, data.data[token])
+        }
+    };
+    let changes: Vec<(usize, u8)> = heads
+        .iter()
+        .filter(|head| !head.wanted)
+        .map(changed)
+        .collect();
+    for &(at, _) in &changes {
+        data.data[at] = if spoil_signatures {
+            !RECORD_MAGIC[0]
+        } else {
+            END_OF_STREAM
+        };
+    }
+    let result = render_wanted(context, number, data, heads, counted, spoil_signatures);
+    if matches!(result, Wanted::Unexpected) {
+        for (at, byte) in changes {
+            data.data[at] = byte;
+        }
+    }
+    result
+}
+
+/// Renders the wanted records of a chunk whose other records [`read_wanted`] hid.
+fn render_wanted(
+    context: &Context<'_>,
+    number: u64,
+    data: &mut EvtxChunkData,
+    heads: &[RawHead],
+    mut outcome: ChunkOutcome,
+    spoil_signatures: bool,
+) -> Wanted {
+    let first_id = data.header.first_event_record_id;
+    let mut chunk = match data.parse(Arc::clone(&context.settings)) {
+        Ok(chunk) => chunk,
+        Err(error) => return Wanted::Unreadable(unreadable_chunk(number, &error)),
+    };
+    // The index of the record with this ID, and whether it is wanted.
+    let by_id = |record_id: u64| -> Option<(usize, bool)> {
+        let index = usize::try_from(record_id.checked_sub(first_id)?).ok()?;
+        heads.get(index).map(|head| (index, head.wanted))
+    };
+    let mut seen = vec![false; heads.len()];
+    let mut layouts = HashMap::new();
+    for item in chunk.iter() {
+        let record = match item {
+            Ok(record) => record,
+            Err(error) => {
+                match &error {
+                    // Where a hidden record was.
+                    EvtxError::FailedToReadRecordAt { offset, .. }
+                        if heads
+                            .binary_search_by_key(offset, |head| u64::from(head.start))
+                            .is_ok_and(|index| !heads[index].wanted) => {}
+                    // A record whose content does not parse: a hidden one, cut short, or a
+                    // wanted one, damaged.
+                    EvtxError::FailedToParseRecord { record_id, .. } => match by_id(*record_id) {
+                        Some((_, false)) if !spoil_signatures => {}
+                        Some((index, true)) if !seen[index] => {
+                            seen[index] = true;
+                            outcome.skipped += 1;
+                            outcome.reasons.push(describe_record_error(number, &error));
+                        }
+                        _ => return Wanted::Unexpected,
+                    },
+                    _ => return Wanted::Unexpected,
+                }
+                continue;
+            }
+        };
+        let start = record
+            .binxml_offset
+            .checked_sub(RECORD_HEADER_SIZE as u64)
+            .and_then(|start| u32::try_from(start).ok());
+        match by_id(record.event_record_id) {
+            Some((index, wanted)) if !seen[index] && Some(heads[index].start) == start => {
+                seen[index] = true;
+                if !wanted {
+                    // Cut short: counted from the raw pass.
+                    continue;
+                }
+            }
+            _ => return Wanted::Unexpected,
+        }
+        read_record(context, number, record, true, &mut layouts, &mut outcome);
+    }
+    let missed = heads
+        .iter()
+        .zip(&seen)
+        .any(|(head, seen)| head.wanted && !seen);
+    if missed {
+        return Wanted::Unexpected;
+    }
+    Wanted::Read(outcome)
+}
+
+/// Why the evtx crate could not read a chunk.
+fn unreadable_chunk(number: u64, error: &ChunkError) -> String {
+    let what = match error {
+        ChunkError::FailedToBuildStringCache { source } => {
+            format!("unreadable string table ({source})")
+        }
+        other => other.to_string(),
+    };
+    format!("chunk {number}: {what}; chunk skipped")
+}
+
+/// Reads every record of a chunk through the evtx crate, pre-filtering each, into `outcome`,
+/// which holds this chunk alone.
+fn read_every_record(
+    context: &Context<'_>,
+    number: u64,
+    data: &mut EvtxChunkData,
+    truncated: bool,
+    outcome: &mut ChunkOutcome,
+) {
     let (first_id, last_id) = (
         data.header.first_event_record_id,
         data.header.last_event_record_id,
     );
-    // When no record of the chunk is wanted, counting them needs nothing of the evtx crate;
-    // otherwise the raw pass still spares the per-record pre-filter below.
-    let mut raw = None;
-    // Where each template's System fields come from, by template offset; shared by the raw
-    // pass and the per-record pre-filter, which read the same chunk bytes.
-    let mut layouts: HashMap<u32, Option<SystemSlots>> = HashMap::new();
-    if *context.selection != EventSelection::Everything && !truncated {
-        if let Some(heads) = raw_heads(&data.data, &mut layouts) {
-            if !heads.iter().any(|head| {
-                context
-                    .selection
-                    .wants(&head.channel, &head.provider, head.id)
-            }) {
-                for head in &heads {
-                    outcome.count(&head.channel, head.id, &head.computer);
-                }
-                return;
-            }
-            raw = Some(heads);
-        }
-    }
     let mut chunk = match data.parse(Arc::clone(&context.settings)) {
         Ok(chunk) => chunk,
         Err(error) => {
             outcome.chunks_skipped += 1;
-            let what = match &error {
-                ChunkError::FailedToBuildStringCache { source } => {
-                    format!("unreadable string table ({source})")
-                }
-                other => other.to_string(),
-            };
-            outcome
-                .reasons
-                .push(format!("chunk {number}: {what}; chunk skipped"));
+            outcome.reasons.push(unreadable_chunk(number, &error));
             return;
         }
     };
-
+    let mut layouts: HashMap<u32, Option<SystemSlots>> = HashMap::new();
     for item in chunk.iter() {
         let record = match item {
             Ok(record) => record,
@@ -715,14 +1031,7 @@ fn read_chunk(
             ));
             continue;
         }
-        // The raw pass read the chunk's records in order from the first record id.
-        let head = raw.as_mut().and_then(|heads| {
-            let index = record.event_record_id.checked_sub(first_id)?;
-            heads
-                .get_mut(usize::try_from(index).ok()?)
-                .map(std::mem::take)
-        });
-        read_record(context, number, record, head, &mut layouts, outcome);
+        read_record(context, number, record, false, &mut layouts, outcome);
     }
 
     // Records past the end of a truncated file: the chunk header says how many it held.
@@ -741,19 +1050,19 @@ fn read_chunk(
     }
 }
 
-/// Reads one record: pre-filters it, renders it when wanted (or when the pre-filter cannot
-/// tell), and counts it.
+/// Reads one record: pre-filters it (unless the raw pass found it wanted), renders it when
+/// wanted (or when the pre-filter cannot tell), and counts it.
 fn read_record(
     context: &Context<'_>,
     chunk_number: u64,
     record: EvtxRecord<'_>,
-    raw_head: Option<SystemHead>,
+    known_wanted: bool,
     layouts: &mut HashMap<u32, Option<SystemSlots>>,
     outcome: &mut ChunkOutcome,
 ) {
     // With everything selected, every record is rendered anyway.
-    if *context.selection != EventSelection::Everything {
-        if let Some(head) = raw_head.or_else(|| prefilter(&record, layouts)) {
+    if !known_wanted && *context.selection != EventSelection::Everything {
+        if let Some(head) = prefilter(&record, layouts) {
             if !context
                 .selection
                 .wants(&head.channel, &head.provider, head.id)
@@ -765,25 +1074,30 @@ fn read_record(
     }
 
     let record_id = record.event_record_id;
-    let header_time = record.timestamp.to_string();
+    let timestamp = record.timestamp;
     outcome.rendered += 1;
-    let rendered = match record.into_json_value() {
-        Ok(rendered) => rendered,
-        Err(error) => {
+    let rendered = record
+        .into_json_bytes()
+        .map_err(|error| error_detail(&error))
+        .and_then(|rendered| {
+            normalise_json(
+                &rendered.data,
+                record_id,
+                &|| timestamp.to_string(),
+                &context.file_text,
+            )
+            .map_err(str::to_string)
+        });
+    let event = match rendered {
+        Ok(event) => event,
+        Err(detail) => {
             outcome.skipped += 1;
             outcome.reasons.push(format!(
-                "chunk {chunk_number}, record {record_id}: cannot be rendered ({})",
-                error_detail(&error)
+                "chunk {chunk_number}, record {record_id}: cannot be rendered ({detail})"
             ));
             return;
         }
     };
-    let event = normalise(
-        rendered.data,
-        record_id,
-        &header_time,
-        &context.path.display().to_string(),
-    );
     outcome.count(&event.channel, event.id, &event.computer);
     if context
         .selection
@@ -798,7 +1112,7 @@ fn read_record(
 /// of its values.
 fn size_copy_matches(record: &EvtxRecord<'_>) -> bool {
     let data = record.chunk.data;
-    let Some(start) = record.binxml_offset.checked_sub(RECORD_HEADER_SIZE) else {
+    let Some(start) = record.binxml_offset.checked_sub(RECORD_HEADER_SIZE as u64) else {
         return false;
     };
     let start = start as usize;
@@ -888,895 +1202,5 @@ impl Damage {
                 summary.chunks_skipped,
             ),
         )
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pre-filter
-
-/// The System fields that decide whether a record is wanted, read without rendering.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct SystemHead {
-    channel: String,
-    provider: String,
-    id: u32,
-    computer: String,
-}
-
-/// Where one System field's value comes from in a record's BinXML.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-enum Slot {
-    /// Not (yet) seen: the field is absent, which renders as empty.
-    #[default]
-    Absent,
-    /// Literal text.
-    Text(String),
-    /// The template instance's substitution value with this index.
-    Substitution(u16),
-    /// Built in a way the scanner does not follow (several parts, an entity, a non-text value).
-    Unknown,
-}
-
-impl Slot {
-    /// Adds one part of the field's value: the first part is the value, a second makes it
-    /// unknown.
-    fn add(&mut self, part: Slot) {
-        *self = if *self == Slot::Absent {
-            part
-        } else {
-            Slot::Unknown
-        };
-    }
-}
-
-/// Where `EventID`, `Channel`, `Computer` and `Provider/@Name` come from in one template
-/// definition or plain record.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct SystemSlots {
-    provider: Slot,
-    event_id: Slot,
-    channel: Slot,
-    computer: Slot,
-}
-
-/// Reads a record's System fields without rendering it; `None` when the scanner cannot follow
-/// the record's layout (the caller then renders it).
-fn prefilter(
-    record: &EvtxRecord<'_>,
-    layouts: &mut HashMap<u32, Option<SystemSlots>>,
-) -> Option<SystemHead> {
-    let data = record.chunk.data;
-    let instances = record.template_instances().ok()?;
-    match instances.as_slice() {
-        [] => {
-            // A plain BinXML tree: every value is literal.
-            let start = usize::try_from(record.binxml_offset).ok()?;
-            let end = start.checked_add(record.binxml_size as usize)?;
-            let slots = scan_system(data, start, end, false)?;
-            resolve(&slots, &[])
-        }
-        [instance] => {
-            let slots = layouts
-                .entry(instance.template_def_offset)
-                .or_insert_with(|| template_slots(data, instance.template_def_offset))
-                .as_ref()?;
-            resolve(slots, &instance.values)
-        }
-        _ => None,
-    }
-}
-
-/// Scans the template definition at `offset` in the chunk.
-fn template_slots(data: &[u8], offset: u32) -> Option<SystemSlots> {
-    // next template offset (4), GUID (16), data size (4), then the BinXML fragment.
-    let offset = offset as usize;
-    let size_bytes = data.get(offset.checked_add(20)?..offset.checked_add(24)?)?;
-    let size = u32::from_le_bytes(size_bytes.try_into().ok()?) as usize;
-    let start = offset + 24;
-    scan_system(data, start, start.checked_add(size)?, true)
-}
-
-/// Takes the System fields' values from their slots and the substitution values.
-fn resolve(slots: &SystemSlots, values: &[BinXmlValue<'_>]) -> Option<SystemHead> {
-    Some(SystemHead {
-        channel: slot_text(&slots.channel, values)?,
-        provider: slot_text(&slots.provider, values)?,
-        computer: slot_text(&slots.computer, values)?,
-        id: slot_number(&slots.event_id, values)?,
-    })
-}
-
-/// A slot's value as text, as the renderer writes it (absent and null are empty).
-fn slot_text(slot: &Slot, values: &[BinXmlValue<'_>]) -> Option<String> {
-    match slot {
-        Slot::Absent => Some(String::new()),
-        Slot::Text(text) => Some(text.clone()),
-        Slot::Substitution(index) => match values.get(usize::from(*index))? {
-            BinXmlValue::NullType => Some(String::new()),
-            BinXmlValue::StringType(text) => text.to_string().ok(),
-            BinXmlValue::AnsiStringType(text) => Some((*text).to_string()),
-            _ => None,
-        },
-        Slot::Unknown => None,
-    }
-}
-
-/// A slot's value as an event ID; `None` when absent or not a number.
-fn slot_number(slot: &Slot, values: &[BinXmlValue<'_>]) -> Option<u32> {
-    match slot {
-        Slot::Text(text) => text.trim().parse().ok(),
-        Slot::Substitution(index) => match values.get(usize::from(*index))? {
-            BinXmlValue::UInt8Type(n) => Some(u32::from(*n)),
-            BinXmlValue::UInt16Type(n) => Some(u32::from(*n)),
-            BinXmlValue::UInt32Type(n) | BinXmlValue::HexInt32Type(n) => Some(*n),
-            BinXmlValue::Int8Type(n) => u32::try_from(*n).ok(),
-            BinXmlValue::Int16Type(n) => u32::try_from(*n).ok(),
-            BinXmlValue::Int32Type(n) => u32::try_from(*n).ok(),
-            BinXmlValue::UInt64Type(n) | BinXmlValue::HexInt64Type(n) => u32::try_from(*n).ok(),
-            BinXmlValue::Int64Type(n) => u32::try_from(*n).ok(),
-            BinXmlValue::StringType(text) => text.to_string().ok()?.trim().parse().ok(),
-            _ => None,
-        },
-        Slot::Absent | Slot::Unknown => None,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Raw pass: a chunk's System fields straight from its bytes
-
-/// Offset of the records in a chunk (after its header and string and template tables).
-const CHUNK_RECORDS_START: usize = 512;
-/// The signature that starts every record.
-const RECORD_MAGIC: [u8; 4] = [0x2a, 0x2a, 0x00, 0x00];
-
-/// Reads the System fields of every record of a chunk straight from its bytes, without the
-/// evtx crate building anything. `None` as soon as anything is unusual (damage, a record layout
-/// the scanner does not follow, a record count that disagrees with the chunk header): the
-/// caller then reads the chunk through the evtx crate, which handles all of that.
-///
-/// Written by hand because the evtx crate offers no way to look at a record without building
-/// its whole content first, and building it is most of the cost of reading a log.
-fn raw_heads(
-    data: &[u8],
-    layouts: &mut HashMap<u32, Option<SystemSlots>>,
-) -> Option<Vec<SystemHead>> {
-    let mut cursor = Cursor { data, pos: 8 };
-    let first_id = u64::from_le_bytes(cursor.bytes(8)?.try_into().ok()?);
-    let last_id = u64::from_le_bytes(cursor.bytes(8)?.try_into().ok()?);
-    cursor.pos = 48;
-    let free_space = (cursor.u32()? as usize).min(data.len());
-    let expected = last_id.checked_sub(first_id)?.checked_add(1)?;
-    let mut heads = Vec::new();
-    let mut scratch = RawScratch::default();
-    let mut pos = CHUNK_RECORDS_START;
-    let mut next_id = first_id;
-    while pos < free_space {
-        if data.get(pos..pos + 4)? != RECORD_MAGIC {
-            return None;
-        }
-        let mut header = Cursor { data, pos: pos + 4 };
-        let size = header.u32()? as usize;
-        let record_id = u64::from_le_bytes(header.bytes(8)?.try_into().ok()?);
-        let end = pos.checked_add(size)?;
-        if size < 28 || end > free_space || record_id != next_id {
-            return None;
-        }
-        let copy = data.get(end - 4..end)?;
-        if u32::from_le_bytes(copy.try_into().ok()?) as usize != size {
-            return None;
-        }
-        heads.push(raw_head(data, pos + 24, end - 4, layouts, &mut scratch)?);
-        next_id += 1;
-        pos = end;
-        if record_id == last_id {
-            break;
-        }
-    }
-    (heads.len() as u64 == expected).then_some(heads)
-}
-
-/// Buffers the raw pass reuses from one record of a chunk to the next.
-#[derive(Default)]
-struct RawScratch<'a> {
-    /// The current record's substitution values, `(type, bytes)`.
-    values: Vec<(u8, &'a [u8])>,
-    /// UTF-16 strings already decoded, by their bytes: the records of a chunk repeat the same
-    /// channel, provider and computer.
-    texts: HashMap<&'a [u8], String>,
-}
-
-/// The System fields of the record whose BinXML is `data[start..end]`.
-fn raw_head<'a>(
-    data: &'a [u8],
-    start: usize,
-    end: usize,
-    layouts: &mut HashMap<u32, Option<SystemSlots>>,
-    scratch: &mut RawScratch<'a>,
-) -> Option<SystemHead> {
-    let mut cursor = Cursor { data, pos: start };
-    // Fragment header: token 0x0f, major and minor version, flags.
-    if cursor.u8()? != 0x0f {
-        return None;
-    }
-    cursor.bytes(3)?;
-    if cursor.u8()? != 0x0c {
-        // Not a template instance: a plain tree, all literal.
-        let slots = scan_system(data, start, end, false)?;
-        return resolve_raw(&slots, &[], &mut scratch.texts);
-    }
-    // Template instance: unknown byte, template id, definition offset.
-    cursor.bytes(5)?;
-    let definition = cursor.u32()?;
-    if definition as usize == cursor.pos {
-        // The definition is stored here: next-template offset, GUID, size, then the fragment.
-        cursor.bytes(20)?;
-        let size = cursor.u32()? as usize;
-        cursor.bytes(size)?;
-    }
-    let count = cursor.u32()? as usize;
-    // Each descriptor is a size (2 bytes), a type (1) and a padding byte.
-    let descriptors = data.get(cursor.pos..cursor.pos.checked_add(count.checked_mul(4)?)?)?;
-    cursor.pos += descriptors.len();
-    scratch.values.clear();
-    for descriptor in descriptors.chunks_exact(4) {
-        let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
-        let at = cursor.pos;
-        cursor.pos = at.checked_add(size)?;
-        scratch
-            .values
-            .push((descriptor[2], data.get(at..cursor.pos)?));
-    }
-    if cursor.pos > end {
-        return None;
-    }
-    let slots = layouts
-        .entry(definition)
-        .or_insert_with(|| template_slots(data, definition))
-        .as_ref()?;
-    resolve_raw(slots, &scratch.values, &mut scratch.texts)
-}
-
-/// Takes the System fields from their slots and the raw substitution values `(type, bytes)`.
-fn resolve_raw<'a>(
-    slots: &SystemSlots,
-    values: &[(u8, &'a [u8])],
-    texts: &mut HashMap<&'a [u8], String>,
-) -> Option<SystemHead> {
-    Some(SystemHead {
-        channel: raw_text(&slots.channel, values, texts)?,
-        provider: raw_text(&slots.provider, values, texts)?,
-        computer: raw_text(&slots.computer, values, texts)?,
-        id: raw_number(&slots.event_id, values)?,
-    })
-}
-
-/// A slot's value as text: a UTF-16 string without its terminating NULs, or empty for null.
-fn raw_text<'a>(
-    slot: &Slot,
-    values: &[(u8, &'a [u8])],
-    texts: &mut HashMap<&'a [u8], String>,
-) -> Option<String> {
-    match slot {
-        Slot::Absent => Some(String::new()),
-        Slot::Text(text) => Some(text.clone()),
-        Slot::Substitution(index) => match values.get(usize::from(*index))? {
-            (0x00, _) => Some(String::new()),
-            (STRING_TYPE, bytes) => {
-                if let Some(text) = texts.get(bytes) {
-                    return Some(text.clone());
-                }
-                let text = utf16_text(bytes)?.trim_end_matches('\0').to_string();
-                texts.insert(bytes, text.clone());
-                Some(text)
-            }
-            _ => None,
-        },
-        Slot::Unknown => None,
-    }
-}
-
-/// A slot's value as an event ID, from the unsigned and signed integer types.
-fn raw_number(slot: &Slot, values: &[(u8, &[u8])]) -> Option<u32> {
-    match slot {
-        Slot::Text(text) => text.trim().parse().ok(),
-        Slot::Substitution(index) => {
-            let (value_type, bytes) = values.get(usize::from(*index))?;
-            let unsigned = |width: usize| -> Option<u64> {
-                let mut buffer = [0u8; 8];
-                buffer[..width].copy_from_slice(bytes.get(..width)?);
-                (bytes.len() == width).then(|| u64::from_le_bytes(buffer))
-            };
-            let number = match value_type {
-                0x04 => unsigned(1)?,
-                0x06 => unsigned(2)?,
-                0x08 | 0x14 => unsigned(4)?,
-                0x0a | 0x15 => unsigned(8)?,
-                _ => return None,
-            };
-            u32::try_from(number).ok()
-        }
-        Slot::Absent | Slot::Unknown => None,
-    }
-}
-
-/// A little-endian reader over chunk bytes that fails instead of panicking.
-struct Cursor<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn bytes(&mut self, count: usize) -> Option<&[u8]> {
-        let end = self.pos.checked_add(count)?;
-        let bytes = self.data.get(self.pos..end)?;
-        self.pos = end;
-        Some(bytes)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.bytes(1)?[0])
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        let bytes = self.bytes(2)?;
-        Some(u16::from_le_bytes([bytes[0], bytes[1]]))
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        let bytes = self.bytes(4)?;
-        Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-    }
-
-    /// A name reference: the offset of a name in the chunk, stored right here when the offset
-    /// is this position. Returns the name.
-    fn name(&mut self) -> Option<String> {
-        let offset = self.u32()? as usize;
-        let name = read_name(self.data, offset)?;
-        if offset == self.pos {
-            // next-string offset (4), hash (2), length (2), characters, NUL (2).
-            self.bytes(10 + 2 * name.encode_utf16().count())?;
-        }
-        Some(name)
-    }
-
-    /// A length-prefixed UTF-16 string.
-    fn utf16(&mut self) -> Option<String> {
-        let count = usize::from(self.u16()?);
-        utf16_text(self.bytes(count * 2)?)
-    }
-}
-
-/// The name stored at `offset` in the chunk: next-string offset, hash, length, characters.
-fn read_name(data: &[u8], offset: usize) -> Option<String> {
-    let length_bytes = data.get(offset.checked_add(6)?..offset.checked_add(8)?)?;
-    let length = usize::from(u16::from_le_bytes([length_bytes[0], length_bytes[1]]));
-    let start = offset + 8;
-    utf16_text(data.get(start..start.checked_add(length * 2)?)?)
-}
-
-fn utf16_text(bytes: &[u8]) -> Option<String> {
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
-        .collect();
-    String::from_utf16(&units).ok()
-}
-
-/// BinXML value type of a nested BinXML fragment.
-const BINXML_TYPE: u8 = 0x21;
-/// BinXML value type of a UTF-16 string.
-const STRING_TYPE: u8 = 0x01;
-
-/// Scans the BinXML in `data[start..end]` (a template definition when `template`, whose
-/// element starts carry a dependency ID, or a plain record) for where the System fields come
-/// from. `None` when the stream has a token the scanner does not follow, holds no `System`
-/// element, or nests a fragment inside `System`.
-fn scan_system(data: &[u8], start: usize, end: usize, template: bool) -> Option<SystemSlots> {
-    let mut cursor = Cursor { data, pos: start };
-    let end = end.min(data.len());
-    let mut slots = SystemSlots::default();
-    // Open elements, outermost first.
-    let mut stack: Vec<String> = Vec::new();
-    // The element whose start tag (attributes) is being read.
-    let mut pending: Option<String> = None;
-    // The attribute whose value is being read.
-    let mut attribute: Option<String> = None;
-    let mut seen_system = false;
-
-    while cursor.pos < end {
-        let token = cursor.u8()?;
-        // The part of a value the token carries, if any.
-        let part = match token {
-            0x00 => break,
-            0x0f => {
-                cursor.bytes(3)?;
-                None
-            }
-            0x01 | 0x41 => {
-                if template {
-                    cursor.u16()?;
-                }
-                cursor.u32()?;
-                let name = cursor.name()?;
-                if token == 0x41 {
-                    cursor.u32()?;
-                }
-                pending = Some(name);
-                attribute = None;
-                None
-            }
-            0x02 => {
-                stack.push(pending.take()?);
-                attribute = None;
-                if stack.len() == 2 && stack[1] == "System" {
-                    seen_system = true;
-                }
-                None
-            }
-            0x03 => {
-                let name = pending.take()?;
-                if stack.len() == 1 && name == "System" {
-                    seen_system = true;
-                }
-                attribute = None;
-                None
-            }
-            0x04 => {
-                stack.pop()?;
-                attribute = None;
-                None
-            }
-            0x05 | 0x45 => {
-                let value_type = cursor.u8()?;
-                if value_type == STRING_TYPE {
-                    Some(Slot::Text(cursor.utf16()?))
-                } else {
-                    // Other literal types are rare; their length is type-specific.
-                    return None;
-                }
-            }
-            0x06 | 0x46 => {
-                attribute = Some(cursor.name()?);
-                None
-            }
-            0x07 | 0x47 => {
-                cursor.utf16()?;
-                Some(Slot::Unknown)
-            }
-            0x08 | 0x48 => {
-                cursor.u16()?;
-                Some(Slot::Unknown)
-            }
-            0x09 | 0x49 => {
-                cursor.name()?;
-                Some(Slot::Unknown)
-            }
-            0x0a => {
-                cursor.name()?;
-                None
-            }
-            0x0b => {
-                cursor.utf16()?;
-                None
-            }
-            0x0d | 0x0e => {
-                let index = cursor.u16()?;
-                let value_type = cursor.u8()?;
-                let in_system = stack.len() >= 2 && stack[1] == "System"
-                    || (stack.len() == 1 && pending.as_deref() == Some("System"));
-                if in_system && (value_type == BINXML_TYPE || value_type & 0x80 != 0) {
-                    // A nested fragment or an array inside System: can't tell statically.
-                    return None;
-                }
-                Some(Slot::Substitution(index))
-            }
-            _ => return None,
-        };
-        let Some(part) = part else { continue };
-        match (&pending, &attribute) {
-            (Some(element), Some(name)) => {
-                if stack.len() == 2
-                    && stack[1] == "System"
-                    && element == "Provider"
-                    && name == "Name"
-                {
-                    slots.provider.add(part);
-                }
-            }
-            (None, _) => {
-                if stack.len() == 3 && stack[1] == "System" {
-                    match stack[2].as_str() {
-                        "EventID" => slots.event_id.add(part),
-                        "Channel" => slots.channel.add(part),
-                        "Computer" => slots.computer.add(part),
-                        _ => {}
-                    }
-                }
-            }
-            (Some(_), None) => {}
-        }
-    }
-    seen_system.then_some(slots)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Normalisation
-
-/// Turns the evtx crate's JSON for one record into an [`EventRecord`].
-fn normalise(rendered: Value, record_id: u64, header_time: &str, file: &str) -> EventRecord {
-    let Value::Object(mut root) = rendered else {
-        return empty_record(record_id, header_time, file);
-    };
-    let Some(Value::Object(event)) = root.remove("Event") else {
-        return empty_record(record_id, header_time, file);
-    };
-    let system = event.get("System");
-    let text = |value: Option<&Value>| -> String {
-        match value {
-            Some(Value::String(text)) => text.clone(),
-            Some(Value::Number(number)) => number.to_string(),
-            _ => String::new(),
-        }
-    };
-    let field = |name: &str| system.and_then(|system| system.get(name));
-    let attribute = |element: &str, name: &str| {
-        field(element)
-            .and_then(|element| element.get("#attributes"))
-            .and_then(|attributes| attributes.get(name))
-    };
-    let time = attribute("TimeCreated", "SystemTime")
-        .and_then(Value::as_str)
-        .and_then(rfc3339_micros)
-        .or_else(|| rfc3339_micros(header_time))
-        .unwrap_or_else(|| header_time.to_string());
-
-    let mut data = BTreeMap::new();
-    for (name, value) in &event {
-        match name.as_str() {
-            "#attributes" | "System" | "RenderingInfo" => {}
-            "EventData" => flatten_event_data(value, &mut data),
-            _ => flatten_user_data(name, value, &mut data),
-        }
-    }
-    // The record's own `EventRecordID`: in a chunk caught while it was being reused, the
-    // record header can already carry the ID of the record that is overwriting it.
-    let record_id = match field("EventRecordID") {
-        Some(Value::Number(number)) => number.as_u64(),
-        Some(Value::String(text)) => text.trim().parse().ok(),
-        _ => None,
-    }
-    .unwrap_or(record_id);
-    EventRecord {
-        channel: text(field("Channel")),
-        provider: text(attribute("Provider", "Name")),
-        id: event_id(field("EventID")),
-        time,
-        record_id,
-        computer: text(field("Computer")),
-        data,
-        file: file.to_string(),
-    }
-}
-
-fn empty_record(record_id: u64, header_time: &str, file: &str) -> EventRecord {
-    EventRecord {
-        channel: String::new(),
-        provider: String::new(),
-        id: 0,
-        time: rfc3339_micros(header_time).unwrap_or_else(|| header_time.to_string()),
-        record_id,
-        computer: String::new(),
-        data: BTreeMap::new(),
-        file: file.to_string(),
-    }
-}
-
-/// The number in `EventID`, which is a number, a numeric string or
-/// `{"#attributes": {"Qualifiers": …}, "#text": number}`; 0 when there is none.
-fn event_id(value: Option<&Value>) -> u32 {
-    match value {
-        Some(Value::Number(number)) => number
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0),
-        Some(Value::String(text)) => text.trim().parse().unwrap_or(0),
-        Some(Value::Object(object)) => event_id(object.get("#text")),
-        _ => 0,
-    }
-}
-
-/// `EventData`: its children by name (the evtx crate already turns `<Data Name="X">` into
-/// `X`); unnamed `Data` elements become one `Data` entry (a value or an array).
-fn flatten_event_data(value: &Value, data: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(fields) => {
-            for (name, field) in fields {
-                if name == "#attributes" {
-                    continue;
-                }
-                let field = match field {
-                    Value::Object(inner) if name == "Data" && inner.contains_key("#text") => {
-                        inner["#text"].clone()
-                    }
-                    other => other.clone(),
-                };
-                data.entry(name.clone()).or_insert(field);
-            }
-        }
-        Value::Null => {}
-        other => {
-            data.entry("EventData".to_string())
-                .or_insert_with(|| other.clone());
-        }
-    }
-}
-
-/// `UserData` (and any other payload element): the fields of its child element(s), flattened.
-fn flatten_user_data(name: &str, value: &Value, data: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(children) => {
-            for (child_name, child) in children {
-                if child_name == "#attributes" {
-                    continue;
-                }
-                match child {
-                    Value::Object(fields) => {
-                        for (field_name, field) in fields {
-                            if field_name != "#attributes" {
-                                data.entry(field_name.clone())
-                                    .or_insert_with(|| field.clone());
-                            }
-                        }
-                    }
-                    Value::Null => {}
-                    other => {
-                        data.entry(child_name.clone())
-                            .or_insert_with(|| other.clone());
-                    }
-                }
-            }
-        }
-        Value::Null => {}
-        other => {
-            data.entry(name.to_string())
-                .or_insert_with(|| other.clone());
-        }
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as RFC 3339 UTC with exactly six fractional digits
-/// (truncated, not rounded, so that the order of times is kept).
-fn rfc3339_micros(text: &str) -> Option<String> {
-    let text = text.trim().strip_suffix('Z')?;
-    let (main, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let shape_ok = main.len() == 19
-        && main.bytes().enumerate().all(|(index, byte)| match index {
-            4 | 7 => byte == b'-',
-            10 => byte == b'T',
-            13 | 16 => byte == b':',
-            _ => byte.is_ascii_digit(),
-        });
-    if !shape_ok || !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    let mut micros: String = fraction.chars().take(6).collect();
-    while micros.len() < 6 {
-        micros.push('0');
-    }
-    Some(format!("{main}.{micros}Z"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn times_become_microseconds_utc() {
-        assert_eq!(
-            rfc3339_micros("2016-07-08T18:12:51.6816408Z").as_deref(),
-            Some("2016-07-08T18:12:51.681640Z")
-        );
-        assert_eq!(
-            rfc3339_micros("2020-08-01T21:50:17Z").as_deref(),
-            Some("2020-08-01T21:50:17.000000Z")
-        );
-        assert_eq!(
-            rfc3339_micros("2021-05-03T08:58:25.921033600Z").as_deref(),
-            Some("2021-05-03T08:58:25.921033Z")
-        );
-        assert_eq!(rfc3339_micros("2021-05-03 08:58:25Z"), None);
-        assert_eq!(rfc3339_micros("2021-05-03T08:58:25+01:00"), None);
-        assert_eq!(rfc3339_micros(""), None);
-    }
-
-    #[test]
-    fn event_ids_with_qualifiers_and_strings() {
-        assert_eq!(event_id(Some(&json!(4624))), 4624);
-        assert_eq!(
-            event_id(Some(
-                &json!({"#attributes": {"Qualifiers": 16384}, "#text": 7036})
-            )),
-            7036
-        );
-        assert_eq!(event_id(Some(&json!("4799"))), 4799);
-        assert_eq!(event_id(Some(&json!(null))), 0);
-        assert_eq!(event_id(None), 0);
-    }
-
-    #[test]
-    fn event_data_is_flattened_by_name() {
-        let rendered = json!({"Event": {
-            "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
-            "System": {
-                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
-                "EventID": 4624,
-                "TimeCreated": {"#attributes": {"SystemTime": "2016-07-08T18:12:51.6816408Z"}},
-                "Channel": "Security",
-                "Computer": "HOST",
-            },
-            "EventData": {"#attributes": {"Name": "x"}, "LogonType": 3, "LmPackageName": "NTLM V1", "Binary": null},
-        }});
-        let event = normalise(rendered, 7, "2000-01-01T00:00:00Z", "f.evtx");
-        assert_eq!(event.channel, "Security");
-        assert_eq!(event.provider, "Microsoft-Windows-Security-Auditing");
-        assert_eq!(event.id, 4624);
-        assert_eq!(event.time, "2016-07-08T18:12:51.681640Z");
-        assert_eq!(event.record_id, 7);
-        assert_eq!(event.computer, "HOST");
-        assert_eq!(event.file, "f.evtx");
-        assert_eq!(event.data["LogonType"], json!(3));
-        assert_eq!(event.data["LmPackageName"], json!("NTLM V1"));
-        assert_eq!(event.data["Binary"], Value::Null);
-        assert!(!event.data.contains_key("#attributes"));
-    }
-
-    #[test]
-    fn unnamed_data_and_user_data() {
-        let rendered = json!({"Event": {
-            "System": {"EventID": {"#attributes": {"Qualifiers": 0}, "#text": 6013}, "Channel": "System"},
-            "EventData": {"Data": {"#text": ["10.00.", "17134"]}, "Binary": "E207"},
-        }});
-        let event = normalise(rendered, 1, "2018-07-31T06:42:06.5134595Z", "s.evtx");
-        assert_eq!(event.id, 6013);
-        assert_eq!(event.data["Data"], json!(["10.00.", "17134"]));
-        assert_eq!(event.data["Binary"], json!("E207"));
-        // No TimeCreated: the record header's time.
-        assert_eq!(event.time, "2018-07-31T06:42:06.513459Z");
-
-        let rendered = json!({"Event": {
-            "System": {"EventID": 551, "EventRecordID": 99, "Channel": "Microsoft-Windows-SMBServer/Security"},
-            "UserData": {"EventData": {"#attributes": {"xmlns": "Smb2Namespace"}, "SPN": "cifs/fs01", "UserNameLength": 0, "UserName": null}},
-        }});
-        let event = normalise(rendered, 2, "2020-08-01T21:50:17.1704031Z", "u.evtx");
-        // The record's own EventRecordID wins over the header's.
-        assert_eq!(event.record_id, 99);
-        assert_eq!(event.data["SPN"], json!("cifs/fs01"));
-        assert_eq!(event.data["UserNameLength"], json!(0));
-        assert_eq!(event.data["UserName"], Value::Null);
-        assert!(!event.data.contains_key("xmlns"));
-    }
-
-    #[test]
-    fn filters_ignore_case_and_narrow_by_provider() {
-        let filter = EventNeedFilter::new("Security", [4624]);
-        assert!(filter.matches("security", "Microsoft-Windows-Security-Auditing", 4624));
-        assert!(!filter.matches("Security", "x", 4625));
-        assert!(!filter.matches("System", "x", 4624));
-        let all = EventNeedFilter::new("microsoft-windows-smbserver/security", []);
-        assert!(all.matches("Microsoft-Windows-SMBServer/Security", "", 551));
-        let provider = filter.with_provider("microsoft-windows-security-auditing");
-        assert!(provider.matches("Security", "Microsoft-Windows-Security-Auditing", 4624));
-        assert!(!provider.matches("Security", "Other", 4624));
-        assert_eq!(
-            EventSelection::from_needs(Vec::new()),
-            EventSelection::Nothing
-        );
-        assert!(!EventSelection::Nothing.wants("Security", "", 4624));
-        assert!(EventSelection::Everything.wants("", "", 0));
-    }
-
-    /// A template definition fragment: `<Event><System><Provider Name="%0"/><EventID>%1</EventID>
-    /// <Channel>Security</Channel><Computer>%2</Computer></System></Event>`, names inline.
-    fn template_fixture() -> Vec<u8> {
-        fn name(out: &mut Vec<u8>, text: &str) {
-            let offset = out.len() as u32 + 4;
-            out.extend_from_slice(&offset.to_le_bytes());
-            out.extend_from_slice(&0u32.to_le_bytes());
-            out.extend_from_slice(&0u16.to_le_bytes());
-            let units: Vec<u16> = text.encode_utf16().collect();
-            out.extend_from_slice(&(units.len() as u16).to_le_bytes());
-            for unit in units {
-                out.extend_from_slice(&unit.to_le_bytes());
-            }
-            out.extend_from_slice(&0u16.to_le_bytes());
-        }
-        fn open(out: &mut Vec<u8>, text: &str, attributes: bool) {
-            out.push(if attributes { 0x41 } else { 0x01 });
-            out.extend_from_slice(&0xffffu16.to_le_bytes());
-            out.extend_from_slice(&0u32.to_le_bytes());
-            name(out, text);
-            if attributes {
-                out.extend_from_slice(&0u32.to_le_bytes());
-            }
-        }
-        fn substitution(out: &mut Vec<u8>, index: u16, value_type: u8) {
-            out.push(0x0e);
-            out.extend_from_slice(&index.to_le_bytes());
-            out.push(value_type);
-        }
-        let mut out = vec![0x0f, 1, 1, 0];
-        open(&mut out, "Event", false);
-        out.push(0x02);
-        open(&mut out, "System", false);
-        out.push(0x02);
-        open(&mut out, "Provider", true);
-        out.push(0x06);
-        name(&mut out, "Name");
-        substitution(&mut out, 0, 0x01);
-        out.push(0x03);
-        open(&mut out, "EventID", false);
-        out.push(0x02);
-        substitution(&mut out, 1, 0x06);
-        out.push(0x04);
-        open(&mut out, "Channel", false);
-        out.push(0x02);
-        out.push(0x05);
-        out.push(0x01);
-        let units: Vec<u16> = "Security".encode_utf16().collect();
-        out.extend_from_slice(&(units.len() as u16).to_le_bytes());
-        for unit in units {
-            out.extend_from_slice(&unit.to_le_bytes());
-        }
-        out.push(0x04);
-        open(&mut out, "Computer", false);
-        out.push(0x02);
-        substitution(&mut out, 2, 0x01);
-        out.push(0x04);
-        out.push(0x04); // System
-        out.push(0x04); // Event
-        out.push(0x00);
-        out
-    }
-
-    #[test]
-    fn scanner_finds_system_slots_in_a_template() {
-        let bytes = template_fixture();
-        let slots = scan_system(&bytes, 0, bytes.len(), true).unwrap();
-        assert_eq!(slots.provider, Slot::Substitution(0));
-        assert_eq!(slots.event_id, Slot::Substitution(1));
-        assert_eq!(slots.channel, Slot::Text("Security".to_string()));
-        assert_eq!(slots.computer, Slot::Substitution(2));
-        let values = [
-            BinXmlValue::AnsiStringType("Microsoft-Windows-Security-Auditing"),
-            BinXmlValue::UInt16Type(4624),
-            BinXmlValue::NullType,
-        ];
-        assert_eq!(
-            resolve(&slots, &values),
-            Some(SystemHead {
-                channel: "Security".to_string(),
-                provider: "Microsoft-Windows-Security-Auditing".to_string(),
-                id: 4624,
-                computer: String::new(),
-            })
-        );
-        // Not enough values: the pre-filter gives up rather than guessing.
-        assert_eq!(resolve(&slots, &values[..1]), None);
-    }
-
-    #[test]
-    fn scanner_never_panics_on_cut_or_garbled_input() {
-        let bytes = template_fixture();
-        for cut in 0..bytes.len() {
-            let _ = scan_system(&bytes[..cut], 0, cut, true);
-            let _ = scan_system(&bytes, cut, bytes.len(), true);
-        }
-        for position in 0..bytes.len() {
-            let mut garbled = bytes.clone();
-            garbled[position] ^= 0xff;
-            let _ = scan_system(&garbled, 0, garbled.len(), true);
-        }
-        assert_eq!(scan_system(&[], 0, 10, true), None);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use nt_hive::{Hive, KeyNode, NtHiveError};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EvidenceError, Notice};
 use crate::recovery::{self, TransactionLogInput};
@@ -96,7 +96,9 @@ pub fn base_block_checksum(bytes: &[u8]) -> u32 {
 }
 
 /// What a hive holds, decided from the layout under its root key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HiveKind {
     /// `HKLM\SYSTEM`: `Select` plus `ControlSet00N`.
@@ -139,7 +141,7 @@ impl HiveKind {
 }
 
 /// Whether the hive was written cleanly, and what was done about it if not.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum HiveState {
     /// The sequence numbers match and the checksum is good.

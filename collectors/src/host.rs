@@ -1,18 +1,21 @@
 //! Opens every discovered file and assembles per-host facts: the registry view, the file
 //! records with their status, and the host's name (decided in [`crate::identity`] from the
-//! evidence alone).
+//! evidence alone). [`plan`] decides the hosts; [`collect_host`] reads one for the rules.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Discovery, GroupLayout, PassedOver};
 use crate::detect::FileKind;
 use crate::error::{EvidenceError, Notice, NoticeLevel};
 use crate::evtx::{read_evtx_with, EventRecord, EventSelection, EvtxReadOptions, EvtxSummary};
 use crate::hive::{HiveFile, HiveKind, HiveState};
-use crate::identity::{drafts_for_group, merge_drafts};
+use crate::identity::{drafts_for_group, merge_drafts, Draft};
 use crate::registry::{HostRegistry, RegistrySource};
 use crate::regtext::RegExport;
 
@@ -55,7 +58,9 @@ impl Default for CollectOptions {
 }
 
 /// Whether a file could be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     /// Read fully.
@@ -71,7 +76,7 @@ pub enum FileStatus {
 }
 
 /// One evidence file of a host, as reported.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FileRecord {
     /// The path, as reached from the inputs.
     pub path: String,
@@ -92,7 +97,7 @@ pub struct FileRecord {
 }
 
 /// Where a host's name came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NameSource {
     /// `ComputerName\ComputerName` in the SYSTEM hive or a `.reg` export.
@@ -307,65 +312,172 @@ fn log_selection(events: &EventSelection) -> &EventSelection {
     }
 }
 
-/// Opens every file of `discovery` and assembles the hosts.
-pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
+/// The hosts of a bundle, decided from the evidence alone before anything else is read: which
+/// files belong to which host and what each is called. Every file was opened once for this
+/// (hives far enough to read `ComputerName`, logs for the computers and channels their records
+/// name) and released again, so a plan holds only file records, never hive contents or events.
+pub struct Plan {
+    /// The hosts, sorted by name; collect each with [`collect_host`].
+    pub hosts: Vec<PlannedHost>,
+    /// Files that were passed over, with reasons.
+    pub passed_over: Vec<PassedOver>,
+    /// The errors behind unreadable files, sorted by path, for rendering as diagnostics.
+    pub diagnostics: Vec<EvidenceError>,
+}
+
+/// One host of a [`Plan`]: its name and its files.
+#[derive(Clone, Debug)]
+pub struct PlannedHost {
+    /// The host name, unique in the bundle (`NAME#2` for a second computer of one name).
+    pub name: String,
+    /// Where the name came from.
+    pub name_source: NameSource,
+    /// How its files were grouped.
+    pub layout: GroupLayout,
+    /// Its files as first read, sorted by path, with the notices host identity added.
+    pub files: Vec<FileRecord>,
+}
+
+/// Notice codes that come from deciding which host a file belongs to (kept when the file is
+/// read again by [`collect_host`]).
+const IDENTITY_CODES: [&str; 4] = [
+    "hiveward::bundle::log_of_other_computer",
+    "hiveward::bundle::log_of_several_computers",
+    "hiveward::bundle::split_by_computer",
+    "hiveward::bundle::ungrouped",
+];
+
+/// Decides the hosts of `discovery` ([`crate::identity`]), reading groups in parallel on the
+/// current rayon pool. Whatever `options.events` says, logs are only counted here.
+pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
+    let identify = CollectOptions {
+        events: EventSelection::Nothing,
+        ..options.clone()
+    };
+    let per_group: Vec<(Vec<Draft>, Vec<EvidenceError>)> = discovery
+        .groups
+        .par_iter()
+        .map(|group| {
+            let opened: Vec<Opened> = group
+                .files
+                .par_iter()
+                .map(|file| open_file(&file.path, file.kind, &file.logs, &identify))
+                .collect();
+            let mut diagnostics = Vec::new();
+            let mut drafts = drafts_for_group(group, opened, &mut diagnostics);
+            // Only the records are kept: the hives are unmapped and the logs closed until the
+            // host is collected.
+            for draft in &mut drafts {
+                draft.registry = HostRegistry::new();
+                draft.events = Vec::new();
+            }
+            (drafts, diagnostics)
+        })
+        .collect();
     let mut diagnostics = Vec::new();
     let mut drafts = Vec::new();
-    for group in &discovery.groups {
-        let opened: Vec<Opened> = group
-            .files
-            .iter()
-            .map(|file| open_file(&file.path, file.kind, &file.logs, options))
-            .collect();
-        drafts.extend(drafts_for_group(group, opened, &mut diagnostics));
+    for (group_drafts, group_diagnostics) in per_group {
+        drafts.extend(group_drafts);
+        diagnostics.extend(group_diagnostics);
     }
     diagnostics.sort_by(|left, right| left.path().cmp(right.path()));
     let merged = merge_drafts(drafts);
-
-    let mut hosts: Vec<Host> = Vec::new();
-    for mut draft in merged {
-        let duplicates = hosts
-            .iter()
-            .filter(|host| {
-                host.name.eq_ignore_ascii_case(&draft.name)
-                    || host
-                        .name
-                        .to_lowercase()
-                        .starts_with(&format!("{}#", draft.name.to_lowercase()))
-            })
-            .count();
-        let name = if duplicates == 0 {
-            draft.name.clone()
-        } else {
-            format!("{}#{}", draft.name, duplicates + 1)
-        };
-        draft
-            .records
-            .sort_by(|left, right| left.path.cmp(&right.path));
-        let registry = draft.registry;
-        let keys: Vec<&str> = options
-            .control_set_keys
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let notices = registry.control_set_differences(&keys);
-        // A hive that turned out damaged where it was read counts as partly read.
-        let mut records = draft.records;
-        mark_damaged_files(&mut records, &notices);
-        hosts.push(Host {
-            name,
-            name_source: draft.name_source,
-            layout: draft.layout,
-            registry,
-            files: records,
-            events: sorted_events(draft.events),
-            notices,
-        });
-    }
-    Collection {
-        diagnostics,
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    let hosts = merged
+        .into_iter()
+        .map(|draft| {
+            let seen = taken.entry(draft.name.to_lowercase()).or_insert(0);
+            *seen += 1;
+            let name = if *seen == 1 {
+                draft.name.clone()
+            } else {
+                format!("{}#{}", draft.name, seen)
+            };
+            let mut files = draft.records;
+            files.sort_by(|left, right| left.path.cmp(&right.path));
+            PlannedHost {
+                name,
+                name_source: draft.name_source,
+                layout: draft.layout,
+                files,
+            }
+        })
+        .collect();
+    Plan {
         hosts,
         passed_over: discovery.passed_over,
+        diagnostics,
+    }
+}
+
+/// Reads the files of one planned host for the rules: hives mapped (and recovered when
+/// dirty), `.reg` exports parsed, and from each log the records `options.events` selects.
+/// Dropping the [`Host`] unmaps its hives.
+pub fn collect_host(planned: &PlannedHost, options: &CollectOptions) -> Host {
+    let opened: Vec<Opened> = planned
+        .files
+        .par_iter()
+        .map(|planned_file| {
+            let path = crate::path_from_text(&planned_file.path)
+                .unwrap_or_else(|| PathBuf::from(&planned_file.path));
+            let logs: Vec<PathBuf> = planned_file
+                .logs
+                .iter()
+                .map(|log| crate::path_from_text(log).unwrap_or_else(|| PathBuf::from(log)))
+                .collect();
+            let mut opened = open_file(&path, planned_file.kind, &logs, options);
+            opened.record.notices.extend(
+                planned_file
+                    .notices
+                    .iter()
+                    .filter(|notice| IDENTITY_CODES.contains(&notice.code.as_str()))
+                    .cloned(),
+            );
+            opened
+        })
+        .collect();
+    let mut registry = HostRegistry::new();
+    let mut records = Vec::with_capacity(opened.len());
+    let mut events = Vec::new();
+    for item in opened {
+        if let Some(source) = item.source {
+            registry.add(source);
+        }
+        events.extend(item.events);
+        records.push(item.record);
+    }
+    let keys: Vec<&str> = options
+        .control_set_keys
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let notices = registry.control_set_differences(&keys);
+    // A hive that turned out damaged where it was read counts as partly read.
+    mark_damaged_files(&mut records, &notices);
+    Host {
+        name: planned.name.clone(),
+        name_source: planned.name_source,
+        layout: planned.layout.clone(),
+        registry,
+        files: records,
+        events: sorted_events(events),
+        notices,
+    }
+}
+
+/// Opens every file of `discovery` and assembles the hosts: [`plan`], then [`collect_host`]
+/// for each. Every host stays in memory; a scan streams them instead.
+pub fn collect(discovery: Discovery, options: &CollectOptions) -> Collection {
+    let plan = plan(discovery, options);
+    let hosts = plan
+        .hosts
+        .par_iter()
+        .map(|planned| collect_host(planned, options))
+        .collect();
+    Collection {
+        diagnostics: plan.diagnostics,
+        hosts,
+        passed_over: plan.passed_over,
     }
 }
 

@@ -24,6 +24,7 @@
 //!
 //! Everything is sorted, so the outcome depends neither on input order nor on thread counts.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{host_prefix, FileGroup, GroupLayout};
@@ -565,12 +566,19 @@ pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
             .then_with(|| left.first_path().cmp(right.first_path()))
     });
     let mut merged: Vec<Draft> = Vec::new();
+    // Drafts that may merge share a name (without regard to case): look them up by it.
+    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
     for draft in drafts {
-        match merged
-            .iter_mut()
-            .find(|existing| existing.can_merge(&draft))
-        {
-            Some(existing) => {
+        let key = draft.name.to_lowercase();
+        let found = by_name.get(&key).and_then(|candidates| {
+            candidates
+                .iter()
+                .copied()
+                .find(|&at| merged[at].can_merge(&draft))
+        });
+        match found {
+            Some(at) => {
+                let existing = &mut merged[at];
                 let outranks = existing.name_source != NameSource::ComputerName
                     || (draft.name_from_hive && !existing.name_from_hive);
                 if draft.name_source == NameSource::ComputerName && outranks {
@@ -587,7 +595,10 @@ pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
                     existing.registry.add(source);
                 }
             }
-            None => merged.push(draft),
+            None => {
+                by_name.entry(key).or_default().push(merged.len());
+                merged.push(draft);
+            }
         }
     }
     merged

@@ -78,8 +78,8 @@ pub use crate::{
     },
     hive::{base_block_checksum, BaseBlock, HiveFile, HiveKind, HiveState, BASE_BLOCK_SIZE},
     host::{
-        collect, mark_damaged_files, CollectOptions, Collection, FileRecord, FileStatus, Host,
-        NameSource, DEFAULT_CONTROL_SET_KEYS,
+        collect, collect_host, mark_damaged_files, plan, CollectOptions, Collection, FileRecord,
+        FileStatus, Host, NameSource, Plan, PlannedHost, DEFAULT_CONTROL_SET_KEYS,
     },
     hotfix::{
         read_hotfixes, HotfixInventory, KbStatus, KbSummary, PackageState, RollupBuild,

@@ -27,7 +27,7 @@
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EvidenceError, Notice};
 use crate::os_build::{range_name, read_system_build, record_range};
@@ -40,7 +40,7 @@ use crate::value::{RegType, RegValue};
 const CURRENT_VERSION: &str = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion";
 
 /// What kind of machine the host is, from `ProductOptions\ProductType`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// `WinNT`.
