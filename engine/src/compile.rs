@@ -1,5 +1,6 @@
 //! Compiles one rule file into a [`CompiledRule`]: the AST, the `RULE` metadata checked against
-//! the schema and the pack, and the `check` function it must define.
+//! the schema and the pack, and the `check` function it must define (a fleet rule also
+//! `summarize`).
 
 use rhai::Engine;
 
@@ -7,7 +8,7 @@ use crate::error::RuleLoadError;
 use crate::load_limits::parse_error_message;
 use crate::pack::{PackManifest, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope};
-use crate::ruleset::CompiledRule;
+use crate::ruleset::{CompiledRule, SummarizeFn};
 use crate::sandbox::{source_name, Limits};
 
 /// Compiles `file` of the pack `manifest` names: a syntax error, metadata that is not valid, a
@@ -88,17 +89,25 @@ pub(crate) fn compile_rule(
         ));
     };
     let takes_context = check.params.len() == 2;
-    let check_position = file
-        .text
-        .find("fn check")
-        .map(|offset| {
-            let (line, column) = crate::error::line_column(&file.text, offset);
-            rhai::Position::new(
-                line.min(u16::MAX as usize) as u16,
-                column.min(u16::MAX as usize) as u16,
-            )
-        })
-        .unwrap_or(rhai::Position::NONE);
+    let check_position = function_position(&file.text, "fn check");
+    let summarize = match meta.scope {
+        RuleScope::Host => None,
+        RuleScope::Fleet => {
+            let Some(summarize) = ast.iter_functions().find(|function| {
+                function.name == "summarize" && matches!(function.params.len(), 1 | 2)
+            }) else {
+                return Err(RuleLoadError::in_file(
+                    file,
+                    file.text.find("fn check").unwrap_or(0),
+                    "a fleet rule must define `fn summarize(host)` (or `fn summarize(host, ctx)`), which reduces one host to a small map while it is in memory, besides `fn check(fleet)`, which judges those maps (docs/writing-rules.md, \"Fleet rules\")",
+                ));
+            };
+            Some(SummarizeFn {
+                takes_context: summarize.params.len() == 2,
+                position: function_position(&file.text, "fn summarize"),
+            })
+        }
+    };
     Ok(CompiledRule {
         meta,
         file: file.clone(),
@@ -106,7 +115,21 @@ pub(crate) fn compile_rule(
         ast,
         takes_context,
         check_position,
+        summarize,
     })
+}
+
+/// Where `fn NAME` starts in `text`, for errors the sandbox reports without a position.
+fn function_position(text: &str, needle: &str) -> rhai::Position {
+    text.find(needle)
+        .map(|offset| {
+            let (line, column) = crate::error::line_column(text, offset);
+            rhai::Position::new(
+                line.min(u16::MAX as usize) as u16,
+                column.min(u16::MAX as usize) as u16,
+            )
+        })
+        .unwrap_or(rhai::Position::NONE)
 }
 
 fn first_mentioned_field(message: &str) -> Option<String> {

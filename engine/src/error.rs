@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pack::SourceFile;
 
@@ -153,7 +153,7 @@ pub fn offset_of(text: &str, position: rhai::Position) -> usize {
 /// A rule that could not judge a host because evidence it read is damaged (a hive cell that
 /// cannot be read, say). This is not the rule's fault: the report lists it with the evidence
 /// problems, and the run exits 3 ("incomplete") rather than 2.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct UncheckedRule {
     /// The rule id.
     pub rule: String,
@@ -164,7 +164,7 @@ pub struct UncheckedRule {
 }
 
 /// A rule that failed while it ran on one host: a run-time error or a sandbox limit.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct RuleError {
     /// The rule id.
     pub rule: String,

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use rhai::Dynamic;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::budget::{items_cut_marker, Budget};
 use crate::rule::{RuleMeta, Severity};
 
 /// One piece of evidence behind a finding.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct Evidence {
     /// `registry`, `event` or `note`.
     pub kind: String,
@@ -77,7 +77,7 @@ pub struct Evidence {
 }
 
 /// A JSON value with a total order, so that evidence sorts deterministically.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JsonValue(pub serde_json::Value);
 
@@ -94,7 +94,9 @@ impl Ord for JsonValue {
 }
 
 /// Why a finding is accepted rather than failing the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SuppressionKind {
     /// A waiver from `--waivers FILE` matched the finding.
@@ -104,7 +106,7 @@ pub enum SuppressionKind {
 }
 
 /// A finding that stays in the report but does not fail the run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Suppression {
     /// Waiver or baseline.
     pub kind: SuppressionKind,
@@ -119,7 +121,7 @@ pub struct Suppression {
 }
 
 /// One finding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// The rule id.
     pub rule: String,

@@ -1,6 +1,6 @@
 //! The read-only host API rules see: `host.reg`, `reg_type`, `key_exists`, `subkeys`, `values`,
-//! `setting`, `os`, `hotfix`, `events`, `has_hive`, `has_log`, `not_applicable(reason)`, and
-//! `fleet.hosts` for fleet rules.
+//! `setting`, `os`, `hotfix`, `events`, `has_hive`, `has_log` and `not_applicable(reason)`; the
+//! fleet API (`crate::fleet`) is registered with it.
 
 use std::sync::Arc;
 
@@ -92,10 +92,6 @@ impl HostFacts {
 #[derive(Clone)]
 pub struct HostHandle(pub Arc<HostFacts>);
 
-/// The handle a fleet rule gets as `fleet`.
-#[derive(Clone)]
-pub struct FleetHandle(pub Arc<Vec<HostHandle>>);
-
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
 fn runtime(message: String) -> Box<EvalAltResult> {
@@ -114,6 +110,12 @@ pub struct UnreadableEvidence {
 }
 
 thread_local! {
+    /// The last host whose OS facts this thread turned into a Rhai value, and that value: most
+    /// rules read `host.os`, and converting it each time was a tenth of a scan's time. The
+    /// weak reference keeps the host's allocation (not its evidence) alive, so its address
+    /// cannot be reused by another host while it is cached.
+    static OS_VALUE: std::cell::RefCell<Option<(std::sync::Weak<HostFacts>, Dynamic)>> =
+        const { std::cell::RefCell::new(None) };
     /// The damaged-evidence reads of the rule running on this thread, caught or not, so that a
     /// fleet rule that skips a damaged host still leaves a trace. A rule runs on one thread.
     static UNREADABLE_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
@@ -121,6 +123,27 @@ thread_local! {
 }
 
 /// Takes the damaged-evidence reads noted on this thread since the last call.
+/// `host.os` as a Rhai value (`()` when the OS is not known), converted once per host and
+/// thread.
+fn os_value(host: &HostHandle) -> Dynamic {
+    OS_VALUE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((cached, value)) = cache.as_ref() {
+            if std::ptr::eq(cached.as_ptr(), Arc::as_ptr(&host.0)) {
+                return value.clone();
+            }
+        }
+        let value = host
+            .0
+            .os
+            .as_ref()
+            .and_then(|os| rhai::serde::to_dynamic(os).ok())
+            .unwrap_or(Dynamic::UNIT);
+        *cache = Some((Arc::downgrade(&host.0), value.clone()));
+        value
+    })
+}
+
 pub(crate) fn take_unreadable_reads() -> Vec<UnreadableEvidence> {
     UNREADABLE_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
 }
@@ -556,7 +579,6 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         });
     engine
         .register_type_with_name::<HostHandle>("Host")
-        .register_type_with_name::<FleetHandle>("Fleet")
         .register_get("name", |host: &mut HostHandle| -> ImmutableString {
             host.0.name.as_str().into()
         })
@@ -652,12 +674,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     ),
                 ));
             }
-            Ok(host
-                .0
-                .os
-                .as_ref()
-                .and_then(|os| rhai::serde::to_dynamic(os).ok())
-                .unwrap_or(Dynamic::UNIT))
+            Ok(os_value(host))
         })
         .register_fn(
             "key_info",
@@ -699,8 +716,6 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         )
         .register_fn("event_evidence", |events: Array| -> RhaiResult<Map> {
             event_evidence(&events)
-        })
-        .register_get("hosts", |fleet: &mut FleetHandle| -> Array {
-            fleet.0.iter().cloned().map(Dynamic::from).collect()
         });
+    crate::fleet::register_fleet_api(engine);
 }

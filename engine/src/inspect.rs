@@ -7,10 +7,10 @@ use hiveward_collectors::{
     GroupLayout, HotfixInventory, NameSource, Notice, NoticeLevel, OsFacts, PassedOver, RegValue,
 };
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The name and version of the tool that wrote a report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ToolInfo {
     /// Always `hiveward`.
     pub name: String,

@@ -36,7 +36,9 @@ mod deadline;
 mod diagnostics;
 mod error;
 mod eval_errors;
+mod evaluate;
 mod finding;
+mod fleet;
 mod host_api;
 mod inspect;
 mod inspect_text;
@@ -44,6 +46,8 @@ mod junit;
 mod load_limits;
 mod outcome;
 mod pack;
+mod partial;
+mod pipeline;
 mod rule;
 mod rule_test;
 mod ruleset;
@@ -61,8 +65,10 @@ pub use crate::{
     deadline::{RunDeadline, Timeout},
     diagnostics::render_diagnostic_text,
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
+    evaluate::HostEvaluation,
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
-    host_api::{reg_data_to_dynamic, FleetHandle, HostFacts, HostHandle},
+    fleet::{Fleet, FleetContribution},
+    host_api::{reg_data_to_dynamic, HostFacts, HostHandle},
     inspect::{
         build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary, KeyReport,
         ToolInfo,
@@ -71,6 +77,11 @@ pub use crate::{
     junit::junit_xml,
     outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
+    partial::{
+        bundle_key, check_partials, read_partial, shard_key, MergeError, Partial, RuleSources,
+        RunIdentity, Shard, ShardSpec, PARTIAL_FORMAT, PARTIAL_VERSION,
+    },
+    pipeline::{finish_scan, scan_planned_hosts, HostResult},
     rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},
     rule_test::{run_rule_tests, CaseResult, TestReport},
     ruleset::{
@@ -83,9 +94,9 @@ pub use crate::{
         GITHUB_MAX_RESULTS, SRCROOT,
     },
     scan::{
-        findings_schema, host_facts, run_scan, HostOutcome, Requirement, RuleSummary, ScanHost,
-        ScanReport, ScanSettings, ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR,
-        EXIT_FINDINGS, EXIT_INCOMPLETE,
+        findings_schema, run_scan, HostOutcome, Requirement, RuleSummary, ScanHost, ScanReport,
+        ScanSettings, ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS,
+        EXIT_INCOMPLETE,
     },
     scan_text::write_scan_text,
     terminal::{escape_terminal, escape_terminal_lines, is_terminal_control},

@@ -2,14 +2,25 @@
 //! rule error — and whether a host has the evidence a rule needs.
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::host_api::HostFacts;
 use crate::rule::{HiveNeed, Needs};
 
 /// How one rule × host evaluation ended. Every rule run on a host ends in exactly one.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema, Default,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    Default,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -61,7 +72,7 @@ impl Outcome {
 }
 
 /// One rule's outcome on one host.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct RuleOutcome {
     /// The rule id.
     pub rule: String,
@@ -77,7 +88,7 @@ pub struct RuleOutcome {
 }
 
 /// A host's coverage: how many of the rules run could really look at it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Coverage {
     /// Rules run on the host.
     pub rules: usize,

@@ -51,6 +51,12 @@ pub struct Limits {
     pub max_distinct_words: usize,
     /// Distinct words in all the `.rhai` files of one pack, each file counted on its own.
     pub max_pack_distinct_words: usize,
+    /// Bytes of JSON one fleet rule's `summarize(host)` may return for one host.
+    pub max_summary_bytes: usize,
+    /// Operations a fleet rule's `check(fleet)` may run per host of the fleet, on top of
+    /// [`Limits::max_operations`]; array, map, finding and time limits grow with the fleet too
+    /// ([`Limits::for_fleet`]).
+    pub fleet_operations_per_host: u64,
 }
 
 impl Default for Limits {
@@ -74,6 +80,45 @@ impl Default for Limits {
             max_functions: 256,
             max_distinct_words: 2_048,
             max_pack_distinct_words: 32_768,
+            max_summary_bytes: 256 << 10,
+            fleet_operations_per_host: 20_000,
+        }
+    }
+}
+
+/// The most array items and map entries the fleet limits add.
+const FLEET_MAX_ITEMS: usize = 64 << 20;
+/// The most string bytes the fleet limits add.
+const FLEET_MAX_STRING_BYTES: usize = 256 << 20;
+
+impl Limits {
+    /// The limits a fleet rule's `check(fleet)` runs under for a fleet of `hosts` hosts: the
+    /// host limits plus, per host, [`Limits::fleet_operations_per_host`] operations, 1,024
+    /// array items and map entries and 64 KiB of string (Rhai counts what a whole value holds,
+    /// nested maps and all, so these bound the findings `check` returns as well as its own
+    /// tables), the findings one host may get, and 2 ms. Sized so that the built-in fleet rules
+    /// judge 100,000 hosts; nesting limits do not grow, and the growth of sizes stops at 64 Mi
+    /// items and 256 MiB of string, so that no rule can claim unbounded memory.
+    pub fn for_fleet(&self, hosts: usize) -> Limits {
+        let hosts_u64 = hosts as u64;
+        Limits {
+            max_operations: self
+                .max_operations
+                .saturating_add(self.fleet_operations_per_host.saturating_mul(hosts_u64)),
+            max_array_size: self
+                .max_array_size
+                .saturating_add(hosts.saturating_mul(1_024).min(FLEET_MAX_ITEMS)),
+            max_map_size: self
+                .max_map_size
+                .saturating_add(hosts.saturating_mul(1_024).min(FLEET_MAX_ITEMS)),
+            max_string_size: self
+                .max_string_size
+                .saturating_add(hosts.saturating_mul(64 << 10).min(FLEET_MAX_STRING_BYTES)),
+            max_findings: self.max_findings.saturating_mul(hosts.max(1)),
+            max_duration: self.max_duration.saturating_add(
+                Duration::from_millis(2).saturating_mul(hosts.min(u32::MAX as usize) as u32),
+            ),
+            ..self.clone()
         }
     }
 }

@@ -69,6 +69,9 @@ pub struct SarifOptions {
     /// The directory `%SRCROOT%` stands for: evidence paths under it are written relative to
     /// it. `None` means the current directory.
     pub source_root: Option<PathBuf>,
+    /// Whether `source_root` is the directory the scan ran in (as `hiveward merge` gives the
+    /// shards' folder), so that the log describes it as a scan in one process would.
+    pub source_root_is_scan_directory: bool,
 }
 
 impl Default for SarifOptions {
@@ -79,6 +82,7 @@ impl Default for SarifOptions {
             max_results: GITHUB_MAX_RESULTS,
             max_gzip_bytes: GITHUB_MAX_GZIP_BYTES,
             source_root: None,
+            source_root_is_scan_directory: false,
         }
     }
 }
@@ -326,7 +330,9 @@ impl Writer {
                 && report.summary.timed_out == 0
                 && !unreadable,
             automation_id,
-            root_description: if options.source_root.is_some() {
+            root_description: if options.source_root.is_some()
+                && !options.source_root_is_scan_directory
+            {
                 "the directory the evidence paths are relative to"
             } else {
                 "the directory hiveward ran in"

@@ -3,22 +3,22 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hiveward_collectors::{
     Collection, FileRecord, FileStatus, NameSource, Notice, NoticeLevel, PassedOver, Role,
 };
+use rayon::prelude::*;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
-use crate::host_api::{HostFacts, HostHandle};
+use crate::host_api::HostFacts;
 use crate::inspect::ToolInfo;
 use crate::outcome::{Coverage, Outcome, RuleOutcome};
 use crate::rule::{Scope, Severity};
-use crate::ruleset::{context_map, RuleSet};
+use crate::ruleset::{context_map, Evaluation, RuleSet};
 
 /// Settings of one scan.
 #[derive(Clone, Debug, Default)]
@@ -112,7 +112,7 @@ pub struct RuleSummary {
 }
 
 /// A host, as the scan report lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanHost {
     /// The name.
     pub name: String,
@@ -138,7 +138,7 @@ pub struct ScanHost {
 }
 
 /// One rule's outcome on a host, as the host's entry in the report lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostOutcome {
     /// The rule id.
     pub rule: String,
@@ -295,85 +295,30 @@ impl ScanReport {
     }
 }
 
-/// Reads OS facts and hotfixes for each collected host and hands them over as rule subjects,
-/// with the file records and notices for the report.
-pub fn host_facts(collection: Collection) -> (Vec<HostHandle>, Vec<ScanHost>, Vec<PassedOver>) {
-    let mut handles = Vec::new();
-    let mut hosts = Vec::new();
-    for host in collection.hosts {
-        let mut notices = host.notices.clone();
-        let (os, hotfixes) = crate::inspect::os_and_hotfixes(&host.registry, &mut notices);
-        let mut host = host;
-        hiveward_collectors::mark_damaged_files(&mut host.files, &notices);
-        hosts.push(ScanHost {
-            name: host.name.clone(),
-            name_source: host.name_source,
-            os: os
-                .as_ref()
-                .and_then(|os| os.name.clone().or(os.product_name.clone())),
-            os_build: os.as_ref().and_then(|os| os.os_build()),
-            role: os.as_ref().map(|os| os.role).unwrap_or_default(),
-            files: host.files.clone(),
-            notices,
-            coverage: Coverage::default(),
-            outcomes: Vec::new(),
-            missing_required: Vec::new(),
-        });
-        let log_channels = HostFacts::channels_of(&host.files);
-        handles.push(HostHandle(Arc::new(HostFacts {
-            name: host.name,
-            registry: host.registry,
-            os,
-            hotfixes,
-            files: host.files,
-            events: host.events,
-            log_channels,
-        })));
-    }
-    (handles, hosts, collection.passed_over)
+/// Runs `rules` on hosts already collected and builds the report: the host phase on each host
+/// (in parallel), then the fleet phase. A scan of a bundle streams its hosts instead
+/// ([`crate::scan_planned_hosts`], [`crate::finish_scan`]); both give the same report.
+pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings) -> ScanReport {
+    let context = context_map(&crate::pipeline::profile_of(settings), &settings.params);
+    let results = collection
+        .hosts
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, host)| crate::pipeline::judge_host(index, host, rules, &context, settings))
+        .collect();
+    crate::pipeline::finish_scan(results, collection.passed_over, rules, settings)
 }
 
-/// Runs `rules` on the collected hosts and builds the report.
-pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings) -> ScanReport {
-    let (handles, mut hosts, passed_over) = host_facts(collection);
-    // Hosts with no readable evidence are reported but not evaluated: a rule would only see
-    // absent values and report defaults that nothing backs. Every rule is "not checked" there.
-    let (readable, unreadable): (Vec<HostHandle>, Vec<HostHandle>) =
-        handles.into_iter().partition(|handle| {
-            handle
-                .0
-                .files
-                .iter()
-                .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
-        });
-    let profile = if settings.profile.is_empty() {
-        "cis".to_string()
-    } else {
-        settings.profile.clone()
-    };
-    let context = context_map(&profile, &settings.params);
-    let mut evaluation = rules.evaluate_until(&[], &readable, &context, settings.deadline.as_ref());
-    for handle in &unreadable {
-        let files: Vec<&str> = handle
-            .0
-            .files
-            .iter()
-            .map(|file| file.path.as_str())
-            .collect();
-        let reason = format!(
-            "no evidence file of this host could be read ({})",
-            files.join(", ")
-        );
-        for rule in rules.rules() {
-            evaluation.outcomes.push(RuleOutcome {
-                rule: rule.meta.id.clone(),
-                host: handle.0.name.clone(),
-                outcome: Outcome::NotChecked,
-                reason: Some(reason.clone()),
-                findings: 0,
-            });
-        }
-    }
+/// Builds the report from the hosts' entries (in report order) and everything the rules
+/// made of them.
+pub(crate) fn build_report(
+    mut hosts: Vec<ScanHost>,
+    passed_over: Vec<PassedOver>,
+    evaluation: Evaluation,
+    rules: &RuleSet,
+    settings: &ScanSettings,
+    profile: String,
+) -> ScanReport {
     let mut summary = ScanSummary {
         hosts: hosts.len(),
         passed_over: passed_over.len(),
@@ -404,8 +349,13 @@ pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings
         });
     }
     attach_outcomes(&mut hosts, evaluation.outcomes, &mut summary);
-    let facts: Vec<&HostHandle> = readable.iter().chain(&unreadable).collect();
-    check_requirements(&mut hosts, &facts, &settings.require, &mut summary);
+    for host in hosts.iter_mut() {
+        if !host.missing_required.is_empty() {
+            summary.hosts_missing_required += 1;
+            let notice = crate::pipeline::required_notice(host);
+            host.notices.push(notice);
+        }
+    }
     for file in hosts.iter().flat_map(|host| &host.files) {
         match file.status {
             FileStatus::Read => summary.files_read += 1,
@@ -608,45 +558,6 @@ fn evidence_held(host: &ScanHost) -> String {
         "no readable evidence".to_string()
     } else {
         kinds.join(", ")
-    }
-}
-
-/// Records, per host, the evidence `--require` demands that it lacks.
-fn check_requirements(
-    hosts: &mut [ScanHost],
-    facts: &[&HostHandle],
-    require: &[Requirement],
-    summary: &mut ScanSummary,
-) {
-    if require.is_empty() {
-        return;
-    }
-    let by_name: BTreeMap<String, &HostHandle> = facts
-        .iter()
-        .map(|handle| (handle.0.name.to_lowercase(), *handle))
-        .collect();
-    for host in hosts.iter_mut() {
-        let Some(handle) = by_name.get(&host.name.to_lowercase()) else {
-            continue;
-        };
-        host.missing_required = require
-            .iter()
-            .filter(|requirement| !requirement.met_by(&handle.0))
-            .map(Requirement::describe)
-            .collect();
-        if !host.missing_required.is_empty() {
-            summary.hosts_missing_required += 1;
-            host.notices.push(Notice {
-                code: "hiveward::scan::required_evidence_missing".to_string(),
-                level: NoticeLevel::Error,
-                file: None,
-                message: format!(
-                    "{}: --require demands evidence this host lacks: {}",
-                    host.name,
-                    host.missing_required.join(", ")
-                ),
-            });
-        }
     }
 }
 

@@ -350,13 +350,16 @@ fn a_fleet_rule_sees_every_host_and_its_findings_name_hosts() {
         "T-FLEET-001",
         "p",
         ", scope: \"fleet\"",
-        r#"fn check(fleet) {
+        r#"fn summarize(host) {
+    #{ level: host.reg(`HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters`, "SmbServerNameHardeningLevel") }
+}
+
+fn check(fleet) {
     let names = [];
     for h in fleet.hosts { names.push(h.name); }
     let found = [];
     for h in fleet.hosts {
-        let level = h.reg(`HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters`, "SmbServerNameHardeningLevel");
-        if level == 0 {
+        if h.level == 0 {
             found.push(#{ host: h.name, message: `${h.name} is at level 0; the fleet is ${names}` });
         }
     }
@@ -413,7 +416,7 @@ fn a_fleet_finding_without_a_host_is_a_rule_error() {
         "T-FLEET-002",
         "p",
         ", scope: \"fleet\"",
-        "fn check(fleet) {\n    [#{ message: `the fleet has ${fleet.hosts.len()} hosts` }]\n}",
+        "fn summarize(host) { #{} }\nfn check(fleet) {\n    [#{ message: `the fleet has ${fleet.hosts.len()} hosts` }]\n}",
     );
     let per_host = rule_text(
         "T-HOST-001",
@@ -927,7 +930,8 @@ fn busy_rules() -> RuleSet {
         "T-DET-003",
         "p",
         ", scope: \"fleet\"",
-        r#"fn check(fleet) {
+        r#"fn summarize(host) { #{} }
+fn check(fleet) {
     let found = [];
     for h in fleet.hosts { found.push(#{ host: h.name, message: `fleet member ${h.name}` }); }
     found

@@ -570,7 +570,7 @@ fn record_ids_beyond_the_integer_range_stay_exact() {
 
 #[test]
 fn a_fleet_rule_naming_a_host_outside_the_bundle_is_a_rule_error() {
-    let body = "fn check(fleet) {\n    [#{ host: \"GHOST\", message: \"credited to nobody here\" }, #{ host: \"fs01\", message: \"real\" }, not_applicable(\"NOPE\", \"why\")]\n}";
+    let body = "fn summarize(host) { () }\nfn check(fleet) {\n    [#{ host: \"GHOST\", message: \"credited to nobody here\" }, #{ host: \"fs01\", message: \"real\" }, not_applicable(\"NOPE\", \"why\")]\n}";
     let text = rule("T-FLEET-001", ", scope: \"fleet\"", body);
     let rules = load_with(
         vec![pack("p", &[("T-FLEET-001", &text)])],

@@ -465,7 +465,7 @@ fn more_findings_than_the_findings_limit_are_a_rule_error() {
     let error = contained(&bad, &[], limits);
     assert_eq!(
         error.message,
-        "the rule returned 11 findings for one host; the limit is 10"
+        "the rule returned 11 findings; the limit is 10"
     );
     // At the limit, every finding is kept.
     let at_limit = rule_text(

@@ -1,0 +1,348 @@
+//! Two-phase fleet rules: what one host contributes (`fn summarize(host)`, reduced to plain
+//! data while the host is in memory), and the [`Fleet`] that `fn check(fleet)` judges those
+//! summaries through, with indexed lookups instead of nested loops.
+//!
+//! A summary is stored as compact JSON text, so that a fleet judged in one process and one
+//! merged from shard partials see exactly the same values.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rhai::{Array, Dynamic, Engine, ImmutableString, Map, INT};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// What one host contributes to one fleet rule: whether the rule's `needs` are met there, and
+/// the summary `fn summarize(host)` made of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FleetContribution {
+    /// The rule id.
+    pub rule: String,
+    /// The host, as the report names it.
+    pub host: String,
+    /// Why the rule does not apply to the host (its `needs` are not met), if so. The host
+    /// still takes part in the fleet: it can be another host's peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
+    /// Why it could not be decided whether the rule's `needs` are met (damaged evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_unreadable: Option<String>,
+    /// A damaged read that `summarize` caught and went on without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caught_unreadable: Option<String>,
+    /// The summary as compact JSON; `None` when `summarize` returned `()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Box<RawValue>>,
+}
+
+impl PartialEq for FleetContribution {
+    fn eq(&self, other: &Self) -> bool {
+        self.rule == other.rule
+            && self.host == other.host
+            && self.not_applicable == other.not_applicable
+            && self.needs_unreadable == other.needs_unreadable
+            && self.caught_unreadable == other.caught_unreadable
+            && self.summary.as_ref().map(|raw| raw.get())
+                == other.summary.as_ref().map(|raw| raw.get())
+    }
+}
+
+/// The deepest nesting a summary may have.
+const MAX_SUMMARY_DEPTH: usize = 32;
+
+/// Turns what `summarize` returned into stored JSON: `()` is no summary; a map of plain data
+/// (maps, arrays, strings, numbers, booleans, `()`) of at most `max_bytes` is kept; anything
+/// else is an error saying what was wrong.
+pub(crate) fn summary_json(
+    value: &Dynamic,
+    max_bytes: usize,
+) -> Result<Option<Box<RawValue>>, String> {
+    if value.is_unit() {
+        return Ok(None);
+    }
+    if !value.is_map() {
+        return Err(format!(
+            "summarize(host) returned {}; it must return a map of plain data (or () when the host has nothing to contribute)",
+            value.type_name()
+        ));
+    }
+    check_plain(value, "summary", 0)?;
+    let text = serde_json::to_string(value).map_err(|error| {
+        format!("summarize(host) returned a summary that cannot be stored: {error}")
+    })?;
+    if text.len() > max_bytes {
+        return Err(format!(
+            "summarize(host) returned a summary of {} bytes; the limit is {max_bytes}: keep only what check(fleet) needs (names, counts, a few record ids), not whole events",
+            text.len()
+        ));
+    }
+    RawValue::from_string(text).map(Some).map_err(|error| {
+        format!("summarize(host) returned a summary that cannot be stored: {error}")
+    })
+}
+
+/// Refuses values that do not survive a trip through JSON unchanged.
+fn check_plain(value: &Dynamic, path: &str, depth: usize) -> Result<(), String> {
+    if depth > MAX_SUMMARY_DEPTH {
+        return Err(format!(
+            "summarize(host) returned a summary nested deeper than {MAX_SUMMARY_DEPTH} levels (at {path})"
+        ));
+    }
+    if value.is_unit() || value.is_bool() || value.is_int() || value.is_string() || value.is_char()
+    {
+        return Ok(());
+    }
+    if value.is_float() {
+        let number = value.as_float().unwrap_or_default();
+        if number.is_finite() {
+            return Ok(());
+        }
+        return Err(format!(
+            "summarize(host) returned a number that is not finite at {path}"
+        ));
+    }
+    if let Some(items) = value.read_lock::<Array>() {
+        for (index, item) in items.iter().enumerate() {
+            check_plain(item, &format!("{path}[{index}]"), depth + 1)?;
+        }
+        return Ok(());
+    }
+    if let Some(map) = value.read_lock::<Map>() {
+        for (key, item) in map.iter() {
+            check_plain(item, &format!("{path}.{key}"), depth + 1)?;
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "summarize(host) returned a {} at {path}; summaries hold only maps, arrays, strings, numbers, booleans and ()",
+        value.type_name()
+    ))
+}
+
+/// The fleet a fleet rule's `fn check(fleet)` receives: one summary per host that returned
+/// one, each with a `name` field (the host's name), in host-name order.
+#[derive(Clone)]
+pub struct Fleet(Arc<FleetData>);
+
+/// One field's index: each key it holds to the summaries holding it.
+type FieldIndex = HashMap<String, Vec<usize>>;
+
+struct FleetData {
+    summaries: Vec<Dynamic>,
+    names: HashMap<String, usize>,
+    hosts: usize,
+    indexes: Mutex<HashMap<String, Arc<FieldIndex>>>,
+}
+
+impl Fleet {
+    /// A fleet of `contributions` (sorted by host): each summary becomes a map with the host's
+    /// `name`; `hosts` counts every contributing host, summary or not.
+    pub(crate) fn new(contributions: &[FleetContribution]) -> Result<Fleet, String> {
+        let mut summaries = Vec::new();
+        let mut names = HashMap::new();
+        for contribution in contributions {
+            let Some(raw) = &contribution.summary else {
+                continue;
+            };
+            let value: Dynamic = serde_json::from_str(raw.get()).map_err(|error| {
+                format!(
+                    "the summary of {} cannot be read back: {error}",
+                    contribution.host
+                )
+            })?;
+            let Some(mut map) = value.try_cast::<Map>() else {
+                return Err(format!("the summary of {} is not a map", contribution.host));
+            };
+            map.insert("name".into(), contribution.host.as_str().into());
+            names
+                .entry(contribution.host.to_lowercase())
+                .or_insert(summaries.len());
+            summaries.push(Dynamic::from_map(map));
+        }
+        Ok(Fleet(Arc::new(FleetData {
+            summaries,
+            names,
+            hosts: contributions.len(),
+            indexes: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    /// How many hosts took part, with or without a summary.
+    pub(crate) fn host_count(&self) -> usize {
+        self.0.hosts
+    }
+
+    fn by(&self, field: &str, value: &Dynamic) -> Array {
+        let Some(key) = index_key(value) else {
+            return Array::new();
+        };
+        let index = self.index(field);
+        index
+            .get(&key)
+            .map(|found| {
+                found
+                    .iter()
+                    .map(|&at| self.0.summaries[at].clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The index of `field`, built on first use: every key the field holds (a string, number
+    /// or boolean; each item of an array; each key of a map) to the summaries holding it.
+    fn index(&self, field: &str) -> Arc<FieldIndex> {
+        let mut indexes = match self.0.indexes.lock() {
+            Ok(indexes) => indexes,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(index) = indexes.get(field) {
+            return index.clone();
+        }
+        let mut index = FieldIndex::new();
+        for (at, summary) in self.0.summaries.iter().enumerate() {
+            let Some(map) = summary.read_lock::<Map>() else {
+                continue;
+            };
+            let Some(value) = map.get(field) else {
+                continue;
+            };
+            let mut keys = Vec::new();
+            keys_of(value, &mut keys);
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                index.entry(key).or_default().push(at);
+            }
+        }
+        let index = Arc::new(index);
+        indexes.insert(field.to_string(), index.clone());
+        index
+    }
+}
+
+/// The lookup key of a single value: strings without regard to case, integers and booleans as
+/// written; other values are not keys.
+fn index_key(value: &Dynamic) -> Option<String> {
+    if let Some(text) = value.read_lock::<ImmutableString>() {
+        return Some(text.to_lowercase());
+    }
+    if let Some(character) = value.read_lock::<char>() {
+        return Some(character.to_lowercase().to_string());
+    }
+    if let Some(number) = value.read_lock::<INT>() {
+        return Some(number.to_string());
+    }
+    if let Some(flag) = value.read_lock::<bool>() {
+        return Some(flag.to_string());
+    }
+    None
+}
+
+fn keys_of(value: &Dynamic, keys: &mut Vec<String>) {
+    if let Some(items) = value.read_lock::<Array>() {
+        keys.extend(items.iter().filter_map(index_key));
+    } else if let Some(map) = value.read_lock::<Map>() {
+        keys.extend(map.keys().map(|key| key.to_lowercase()));
+    } else if let Some(key) = index_key(value) {
+        keys.push(key);
+    }
+}
+
+/// Registers the `Fleet` type and its lookups.
+pub(crate) fn register_fleet_api(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Fleet>("Fleet")
+        .register_get("hosts", |fleet: &mut Fleet| -> Array {
+            fleet.0.summaries.clone()
+        })
+        .register_get("len", |fleet: &mut Fleet| -> INT {
+            fleet.0.summaries.len() as INT
+        })
+        .register_fn("len", |fleet: &mut Fleet| -> INT {
+            fleet.0.summaries.len() as INT
+        })
+        .register_get("host_count", |fleet: &mut Fleet| -> INT {
+            fleet.0.hosts as INT
+        })
+        .register_fn("by_name", |fleet: &mut Fleet, name: &str| -> Dynamic {
+            fleet
+                .0
+                .names
+                .get(&name.to_lowercase())
+                .map(|&at| fleet.0.summaries[at].clone())
+                .unwrap_or(Dynamic::UNIT)
+        })
+        .register_fn(
+            "by",
+            |fleet: &mut Fleet, field: &str, value: Dynamic| -> Array { fleet.by(field, &value) },
+        )
+        .register_fn("by_build", |fleet: &mut Fleet, build: INT| -> Array {
+            fleet.by("build", &Dynamic::from_int(build))
+        })
+        .register_fn("to_string", |fleet: &mut Fleet| -> String {
+            format!("fleet of {} host(s)", fleet.0.hosts)
+        })
+        .register_fn("to_debug", |fleet: &mut Fleet| -> String {
+            format!("Fleet({} summaries)", fleet.0.summaries.len())
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contribution(host: &str, summary: Option<&str>) -> FleetContribution {
+        FleetContribution {
+            rule: "X".to_string(),
+            host: host.to_string(),
+            not_applicable: None,
+            needs_unreadable: None,
+            caught_unreadable: None,
+            summary: summary.map(|text| RawValue::from_string(text.to_string()).unwrap()),
+        }
+    }
+
+    #[test]
+    fn summaries_must_be_plain_maps_within_the_limit() {
+        let mut map = Map::new();
+        map.insert("own".into(), Dynamic::from_array(vec!["FS01".into()]));
+        let stored = summary_json(&Dynamic::from_map(map.clone()), 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.get(), r#"{"own":["FS01"]}"#);
+        assert!(summary_json(&Dynamic::UNIT, 1024).unwrap().is_none());
+        assert!(summary_json(&Dynamic::from("text"), 1024)
+            .unwrap_err()
+            .contains("must return a map"));
+        assert!(summary_json(&Dynamic::from_map(map.clone()), 4)
+            .unwrap_err()
+            .contains("limit is 4"));
+        map.insert("blob".into(), Dynamic::from_blob(vec![1, 2]));
+        assert!(summary_json(&Dynamic::from_map(map), 1024)
+            .unwrap_err()
+            .contains("summary.blob"));
+    }
+
+    #[test]
+    fn lookups_find_summaries_by_name_and_by_field_without_regard_to_case() {
+        let fleet = Fleet::new(&[
+            contribution("FS01", Some(r#"{"own":["fs01","files"],"build":17763}"#)),
+            contribution("WS02", None),
+            contribution(
+                "WS03",
+                Some(r#"{"own":["ws03"],"mounts":{"files":1},"build":17763}"#),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(fleet.host_count(), 3);
+        assert_eq!(fleet.0.summaries.len(), 2);
+        let found = fleet.by("own", &Dynamic::from("FILES"));
+        assert_eq!(found.len(), 1);
+        let name = found[0].read_lock::<Map>().unwrap()["name"].to_string();
+        assert_eq!(name, "FS01");
+        assert_eq!(fleet.by("build", &Dynamic::from_int(17763)).len(), 2);
+        assert_eq!(fleet.by("mounts", &Dynamic::from("Files")).len(), 1);
+        assert!(fleet.by("own", &Dynamic::from("nothing")).is_empty());
+        assert!(fleet.by("missing", &Dynamic::from("x")).is_empty());
+    }
+}
