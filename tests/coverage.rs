@@ -394,6 +394,7 @@ export const RULE = #{
     id: "SITE-NA-002", pack: "site", title: "Fleet", severity: "low", scope: "fleet",
     description: "Judges servers.", fix: "none",
 };
+fn summarize(host) { #{} }
 fn check(fleet) {
     let out = [];
     for host in fleet.hosts {

@@ -1307,16 +1307,18 @@ fn a_fleet_rule_that_skips_a_damaged_host_reports_it_unchecked() {
     fix: "Set NoLMHash to 1.",
 };
 
+fn summarize(host) {
+    try {
+        #{ no_lm_hash: host.reg(`HKLM\SYSTEM\CurrentControlSet\Control\Lsa`, "NoLMHash") }
+    } catch {
+        ()
+    }
+}
+
 fn check(fleet) {
     let findings = [];
     for host in fleet.hosts {
-        let value = ();
-        try {
-            value = host.reg(`HKLM\SYSTEM\CurrentControlSet\Control\Lsa`, "NoLMHash");
-        } catch {
-            continue;
-        }
-        if value != 1 {
+        if host.no_lm_hash != 1 {
             findings.push(#{ host: host.name, message: `NoLMHash is not 1 on ${host.name}` });
         }
     }

@@ -1,0 +1,247 @@
+//! Everything after the rules ran, the same for `scan` and `merge`: waivers and the baseline,
+//! the reports in each format, the messages on standard error, and the exit code.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use hiveward_engine::{
+    baseline_json, junit_xml, load_baseline, load_waivers, write_scan_text, Baseline, Date,
+    RuleSet, ScanReport, Severity, Waivers, EXIT_ERROR, EXIT_INCOMPLETE,
+};
+
+use crate::{emit, read_input, render_diagnostic, to_json};
+
+/// The report options of `scan` and `merge`.
+#[derive(Args)]
+pub(crate) struct ReportArgs {
+    /// Output format of the main report.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub(crate) format: ScanFormat,
+    /// Write the main report to this file instead of standard output.
+    #[arg(short, long)]
+    pub(crate) output: Option<PathBuf>,
+    /// Also write a report in another format, as FORMAT:FILE (repeatable), e.g.
+    /// `--output-format sarif:out.sarif --output-format json:out.json`.
+    #[arg(long = "output-format", value_name = "FORMAT:FILE", value_parser = parse_output_format)]
+    pub(crate) output_formats: Vec<(ScanFormat, PathBuf)>,
+    /// Waivers (TOML) that accept known findings; they stay in the report, marked as waived.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) waivers: Option<PathBuf>,
+    /// A baseline written by --write-baseline: findings already in it do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// Write the fingerprints of this run's findings as a baseline.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_baseline: Option<PathBuf>,
+    /// Do not exit 3 when some evidence was unreadable or damaged, or some host could not be
+    /// checked (a run that checked nothing, or a --require that is not met, still does).
+    #[arg(long)]
+    pub(crate) allow_partial: bool,
+    /// Leave waived and baselined findings out of SARIF (GitHub ignores SARIF suppressions).
+    #[arg(long)]
+    pub(crate) sarif_omit_suppressed: bool,
+    /// Exit 1 when a finding is at or above this severity: info, low, medium, high, critical, never.
+    #[arg(long, default_value = "high", value_parser = parse_fail_on)]
+    pub(crate) fail_on: FailOn,
+}
+
+impl ReportArgs {
+    /// The options that only make sense for a finished report, by flag, when given.
+    pub(crate) fn report_only_flags(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.output.is_some() {
+            given.push("--output");
+        }
+        if !self.output_formats.is_empty() {
+            given.push("--output-format");
+        }
+        if self.waivers.is_some() {
+            given.push("--waivers");
+        }
+        if self.baseline.is_some() {
+            given.push("--baseline");
+        }
+        if self.write_baseline.is_some() {
+            given.push("--write-baseline");
+        }
+        given
+    }
+}
+
+/// A report format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+fn parse_output_format(text: &str) -> Result<(ScanFormat, PathBuf), String> {
+    let (format, file) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not FORMAT:FILE"))?;
+    let format = ScanFormat::from_str(format, true)
+        .map_err(|_| format!("unknown format `{format}`: expected text, json, sarif or junit"))?;
+    if file.is_empty() {
+        return Err(format!("`{text}` names no file"));
+    }
+    Ok((format, PathBuf::from(file)))
+}
+
+/// `--fail-on`: a severity, or never.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FailOn(pub(crate) Option<Severity>);
+
+fn parse_fail_on(text: &str) -> Result<FailOn, String> {
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(FailOn(None));
+    }
+    Severity::parse(text)
+        .map(|severity| FailOn(Some(severity)))
+        .ok_or_else(|| "expected info, low, medium, high, critical or never".to_string())
+}
+
+/// Waivers and the baseline, read and checked before any evidence is.
+pub(crate) struct Acceptance {
+    waivers: Option<Waivers>,
+    baseline: Option<Baseline>,
+}
+
+/// Reads `--waivers` (which may name any of `loaded_ids`) and `--baseline`.
+pub(crate) fn load_acceptance(args: &ReportArgs, loaded_ids: &[String]) -> Result<Acceptance, u8> {
+    let waivers = match &args.waivers {
+        None => None,
+        Some(path) => {
+            let text = read_input(path, "the waiver file").ok_or(EXIT_ERROR)?;
+            let ids: Vec<&str> = loaded_ids.iter().map(String::as_str).collect();
+            match load_waivers(path, &text, &ids) {
+                Ok(waivers) => Some(waivers),
+                Err(error) => {
+                    render_diagnostic(&error);
+                    return Err(EXIT_ERROR);
+                }
+            }
+        }
+    };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let text = read_input(path, "the baseline").ok_or(EXIT_ERROR)?;
+            match load_baseline(path, &text) {
+                Ok(baseline) => Some(baseline),
+                Err(error) => {
+                    render_diagnostic(&error);
+                    return Err(EXIT_ERROR);
+                }
+            }
+        }
+    };
+    Ok(Acceptance { waivers, baseline })
+}
+
+/// Applies `acceptance`, writes the reports and returns the exit code. `timeout` is the text of
+/// the run's `--timeout`; `source_root` the folder the scan ran in, which SARIF paths are
+/// relative to (the current one when `None`).
+pub(crate) fn deliver(
+    mut report: ScanReport,
+    rules: &RuleSet,
+    args: &ReportArgs,
+    acceptance: &Acceptance,
+    timeout: Option<&str>,
+    source_root: Option<PathBuf>,
+) -> u8 {
+    if let Some(path) = &args.write_baseline {
+        if let Err(error) = std::fs::write(path, baseline_json(&report.findings)) {
+            eprintln!(
+                "error: cannot write the baseline {}: {error}",
+                path.display()
+            );
+            return EXIT_ERROR;
+        }
+    }
+    if let Some(waivers) = &acceptance.waivers {
+        let notices = waivers.apply(&mut report.findings, Date::today_utc());
+        report.notices.extend(notices);
+    }
+    if let Some(baseline) = &acceptance.baseline {
+        baseline.apply(&mut report.findings);
+    }
+    report.summary.suppressed = report
+        .findings
+        .iter()
+        .filter(|finding| finding.suppression.is_some())
+        .count();
+    for error in &report.rule_errors {
+        let text = rules
+            .rule(&error.rule)
+            .map(|rule| rule.file.text.clone())
+            .unwrap_or_default();
+        render_diagnostic(&error.to_diagnostic(&text));
+    }
+    let render = |format: ScanFormat| -> Vec<u8> {
+        match format {
+            ScanFormat::Json => to_json(&report),
+            ScanFormat::Text => {
+                let mut text = Vec::new();
+                let _ = write_scan_text(&report, &mut text);
+                text
+            }
+            ScanFormat::Junit => junit_xml(&report).into_bytes(),
+            ScanFormat::Sarif => {
+                let options = hiveward_engine::SarifOptions {
+                    omit_suppressed: args.sarif_omit_suppressed,
+                    automation_id: format!("hiveward/{}/", report.profile),
+                    source_root_is_scan_directory: source_root.is_some(),
+                    source_root: source_root.clone(),
+                    ..hiveward_engine::SarifOptions::default()
+                };
+                hiveward_engine::sarif_bytes(&report, rules, &options)
+            }
+        }
+    };
+    for (format, path) in &args.output_formats {
+        if let Err(code) = emit(&render(*format), Some(path)) {
+            return code;
+        }
+    }
+    if let Err(code) = emit(&render(args.format), args.output.as_deref()) {
+        return code;
+    }
+    for host in &report.hosts {
+        for notice in host.notices.iter().filter(|notice| {
+            notice.code == "hiveward::scan::nothing_checked"
+                || notice.code == "hiveward::scan::required_evidence_missing"
+        }) {
+            eprintln!(
+                "error: {}",
+                hiveward_engine::escape_terminal(&notice.message)
+            );
+        }
+    }
+    let code = report.exit_code_with(args.fail_on.0, args.allow_partial);
+    if code == EXIT_INCOMPLETE {
+        let summary = &report.summary;
+        if let (Some(timeout), true) = (timeout, summary.timed_out > 0) {
+            eprintln!(
+                "error: the run's --timeout of {timeout} expired: {} rule × host check(s) were not made and are reported as not checked; the results are incomplete",
+                summary.timed_out
+            );
+        } else if summary.checked == 0 {
+            eprintln!(
+                "error: nothing was checked: no rule could judge any host on the evidence given"
+            );
+        } else if summary.hosts_missing_required > 0 {
+            eprintln!(
+                "error: {} host(s) lack evidence --require demands; the results are incomplete",
+                summary.hosts_missing_required
+            );
+        } else {
+            eprintln!(
+                "error: the results are incomplete: some evidence could not be read or checked ({} unreadable file(s), {} check(s) stopped by damaged evidence, {} host(s) on which nothing could be checked); --allow-partial accepts this",
+                summary.files_unreadable, summary.unchecked, summary.hosts_not_checked
+            );
+        }
+    }
+    code
+}
