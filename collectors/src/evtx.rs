@@ -810,19 +810,24 @@ fn read_chunk(
             let mut counted = ChunkOutcome::default();
             counted.count_heads(heads.iter().filter(|head| !head.wanted), &texts);
             drop(texts);
-            match read_wanted(context, number, &mut data, &heads, counted) {
-                Wanted::Read(read) => outcome.merge(read),
+            let done = match read_wanted(context, number, &mut data, &heads, counted) {
+                Wanted::Read(read) => {
+                    outcome.merge(read);
+                    true
+                }
                 Wanted::Unreadable(reason) => {
                     outcome.chunks_skipped += 1;
                     outcome.reasons.push(reason);
+                    true
                 }
-                // Read as a chunk the raw pass could not read.
-                Wanted::Unexpected => heads.clear(),
+                // Read below, as a chunk the raw pass could not read.
+                Wanted::Unexpected => false,
+            };
+            scratch.heads = heads;
+            if !done {
+                read_every_record(context, number, &mut data, truncated, outcome);
             }
-            if !heads.is_empty() {
-                scratch.heads = heads;
-                return Some(data.data);
-            }
+            return Some(data.data);
         }
     }
     scratch.heads = heads;
