@@ -333,6 +333,9 @@ pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) 
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
         .set_max_modules(limits.max_modules)
+        // Rhai interns strings behind one lock shared by every thread: with rules running on
+        // all cores that lock serialises them, so nothing is interned.
+        .set_max_strings_interned(0)
         .set_max_functions(limits.max_functions)
         .set_strict_variables(true)
         .set_module_resolver(PackModuleResolver { libs });
