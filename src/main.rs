@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hiveward_collectors::{
-    collect, discover, plan, CollectOptions, Collection, DiscoverOptions, EventSelection,
-    EvtxReadOptions, Plan,
+    collect, discover, plan, CollectOptions, Collection, DiscoverOptions, Discovery,
+    EventSelection, EvtxReadOptions, Plan,
 };
 use hiveward_engine::{
     build_inspect_report, rule_listings, rule_show_text, rules_list_text, rules_markdown,
@@ -154,16 +154,20 @@ fn collect_options(events: EventSelection, threads: usize) -> CollectOptions {
     }
 }
 
-/// Finds the hosts of the bundle, rendering a diagnostic for each unreadable file.
-fn plan_evidence(args: &EvidenceArgs, threads: usize) -> Plan {
-    let discovery = discover(
+/// Walks the evidence paths.
+fn discover_evidence(args: &EvidenceArgs) -> Discovery {
+    discover(
         &args.paths,
         &DiscoverOptions {
             follow_links: args.follow_links,
         },
-    );
+    )
+}
+
+/// Finds the hosts of the bundle, rendering a diagnostic for each unreadable file.
+fn plan_evidence(args: &EvidenceArgs, threads: usize) -> Plan {
     let plan = plan(
-        discovery,
+        discover_evidence(args),
         &collect_options(EventSelection::Nothing, threads),
     );
     for diagnostic in &plan.diagnostics {
@@ -173,13 +177,7 @@ fn plan_evidence(args: &EvidenceArgs, threads: usize) -> Plan {
 }
 
 fn collect_evidence(args: &EvidenceArgs, events: EventSelection, threads: usize) -> Collection {
-    let discovery = discover(
-        &args.paths,
-        &DiscoverOptions {
-            follow_links: args.follow_links,
-        },
-    );
-    let collection = collect(discovery, &collect_options(events, threads));
+    let collection = collect(discover_evidence(args), &collect_options(events, threads));
     for diagnostic in &collection.diagnostics {
         render_diagnostic(diagnostic);
     }

@@ -269,14 +269,12 @@ impl RuleSet {
             Ok(returned) => {
                 if !returned.not_applicable.is_empty() {
                     if !returned.findings.is_empty() {
-                        let error = RuleError {
-                            rule: rule.meta.id.clone(),
-                            host: name.clone(),
-                            file: rule.file.origin.clone(),
-                            line: None,
-                            column: None,
-                            message: "the rule returned findings and not_applicable(...) together; return one or the other".to_string(),
-                        };
+                        let error = error_record(
+                            rule,
+                            Some(&name),
+                            "the rule returned findings and not_applicable(...) together; return one or the other",
+                            rhai::Position::NONE,
+                        );
                         return JobResult {
                             outcomes: vec![outcome(Outcome::Error, Some(error.message.clone()), 0)],
                             rule_errors: vec![error],
@@ -388,14 +386,7 @@ impl RuleSet {
         let summary = match summary_json(&value, self.limits.max_summary_bytes) {
             Ok(summary) => summary,
             Err(message) => {
-                let error = RuleError {
-                    rule: rule.meta.id.clone(),
-                    host: name.clone(),
-                    file: rule.file.origin.clone(),
-                    line: entry.position.line(),
-                    column: entry.position.position(),
-                    message: shorten(&message, MAX_MESSAGE_BYTES),
-                };
+                let error = error_record(rule, Some(&name), &message, entry.position);
                 let result = JobResult {
                     outcomes: vec![failed(Outcome::Error, error.message.clone())],
                     rule_errors: vec![error],
@@ -431,14 +422,7 @@ impl RuleSet {
             .map(|item| item.host.as_str())
             .collect();
         let all_failed = |message: String, position: rhai::Position| {
-            let error = RuleError {
-                rule: rule.meta.id.clone(),
-                host: "*".to_string(),
-                file: rule.file.origin.clone(),
-                line: position.line(),
-                column: position.position(),
-                message: shorten(&message, MAX_MESSAGE_BYTES),
-            };
+            let error = error_record(rule, None, &message, position);
             JobResult {
                 outcomes: names
                     .iter()
@@ -668,14 +652,25 @@ fn rule_error(
     message: String,
     position: rhai::Position,
 ) -> RuleFailure {
-    RuleFailure::Error(Box::new(RuleError {
+    RuleFailure::Error(Box::new(error_record(rule, host, &message, position)))
+}
+
+/// A rule error of `rule` on `host` (`*`: the fleet), at `position` when known, with the
+/// message cut to what a report keeps.
+fn error_record(
+    rule: &CompiledRule,
+    host: Option<&str>,
+    message: &str,
+    position: rhai::Position,
+) -> RuleError {
+    RuleError {
         rule: rule.meta.id.clone(),
         host: host.unwrap_or("*").to_string(),
         file: rule.file.origin.clone(),
         line: position.line(),
         column: position.position(),
-        message: shorten(&message, MAX_MESSAGE_BYTES),
-    }))
+        message: shorten(message, MAX_MESSAGE_BYTES),
+    }
 }
 
 /// What one rule × host job (or one fleet job) contributes to the [`Evaluation`].
@@ -795,16 +790,16 @@ fn stray_hosts(rule: &CompiledRule, hosts: &[&str], returned: &mut Returned) -> 
         });
     strays
         .into_iter()
-        .map(|stray| RuleError {
-            rule: rule.meta.id.clone(),
-            host: "*".to_string(),
-            file: rule.file.origin.clone(),
-            line: None,
-            column: None,
-            message: format!(
+        .map(|stray| {
+            error_record(
+                rule,
+                None,
+                &format!(
                 "the fleet rule named host `{}`, which is not in the bundle: a fleet rule's findings and not_applicable(...) answers may name only the hosts of fleet.hosts",
                 shorten(&stray, 200)
-            ),
+                ),
+                rhai::Position::NONE,
+            )
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hiveward_collectors::{
-    collect_host, CollectOptions, FileStatus, Host, Notice, NoticeLevel, PassedOver, PlannedHost,
+    collect_host, CollectOptions, FileStatus, Host, PassedOver, PlannedHost,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -175,18 +175,4 @@ pub fn finish_scan(
     evaluation.absorb(fleet);
     evaluation.sort();
     crate::scan::build_report(hosts, passed_over, evaluation, rules, settings, profile)
-}
-
-/// A notice that the host lacks evidence `--require` demands.
-pub(crate) fn required_notice(host: &ScanHost) -> Notice {
-    Notice {
-        code: "hiveward::scan::required_evidence_missing".to_string(),
-        level: NoticeLevel::Error,
-        file: None,
-        message: format!(
-            "{}: --require demands evidence this host lacks: {}",
-            host.name,
-            host.missing_required.join(", ")
-        ),
-    }
 }

@@ -352,7 +352,7 @@ pub(crate) fn build_report(
     for host in hosts.iter_mut() {
         if !host.missing_required.is_empty() {
             summary.hosts_missing_required += 1;
-            let notice = crate::pipeline::required_notice(host);
+            let notice = required_notice(host);
             host.notices.push(notice);
         }
     }
@@ -403,6 +403,20 @@ pub(crate) fn build_report(
         notices,
         counts,
         summary,
+    }
+}
+
+/// A notice that the host lacks evidence `--require` demands.
+fn required_notice(host: &ScanHost) -> Notice {
+    Notice {
+        code: "hiveward::scan::required_evidence_missing".to_string(),
+        level: NoticeLevel::Error,
+        file: None,
+        message: format!(
+            "{}: --require demands evidence this host lacks: {}",
+            host.name,
+            host.missing_required.join(", ")
+        ),
     }
 }
 
