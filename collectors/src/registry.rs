@@ -515,9 +515,12 @@ fn describe_difference(current: Option<&[RegValue]>, other: Option<&[RegValue]>)
 
 /// Whether `name` is `ControlSet` followed by three digits.
 pub fn is_control_set_name(name: &str) -> bool {
-    name.len() == 13
-        && name[..10].eq_ignore_ascii_case("ControlSet")
-        && name[10..].bytes().all(|byte| byte.is_ascii_digit())
+    // Compared as bytes: a name of 13 bytes may hold characters of several bytes, and no
+    // char boundary need fall after the tenth byte.
+    let bytes = name.as_bytes();
+    bytes.len() == 13
+        && bytes[..10].eq_ignore_ascii_case(b"ControlSet")
+        && bytes[10..].iter().all(u8::is_ascii_digit)
 }
 
 enum ReadResult {
