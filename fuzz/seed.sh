@@ -19,17 +19,21 @@ if [ ! -d "$corpus" ]; then
 fi
 
 # A baseline to seed from: the sample bundle's, when the binary is built (CI builds it first).
+# A partial result to seed from: the sample bundle scanned as the only shard.
 baseline_tmp=$(mktemp)
-trap 'rm -f "$baseline_tmp"' EXIT
+partial_tmp=$(mktemp)
+trap 'rm -f "$baseline_tmp" "$partial_tmp"' EXIT
 if [ -x target/debug/hiveward ]; then
   target/debug/hiveward scan examples/bundle --fail-on never --format json -o /dev/null \
     --write-baseline "$baseline_tmp" >/dev/null 2>&1 || true
+  target/debug/hiveward scan examples/bundle --shard 1/1 --partial "$partial_tmp" \
+    >/dev/null 2>&1 || true
 fi
 
-python3 - "$corpus" "$out" "$baseline_tmp" <<'PY'
+python3 - "$corpus" "$out" "$baseline_tmp" "$partial_tmp" <<'PY'
 import hashlib, os, re, struct, sys
 
-corpus, out, baseline = sys.argv[1], sys.argv[2], sys.argv[3]
+corpus, out, baseline, partial = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 HIVE_MAX = 256 * 1024        # hives are cut to whole hive bins within this size
 EVTX_MAX = 4096 + 2 * 65536  # file header and the first two chunks
 LOG_MAX = 512 * 1024         # transaction logs keep the whole entries that fit in this size
@@ -145,6 +149,10 @@ for path in files("docs"):
         for index, block in enumerate(re.findall(r"```toml\n(.*?)```", text, re.S)):
             if "[[waiver]]" in block:
                 put("waivers", f"{os.path.basename(path)}-{index}.toml", block.encode())
+
+# Partial results: the sample bundle's single shard, when the binary could write it.
+if os.path.getsize(partial) > 0:
+    put("partial", "examples-bundle.partial.json", read(partial))
 
 # Baselines: the sample bundle's, when the binary could write it.
 if os.path.getsize(baseline) > 0:

@@ -164,7 +164,8 @@ replay_tests!(
     reg_parse,
     waivers,
     baseline,
-    rule_pack
+    rule_pack,
+    partial
 );
 
 /// The replay reports a panic with its place, so a failing input is never mistaken for a
@@ -179,6 +180,21 @@ fn a_panicking_harness_is_reported() {
         problem.contains("deliberate") && problem.contains("fuzz_regressions.rs"),
         "{problem}"
     );
+}
+
+/// The sample bundle's partial result, scanned as the only shard by the binary.
+fn sample_partial() -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("shard.partial.json");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_hiveward"))
+        .arg("scan")
+        .arg(hiveward_testkit::workspace_root().join("examples/bundle"))
+        .args(["--shard", "1/1", "--partial"])
+        .arg(&file)
+        .status()
+        .expect("hiveward runs");
+    assert_eq!(status.code(), Some(0), "the sample bundle's shard is written");
+    std::fs::read(&file).expect("the partial result is written")
 }
 
 /// Well-formed inputs built here pass through every harness without a failure: the harnesses'
@@ -214,6 +230,7 @@ fn harnesses_accept_well_formed_inputs() {
         ("baseline", baseline.as_bytes().to_vec()),
         ("rule_pack", pack),
         ("evtx_read", b"ElfFile\0".to_vec()),
+        ("partial", sample_partial()),
     ] {
         let harness = harness::target(target).expect("a known target");
         if let Err(problem) = replay(harness, bytes) {

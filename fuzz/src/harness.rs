@@ -23,9 +23,9 @@ use hiveward_collectors::{
     DEFAULT_CONTROL_SET_KEYS,
 };
 use hiveward_engine::{
-    escape_terminal, is_terminal_control, load_baseline, load_waivers, render_diagnostic_text,
-    rule_show_text, rules_list_text, rules_markdown, run_scan, Date, Finding, Limits, PackSource,
-    RuleSet, ScanSettings, SourceFile,
+    check_partials, escape_terminal, finish_scan, is_terminal_control, load_baseline, load_waivers,
+    read_partial, render_diagnostic_text, rule_show_text, rules_list_text, rules_markdown,
+    run_scan, Date, Finding, Limits, PackSource, RuleSet, ScanSettings, SourceFile,
 };
 
 /// A harness: takes one input and panics when a promise is broken.
@@ -41,6 +41,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("waivers", waivers),
     ("baseline", baseline),
     ("rule_pack", rule_pack),
+    ("partial", partial),
 ];
 
 /// The harness of the target called `name`.
@@ -61,6 +62,8 @@ pub const REG_FILE: &str = "FUZZ_export.reg";
 pub const WAIVER_FILE: &str = "fuzz-waivers.toml";
 /// The name the baseline target gives its input.
 pub const BASELINE_FILE: &str = "fuzz-baseline.json";
+/// The name the partial-result target gives its input.
+pub const PARTIAL_FILE: &str = "fuzz-shard.partial.json";
 /// The folder the rule-pack target's files are said to live in.
 pub const PACK_FOLDER: &str = "/fuzz/packs/fuzz-pack";
 
@@ -521,6 +524,53 @@ pub fn baseline(data: &[u8]) {
         }
         Err(error) => check_diagnostic(&error, BASELINE_FILE),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partial results
+
+/// A partial result (`scan --partial`) from `data`: it is read, checked as the only shard, and
+/// merged with the built-in rules, whose fleet phase reads the hosts' summaries. A partial
+/// that cannot be read or checked gets a diagnostic naming the file; one that can is merged
+/// into a report without a panic, whatever its hosts, outcomes and summaries hold (the
+/// rule-set fingerprint is not compared here, so hostile summaries reach the fleet rules).
+pub fn partial(data: &[u8]) {
+    let path = Path::new(PARTIAL_FILE);
+    let partial = match read_partial(path, data) {
+        Ok(partial) => partial,
+        Err(error) => return check_diagnostic(&error, PARTIAL_FILE),
+    };
+    let mut partials = vec![(path.to_path_buf(), partial)];
+    if let Err(error) = check_partials(&mut partials) {
+        return check_diagnostic(&error, PARTIAL_FILE);
+    }
+    let (_, partial) = partials.remove(0);
+    let hosts = partial.hosts.len();
+    let settings = ScanSettings {
+        profile: "cis".to_string(),
+        ..ScanSettings::default()
+    };
+    let report = finish_scan(
+        partial.hosts,
+        partial.passed_over,
+        builtin_rules(),
+        &settings,
+    );
+    assert_eq!(
+        report.hosts.len(),
+        hosts,
+        "every host of the partial is reported"
+    );
+    serde_json::to_vec(&report).unwrap_or_else(|error| panic!("the report serialises: {error}"));
+}
+
+/// The built-in rules, loaded once.
+fn builtin_rules() -> &'static RuleSet {
+    static RULES: OnceLock<RuleSet> = OnceLock::new();
+    RULES.get_or_init(|| {
+        RuleSet::load(PackSource::builtin(), Limits::default())
+            .unwrap_or_else(|_| panic!("the built-in packs load"))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
