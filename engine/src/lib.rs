@@ -38,6 +38,7 @@ mod error;
 mod eval_errors;
 mod evaluate;
 mod finding;
+mod fix_text;
 mod fleet;
 mod host_api;
 mod inspect;
@@ -67,6 +68,7 @@ pub use crate::{
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     evaluate::HostEvaluation,
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
+    fix_text::{generic_fix_markdown, generic_fix_text},
     fleet::{Fleet, FleetContribution},
     host_api::{reg_data_to_dynamic, HostFacts, HostHandle},
     inspect::{

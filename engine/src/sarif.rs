@@ -34,6 +34,7 @@ use serde_sarif::sarif::{
 
 use crate::error::RuleError;
 use crate::finding::{Finding, SuppressionKind};
+use crate::fix_text::{generic_fix_markdown, generic_fix_text};
 use crate::outcome::Outcome;
 use crate::rule::{RuleMeta, Severity};
 use crate::ruleset::RuleSet;
@@ -582,7 +583,7 @@ fn is_web_uri(text: &str) -> bool {
 }
 
 fn rule_descriptor(meta: &RuleMeta) -> ReportingDescriptor {
-    let mut markdown = meta.fix.trim_end().to_string();
+    let mut markdown = generic_fix_markdown(meta.fix.trim_end());
     if !meta.references.is_empty() {
         markdown.push_str("\n\n**References**\n");
         for reference in &meta.references {
@@ -620,7 +621,7 @@ fn rule_descriptor(meta: &RuleMeta) -> ReportingDescriptor {
         short_description: Some(plain(&sentence(&meta.title))),
         full_description: Some(plain(&sentence(&meta.description))),
         help: Some(MultiformatMessageString {
-            text: meta.fix.trim_end().to_string(),
+            text: generic_fix_text(meta.fix.trim_end()),
             markdown: Some(markdown),
             ..Blank::blank()
         }),
