@@ -22,11 +22,12 @@ pub(crate) struct ScanArgs {
     pub(crate) evidence: EvidenceArgs,
     #[command(flatten)]
     pub(crate) sources: RuleSourceArgs,
-    /// Run only these rule ids (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    /// Run only these rules (comma-separated): rule ids, id globs (`HW-ALIAS-*`), pack names
+    /// (`cname-spn` or `pack:cname-spn`) or severity bounds (`severity>=high`).
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub(crate) only: Vec<String>,
-    /// Skip these rule ids (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    /// Skip these rules (comma-separated), written as for --only.
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub(crate) exclude: Vec<String>,
     /// Baseline profile: `cis` (default) or `stig-2012`.
     #[arg(long, default_value = "cis")]

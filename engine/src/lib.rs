@@ -57,6 +57,7 @@ mod sarif;
 mod sarif_artifacts;
 mod scan;
 mod scan_text;
+mod selector;
 mod terminal;
 mod waiver;
 
@@ -88,7 +89,7 @@ pub use crate::{
     rule_test::{run_rule_tests, CaseResult, TestReport},
     ruleset::{
         context_map, count_by_severity, sort_findings, CompiledRule, Evaluation, LoadedPack,
-        RuleSet, Selection,
+        RuleSet, Selection, DEFAULT_PROFILE,
     },
     sandbox::Limits,
     sarif::{
@@ -101,6 +102,7 @@ pub use crate::{
         EXIT_INCOMPLETE,
     },
     scan_text::write_scan_text,
+    selector::{Comparison, RuleSelector},
     terminal::{escape_terminal, escape_terminal_lines, is_terminal_control},
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

@@ -15,6 +15,7 @@ use crate::outcome::RuleOutcome;
 use crate::pack::{PackManifest, PackSource, SourceFile};
 use crate::rule::{RuleMeta, Severity};
 use crate::sandbox::{sandboxed_engine, source_name, LibRegistry, Limits};
+use crate::selector::RuleSelector;
 
 /// A compiled rule.
 pub struct CompiledRule {
@@ -248,31 +249,92 @@ impl RuleSet {
             .find(|rule| rule.meta.id.eq_ignore_ascii_case(id))
     }
 
-    /// Keeps only the rules `selection` asks for. Unknown ids in `only`/`exclude` are an error.
+    /// Keeps only the rules `selection` asks for. `only` and `exclude` take rule ids, id globs,
+    /// pack names and severity bounds (see [`RuleSelector`]); one that matches no loaded rule,
+    /// or a profile no loaded rule knows, is an error.
     pub fn select(&mut self, selection: &Selection) -> Result<(), String> {
-        for id in selection.only.iter().chain(&selection.exclude) {
-            if self.rule(id).is_none() {
+        let parse = |items: &[String]| -> Result<Vec<RuleSelector>, String> {
+            items.iter().map(|item| RuleSelector::parse(item)).collect()
+        };
+        let (only, exclude) = (parse(&selection.only)?, parse(&selection.exclude)?);
+        let is_rule = |selector: &RuleSelector| match selector {
+            RuleSelector::Name(name) => self.rule(name).is_some(),
+            _ => false,
+        };
+        let only: Vec<(RuleSelector, bool)> = only
+            .into_iter()
+            .map(|selector| {
+                let named = is_rule(&selector);
+                (selector, named)
+            })
+            .collect();
+        let exclude: Vec<(RuleSelector, bool)> = exclude
+            .into_iter()
+            .map(|selector| {
+                let named = is_rule(&selector);
+                (selector, named)
+            })
+            .collect();
+        for (selector, named) in only.iter().chain(&exclude) {
+            if !self
+                .rules
+                .iter()
+                .any(|rule| selector.matches(&rule.meta, *named))
+            {
+                return Err(match selector {
+                    RuleSelector::Name(name) => format!(
+                        "`{name}` is neither a rule id nor a pack name (see `hiveward rules list`)"
+                    ),
+                    RuleSelector::Pack(name) => {
+                        format!("no pack `{name}` is loaded (see `hiveward rules list`)")
+                    }
+                    other => format!("`{}` matches no loaded rule", other.text()),
+                });
+            }
+        }
+        if !selection.profile.is_empty() {
+            let known = self.profiles();
+            if !known
+                .iter()
+                .any(|profile| profile.eq_ignore_ascii_case(&selection.profile))
+            {
                 return Err(format!(
-                    "unknown rule id `{id}` (see `hiveward rules list`)"
+                    "unknown profile `{}`: the loaded rules know {}",
+                    selection.profile,
+                    known.join(", ")
                 ));
             }
         }
         self.rules.retain(|rule| {
-            let id = &rule.meta.id;
-            (selection.only.is_empty()
-                || selection
-                    .only
+            (only.is_empty()
+                || only
                     .iter()
-                    .any(|only| only.eq_ignore_ascii_case(id)))
-                && !selection
-                    .exclude
+                    .any(|(selector, named)| selector.matches(&rule.meta, *named)))
+                && !exclude
                     .iter()
-                    .any(|skip| skip.eq_ignore_ascii_case(id))
+                    .any(|(selector, named)| selector.matches(&rule.meta, *named))
                 && (selection.profile.is_empty() || rule.meta.in_profile(&selection.profile))
         });
         Ok(())
     }
+
+    /// The profiles the loaded rules name, with the default `cis`, sorted.
+    pub fn profiles(&self) -> Vec<String> {
+        let mut known: Vec<String> = std::iter::once(DEFAULT_PROFILE.to_string())
+            .chain(
+                self.rules
+                    .iter()
+                    .flat_map(|rule| rule.meta.profiles.iter().map(|p| p.to_lowercase())),
+            )
+            .collect();
+        known.sort();
+        known.dedup();
+        known
+    }
 }
+
+/// The profile a scan uses when none is given.
+pub const DEFAULT_PROFILE: &str = "cis";
 
 /// The `ctx` map rules receive: `#{ profile, params }`.
 pub fn context_map(
