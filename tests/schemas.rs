@@ -36,3 +36,13 @@ fn rule_schema_is_current() {
 fn findings_schema_is_current() {
     check("findings.schema.json", hiveward_engine::findings_schema());
 }
+
+#[test]
+fn pack_manifest_schema_is_current() {
+    check("pack.schema.json", hiveward_engine::pack_schema());
+}
+
+#[test]
+fn waivers_schema_is_current() {
+    check("waivers.schema.json", hiveward_engine::waivers_schema());
+}

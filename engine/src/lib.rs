@@ -37,6 +37,7 @@ mod diagnostics;
 mod error;
 mod eval_errors;
 mod evaluate;
+mod file_schemas;
 mod finding;
 mod fix_text;
 mod fleet;
@@ -68,6 +69,7 @@ pub use crate::{
     diagnostics::render_diagnostic_text,
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     evaluate::HostEvaluation,
+    file_schemas::{pack_schema, waivers_schema, WaiverEntry, WaiverFile},
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     fix_text::{generic_fix_markdown, generic_fix_text},
     fleet::{Fleet, FleetContribution},

@@ -365,7 +365,7 @@ pub struct Waivers {
     waivers: Vec<Waiver>,
 }
 
-const KEYS: [&str; 6] = [
+pub(crate) const KEYS: [&str; 6] = [
     "rule",
     "host",
     "evidence",
