@@ -1078,7 +1078,24 @@ fn select_honours_only_exclude_and_profile() {
         selected(&[], &[], "stig-2012").unwrap(),
         ["T-SEL-002", "T-SEL-003", "T-SEL-004"]
     );
-    assert_eq!(selected(&[], &[], "other").unwrap(), ["T-SEL-003"]);
+    // A profile no loaded rule names is refused, not a run of the profile-less rules alone.
+    let refused = selected(&[], &[], "other").expect_err("an unknown profile is refused");
+    assert!(
+        refused.contains("unknown profile `other`") && refused.contains("cis, stig-2012"),
+        "{refused}"
+    );
+    // Globs, pack names and severity bounds select like ids.
+    assert_eq!(
+        selected(&["t-sel-00[12]"], &[], "").unwrap(),
+        ["T-SEL-001", "T-SEL-002"]
+    );
+    assert_eq!(
+        selected(&[], &["t-sel-*"], "").unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(selected(&["X-*"], &[], "")
+        .unwrap_err()
+        .contains("`X-*` matches no loaded rule"));
     assert_eq!(
         selected(&["T-SEL-001", "T-SEL-002"], &[], "cis").unwrap(),
         ["T-SEL-001"]
