@@ -3,6 +3,7 @@
 
 mod deliver;
 mod merge_cmd;
+mod rules_cmd;
 mod scan_cmd;
 
 use std::io::{IsTerminal, Write};
@@ -15,9 +16,39 @@ use hiveward_collectors::{
     EventSelection, EvtxReadOptions, Plan,
 };
 use hiveward_engine::{
-    build_inspect_report, rule_listings, rule_show_text, rules_list_text, rules_markdown,
-    run_rule_tests, write_inspect_text, Limits, PackSource, RuleSet, EXIT_ERROR, EXIT_INCOMPLETE,
+    build_inspect_report, write_inspect_text, ColorChoice, Limits, PackSource, RuleSet, EXIT_ERROR,
+    EXIT_INCOMPLETE,
 };
+
+/// The exit code when standard output is closed before everything was written to it (`hiveward
+/// scan ... | head -1`): 141, what a shell reports for a process that SIGPIPE ends (128 + 13),
+/// so that `set -o pipefail` sees a cut-off report, never a pass. Nothing is printed about it.
+pub(crate) const EXIT_BROKEN_PIPE: u8 = 141;
+
+/// `--color`: when the text report on standard output is in colour.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorArg {
+    /// On a terminal, unless NO_COLOR is set; CLICOLOR_FORCE colours a pipe too.
+    #[default]
+    Auto,
+    /// Always, even into a pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorArg {
+    /// Whether the text written to standard output is coloured. Reports written to files
+    /// (`-o`, `--output-format`) never are.
+    pub(crate) fn for_stdout(self) -> bool {
+        match self {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+        .for_stdout()
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +73,7 @@ enum Command {
     Inspect(InspectArgs),
     /// List, show, document and test rules.
     #[command(subcommand)]
-    Rules(RulesCommand),
+    Rules(rules_cmd::RulesCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -90,36 +121,6 @@ struct InspectArgs {
     events: bool,
 }
 
-#[derive(Subcommand)]
-enum RulesCommand {
-    /// List the loaded rules.
-    List {
-        #[command(flatten)]
-        sources: RuleSourceArgs,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
-    /// Show one rule's metadata and fix guidance.
-    Show {
-        /// The rule id.
-        id: String,
-        #[command(flatten)]
-        sources: RuleSourceArgs,
-    },
-    /// Write the Markdown catalogue of the built-in packs.
-    Doc {
-        /// Where to write it.
-        #[arg(short, long, default_value = "docs/rules.md")]
-        output: PathBuf,
-    },
-    /// Run the test cases beside each rule; with DIR, test those packs (built-ins excluded).
-    Test {
-        /// Pack folders, or folders of packs, to test instead of the built-in packs.
-        dirs: Vec<PathBuf>,
-    },
-}
-
 /// Prints `diagnostic` on standard error, safely whatever its source holds.
 fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
     eprint!("{}", hiveward_engine::render_diagnostic_text(diagnostic));
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::scan(*args),
         Command::Merge(args) => merge_cmd::merge(*args),
         Command::Inspect(args) => inspect(args),
-        Command::Rules(command) => rules(command),
+        Command::Rules(command) => rules_cmd::rules(command),
     };
     ExitCode::from(code)
 }
@@ -184,13 +185,29 @@ fn collect_evidence(args: &EvidenceArgs, events: EventSelection, threads: usize)
     collection
 }
 
+/// Writes `rendered` to `output`, or to standard output when it is absent or `-`. When standard
+/// output is closed early (a reader such as `head` stopped), it stops quietly with
+/// [`EXIT_BROKEN_PIPE`]; any other failure names the file.
 fn emit(rendered: &[u8], output: Option<&Path>) -> Result<(), u8> {
+    let output = output.filter(|path| *path != Path::new("-"));
     let written = match output {
         Some(path) => std::fs::write(path, rendered),
-        None => std::io::stdout().write_all(rendered),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(rendered).and_then(|()| stdout.flush())
+        }
     };
     written.map_err(|error| {
-        eprintln!("error: cannot write the report: {error}");
+        if output.is_none() && error.kind() == std::io::ErrorKind::BrokenPipe {
+            return EXIT_BROKEN_PIPE;
+        }
+        match output {
+            Some(path) => eprintln!(
+                "error: cannot write the report to {}: {error}",
+                path.display()
+            ),
+            None => eprintln!("error: cannot write the report to standard output: {error}"),
+        }
         EXIT_ERROR
     })
 }
@@ -269,85 +286,6 @@ fn inspect(args: InspectArgs) -> u8 {
         return EXIT_INCOMPLETE;
     }
     0
-}
-
-fn rules(command: RulesCommand) -> u8 {
-    match command {
-        RulesCommand::List { sources, format } => {
-            let rules = match load_rules(&sources) {
-                Ok(rules) => rules,
-                Err(code) => return code,
-            };
-            let rendered = match format {
-                Format::Json => to_json(&rule_listings(&rules)),
-                Format::Text => rules_list_text(&rules).into_bytes(),
-            };
-            emit(&rendered, None).err().unwrap_or(0)
-        }
-        RulesCommand::Show { id, sources } => {
-            let rules = match load_rules(&sources) {
-                Ok(rules) => rules,
-                Err(code) => return code,
-            };
-            match rules.rule(&id) {
-                Some(rule) => emit(
-                    rule_show_text(&rule.meta, &rule.file.origin).as_bytes(),
-                    None,
-                )
-                .err()
-                .unwrap_or(0),
-                None => {
-                    eprintln!("error: unknown rule id `{id}` (see `hiveward rules list`)");
-                    EXIT_ERROR
-                }
-            }
-        }
-        RulesCommand::Doc { output } => {
-            let rules = match load_rules(&RuleSourceArgs {
-                rules: Vec::new(),
-                no_builtin: false,
-            }) {
-                Ok(rules) => rules,
-                Err(code) => return code,
-            };
-            if let Some(parent) = output
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-            {
-                if let Err(error) = std::fs::create_dir_all(parent) {
-                    eprintln!("error: cannot create {}: {error}", parent.display());
-                    return EXIT_ERROR;
-                }
-            }
-            match std::fs::write(&output, rules_markdown(&rules)) {
-                Ok(()) => {
-                    println!("wrote {}", output.display());
-                    0
-                }
-                Err(error) => {
-                    eprintln!("error: cannot write {}: {error}", output.display());
-                    EXIT_ERROR
-                }
-            }
-        }
-        RulesCommand::Test { dirs } => {
-            let sources = RuleSourceArgs {
-                no_builtin: !dirs.is_empty(),
-                rules: dirs,
-            };
-            let rules = match load_rules(&sources) {
-                Ok(rules) => rules,
-                Err(code) => return code,
-            };
-            let report = run_rule_tests(&rules);
-            let mut text = Vec::new();
-            let _ = report.write(&mut text);
-            if let Err(code) = emit(&text, None) {
-                return code;
-            }
-            u8::from(report.failures() > 0)
-        }
-    }
 }
 
 /// Reads a waiver or baseline file; says why on standard error when it cannot.

@@ -146,7 +146,7 @@ fn a_bundle_of_only_sam_and_security_checks_nothing_and_exits_3() {
     // --allow-partial does not turn "nothing checked at all" into a pass.
     hiveward(&["scan", "--allow-partial"], &[dir.path()]).assert_code(3);
     // The text report never says a bare "no findings".
-    let text = hiveward(&["scan"], &[dir.path()]);
+    let text = hiveward(&["scan", "--detail"], &[dir.path()]);
     assert!(
         text.stdout.contains("HOSTX: checked 0 of"),
         "{}",
@@ -262,6 +262,7 @@ fn coverage_reaches_text_json_sarif_and_junit() {
     let run = hiveward(
         &[
             "scan",
+            "--detail",
             "--only",
             "HW-STRICT-001,HW-NTLM-002,HW-PATCH-002",
             "--output-format",

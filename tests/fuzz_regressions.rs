@@ -193,7 +193,11 @@ fn sample_partial() -> Vec<u8> {
         .arg(&file)
         .status()
         .expect("hiveward runs");
-    assert_eq!(status.code(), Some(0), "the sample bundle's shard is written");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the sample bundle's shard is written"
+    );
     std::fs::read(&file).expect("the partial result is written")
 }
 

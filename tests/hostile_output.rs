@@ -87,6 +87,31 @@ fn assert_no_control(what: &str, text: &str) {
     );
 }
 
+/// `text` without the SGR colour sequences (`ESC [` digits and `;` `m`) the report adds.
+fn without_colour(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('\u{1b}') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let sgr = after.strip_prefix('[').and_then(|params| {
+            params
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == ';')
+                .strip_prefix('m')
+        });
+        match sgr {
+            Some(tail) => rest = tail,
+            None => {
+                // Not colour: keep it, so that the check for raw control characters sees it.
+                out.push('\u{1b}');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The columns of `file:LINE:COLUMN` places stderr names for `file`.
 fn columns_named(stderr: &str, file: &str) -> Vec<usize> {
     let needle = format!("{file}:");
@@ -213,7 +238,11 @@ fn a_reg_error_past_column_65535_is_reported_and_the_other_host_still_scanned() 
     ]);
     assert_windowed_diagnostic(&run, &long, "unknown data form");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("GOODHOST ("), "{}", run.stdout);
+    assert!(
+        run.stdout.lines().any(|line| line.starts_with("GOODHOST ")),
+        "the table of hosts has a row for GOODHOST:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -436,7 +465,7 @@ fn scan_text_shows_control_sequences_from_evidence_rules_and_waivers_escaped() {
             bundle.clone().into(),
         ]
     };
-    let run = hiveward(&args("text"));
+    let run = hiveward(&[args("text"), vec![os("--detail")]].concat());
     assert_eq!(run.code, 0, "the finding is waived:\n{}", run.stderr);
     assert_no_control("scan text", &run.stdout);
     assert_no_control("stderr", &run.stderr);
@@ -450,6 +479,24 @@ fn scan_text_shows_control_sequences_from_evidence_rules_and_waivers_escaped() {
         "        Step one \\x1b[2J\n        Step two \\r\\u{9b}31m end\n        Step \\u{202e} three\n",
     ] {
         assert!(run.stdout.contains(shown), "{shown:?} not in:\n{}", run.stdout);
+    }
+
+    // The summary layout, in colour: only the report's own colour sequences reach the
+    // terminal, everything from the evidence, the pack and the waiver is escaped.
+    let run = hiveward(&[args("text"), vec![os("--color"), os("always")]].concat());
+    assert_eq!(run.code, 0, "the finding is waived:\n{}", run.stderr);
+    let plain = without_colour(&run.stdout);
+    assert_no_control("scan text in colour", &plain);
+    for shown in [
+        r"FS01\x1b]0;pwned\x07\x1b[2J\x1b[H  ",
+        r"EVIL-001  Title \x1b]0;pwned\x07 end",
+        r"[waived: accepted \x1b]0;pwned\x07 \u{9b}2J \u{202e} end]",
+        r"Host FS01\x1b]0;pwned\x07\x1b[2J\x1b[H says \x1b[5mhello\x07",
+        r"Comment = note \x1b[2J\x1b[H\u{9b}31m\u{202e} end\x07 (REG_SZ)",
+        r"FS01\x1b[2J_SYSTEM.HIV]",
+        "    Step one \\x1b[2J\n    Step two \\r\\u{9b}31m end\n    Step \\u{202e} three\n",
+    ] {
+        assert!(plain.contains(shown), "{shown:?} not in:\n{plain}");
     }
 
     // JSON carries the strings as they are.

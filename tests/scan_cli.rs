@@ -530,6 +530,7 @@ fn text_output_groups_findings_by_host_and_ends_with_a_summary() {
         &root(),
         &[
             "scan",
+            "--detail",
             "examples/bundle",
             "--only",
             "HW-STRICT-001,HW-HARD-003",

@@ -46,6 +46,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audit_policy;
 mod bundle;
 mod detect;
 mod error;
@@ -66,6 +67,7 @@ mod regtext;
 mod value;
 
 pub use crate::{
+    audit_policy::{AuditLayout, AuditPolicy, AuditPolicyError, SubcategoryAudit, POL_ADT_EV_KEY},
     bundle::{
         discover, host_prefix, DiscoverOptions, Discovery, EvidenceFile, FileGroup, GroupLayout,
         PassedOver,

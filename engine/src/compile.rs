@@ -37,6 +37,15 @@ pub(crate) fn compile_rule(
         ));
     };
     let meta: RuleMeta = rhai::serde::from_dynamic(&value).map_err(|error| {
+        // A mistake inside `needs` is reported at its own place, with its path.
+        if let Some((path, message)) = needs_problem(&value) {
+            let offset = locate_in_rule_map(&file.text, &path).unwrap_or(rule_offset);
+            return RuleLoadError::in_file(
+                file,
+                offset,
+                format!("invalid RULE metadata: {}: {message}", path_text(&path)),
+            );
+        }
         let text = error.to_string();
         let text = text.trim_start_matches("Syntax error: ").to_string();
         // Point at the field the message names, or at the bad value it quotes.
@@ -136,4 +145,414 @@ fn first_mentioned_field(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let end = message[start..].find('`')? + start;
     Some(message[start..end].to_string())
+}
+
+/// One step of the path to a value inside the `RULE` map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    /// A field of a map.
+    Key(String),
+    /// An item of an array (from 0).
+    Index(usize),
+}
+
+/// `needs.events[0].id`.
+fn path_text(path: &[Step]) -> String {
+    let mut text = String::new();
+    for step in path {
+        match step {
+            Step::Key(key) if text.is_empty() => text.push_str(key),
+            Step::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
+/// The first mistake in the `needs` field of the `RULE` map `rule`, checked as deserialising
+/// it checks it: the path to the wrong field or value, and what is wrong.
+fn needs_problem(rule: &rhai::Dynamic) -> Option<(Vec<Step>, String)> {
+    let map = rule.read_lock::<rhai::Map>()?;
+    let needs = map.get("needs")?;
+    check_needs(needs, vec![Step::Key("needs".to_string())]).err()
+}
+
+type Problem = (Vec<Step>, String);
+
+fn with(path: &[Step], step: Step) -> Vec<Step> {
+    let mut path = path.to_vec();
+    path.push(step);
+    path
+}
+
+/// What serde says of `value` as a `T`, without the `Syntax error: ` prefix.
+fn serde_problem<T: serde::de::DeserializeOwned>(value: &rhai::Dynamic) -> Option<String> {
+    rhai::serde::from_dynamic::<T>(value).err().map(|error| {
+        error
+            .to_string()
+            .trim_start_matches("Syntax error: ")
+            .to_string()
+    })
+}
+
+/// An unknown field of a map whose fields are `known`, with a hint for near misses.
+fn unknown_field(key: &str, known: &[&str], hint: Option<&str>) -> String {
+    let listed: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+    let mut message = format!(
+        "unknown field `{key}`, expected one of {}",
+        listed.join(", ")
+    );
+    if let Some(hint) = hint {
+        message.push_str(&format!(" ({hint})"));
+    } else if let Some(plural) = known
+        .iter()
+        .find(|name| name.eq_ignore_ascii_case(&format!("{key}s")))
+    {
+        message.push_str(&format!(" (did you mean `{plural}`?)"));
+    }
+    message
+}
+
+/// Each item of the array `value` (at `path`) checked by `item`.
+fn check_items(
+    value: &rhai::Dynamic,
+    path: &[Step],
+    what: &str,
+    item: impl Fn(&rhai::Dynamic, Vec<Step>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let Some(items) = value.read_lock::<rhai::Array>() else {
+        return Err((
+            path.to_vec(),
+            format!("must be a list ({what}), not {}", type_name(value)),
+        ));
+    };
+    for (index, value) in items.iter().enumerate() {
+        item(value, with(path, Step::Index(index)))?;
+    }
+    Ok(())
+}
+
+fn type_name(value: &rhai::Dynamic) -> String {
+    match value.type_name() {
+        "i64" | "i32" => "an integer".to_string(),
+        "string" | "ImmutableString" => "a string".to_string(),
+        "map" => "a map".to_string(),
+        "array" => "a list".to_string(),
+        "()" => "()".to_string(),
+        "bool" => "a boolean".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn check_needs(value: &rhai::Dynamic, path: Vec<Step>) -> Result<(), Problem> {
+    const KNOWN: [&str; 4] = ["hives", "keys", "events", "any"];
+    let Some(map) = value.read_lock::<rhai::Map>() else {
+        return Err((
+            path,
+            format!(
+                "must be a map such as `#{{ hives: [\"SYSTEM\"], events: [#{{ channel: \"System\", ids: [4] }}] }}`, not {}",
+                type_name(value)
+            ),
+        ));
+    };
+    for (key, item) in map.iter() {
+        let at = with(&path, Step::Key(key.to_string()));
+        match key.as_str() {
+            "hives" => check_items(item, &at, "of hive names", |hive, at| {
+                match serde_problem::<crate::rule::HiveNeed>(hive) {
+                    Some(message) => Err((at, message)),
+                    None => Ok(()),
+                }
+            })?,
+            "keys" => check_items(item, &at, "of key paths", |key, at| {
+                if key.is_string() {
+                    Ok(())
+                } else {
+                    Err((
+                        at,
+                        format!("a key path must be a string, not {}", type_name(key)),
+                    ))
+                }
+            })?,
+            "events" => check_items(
+                item,
+                &at,
+                "of `#{ channel, ids, provider }` maps",
+                check_event_need,
+            )?,
+            "any" => check_items(item, &at, "of `needs` maps", check_needs)?,
+            other => return Err((at, unknown_field(other, &KNOWN, None))),
+        }
+    }
+    Ok(())
+}
+
+fn check_event_need(value: &rhai::Dynamic, path: Vec<Step>) -> Result<(), Problem> {
+    const KNOWN: [&str; 3] = ["channel", "ids", "provider"];
+    let Some(map) = value.read_lock::<rhai::Map>() else {
+        return Err((
+            path,
+            format!(
+                "an event need must be a map such as `#{{ channel: \"System\", ids: [4] }}`, not {}",
+                type_name(value)
+            ),
+        ));
+    };
+    for (key, item) in map.iter() {
+        let at = with(&path, Step::Key(key.to_string()));
+        match key.as_str() {
+            // A provider of `()` is no provider.
+            "channel" | "provider" if item.is_string() => {}
+            "provider" if item.is_unit() => {}
+            "channel" | "provider" => {
+                return Err((
+                    at,
+                    format!("`{key}` must be a string, not {}", type_name(item)),
+                ))
+            }
+            "ids" => check_items(item, &at, "of event ids", |id, at| {
+                match id.as_int().ok().filter(|id| u32::try_from(*id).is_ok()) {
+                    Some(_) => Ok(()),
+                    None => Err((
+                        at,
+                        format!(
+                            "an event id must be an integer from 0 to {}, not {}",
+                            u32::MAX,
+                            if id.is_int() {
+                                id.to_string()
+                            } else {
+                                type_name(id)
+                            }
+                        ),
+                    )),
+                }
+            })?,
+            "id" => {
+                return Err((
+                    at,
+                    unknown_field(
+                        key,
+                        &KNOWN,
+                        Some(&format!(
+                            "event ids are a list here: `ids: [{}]`",
+                            item.as_int().map_or("4".to_string(), |id| id.to_string())
+                        )),
+                    ),
+                ))
+            }
+            other => return Err((at, unknown_field(other, &KNOWN, None))),
+        }
+    }
+    if !map.contains_key("channel") {
+        return Err((path, "missing field `channel`".to_string()));
+    }
+    Ok(())
+}
+
+/// A token of Rhai source, as far as locating a field of a literal map needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    /// `#{`, `{`, `[` or `(`.
+    Open,
+    /// `}`, `]` or `)`.
+    Close,
+    Comma,
+    Colon,
+    /// An identifier, or the text of a string literal.
+    Word(String),
+    Other,
+}
+
+/// The tokens of `text` with their byte offsets; strings and comments are single tokens or
+/// skipped, so that brackets and commas inside them do not count.
+fn tokens(text: &str) -> Vec<(usize, Token)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        let byte = bytes[at];
+        match byte {
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                at = text[at..].find('\n').map_or(bytes.len(), |end| at + end);
+                continue;
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                at = text[at + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |end| at + 2 + end + 2);
+                continue;
+            }
+            b'"' | b'\'' => {
+                let mut end = at + 1;
+                while end < bytes.len() && bytes[end] != byte {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                let inner = text.get(at + 1..end.min(bytes.len())).unwrap_or_default();
+                out.push((start, Token::Word(inner.to_string())));
+                at = end + 1;
+                continue;
+            }
+            b'`' => {
+                let mut end = at + 1;
+                while end < bytes.len() {
+                    if bytes[end] == b'`' {
+                        if bytes.get(end + 1) == Some(&b'`') {
+                            end += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    end += 1;
+                }
+                let inner = text.get(at + 1..end.min(bytes.len())).unwrap_or_default();
+                out.push((start, Token::Word(inner.to_string())));
+                at = end + 1;
+                continue;
+            }
+            b'#' if bytes.get(at + 1) == Some(&b'{') => {
+                out.push((start, Token::Open));
+                at += 2;
+                continue;
+            }
+            b'{' | b'[' | b'(' => out.push((start, Token::Open)),
+            b'}' | b']' | b')' => out.push((start, Token::Close)),
+            b',' => out.push((start, Token::Comma)),
+            b':' if bytes.get(at + 1) == Some(&b':') => {
+                out.push((start, Token::Other));
+                at += 2;
+                continue;
+            }
+            b':' => out.push((start, Token::Colon)),
+            _ if byte == b'_' || byte.is_ascii_alphanumeric() => {
+                let mut end = at;
+                while end < bytes.len()
+                    && (bytes[end] == b'_' || bytes[end].is_ascii_alphanumeric())
+                {
+                    end += 1;
+                }
+                out.push((start, Token::Word(text[at..end].to_string())));
+                at = end;
+                continue;
+            }
+            _ if byte.is_ascii_whitespace() => {}
+            _ => out.push((start, Token::Other)),
+        }
+        at += 1;
+    }
+    out
+}
+
+/// The byte offset in `text` of the value at `path` inside the literal `RULE` map: of the key
+/// for a field, of the item for an array index. `None` when the source does not show it
+/// literally.
+fn locate_in_rule_map(text: &str, path: &[Step]) -> Option<usize> {
+    let tokens = tokens(text);
+    // `const RULE = #{`
+    let mut at = tokens.windows(4).position(|window| {
+        window[0].1 == Token::Word("const".to_string())
+            && window[1].1 == Token::Word("RULE".to_string())
+            && window[2].1 == Token::Other
+            && window[3].1 == Token::Open
+    })? + 3;
+    let mut found = None;
+    for step in path {
+        // `at` is the opening bracket of the container the step looks into.
+        if tokens.get(at)?.1 != Token::Open {
+            return None;
+        }
+        let (item, offset) = find_in_container(&tokens, at, step)?;
+        found = Some(offset);
+        at = item;
+    }
+    found
+}
+
+/// In the container opened at `tokens[open]`, the item `step` names: the index of the first
+/// token of its value, and the offset to report (the key of a field, the start of an item).
+fn find_in_container(
+    tokens: &[(usize, Token)],
+    open: usize,
+    step: &Step,
+) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut item = 0usize;
+    let mut item_start = true;
+    let mut index = open + 1;
+    while index < tokens.len() {
+        let (offset, token) = &tokens[index];
+        if depth == 0 {
+            if *token == Token::Close {
+                return None;
+            }
+            if *token == Token::Comma {
+                item += 1;
+                item_start = true;
+                index += 1;
+                continue;
+            }
+            if item_start {
+                item_start = false;
+                match step {
+                    Step::Index(wanted) if *wanted == item => return Some((index, *offset)),
+                    Step::Key(wanted) => {
+                        if let (Token::Word(word), Some((_, Token::Colon))) =
+                            (token, tokens.get(index + 1))
+                        {
+                            if word == wanted {
+                                return Some((index + 2, *offset));
+                            }
+                        }
+                    }
+                    Step::Index(_) => {}
+                }
+            }
+        }
+        match token {
+            Token::Open => depth += 1,
+            Token::Close => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        index += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Step {
+        Step::Key(name.to_string())
+    }
+
+    #[test]
+    fn fields_are_found_past_strings_comments_and_other_maps() {
+        let text = "//! The RULE: #{ needs: [ ] } in a comment.\nexport const RULE = #{\n    id: \"X-001\", // id: \"not here\"\n    description: `needs: #{ events: [`` ] }`,\n    /* needs: */ \"needs\": #{ any: [#{ hives: [\"SYSTEM\"] }, #{ events: [#{ channel: \"a,b\", id: 4 }] }] },\n};\n";
+        let path = [
+            key("needs"),
+            key("any"),
+            Step::Index(1),
+            key("events"),
+            Step::Index(0),
+            key("id"),
+        ];
+        let offset = locate_in_rule_map(text, &path).expect("found");
+        assert!(text[offset..].starts_with("id: 4"), "{}", &text[offset..]);
+        let offset = locate_in_rule_map(text, &path[..3]).expect("found");
+        assert!(
+            text[offset..].starts_with("#{ events"),
+            "{}",
+            &text[offset..]
+        );
+        assert_eq!(locate_in_rule_map(text, &[key("needs"), key("keys")]), None);
+        assert_eq!(
+            locate_in_rule_map(text, &[key("needs"), key("any"), Step::Index(2)]),
+            None
+        );
+        assert_eq!(path_text(&path), "needs.any[1].events[0].id");
+    }
 }

@@ -16,7 +16,10 @@ use crate::eval_errors::{
 };
 use crate::finding::Finding;
 use crate::fleet::{summary_json, Fleet, FleetContribution};
-use crate::host_api::{register_host_api, take_unreadable_reads, HostHandle, UnreadableEvidence};
+use crate::host_api::{
+    register_host_api, take_undeclared_read, take_unreadable_reads, HostHandle, RunningRuleGuard,
+    UnreadableEvidence,
+};
 use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
 use crate::ruleset::{CompiledRule, Evaluation, RuleSet};
@@ -547,6 +550,8 @@ impl RuleSet {
         deadline: Option<&RunDeadline>,
     ) -> Result<(Dynamic, Vec<UnreadableEvidence>), RuleFailure> {
         take_unreadable_reads();
+        // `host.events` gives the rule the records its own `needs` declares, and no others.
+        let _running = RunningRuleGuard::enter(&rule.meta);
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
         let run_deadline = deadline.map(RunDeadline::instant);
@@ -571,6 +576,20 @@ impl RuleSet {
                 }
             });
         let reads = take_unreadable_reads();
+        let source = rule.ast.source().unwrap_or_default();
+        if let Some(read) = take_undeclared_read() {
+            // A rule error even when the rule caught it: its verdict rests on records that a
+            // scan does not read.
+            let mut position = match &outcome {
+                Err(error) => innermost_position(error, source),
+                Ok(_) if read.source.is_empty() || read.source == source => read.position,
+                Ok(_) => rhai::Position::NONE,
+            };
+            if position.is_none() {
+                position = entry.position;
+            }
+            return Err(rule_error(rule, host, read.message, position));
+        }
         let value = outcome.map_err(|error| {
             if let Some(deadline) = deadline.filter(|_| stopped_by_run_deadline(&error)) {
                 return RuleFailure::TimedOut(deadline.stopped_reason());
@@ -582,7 +601,7 @@ impl RuleSet {
                     message: cause.message,
                 });
             }
-            let mut position = innermost_position(&error, rule.ast.source().unwrap_or_default());
+            let mut position = innermost_position(&error, source);
             if position.is_none() {
                 // Sandbox limits report no position of their own: point at the function.
                 position = entry.position;

@@ -1,12 +1,12 @@
 //! The read-only host API rules see: `host.reg`, `reg_type`, `key_exists`, `subkeys`, `values`,
-//! `setting`, `os`, `hotfix`, `events`, `has_hive`, `has_log` and `not_applicable(reason)`; the
-//! fleet API (`crate::fleet`) is registered with it.
+//! `setting`, `os`, `hotfix`, `events`, `has_hive`, `has_log`, `audit_policy` and
+//! `not_applicable(reason)`; the fleet API (`crate::fleet`) is registered with it.
 
 use std::sync::Arc;
 
 use hiveward_collectors::{
-    filetime_to_rfc3339, EventRecord, FileRecord, HiveKind, HostRegistry, HotfixInventory,
-    KbStatus, OsFacts, RegData, RegValue,
+    filetime_to_rfc3339, AuditPolicy, EventRecord, FileRecord, HiveKind, HostRegistry,
+    HotfixInventory, KbStatus, OsFacts, RegData, RegValue,
 };
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 
@@ -120,6 +120,66 @@ thread_local! {
     /// fleet rule that skips a damaged host still leaves a trace. A rule runs on one thread.
     static UNREADABLE_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    /// The rule running on this thread and the event records it declares, which are all
+    /// `host.events` gives it; `None` outside a rule's evaluation.
+    static RUNNING_RULE: std::cell::RefCell<Option<RunningRule>> =
+        const { std::cell::RefCell::new(None) };
+    /// The first `host.events` call of the running rule that asked for records its `needs`
+    /// does not declare, caught or not: it makes the evaluation a rule error.
+    static UNDECLARED_READ: std::cell::RefCell<Option<UndeclaredRead>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The rule being evaluated: its id and the event records its `needs` declares (from the top
+/// level and from every alternative).
+#[derive(Clone, Debug)]
+struct RunningRule {
+    id: String,
+    events: Vec<crate::rule::EventNeed>,
+}
+
+/// A `host.events` call for records the rule does not declare.
+#[derive(Clone, Debug)]
+pub(crate) struct UndeclaredRead {
+    /// What was asked for and the `needs` entry to declare.
+    pub(crate) message: String,
+    /// Where the call is, in the file named by `source`.
+    pub(crate) position: Position,
+    /// The source (rule or `lib/` module) of the call.
+    pub(crate) source: String,
+}
+
+/// While it lives, `host.events` on this thread gives `rule` only the records its `needs`
+/// declares, and a call for others is an [`UndeclaredRead`]. Dropping it restores what was
+/// there before.
+pub(crate) struct RunningRuleGuard {
+    previous: Option<RunningRule>,
+}
+
+impl RunningRuleGuard {
+    /// Marks `rule` as the rule running on this thread.
+    pub(crate) fn enter(rule: &crate::rule::RuleMeta) -> RunningRuleGuard {
+        let running = RunningRule {
+            id: rule.id.clone(),
+            events: rule.needs.all_events().into_iter().cloned().collect(),
+        };
+        UNDECLARED_READ.with(|read| read.borrow_mut().take());
+        RunningRuleGuard {
+            previous: RUNNING_RULE.with(|slot| slot.borrow_mut().replace(running)),
+        }
+    }
+}
+
+impl Drop for RunningRuleGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        RUNNING_RULE.with(|slot| *slot.borrow_mut() = previous);
+    }
+}
+
+/// Takes the undeclared `host.events` call noted on this thread since the rule started.
+pub(crate) fn take_undeclared_read() -> Option<UndeclaredRead> {
+    UNDECLARED_READ.with(|read| read.borrow_mut().take())
 }
 
 /// Takes the damaged-evidence reads noted on this thread since the last call.
@@ -405,7 +465,84 @@ fn field_matches(field: &serde_json::Value, wanted: &Dynamic) -> bool {
     false
 }
 
-fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
+/// A `needs` entry as rules write it: `#{ channel: "System", ids: [4, 7] }`.
+fn need_text(channel: &str, ids: &[u32], provider: Option<&str>) -> String {
+    let mut text = format!("#{{ channel: {channel:?}");
+    if !ids.is_empty() {
+        let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+        text.push_str(&format!(", ids: [{}]", ids.join(", ")));
+    }
+    if let Some(provider) = provider {
+        text.push_str(&format!(", provider: {provider:?}"));
+    }
+    text.push_str(" }");
+    text
+}
+
+/// Why `rule` may not read the records of `channel` with `ids` (empty: every id it declares),
+/// naming the `needs` entry to add; `None` when it declares them.
+fn undeclared_events(rule: &RunningRule, channel: &str, ids: &[i64]) -> Option<String> {
+    let entries: Vec<&crate::rule::EventNeed> = rule
+        .events
+        .iter()
+        .filter(|need| need.channel.eq_ignore_ascii_case(channel))
+        .collect();
+    // Ids outside the range of event ids select nothing, declared or not.
+    let missing: Vec<u32> = ids
+        .iter()
+        .filter_map(|id| u32::try_from(*id).ok())
+        .filter(|id| {
+            !entries
+                .iter()
+                .any(|need| need.ids.is_empty() || need.ids.contains(id))
+        })
+        .collect();
+    if !entries.is_empty() && missing.is_empty() {
+        return None;
+    }
+    let asked = if missing.is_empty() {
+        format!("{channel} events")
+    } else {
+        let listed: Vec<String> = missing.iter().map(u32::to_string).collect();
+        format!(
+            "{channel} event{} {}",
+            if missing.len() == 1 { "" } else { "s" },
+            listed.join(", ")
+        )
+    };
+    let fix = match entries.iter().find(|need| !need.ids.is_empty()) {
+        Some(need) => {
+            let mut all = need.ids.clone();
+            all.extend(missing.iter().copied());
+            format!(
+                "add {} to its `needs.events` entry for {channel:?}: `{}`",
+                if missing.len() == 1 { "it" } else { "them" },
+                need_text(&need.channel, &all, need.provider.as_deref())
+            )
+        }
+        None if rule.events.is_empty() => {
+            let declare = need_text(channel, &missing, None);
+            format!(
+                "declare {} in its `needs`: `needs: #{{ events: [{declare}] }}`",
+                if missing.len() == 1 { "it" } else { "them" }
+            )
+        }
+        None => format!(
+            "add `{}` to its `needs.events`",
+            need_text(channel, &missing, None)
+        ),
+    };
+    Some(format!(
+        "host.events: rule {} reads {asked}, which its `needs` does not declare, so a scan would not read them: {fix}",
+        rule.id
+    ))
+}
+
+fn select_events(
+    host: &HostHandle,
+    filter: &Map,
+    call: Option<&rhai::NativeCallContext>,
+) -> RhaiResult<Array> {
     const KNOWN: [&str; 6] = ["channel", "id", "ids", "provider", "since", "where"];
     if let Some(unknown) = filter.keys().find(|key| !KNOWN.contains(&key.as_str())) {
         return Err(runtime(format!(
@@ -437,6 +574,31 @@ fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
             })?);
         }
     }
+    // The running rule sees only the records it declares, whatever other rules declare: the
+    // same records a scan of that rule alone would read.
+    let declared: Option<Vec<crate::rule::EventNeed>> = RUNNING_RULE
+        .with(|slot| {
+            let slot = slot.borrow();
+            let rule = slot.as_ref()?;
+            if let Some(message) = undeclared_events(rule, &channel, &ids) {
+                return Some(Err(message));
+            }
+            Some(Ok(rule.events.clone()))
+        })
+        .transpose()
+        .map_err(|message| {
+            UNDECLARED_READ.with(|read| {
+                read.borrow_mut().get_or_insert_with(|| UndeclaredRead {
+                    message: message.clone(),
+                    position: call.map_or(Position::NONE, |call| call.call_position()),
+                    source: call
+                        .and_then(|call| call.call_source())
+                        .unwrap_or_default()
+                        .to_string(),
+                });
+            });
+            runtime(message)
+        })?;
     let provider = filter.get("provider").map(|value| value.to_string());
     let since = filter.get("since").map(|value| value.to_string());
     let conditions: Vec<(String, Dynamic)> = match filter.get("where") {
@@ -457,6 +619,13 @@ fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
         .enumerate()
         .filter(|(_, event)| event.channel.eq_ignore_ascii_case(&channel))
         .filter(|(_, event)| ids.is_empty() || ids.contains(&i64::from(event.id)))
+        .filter(|(_, event)| {
+            declared.as_ref().is_none_or(|declared| {
+                declared
+                    .iter()
+                    .any(|need| need_matches(need, &event.channel, &event.provider, event.id))
+            })
+        })
         .filter(|(_, event)| {
             provider
                 .as_deref()
@@ -483,6 +652,17 @@ fn select_events(host: &HostHandle, filter: &Map) -> RhaiResult<Array> {
             })
         })
         .collect())
+}
+
+/// Whether `need` declares an event of `channel`, `provider` and `id` (as the collectors'
+/// `EventNeedFilter` selects records).
+fn need_matches(need: &crate::rule::EventNeed, channel: &str, provider: &str, id: u32) -> bool {
+    need.channel.eq_ignore_ascii_case(channel)
+        && (need.ids.is_empty() || need.ids.contains(&id))
+        && need
+            .provider
+            .as_deref()
+            .is_none_or(|wanted| wanted.eq_ignore_ascii_case(provider))
 }
 
 /// Evidence citing event records: the file (and, when the records come from several, `files`,
@@ -545,6 +725,106 @@ fn event_evidence(events: &Array) -> RhaiResult<Map> {
         );
     }
     Ok(evidence)
+}
+
+/// `host.audit_policy()`: the system audit policy decoded from the SECURITY hive's
+/// `Policy\PolAdtEv` value, read when a rule asks (nothing is kept per host). `()` when the
+/// value is absent (no SECURITY hive, or no such key or value); a damaged read, or a value that
+/// is not in a documented layout, throws like a damaged read, so the rule is not checked.
+fn audit_policy(host: &HostHandle) -> RhaiResult<Dynamic> {
+    let path = hiveward_collectors::POL_ADT_EV_KEY;
+    let found = host
+        .0
+        .registry
+        .value(path, "")
+        .map_err(|error| unreadable(host, format!("cannot read {path}\\(Default): {error}")))?;
+    let Some(found) = found else {
+        return Ok(Dynamic::UNIT);
+    };
+    let file = hiveward_collectors::path_text(&found.file);
+    let value_type = found.data.value_type.name();
+    let place = format!(
+        "{}\\(Default) ({value_type}) in {file}",
+        found.resolved_path
+    );
+    let bytes: &[u8] = match &found.data.data {
+        RegData::Bytes(bytes) => bytes,
+        RegData::Empty => &[],
+        _ => {
+            return Err(unreadable(
+                host,
+                format!(
+                    "cannot decode the audit policy of {}: {place} is not binary data",
+                    host.0.name
+                ),
+            ))
+        }
+    };
+    let policy = AuditPolicy::decode(bytes).map_err(|error| {
+        unreadable(
+            host,
+            format!(
+                "cannot decode the audit policy of {}: {place}: {error}",
+                host.0.name
+            ),
+        )
+    })?;
+    let last_written = host
+        .0
+        .registry
+        .key_last_written(path)
+        .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))?
+        .and_then(|found| found.data)
+        .and_then(filetime_to_rfc3339)
+        .map(Dynamic::from)
+        .unwrap_or(Dynamic::UNIT);
+
+    let mut subcategories = Map::new();
+    for item in policy.subcategories() {
+        let mut entry = Map::new();
+        entry.insert("category".into(), item.category.into());
+        entry.insert("success".into(), item.success.into());
+        entry.insert("failure".into(), item.failure.into());
+        entry.insert("setting".into(), item.setting().into());
+        entry.insert("guid".into(), item.guid.as_str().into());
+        entry.insert("position".into(), Dynamic::from_int(item.position as i64));
+        subcategories.insert(item.name.into(), entry.into());
+    }
+    let hex = Dynamic::from(hiveward_collectors::to_hex(bytes));
+    let mut evidence = Map::new();
+    evidence.insert("kind".into(), "registry".into());
+    evidence.insert("path".into(), path.into());
+    evidence.insert("resolved_path".into(), found.resolved_path.into());
+    evidence.insert("value_name".into(), "(Default)".into());
+    evidence.insert("file".into(), file.into());
+    evidence.insert("present".into(), true.into());
+    evidence.insert("observed".into(), hex.clone());
+    evidence.insert("observed_type".into(), value_type.into());
+    evidence.insert("value".into(), hex);
+    evidence.insert("default_applied".into(), false.into());
+    evidence.insert("last_written".into(), last_written);
+
+    let layout = policy.layout();
+    let mut map = Map::new();
+    map.insert("layout".into(), layout.id.into());
+    map.insert("systems".into(), layout.systems.into());
+    map.insert(
+        "subcategory_count".into(),
+        Dynamic::from_int(layout.subcategory_count() as i64),
+    );
+    map.insert("subcategories".into(), subcategories.into());
+    map.insert(
+        "undetermined".into(),
+        Dynamic::from_array(
+            policy
+                .undetermined()
+                .iter()
+                .map(|name| Dynamic::from(*name))
+                .collect(),
+        ),
+    );
+    map.insert("evidence".into(), evidence.into());
+    Ok(map.into())
 }
 
 /// Registers the host and fleet API on `engine`.
@@ -684,6 +964,10 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
             host.0.has_hive(kind)
         })
         .register_fn(
+            "audit_policy",
+            |host: &mut HostHandle| -> RhaiResult<Dynamic> { audit_policy(host) },
+        )
+        .register_fn(
             "hotfix",
             |host: &mut HostHandle, kb: &str| -> RhaiResult<ImmutableString> {
                 let status = host.0.hotfixes.status(kb);
@@ -710,9 +994,10 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         )
         .register_fn(
             "events",
-            |host: &mut HostHandle, filter: Map| -> RhaiResult<Array> {
-                select_events(host, &filter)
-            },
+            |call: rhai::NativeCallContext,
+             host: &mut HostHandle,
+             filter: Map|
+             -> RhaiResult<Array> { select_events(host, &filter, Some(&call)) },
         )
         .register_fn("event_evidence", |events: Array| -> RhaiResult<Map> {
             event_evidence(&events)

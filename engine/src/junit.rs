@@ -8,7 +8,11 @@
 //! nothing or failed. A testcase holds:
 //!
 //! - `<error>` when the rule failed on that host;
-//! - else `<failure>` when an unsuppressed finding is reported, with the message and the fix;
+//! - else `<failure>` when an unsuppressed finding at or above `--fail-on` is reported, with the
+//!   message and the fix ([`junit_xml_fail_on`]; [`junit_xml`] counts every unsuppressed
+//!   finding, as `--fail-on info` does);
+//! - else, when unsuppressed findings below `--fail-on` are reported (any, with `--fail-on
+//!   never`), a passed testcase whose `<system-out>` holds them, with the message and the fix;
 //! - else `<skipped message="waived: …"/>` (or `baseline: …`) when every finding is waived or
 //!   in the baseline;
 //! - else `<skipped message="not applicable: REASON"/>` or `not checked: REASON` when the rule
@@ -31,7 +35,7 @@ use hiveward_collectors::FileStatus;
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::{Finding, Suppression, SuppressionKind};
 use crate::outcome::Outcome;
-use crate::rule::Scope;
+use crate::rule::{Scope, Severity};
 use crate::scan::ScanReport;
 
 /// The testcase name of a fleet rule that found nothing or failed.
@@ -161,6 +165,8 @@ struct CaseInput<'r> {
     unchecked: &'r [&'r UncheckedRule],
     /// Why the rule did not judge the host, when it did not.
     declined: Option<String>,
+    /// `--fail-on`: only unsuppressed findings at or above it are failures.
+    fail_on: Option<Severity>,
 }
 
 /// Writes one testcase and counts it.
@@ -176,6 +182,7 @@ fn write_case(
         errors,
         unchecked,
         declined,
+        fail_on,
     } = input;
     let declined = declined.as_deref();
     counts.tests += 1;
@@ -185,11 +192,15 @@ fn write_case(
         escape(name, true),
         escape(classname, true)
     );
-    let failing: Vec<&Finding> = findings
+    let (failing, below): (Vec<&Finding>, Vec<&Finding>) = findings
         .iter()
         .copied()
         .filter(|finding| finding.suppression.is_none())
-        .collect();
+        .partition(|finding| fail_on.is_some_and(|threshold| finding.severity >= threshold));
+    let below_heading = match fail_on {
+        Some(threshold) => format!("Reported below --fail-on {threshold}, so not a failure:\n"),
+        None => "Reported; --fail-on never, so not a failure:\n".to_string(),
+    };
     let accepted: Vec<&Suppression> = findings
         .iter()
         .filter_map(|finding| finding.suppression.as_ref())
@@ -222,6 +233,12 @@ fn write_case(
             .map(|finding| finding_text(finding))
             .collect::<Vec<_>>()
             .join("\n");
+        if !below.is_empty() {
+            body.push_str(&format!("\nAlso {}", below_heading.to_lowercase()));
+            for finding in &below {
+                body.push_str(&finding_text(finding));
+            }
+        }
         if !accepted.is_empty() {
             body.push_str("\nAlso reported, but accepted:\n");
             for suppression in &accepted {
@@ -233,6 +250,26 @@ fn write_case(
             ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
             escape(&message, true),
             first.severity,
+            escape(&body, false)
+        );
+    } else if !below.is_empty() {
+        let mut body = below_heading;
+        body.push_str(
+            &below
+                .iter()
+                .map(|finding| finding_text(finding))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        if !accepted.is_empty() {
+            body.push_str("\nAlso reported, but accepted:\n");
+            for suppression in &accepted {
+                let _ = writeln!(body, "- {}", suppression_text(suppression));
+            }
+        }
+        let _ = write!(
+            out,
+            ">\n      <system-out>{}</system-out>\n    </testcase>\n",
             escape(&body, false)
         );
     } else if !accepted.is_empty() {
@@ -284,8 +321,16 @@ fn declined_reasons(report: &ScanReport) -> BTreeMap<(&str, &str), String> {
 /// The scan report as JUnit XML: one testsuite per rule, one testcase per rule and evaluated
 /// host (see the module documentation for fleet rules), failures for unsuppressed findings
 /// with their message and fix, `<skipped>` for waived and baselined findings, and `<error>`
-/// for rules that failed. The same report gives the same bytes.
+/// for rules that failed. The same report gives the same bytes. Every unsuppressed finding is a
+/// failure, as with `--fail-on info`; [`junit_xml_fail_on`] takes the threshold.
 pub fn junit_xml(report: &ScanReport) -> String {
+    junit_xml_fail_on(report, Some(Severity::Info))
+}
+
+/// [`junit_xml`] where only unsuppressed findings at or above `fail_on` are failures, as they
+/// are for the exit code (`None`, `--fail-on never`: none is); the others are passed testcases
+/// that carry them in `<system-out>`.
+pub fn junit_xml_fail_on(report: &ScanReport, fail_on: Option<Severity>) -> String {
     // Every host has an outcome for every rule; those without readable evidence are "not
     // checked".
     let evaluated: Vec<&str> = report.hosts.iter().map(|host| host.name.as_str()).collect();
@@ -351,6 +396,7 @@ pub fn junit_xml(report: &ScanReport) -> String {
                 errors: errors.get(&(id, host)).map_or(&[], Vec::as_slice),
                 unchecked: unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
                 declined: declined.get(&(id, host)).cloned(),
+                fail_on,
             };
             write_case(&mut body, &mut counts, &classname, name, &input);
         }

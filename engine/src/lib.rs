@@ -59,6 +59,7 @@ mod sarif_artifacts;
 mod scan;
 mod scan_text;
 mod selector;
+mod summary_text;
 mod terminal;
 mod waiver;
 
@@ -79,7 +80,7 @@ pub use crate::{
         ToolInfo,
     },
     inspect_text::{hive_kind_name, write_inspect_text},
-    junit::junit_xml,
+    junit::{junit_xml, junit_xml_fail_on},
     outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     partial::{
@@ -103,8 +104,8 @@ pub use crate::{
         ScanSettings, ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS,
         EXIT_INCOMPLETE,
     },
-    scan_text::write_scan_text,
+    scan_text::{write_scan_text, write_scan_text_with, TextLayout, TextOptions},
     selector::{Comparison, RuleSelector},
-    terminal::{escape_terminal, escape_terminal_lines, is_terminal_control},
+    terminal::{escape_terminal, escape_terminal_lines, is_terminal_control, ColorChoice},
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

@@ -1,16 +1,22 @@
 //! `hiveward rules test`: runs the test cases that sit beside each rule (`RULE-ID.tests.toml`)
-//! and reports each as PASS or FAIL with a diff.
+//! and reports each as PASS or FAIL with a diff and the `file:line` of the case, as text, JSON
+//! (`schemas/rules-test.schema.json`) or JUnit XML.
+//!
+//! A case runs the rule the way a scan does: the host is built from the case's evidence as the
+//! collectors build one, and the rule sees only the event records its `needs` declares.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use hiveward_collectors::{read_hotfixes, read_os_facts, HostRegistry, RegExport, RegistrySource};
-use serde::Deserialize;
+use hiveward_collectors::{HostRegistry, RegExport, RegistrySource};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::host_api::{HostFacts, HostHandle};
 use crate::outcome::Outcome;
 use crate::ruleset::RuleSet;
+use crate::selector::RuleSelector;
 
 /// One host of a test case.
 #[derive(Clone, Debug, Deserialize)]
@@ -100,7 +106,7 @@ fn case_events(
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Case {
-    name: String,
+    name: toml::Spanned<String>,
     #[serde(default)]
     profile: Option<String>,
     #[serde(default)]
@@ -154,10 +160,102 @@ pub struct CaseResult {
     pub rule: String,
     /// The test file.
     pub file: String,
-    /// The case name.
+    /// The line (from 1) of the case's `[[case]]` header in `file`, or of the place a test
+    /// file that cannot be read goes wrong; `None` for the coverage check.
+    pub line: Option<usize>,
+    /// The case name; `(file)` for a test file that cannot be read, `(coverage)` for a kind of
+    /// case the rule lacks.
     pub name: String,
     /// `None` when it passed; otherwise what differed.
     pub failure: Option<String>,
+}
+
+impl CaseResult {
+    /// `file:line`, or `file` when the line is not known.
+    pub fn place(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        }
+    }
+
+    /// `case`, `file` or `coverage`.
+    fn kind(&self) -> &'static str {
+        match (self.name.as_str(), self.line) {
+            ("(coverage)", None) => "coverage",
+            ("(file)", _) => "file",
+            _ => "case",
+        }
+    }
+}
+
+/// The JSON report of `hiveward rules test --format json` (`schemas/rules-test.schema.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesTestJson {
+    /// Always `hiveward-rules-test`.
+    pub format: String,
+    /// The version of this structure; fields are only ever added within a version.
+    pub version: u32,
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed (a non-zero count makes the command exit 1).
+    pub failed: usize,
+    /// Every result, in the order the text report lists them: the cases of each test file in
+    /// file order, then the coverage checks.
+    pub results: Vec<RulesTestCaseJson>,
+}
+
+/// One result of [`RulesTestJson`].
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesTestCaseJson {
+    /// The rule id.
+    pub rule: String,
+    /// The case name; `(file)` for a test file that cannot be read, `(coverage)` for a kind of
+    /// case the rule lacks.
+    pub case: String,
+    /// `case`, `file` (the test file cannot be read or names no loaded rule) or `coverage`.
+    pub kind: String,
+    /// The test file (the rule's file for a coverage check of a rule without one).
+    pub file: String,
+    /// The line (from 1) of the case's `[[case]]` header, or of the mistake in a test file
+    /// that cannot be read; `null` for coverage checks.
+    #[schemars(required)]
+    pub line: Option<usize>,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What differed, as the text report shows it (`- expected ...` / `+ actual ...` lines);
+    /// `null` when it passed.
+    #[schemars(required)]
+    pub failure: Option<String>,
+}
+
+/// The version of [`RulesTestJson`].
+const RULES_TEST_JSON_VERSION: u32 = 1;
+
+/// Escapes `text` for XML character data or (with `attribute`) a double-quoted attribute;
+/// characters XML 1.0 cannot hold are shown as `\u{…}`.
+fn xml_escape(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\'' if attribute => out.push_str("&apos;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(character),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(character)));
+            }
+            _ => out.push(character),
+        }
+    }
+    out
 }
 
 /// The outcome of a test run.
@@ -176,9 +274,113 @@ impl TestReport {
             .count()
     }
 
-    /// Writes `PASS`/`FAIL` lines, the diffs, and a closing count line, with control
-    /// characters from the packs shown as visible escapes (see
-    /// [`escape_terminal`](crate::escape_terminal)).
+    /// Runs the test cases of the rules `rules` selects (every rule when empty; each
+    /// selector as `scan --only` reads it: an id, an id glob such as `HW-ALIAS-*`, a pack or a
+    /// severity bound), and of those only the cases whose name contains `case` (without
+    /// regard to case). The coverage check (a case where the rule fires, a clean one and a
+    /// not-applicable one) is made when every case of a rule runs, that is without `case`.
+    ///
+    /// A selector that selects no loaded rule, or a `case` that selects no case, is an error
+    /// saying so.
+    pub fn run(
+        rules: &RuleSet,
+        selectors: &[RuleSelector],
+        case: Option<&str>,
+    ) -> Result<TestReport, String> {
+        run_selected(rules, selectors, case)
+    }
+
+    /// The JSON report (`schemas/rules-test.schema.json`).
+    pub fn json(&self) -> RulesTestJson {
+        RulesTestJson {
+            format: "hiveward-rules-test".to_string(),
+            version: RULES_TEST_JSON_VERSION,
+            passed: self.results.len() - self.failures(),
+            failed: self.failures(),
+            results: self
+                .results
+                .iter()
+                .map(|result| RulesTestCaseJson {
+                    rule: result.rule.clone(),
+                    case: result.name.clone(),
+                    kind: result.kind().to_string(),
+                    file: result.file.clone(),
+                    line: result.line,
+                    passed: result.failure.is_none(),
+                    failure: result.failure.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The JSON Schema of [`TestReport::json`], as committed in
+    /// `schemas/rules-test.schema.json`.
+    pub fn json_schema() -> schemars::Schema {
+        schemars::schema_for!(RulesTestJson)
+    }
+
+    /// The report as JUnit XML: one `<testsuite>` per rule (in the order the rules' results
+    /// come), one `<testcase>` per case (`classname` the rule id, with `file` and `line`), and
+    /// a `<failure>` holding the diff for each failed case. No timestamps or durations.
+    pub fn junit_xml(&self) -> String {
+        let mut rules: Vec<&str> = Vec::new();
+        for result in &self.results {
+            if !rules.contains(&result.rule.as_str()) {
+                rules.push(&result.rule);
+            }
+        }
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        out.push_str(&format!(
+            "<testsuites name=\"hiveward rules test\" tests=\"{}\" failures=\"{}\" errors=\"0\">\n",
+            self.results.len(),
+            self.failures()
+        ));
+        for rule in rules {
+            let cases: Vec<&CaseResult> = self
+                .results
+                .iter()
+                .filter(|result| result.rule == rule)
+                .collect();
+            let failures = cases.iter().filter(|case| case.failure.is_some()).count();
+            out.push_str(&format!(
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
+                xml_escape(rule, true),
+                cases.len()
+            ));
+            for case in cases {
+                let line = case
+                    .line
+                    .map(|line| format!(" line=\"{line}\""))
+                    .unwrap_or_default();
+                let opening = format!(
+                    "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\"{line}",
+                    xml_escape(&case.name, true),
+                    xml_escape(rule, true),
+                    xml_escape(&case.file, true)
+                );
+                match &case.failure {
+                    None => out.push_str(&format!("{opening}/>\n")),
+                    Some(diff) => {
+                        let first = diff.lines().next().unwrap_or_default();
+                        out.push_str(&format!(
+                            "{opening}>\n      <failure message=\"{}\" type=\"{}\">{}\n{}</failure>\n    </testcase>\n",
+                            xml_escape(first, true),
+                            case.kind(),
+                            xml_escape(&case.place(), false),
+                            xml_escape(diff, false)
+                        ));
+                    }
+                }
+            }
+            out.push_str("  </testsuite>\n");
+        }
+        out.push_str("</testsuites>\n");
+        out
+    }
+
+    /// Writes `PASS`/`FAIL` lines (a `FAIL` line ends with the `file:line` of the case), the
+    /// diffs, and a closing count line, with control characters from the packs shown as
+    /// visible escapes (see [`escape_terminal`](crate::escape_terminal)).
     pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         use crate::terminal::escape_terminal as one_line;
         let mut text = String::new();
@@ -189,7 +391,7 @@ impl TestReport {
                 Some(diff) => {
                     text.push_str(&format!(
                         "FAIL {rule} {name} ({})\n",
-                        one_line(&result.file)
+                        one_line(&result.place())
                     ));
                     for line in diff.lines() {
                         text.push_str(&format!("    {}\n", one_line(line)));
@@ -225,8 +427,9 @@ fn host_from_reg(
             .ok_or_else(|| format!("key_written: `{time}` for {path} is not an RFC 3339 time"))?;
         registry.state_key_time(path, filetime);
     }
-    let os = read_os_facts(&registry).map_err(|error| error.to_string())?;
-    let hotfixes = read_hotfixes(&registry).map_err(|error| error.to_string())?;
+    // OS facts and hotfixes as a scan reads them for a host (a scan notes what it cannot
+    // read; so does the rule that reads it).
+    let (os, hotfixes) = crate::inspect::os_and_hotfixes(&registry, &mut Vec::new());
     Ok(HostHandle(Arc::new(HostFacts {
         name: name.to_string(),
         registry,
@@ -245,7 +448,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
         let text = case.reg.clone().unwrap_or_default();
         match host_from_reg(
             &name,
-            &format!("{origin}#{}", case.name),
+            &format!("{origin}#{}", case.name.get_ref()),
             &text,
             &case.events,
             &case.logs,
@@ -258,7 +461,7 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
     for host in &case.hosts {
         match host_from_reg(
             &host.name,
-            &format!("{origin}#{}/{}", case.name, host.name),
+            &format!("{origin}#{}/{}", case.name.get_ref(), host.name),
             &host.reg,
             &host.events,
             &host.logs,
@@ -444,29 +647,124 @@ fn check_outcome(
 }
 
 /// Runs the test cases of every loaded pack against `rules`, and checks that each rule has a
-/// case where it fires and a case where it stays silent.
+/// case where it fires, a clean case and a not-applicable case that pass.
 pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
+    run_selected(rules, &[], None).unwrap_or_default()
+}
+
+/// The line (from 1) of the `[[case]]` header of the case whose name is at byte `name_at`:
+/// the last header before it, else the line of the name itself (a case written inline).
+fn case_line(text: &str, name_at: usize) -> usize {
+    let before = &text[..name_at.min(text.len())];
+    let mut offset = 0;
+    let mut header = None;
+    for line in before.split_inclusive('\n') {
+        let bare: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        if bare.starts_with("[[case]]") {
+            header = Some(offset);
+        }
+        offset += line.len();
+    }
+    crate::error::line_column(text, header.unwrap_or(name_at)).0
+}
+
+/// Whether `selector` names `id` (an id or a glob over ids) even though no loaded rule has it:
+/// a test file for a rule that is not loaded is reported when the filter names its id.
+fn names_id(selector: &RuleSelector, id: &str) -> bool {
+    match selector {
+        RuleSelector::Name(name) => name.eq_ignore_ascii_case(id),
+        RuleSelector::Glob(_, glob) => glob.is_match(id),
+        RuleSelector::Pack(_) | RuleSelector::Severity(..) => false,
+    }
+}
+
+/// What the coverage check knows of one rule: per kind of case (fires, clean, not
+/// applicable), whether one passed, and the names of the cases of that kind that failed.
+#[derive(Default)]
+struct Coverage {
+    passed: [bool; 3],
+    failed: [Vec<String>; 3],
+}
+
+/// The kind of `case` for the coverage check of `rule`: 0 fires, 1 clean, 2 not applicable.
+fn coverage_kind(rule: &str, case: &Case) -> Option<usize> {
+    let declared = case.outcome.as_deref().and_then(Outcome::parse);
+    if case.expect.iter().any(|id| id.eq_ignore_ascii_case(rule)) {
+        Some(0)
+    } else if declared == Some(Outcome::NotApplicable) {
+        Some(2)
+    } else if declared.is_none() || declared == Some(Outcome::Passed) {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+fn run_selected(
+    rules: &RuleSet,
+    selectors: &[RuleSelector],
+    case_filter: Option<&str>,
+) -> Result<TestReport, String> {
+    let named_rule = |selector: &RuleSelector| match selector {
+        RuleSelector::Name(name) => rules.rule(name).is_some(),
+        _ => false,
+    };
+    let selected = |meta: &crate::rule::RuleMeta| {
+        selectors.is_empty()
+            || selectors
+                .iter()
+                .any(|selector| selector.matches(meta, named_rule(selector)))
+    };
+    for selector in selectors {
+        let named = named_rule(selector);
+        if !rules
+            .rules()
+            .iter()
+            .any(|rule| selector.matches(&rule.meta, named))
+        {
+            return Err(format!(
+                "--rule {}: no loaded rule matches it (see `hiveward rules list`)",
+                selector.text()
+            ));
+        }
+    }
+    let wanted_case = |name: &str| {
+        case_filter.is_none_or(|needle| name.to_lowercase().contains(&needle.to_lowercase()))
+    };
     let mut report = TestReport::default();
-    let mut coverage: BTreeMap<String, [bool; 3]> = rules
+    let mut coverage: BTreeMap<String, Coverage> = rules
         .rules()
         .iter()
-        .map(|rule| (rule.meta.id.clone(), [false; 3]))
+        .filter(|rule| selected(&rule.meta))
+        .map(|rule| (rule.meta.id.clone(), Coverage::default()))
         .collect();
+    let mut test_files: BTreeMap<String, String> = BTreeMap::new();
+    let mut cases_run = 0;
     for pack in rules.packs() {
         for file in &pack.tests {
             let rule = file.file_name.trim_end_matches(".tests.toml").to_string();
-            let fail = |name: &str, failure: String| CaseResult {
+            let fail = |name: &str, line: Option<usize>, failure: String| CaseResult {
                 rule: rule.clone(),
                 file: file.origin.clone(),
+                line,
                 name: name.to_string(),
                 failure: Some(failure),
             };
-            if rules.rule(&rule).is_none() {
-                report
-                    .results
-                    .push(fail("(file)", format!("no loaded rule has the id {rule}")));
+            let Some(compiled) = rules.rule(&rule) else {
+                if selectors.is_empty() || selectors.iter().any(|s| names_id(s, &rule)) {
+                    report.results.push(fail(
+                        "(file)",
+                        None,
+                        format!("no loaded rule has the id {rule}"),
+                    ));
+                }
+                continue;
+            };
+            if !selected(&compiled.meta) {
                 continue;
             }
+            let rule = compiled.meta.id.clone();
+            test_files.insert(rule.clone(), file.origin.clone());
             let parsed: CaseFile = match toml::from_str(&file.text) {
                 Ok(parsed) => parsed,
                 Err(error) => {
@@ -476,55 +774,102 @@ pub fn run_rule_tests(rules: &RuleSet) -> TestReport {
                     );
                     report.results.push(fail(
                         "(file)",
+                        Some(line),
                         format!("{}:{line}:{column}: {}", file.origin, error.message()),
                     ));
                     continue;
                 }
             };
             for case in &parsed.case {
+                let name = case.name.get_ref();
+                if !wanted_case(name) {
+                    continue;
+                }
+                cases_run += 1;
                 let failure = run_case(rules, &rule, &file.origin, case);
-                if failure.is_none() {
-                    if let Some(entry) = coverage.get_mut(&rule) {
-                        let declared = case.outcome.as_deref().and_then(Outcome::parse);
-                        if case.expect.iter().any(|id| id == &rule) {
-                            entry[0] = true;
-                        } else if declared == Some(Outcome::NotApplicable) {
-                            entry[2] = true;
-                        } else if declared.is_none() || declared == Some(Outcome::Passed) {
-                            entry[1] = true;
-                        }
+                if let (Some(entry), Some(kind)) =
+                    (coverage.get_mut(&rule), coverage_kind(&rule, case))
+                {
+                    if failure.is_none() {
+                        entry.passed[kind] = true;
+                    } else {
+                        entry.failed[kind].push(name.clone());
                     }
                 }
                 report.results.push(CaseResult {
                     rule: rule.clone(),
                     file: file.origin.clone(),
-                    name: case.name.clone(),
+                    line: Some(case_line(&file.text, case.name.span().start)),
+                    name: name.clone(),
                     failure,
                 });
             }
         }
     }
-    for (rule, [fires, clean, not_applicable]) in coverage {
-        let origin = rules
-            .rule(&rule)
-            .map(|compiled| compiled.file.origin.clone())
-            .unwrap_or_default();
-        for (present, what) in [
-            (fires, "case where it fires"),
-            (clean, "clean case (checked and passed)"),
-            (not_applicable, "not-applicable case"),
-        ] {
-            if !present {
-                report.results.push(CaseResult {
-                    rule: rule.clone(),
-                    file: origin.clone(),
-                    name: "(coverage)".to_string(),
-                    failure: Some(format!(
-                        "the rule has no passing {what}; add one to {rule}.tests.toml beside the rule"
-                    )),
-                });
+    if let Some(needle) = case_filter {
+        if cases_run == 0 {
+            return Err(format!(
+                "--case {needle:?}: no case{} has a name containing it",
+                if selectors.is_empty() {
+                    String::new()
+                } else {
+                    " of the selected rules".to_string()
+                }
+            ));
+        }
+        // Only some cases ran: what a rule lacks cannot be told.
+        return Ok(report);
+    }
+    for (rule, entry) in coverage {
+        let test_file = test_files.get(&rule).cloned();
+        let origin = test_file.clone().unwrap_or_else(|| {
+            rules
+                .rule(&rule)
+                .map(|compiled| compiled.file.origin.clone())
+                .unwrap_or_default()
+        });
+        let where_to = match &test_file {
+            Some(file) => file.clone(),
+            None => format!("{rule}.tests.toml beside the rule"),
+        };
+        let kinds = [
+            ("case where it fires", format!("`expect = [\"{rule}\"]`")),
+            (
+                "clean case (one where it checks the host and finds nothing)",
+                "`expect = []`".to_string(),
+            ),
+            (
+                "not-applicable case (one where the host lacks what it needs)",
+                "`expect = []` and `outcome = \"not_applicable\"`".to_string(),
+            ),
+        ];
+        for (index, (what, keys)) in kinds.iter().enumerate() {
+            if entry.passed[index] {
+                continue;
             }
+            let failed = &entry.failed[index];
+            let failure = match failed.as_slice() {
+                [] => format!("the rule has no {what}: add one with {keys} to {where_to}"),
+                [name] => format!(
+                    "the rule has no passing {what}: the case {name:?} is one but fails (see its FAIL line); fix it"
+                ),
+                names => format!(
+                    "the rule has no passing {what}: the cases {} are such cases but fail (see their FAIL lines); fix one of them",
+                    names
+                        .iter()
+                        .map(|name| format!("{name:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            report.results.push(CaseResult {
+                rule: rule.clone(),
+                file: origin.clone(),
+                line: None,
+                name: "(coverage)".to_string(),
+                failure: Some(failure),
+            });
         }
     }
-    report
+    Ok(report)
 }

@@ -1,15 +1,100 @@
-//! Renders the scan report as readable text: findings grouped by host, then a summary.
+//! Renders the scan report as readable text, in one of three layouts ([`TextLayout`]): the
+//! summary first (the default, in [`crate::summary_text`]), the summary alone (`--quiet`), or
+//! every finding under its host with its own fix guidance (`--detail`, this module).
 //!
 //! Every string that comes from evidence, rule packs or waivers goes through
 //! [`escape_terminal`](crate::escape_terminal) (fix guidance, line by line), and the finished
-//! text through [`escape_terminal_lines`] as a last guard, so no control sequence reaches the terminal.
+//! text through [`escape_terminal_lines`] as a last guard, so no control sequence reaches the
+//! terminal; in colour the guard keeps only the colour sequences the report puts in itself.
 
 use std::io::{self, Write};
 
+use anstyle::{AnsiColor, Style};
+
 use crate::finding::{Evidence, Finding};
 use crate::outcome::Outcome;
+use crate::rule::Severity;
+use crate::ruleset::RuleSet;
 use crate::scan::{ScanHost, ScanReport};
-use crate::terminal::{escape_terminal as one_line, escape_terminal_lines};
+use crate::terminal::{
+    escape_terminal as one_line, escape_terminal_lines, escape_terminal_lines_keeping_colour,
+};
+
+/// How the text report is laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TextLayout {
+    /// Totals, a table of hosts, the findings grouped by rule with each rule's fix guidance
+    /// once, what was not applicable or not checked, and the verdict on the last line.
+    #[default]
+    Summary,
+    /// Only the totals, the table of hosts and the verdict (`--quiet`).
+    Quiet,
+    /// Every finding under its host with its own fix guidance, then the totals (`--detail`):
+    /// the layout of [`write_scan_text`].
+    Detail,
+}
+
+/// How [`write_scan_text_with`] writes the report.
+#[derive(Clone, Copy)]
+pub struct TextOptions<'a> {
+    /// The layout.
+    pub layout: TextLayout,
+    /// `--fail-on`: the verdict names the findings at or above it (`None`: findings never fail).
+    pub fail_on: Option<Severity>,
+    /// `--allow-partial`, for the verdict.
+    pub allow_partial: bool,
+    /// Whether severities and the verdict are coloured (ANSI SGR sequences).
+    pub color: bool,
+    /// The rules run, whose fix templates let the summary show each rule's fix guidance once,
+    /// with the values that differ between hosts under each host. Without them, a rule's fix
+    /// guidance is shown once when every finding has the same, else under each finding.
+    pub rules: Option<&'a RuleSet>,
+}
+
+impl Default for TextOptions<'_> {
+    fn default() -> Self {
+        TextOptions {
+            layout: TextLayout::Summary,
+            fail_on: Some(Severity::High),
+            allow_partial: false,
+            color: false,
+            rules: None,
+        }
+    }
+}
+
+/// Colours fixed labels when colour is on; leaves them alone otherwise.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Paint {
+    pub(crate) on: bool,
+}
+
+impl Paint {
+    /// `text` in `style`.
+    pub(crate) fn style(self, style: Style, text: &str) -> String {
+        if self.on && style != Style::new() {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// `text` in the colour of `severity`.
+    pub(crate) fn severity(self, severity: Severity, text: &str) -> String {
+        self.style(severity_style(severity), text)
+    }
+}
+
+/// Critical bold red, high red, medium yellow, low cyan, info dimmed.
+pub(crate) fn severity_style(severity: Severity) -> Style {
+    match severity {
+        Severity::Critical => AnsiColor::Red.on_default().bold(),
+        Severity::High => AnsiColor::Red.on_default(),
+        Severity::Medium => AnsiColor::Yellow.on_default(),
+        Severity::Low => AnsiColor::Cyan.on_default(),
+        Severity::Info => Style::new().dimmed(),
+    }
+}
 
 fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
     let file = if evidence.files.len() > 1 {
@@ -29,7 +114,7 @@ fn write_evidence(evidence: &Evidence, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
+fn write_finding(finding: &Finding, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
     let inferred = if finding.inferred { " (inferred)" } else { "" };
     let suppressed = match &finding.suppression {
         Some(suppression) => format!(
@@ -42,10 +127,11 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
         ),
         None => String::new(),
     };
+    let label = format!("{:<8}", finding.severity.name().to_uppercase());
     writeln!(
         out,
-        "  {:<8} {}  {}{inferred}{suppressed}",
-        finding.severity.name().to_uppercase(),
+        "  {} {}  {}{inferred}{suppressed}",
+        paint.severity(finding.severity, &label),
         one_line(&finding.rule),
         one_line(&finding.title)
     )?;
@@ -66,14 +152,43 @@ fn write_finding(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
 
 /// Writes `report` as text, with control characters from the evidence, rules and waivers shown
 /// as visible escapes (see [`escape_terminal`](crate::escape_terminal)).
+/// This is the `--detail` layout, without colour; [`write_scan_text_with`] writes any layout.
 pub fn write_scan_text(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
-    let mut text = Vec::new();
-    write_report(report, &mut text)?;
-    let text = String::from_utf8_lossy(&text);
-    out.write_all(escape_terminal_lines(&text).as_bytes())
+    write_scan_text_with(
+        report,
+        &TextOptions {
+            layout: TextLayout::Detail,
+            ..TextOptions::default()
+        },
+        out,
+    )
 }
 
-fn write_report(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+/// Writes `report` as text in the layout of `options`, with control characters from the
+/// evidence, rules and waivers shown as visible escapes, and colour only when `options.color`.
+pub fn write_scan_text_with(
+    report: &ScanReport,
+    options: &TextOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let paint = Paint { on: options.color };
+    let mut text = Vec::new();
+    match options.layout {
+        TextLayout::Detail => write_report(report, paint, &mut text)?,
+        TextLayout::Summary | TextLayout::Quiet => {
+            crate::summary_text::write_summary(report, options, paint, &mut text)?
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    let guarded = if options.color {
+        escape_terminal_lines_keeping_colour(&text)
+    } else {
+        escape_terminal_lines(&text)
+    };
+    out.write_all(guarded.as_bytes())
+}
+
+fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
     for host in &report.hosts {
         let os = match (&host.os, &host.os_build) {
             (Some(name), Some(build)) => {
@@ -109,7 +224,7 @@ fn write_report(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  {}", no_findings_line(host))?;
         }
         for finding in findings {
-            write_finding(finding, out)?;
+            write_finding(finding, paint, out)?;
         }
         for error in report
             .rule_errors
@@ -152,7 +267,7 @@ fn write_report(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .filter(|finding| !report.hosts.iter().any(|host| host.name == finding.host))
     {
-        write_finding(finding, out)?;
+        write_finding(finding, paint, out)?;
     }
     for error in report.rule_errors.iter().filter(|error| error.host == "*") {
         writeln!(
@@ -255,7 +370,7 @@ fn write_report(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// The line a host without findings gets: never a bare "no findings" when some rules could not
 /// look.
-fn no_findings_line(host: &ScanHost) -> String {
+pub(crate) fn no_findings_line(host: &ScanHost) -> String {
     let coverage = &host.coverage;
     if coverage.checked == 0 {
         return format!(

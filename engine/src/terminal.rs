@@ -18,6 +18,9 @@
 //! A backslash is left as it is, so registry paths read as written. JSON and SARIF carry the raw
 //! strings (JSON escapes control characters itself) and JUnit escapes XML.
 //!
+//! The text report may add colour of its own ([`ColorChoice`]): the escaping then keeps only the
+//! SGR sequences the report itself puts in, after every string from outside was escaped.
+//!
 //! Written by hand: the crates that deal with terminal sequences (`strip-ansi-escapes`,
 //! `console`) remove ANSI sequences silently and leave C1 and bidi controls alone, while a report
 //! must show what the evidence held, and `str::escape_debug` also escapes backslashes and quotes.
@@ -88,9 +91,97 @@ fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// When the text report is in colour (`--color auto|always|never`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour when the stream is a terminal, unless `NO_COLOR` is set (not empty);
+    /// `CLICOLOR_FORCE` (not empty or `0`) colours a pipe too, `CLICOLOR=0` turns it off.
+    #[default]
+    Auto,
+    /// Always colour (even a pipe), whatever the environment says.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether text written to standard output is coloured. On Windows, a console that does not
+    /// yet take ANSI sequences is switched to them when the answer is yes.
+    pub fn for_stdout(self) -> bool {
+        let on = self.for_stream(&std::io::stdout());
+        if on && cfg!(windows) {
+            let _ = anstream::AutoStream::always_ansi(std::io::stdout());
+        }
+        on
+    }
+
+    /// Whether text written to standard error is coloured (see [`ColorChoice::for_stdout`]).
+    pub fn for_stderr(self) -> bool {
+        let on = self.for_stream(&std::io::stderr());
+        if on && cfg!(windows) {
+            let _ = anstream::AutoStream::always_ansi(std::io::stderr());
+        }
+        on
+    }
+
+    fn for_stream<S: anstream::stream::RawStream>(self, stream: &S) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            // anstream reads NO_COLOR, CLICOLOR_FORCE, CLICOLOR and TERM, and whether the stream
+            // is a terminal, in that order.
+            ColorChoice::Auto => !matches!(
+                anstream::AutoStream::choice(stream),
+                anstream::ColorChoice::Never
+            ),
+        }
+    }
+}
+
+/// Text with colours: [`escape_terminal_lines`], except that the SGR sequences the report itself
+/// puts in (`ESC [` digits and `;` `m`, which only set colours) stay. Every string that comes from
+/// evidence, packs or waivers was escaped on its own before, so an ESC it held is already shown
+/// as `\x1b`: what is kept here can only be the report's own colouring.
+pub(crate) fn escape_terminal_lines_keeping_colour(text: &str) -> Cow<'_, str> {
+    if !text.contains('\u{1b}') {
+        return escape_terminal_lines(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\u{1b}') {
+        out.push_str(&escape_terminal_lines(&rest[..at]));
+        let after = &rest[at + 1..];
+        let body = after
+            .strip_prefix('[')
+            .map(|params| params.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';'));
+        match body.and_then(|body| body.strip_prefix('m')) {
+            Some(tail) => {
+                out.push_str(&rest[at..rest.len() - tail.len()]);
+                rest = tail;
+            }
+            None => {
+                out.push_str("\\x1b");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&escape_terminal_lines(rest));
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_survives_the_last_guard_and_nothing_else_does() {
+        let text = "\u{1b}[1;31mHIGH\u{1b}[0m \u{1b}]0;title\u{7} \u{1b}[2J \u{1b}[31";
+        assert_eq!(
+            escape_terminal_lines_keeping_colour(text),
+            "\u{1b}[1;31mHIGH\u{1b}[0m \\x1b]0;title\\x07 \\x1b[2J \\x1b[31"
+        );
+        assert_eq!(escape_terminal_lines_keeping_colour("a\nb\r"), "a\nb\\r");
+    }
 
     /// Every character the escaper must catch, with how it must look.
     const CASES: &[(&str, &str)] = &[

@@ -1,0 +1,61 @@
+//! Where reports go: `-o -` is standard output, and a report that cannot be written names the
+//! file it was meant for.
+
+mod support;
+
+use support::{hiveward, root};
+
+#[test]
+fn dash_means_standard_output() {
+    let to_dash = hiveward(
+        &root(),
+        &[
+            "scan",
+            "examples/bundle",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "-o",
+            "-",
+        ],
+    );
+    to_dash.assert_code(0);
+    let plain = hiveward(
+        &root(),
+        &[
+            "scan",
+            "examples/bundle",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+    );
+    assert_eq!(to_dash.json(), plain.json());
+    assert!(!root().join("-").exists(), "no file called - is written");
+}
+
+#[test]
+fn a_report_that_cannot_be_written_names_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("no-such-folder").join("report.json");
+    let run = hiveward(
+        &root(),
+        &[
+            "scan".as_ref(),
+            "examples/bundle".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            "-o".as_ref(),
+            target.as_os_str(),
+        ],
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot write the report to {}", target.display())),
+        "{}",
+        run.stderr
+    );
+}
