@@ -3,10 +3,11 @@
 
 mod deliver;
 mod merge_cmd;
+mod progress;
 mod rules_cmd;
 mod scan_cmd;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -247,16 +248,6 @@ fn load_rules(sources: &RuleSourceArgs) -> Result<RuleSet, u8> {
         );
         EXIT_ERROR
     })
-}
-
-fn spinner(message: &str) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_message(message.to_string());
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    Some(bar)
 }
 
 fn inspect(args: InspectArgs) -> u8 {

@@ -73,7 +73,7 @@ pub(crate) fn merge(args: MergeArgs) -> u8 {
         exclude: run.rule_sources.exclude.clone(),
         profile: run.profile.clone(),
     };
-    let (rules, loaded_ids) = match selected_rules(&sources, &selection) {
+    let (rules, loaded_ids) = match selected_rules(&sources, &selection, &run.params) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

@@ -12,8 +12,9 @@ use hiveward_engine::{
 };
 
 use crate::deliver::{deliver, load_acceptance, ReportArgs};
+use crate::progress::{Phase, Progress};
 use crate::{
-    check_inputs, collect_options, load_rules, plan_evidence, spinner, EvidenceArgs, RuleSourceArgs,
+    check_inputs, collect_options, load_rules, plan_evidence, EvidenceArgs, RuleSourceArgs,
 };
 
 #[derive(Args)]
@@ -94,6 +95,7 @@ pub(crate) fn set_jobs(jobs: Option<usize>) -> Result<(), u8> {
 pub(crate) fn selected_rules(
     sources: &RuleSourceArgs,
     selection: &Selection,
+    params: &BTreeMap<String, String>,
 ) -> Result<(RuleSet, Vec<String>), u8> {
     let mut rules = load_rules(sources)?;
     let loaded_ids: Vec<String> = rules
@@ -101,6 +103,11 @@ pub(crate) fn selected_rules(
         .iter()
         .map(|rule| rule.meta.id.clone())
         .collect();
+    // A --param no loaded rule declares is a typo or a rule that is not loaded: refused.
+    if let Err(message) = rules.check_params(params.keys().map(String::as_str)) {
+        eprintln!("error: {message}");
+        return Err(EXIT_ERROR);
+    }
     if let Err(message) = rules.select(selection) {
         eprintln!("error: {message}");
         return Err(EXIT_ERROR);
@@ -154,7 +161,8 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         exclude: args.exclude.clone(),
         profile: args.profile.clone(),
     };
-    let (rules, loaded_ids) = match selected_rules(&args.sources, &selection) {
+    let params: BTreeMap<String, String> = args.params.iter().cloned().collect();
+    let (rules, loaded_ids) = match selected_rules(&args.sources, &selection, &params) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -165,7 +173,7 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     };
     let needs = EventSelection::from_needs(rules.event_needs());
     let threads = args.jobs.unwrap_or_else(rayon::current_num_threads);
-    let progress = spinner("finding the hosts of the bundle");
+    let mut progress = Progress::start(args.report.quiet);
     let plan = plan_evidence(&args.evidence, threads);
     let options = collect_options(needs, threads);
     let settings = ScanSettings {
@@ -176,19 +184,17 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         deadline,
     };
     let keep = |planned: &PlannedHost| shard.is_none_or(|shard| shard.owns(&planned.name));
-    let total = plan.hosts.iter().filter(|planned| keep(planned)).count();
-    if let Some(bar) = &progress {
-        bar.set_message(format!("checking 0 of {total} host(s)"));
-    }
+    let kept = plan.hosts.iter().filter(|planned| keep(planned));
+    let (hosts, files) = kept.fold((0, 0), |(hosts, files), planned| {
+        (hosts + 1, files + planned.files.len())
+    });
+    progress.set_totals(hosts, files);
+    progress.phase(Phase::Hosts);
     let results = scan_planned_hosts(&plan.hosts, &keep, &rules, &settings, &options, &|done| {
-        if let Some(bar) = &progress {
-            bar.set_message(format!("checking {done} of {total} host(s)"));
-        }
+        progress.advance(done.hosts, done.files)
     });
     if let (Some(shard), Some(path)) = (shard, &args.partial) {
-        if let Some(bar) = progress {
-            bar.finish_and_clear();
-        }
+        progress.finish();
         let run = RunIdentity {
             rule_set: rules.fingerprint(),
             rule_sources: RuleSources {
@@ -233,13 +239,9 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         );
         return EXIT_CLEAN;
     }
-    if let Some(bar) = &progress {
-        bar.set_message("judging the fleet");
-    }
+    progress.phase(Phase::Fleet);
     let report = finish_scan(results, plan.passed_over, &rules, &settings);
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     let timeout = args.timeout.as_ref().map(|timeout| timeout.text.as_str());
     deliver(report, &rules, &args.report, &acceptance, timeout, None)
 }

@@ -146,3 +146,110 @@ fn selectors_and_profiles_that_match_nothing_are_errors() {
         assert!(run.stdout.is_empty(), "{args:?}: no report is written");
     }
 }
+
+#[test]
+fn a_param_no_loaded_rule_declares_is_refused() {
+    let run = hiveward(
+        &root(),
+        &[
+            "scan",
+            "examples/bundle",
+            "--format",
+            "json",
+            "--param",
+            "min_ubr_17763=5458",
+        ],
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("unknown --param `min_ubr_17763`")
+            && run.stderr.contains("min_ubr.* (HW-PATCH-004)")
+            && run
+                .stderr
+                .contains("min_lm_compatibility_level (HW-NTLM-001)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+    // Declared names, and names of a declared family, are taken.
+    let run = hiveward(
+        &root(),
+        &[
+            "scan",
+            "examples/bundle",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--param",
+            "min_ubr.17763=5458",
+            "--param",
+            "min_lm_compatibility_level=3",
+        ],
+    );
+    run.assert_code(0);
+    assert_eq!(run.json()["params"]["min_ubr.17763"], "5458");
+}
+
+#[test]
+fn a_rule_test_case_with_an_undeclared_param_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("site");
+    std::fs::create_dir_all(&pack).unwrap();
+    std::fs::write(
+        pack.join("pack.toml"),
+        "name = \"site\"\nversion = \"0.1.0\"\ndescription = \"d\"\nmin_hiveward = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("SITE-P-001.rhai"),
+        r#"export const RULE = #{
+    id: "SITE-P-001", pack: "site", title: "t", description: "d", severity: "low",
+    params: #{ "limit": "the limit" },
+    fix: "f",
+};
+fn check(host, ctx) {
+    if ctx.params["limit"] == "1" { [#{ message: "over" }] } else { [] }
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("SITE-P-001.tests.toml"),
+        r#"[[case]]
+name = "the declared param"
+expect = ["SITE-P-001"]
+params = { limit = "1" }
+reg = '''
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\Select]
+"Current"=dword:00000001
+'''
+
+[[case]]
+name = "a typo in the param"
+expect = []
+params = { limt = "1" }
+reg = '''
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\Select]
+"Current"=dword:00000001
+'''
+"#,
+    )
+    .unwrap();
+    let run = hiveward(dir.path(), &["rules", "test", "site", "--case", "param"]);
+    run.assert_code(1);
+    let text = run.stdout_text();
+    assert!(
+        text.contains("PASS SITE-P-001 the declared param"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL SITE-P-001 a typo in the param")
+            && text.contains("the case gives --param `limt`, which SITE-P-001 does not declare"),
+        "{text}"
+    );
+}

@@ -88,6 +88,12 @@ pub fn rule_show_text(meta: &RuleMeta, file: &str) -> String {
         );
     }
     let _ = writeln!(out, "\n{}\n", escape_terminal_lines(&meta.description));
+    if !meta.params.is_empty() {
+        let _ = writeln!(out, "parameters (--param NAME=VALUE):");
+        for (name, meaning) in &meta.params {
+            let _ = writeln!(out, "  - {}: {}", one_line(name), one_line(meaning));
+        }
+    }
     if !meta.references.is_empty() {
         let _ = writeln!(out, "references:");
         for reference in &meta.references {
@@ -177,6 +183,13 @@ pub fn rules_markdown(rules: &RuleSet) -> String {
             );
             if !meta.profiles.is_empty() {
                 let _ = writeln!(out, "Profiles: {}\n", meta.profiles.join(", "));
+            }
+            if !meta.params.is_empty() {
+                let _ = writeln!(out, "Parameters (`--param NAME=VALUE`):\n");
+                for (name, meaning) in &meta.params {
+                    let _ = writeln!(out, "- `{name}`: {meaning}");
+                }
+                let _ = writeln!(out);
             }
             if !meta.references.is_empty() {
                 let _ = writeln!(out, "References:\n");

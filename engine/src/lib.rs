@@ -87,7 +87,7 @@ pub use crate::{
         bundle_key, check_partials, read_partial, shard_key, MergeError, Partial, RuleSources,
         RunIdentity, Shard, ShardSpec, PARTIAL_FORMAT, PARTIAL_VERSION,
     },
-    pipeline::{finish_scan, scan_planned_hosts, HostResult},
+    pipeline::{finish_scan, scan_planned_hosts, HostResult, HostsDone},
     rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},
     rule_test::{run_rule_tests, CaseResult, TestReport},
     ruleset::{

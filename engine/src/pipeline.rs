@@ -39,19 +39,29 @@ pub(crate) fn profile_of(settings: &ScanSettings) -> String {
     }
 }
 
+/// How far [`scan_planned_hosts`] got: hosts judged and their evidence files read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostsDone {
+    /// Hosts judged.
+    pub hosts: usize,
+    /// Evidence files of those hosts.
+    pub files: usize,
+}
+
 /// Collects and judges the planned hosts (all of them, or those `keep` accepts), in parallel
-/// on the current rayon pool; `progress` is called with the number of hosts done after each.
-/// Each host is released as soon as it is judged.
+/// on the current rayon pool; `progress` is called after each host with the hosts and files
+/// done. Each host is released as soon as it is judged.
 pub fn scan_planned_hosts(
     hosts: &[PlannedHost],
     keep: &(dyn Fn(&PlannedHost) -> bool + Sync),
     rules: &RuleSet,
     settings: &ScanSettings,
     options: &CollectOptions,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: &(dyn Fn(HostsDone) + Sync),
 ) -> Vec<HostResult> {
     let context = context_map(&profile_of(settings), &settings.params);
     let done = AtomicUsize::new(0);
+    let files_done = AtomicUsize::new(0);
     hosts
         .par_iter()
         .enumerate()
@@ -59,7 +69,11 @@ pub fn scan_planned_hosts(
         .map(|(index, planned)| {
             let host = collect_host(planned, options);
             let result = judge_host(index, host, rules, &context, settings);
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            let files = planned.files.len();
+            progress(HostsDone {
+                hosts: done.fetch_add(1, Ordering::Relaxed) + 1,
+                files: files_done.fetch_add(files, Ordering::Relaxed) + files,
+            });
             result
         })
         .collect()

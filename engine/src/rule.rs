@@ -205,6 +205,20 @@ pub struct RuleMeta {
     /// Whether the rule rests on a fact that is not yet confirmed, so every finding is inferred.
     #[serde(default)]
     pub inferred: bool,
+    /// The site values (`--param NAME=VALUE`) the rule reads from `ctx.params`, by name, with
+    /// what each means. A name may end in `*` for a family (`min_ubr.*`). A `--param` that no
+    /// loaded rule declares is refused, so a typo cannot pass unnoticed.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+/// Whether the `--param` name `name` is one that `declared` (a name, or a prefix ending in
+/// `*`) stands for. Names compare exactly, as `ctx.params` looks them up.
+pub fn param_declared(declared: &str, name: &str) -> bool {
+    match declared.strip_suffix('*') {
+        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
+        None => declared == name,
+    }
 }
 
 impl RuleMeta {

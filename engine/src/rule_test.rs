@@ -442,6 +442,20 @@ fn host_from_reg(
 }
 
 fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<String> {
+    // As in a scan, a site value the rule does not declare in its `params` is refused.
+    if let Some(compiled) = rules.rule(rule) {
+        if let Some(name) = case.params.keys().find(|name| {
+            !compiled
+                .meta
+                .params
+                .keys()
+                .any(|declared| crate::rule::param_declared(declared, name))
+        }) {
+            return Some(format!(
+                "the case gives --param `{name}`, which {rule} does not declare: a scan would refuse it; add it to the rule's `params: #{{ \"{name}\": \"what it means\" }}`"
+            ));
+        }
+    }
     let mut hosts = Vec::new();
     if case.reg.is_some() || !case.events.is_empty() {
         let name = case.host.clone().unwrap_or_else(|| "HOST".to_string());

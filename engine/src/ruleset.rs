@@ -318,6 +318,41 @@ impl RuleSet {
         Ok(())
     }
 
+    /// Checks that every `--param` name is one a loaded rule declares in its `params`; the
+    /// error names the unknown one and the parameters the rules take.
+    pub fn check_params<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+        for name in names {
+            let known = self.rules.iter().any(|rule| {
+                rule.meta
+                    .params
+                    .keys()
+                    .any(|declared| crate::rule::param_declared(declared, name))
+            });
+            if !known {
+                let mut taken: Vec<String> = self
+                    .rules
+                    .iter()
+                    .flat_map(|rule| {
+                        rule.meta
+                            .params
+                            .keys()
+                            .map(move |declared| format!("{declared} ({})", rule.meta.id))
+                    })
+                    .collect();
+                taken.sort();
+                return Err(if taken.is_empty() {
+                    format!("unknown --param `{name}`: no loaded rule takes parameters")
+                } else {
+                    format!(
+                        "unknown --param `{name}`: the loaded rules take {} (see `hiveward rules show ID`)",
+                        taken.join(", ")
+                    )
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The profiles the loaded rules name, with the default `cis`, sorted.
     pub fn profiles(&self) -> Vec<String> {
         let mut known: Vec<String> = std::iter::once(DEFAULT_PROFILE.to_string())
