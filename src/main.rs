@@ -17,8 +17,8 @@ use hiveward_collectors::{
     EventSelection, EvtxReadOptions, Plan,
 };
 use hiveward_engine::{
-    build_inspect_report, write_inspect_text, ColorChoice, Limits, PackSource, RuleSet, EXIT_ERROR,
-    EXIT_INCOMPLETE,
+    build_inspect_report, write_inspect_text, ColorChoice, Limits, PackSource, RuleSet, EXIT_CLEAN,
+    EXIT_ERROR, EXIT_INCOMPLETE,
 };
 
 /// The exit code when standard output is closed before everything was written to it (`hiveward
@@ -49,6 +49,16 @@ impl ColorArg {
         }
         .for_stdout()
     }
+
+    /// Whether diagnostics on standard error are coloured.
+    pub(crate) fn for_stderr(self) -> bool {
+        match self {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+        .for_stderr()
+    }
 }
 
 #[derive(Parser)]
@@ -75,6 +85,17 @@ enum Command {
     /// List, show, document and test rules.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
+    /// Print a shell completion script: `hiveward completions bash > /etc/bash_completion.d/hiveward`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `hiveward man > hiveward.1; man ./hiveward.1`; with a
+    /// subcommand, its own page (`hiveward man scan > hiveward-scan.1`).
+    Man {
+        /// The subcommand whose page to print.
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,19 +144,65 @@ struct InspectArgs {
 }
 
 /// Prints `diagnostic` on standard error, safely whatever its source holds.
+/// Whether diagnostics on standard error are coloured: set once from `--color` (scan, merge)
+/// or the environment and terminal (auto).
+static DIAGNOSTIC_COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
-    eprint!("{}", hiveward_engine::render_diagnostic_text(diagnostic));
+    let color = *DIAGNOSTIC_COLOR.get_or_init(|| ColorChoice::Auto.for_stderr());
+    eprint!(
+        "{}",
+        hiveward_engine::render_diagnostic_text_with(diagnostic, color)
+    );
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let color = match &cli.command {
+        Command::Scan(args) => args.report.color,
+        Command::Merge(args) => args.report.color,
+        _ => ColorArg::Auto,
+    };
+    let _ = DIAGNOSTIC_COLOR.set(color.for_stderr());
     let code = match cli.command {
         Command::Scan(args) => scan_cmd::scan(*args),
         Command::Merge(args) => merge_cmd::merge(*args),
         Command::Inspect(args) => inspect(args),
         Command::Rules(command) => rules_cmd::rules(command),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { subcommand } => manual(subcommand.as_deref()),
     };
     ExitCode::from(code)
+}
+
+/// Writes the completion script for `shell` to standard output.
+fn completions(shell: clap_complete::Shell) -> u8 {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "hiveward", &mut script);
+    emit(&script, None).err().unwrap_or(EXIT_CLEAN)
+}
+
+/// Writes the manual page of hiveward, or of one subcommand (`hiveward-scan`), to standard
+/// output.
+fn manual(subcommand: Option<&str>) -> u8 {
+    let command = <Cli as clap::CommandFactory>::command();
+    let page = match subcommand {
+        None => command,
+        Some(name) => match command.find_subcommand(name) {
+            Some(sub) => sub.clone().name(format!("hiveward-{name}")),
+            None => {
+                eprintln!("error: no subcommand `{name}`: hiveward man takes scan, merge, inspect, rules, completions");
+                return EXIT_ERROR;
+            }
+        },
+    };
+    let mut roff = Vec::new();
+    if let Err(error) = clap_mangen::Man::new(page).render(&mut roff) {
+        eprintln!("error: cannot render the manual page: {error}");
+        return EXIT_ERROR;
+    }
+    emit(&roff, None).err().unwrap_or(EXIT_CLEAN)
 }
 
 fn check_inputs(paths: &[PathBuf]) -> Result<(), u8> {

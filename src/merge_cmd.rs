@@ -20,7 +20,7 @@ pub(crate) struct MergeArgs {
     #[arg(required = true, value_name = "PARTIAL")]
     partials: Vec<PathBuf>,
     #[command(flatten)]
-    report: ReportArgs,
+    pub(crate) report: ReportArgs,
     /// Worker threads for the fleet rules (default: one per core).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,

@@ -59,3 +59,36 @@ fn a_report_that_cannot_be_written_names_its_file() {
         run.stderr
     );
 }
+
+#[test]
+fn diagnostics_are_coloured_only_when_asked_or_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let waivers = dir.path().join("waivers.toml");
+    std::fs::write(
+        &waivers,
+        "[[waiver]]\nrule = \"HW-NOPE-*\"\nhost = \"*\"\njustification = \"x\"\n",
+    )
+    .unwrap();
+    let run_with = |color: &str| {
+        hiveward(
+            &root(),
+            &[
+                "scan".as_ref(),
+                "examples/bundle".as_ref(),
+                "--waivers".as_ref(),
+                waivers.as_os_str(),
+                "--color".as_ref(),
+                color.as_ref(),
+            ],
+        )
+    };
+    let coloured = run_with("always");
+    coloured.assert_code(2);
+    assert!(coloured.stderr.contains("\u{1b}["), "{}", coloured.stderr);
+    assert!(coloured.stderr.contains("matches no loaded rule id"));
+    for plain in [run_with("never"), run_with("auto")] {
+        plain.assert_code(2);
+        assert!(!plain.stderr.contains('\u{1b}'), "{}", plain.stderr);
+        assert!(plain.stderr.contains("matches no loaded rule id"));
+    }
+}

@@ -65,7 +65,19 @@ const CUT: &str = "…";
 /// in plain form if that fails. The binary prints it on standard error; the fuzz harness
 /// renders every diagnostic it meets through it.
 pub fn render_diagnostic_text(diagnostic: &dyn Diagnostic) -> String {
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+    render_diagnostic_text_with(diagnostic, false)
+}
+
+/// [`render_diagnostic_text`], in colour when `color` is set (for a terminal). Only the
+/// renderer's own styling is coloured: the diagnostic's texts are made safe first, as without
+/// colour.
+pub fn render_diagnostic_text_with(diagnostic: &dyn Diagnostic, color: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_context_lines(CONTEXT_LINES);
     let graphical = quietly(|| {

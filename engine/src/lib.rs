@@ -67,7 +67,7 @@ pub use crate::{
     baseline::{baseline_json, load_baseline, Baseline, BaselineError},
     catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
     deadline::{RunDeadline, Timeout},
-    diagnostics::render_diagnostic_text,
+    diagnostics::{render_diagnostic_text, render_diagnostic_text_with},
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     evaluate::HostEvaluation,
     file_schemas::{pack_schema, waivers_schema, WaiverEntry, WaiverFile},
