@@ -46,3 +46,8 @@ fn pack_manifest_schema_is_current() {
 fn waivers_schema_is_current() {
     check("waivers.schema.json", hiveward_engine::waivers_schema());
 }
+
+#[test]
+fn rule_test_file_schema_is_current() {
+    check("tests.schema.json", hiveward_engine::tests_file_schema());
+}

@@ -1,4 +1,4 @@
-//! JSON Schemas of the files users write: a pack's `pack.toml` and waiver files.
+//! JSON Schemas of the files users write: `pack.toml`, rule test files and waiver files.
 //!
 //! Editors with TOML schema support (Taplo / Even Better TOML: a `#:schema PATH` first line)
 //! validate and complete these files with them. The schemas come from the same serde types the
@@ -58,6 +58,11 @@ pub fn pack_schema() -> schemars::Schema {
 /// The JSON Schema of a waiver file.
 pub fn waivers_schema() -> schemars::Schema {
     schemars::schema_for!(WaiverFile)
+}
+
+/// The JSON Schema of a rule's `*.tests.toml` file.
+pub fn tests_file_schema() -> schemars::Schema {
+    schemars::schema_for!(crate::rule_test::CaseFile)
 }
 
 #[cfg(test)]
@@ -134,6 +139,18 @@ mod tests {
             }
         }
         assert!(checked >= 9, "{checked} pack.toml checked");
+        let mut test_files = 0;
+        for pack in std::fs::read_dir(root.join("rules")).expect("rules/") {
+            for file in std::fs::read_dir(pack.expect("a pack").path()).expect("a pack folder") {
+                let path = file.expect("a file").path();
+                if path.to_string_lossy().ends_with(".tests.toml") {
+                    let text = std::fs::read_to_string(&path).expect("a test file");
+                    assert_valid(&tests_file_schema(), &path.display().to_string(), &text);
+                    test_files += 1;
+                }
+            }
+        }
+        assert!(test_files >= 40, "{test_files} test files checked");
         let waivers = std::fs::read_to_string(root.join("examples/waivers.toml")).expect("waivers");
         assert_valid(&waivers_schema(), "examples/waivers.toml", &waivers);
     }

@@ -70,7 +70,7 @@ pub use crate::{
     diagnostics::{render_diagnostic_text, render_diagnostic_text_with},
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     evaluate::HostEvaluation,
-    file_schemas::{pack_schema, waivers_schema, WaiverEntry, WaiverFile},
+    file_schemas::{pack_schema, tests_file_schema, waivers_schema, WaiverEntry, WaiverFile},
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     fix_text::{generic_fix_markdown, generic_fix_text},
     fleet::{Fleet, FleetContribution},

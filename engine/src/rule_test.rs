@@ -19,7 +19,7 @@ use crate::ruleset::RuleSet;
 use crate::selector::RuleSelector;
 
 /// One host of a test case.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CaseHost {
     name: String,
@@ -36,7 +36,7 @@ struct CaseHost {
 }
 
 /// An event of a test case, as a small map.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CaseEvent {
     channel: String,
@@ -50,6 +50,7 @@ struct CaseEvent {
     #[serde(default)]
     computer: Option<String>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     data: BTreeMap<String, toml::Value>,
 }
 
@@ -103,9 +104,10 @@ fn case_events(
 }
 
 /// One test case, as written in a `*.tests.toml` file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Case {
+    #[schemars(with = "String")]
     name: toml::Spanned<String>,
     #[serde(default)]
     profile: Option<String>,
@@ -146,9 +148,11 @@ struct Case {
     key_written: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A rule's `*.tests.toml` file: `[[case]]` tables.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(title = "hiveward rule test file")]
 #[serde(deny_unknown_fields)]
-struct CaseFile {
+pub(crate) struct CaseFile {
     #[serde(default)]
     case: Vec<Case>,
 }
