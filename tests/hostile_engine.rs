@@ -5,65 +5,15 @@
 //!
 //! Nothing here measures time: the timeout test asserts on outcomes only.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use hiveward_evtxwriter::{security_4624, EvtxWriter};
 use hiveward_testkit::{dirty_primary, hive_from_reg, workspace_root};
 use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
-                self.text(),
-                self.stderr
-            )
-        })
-    }
-
-    fn assert_code(&self, expected: i32) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code,
-            expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.text(),
-            self.stderr
-        );
-    }
-}
-
-/// Runs `hiveward ARGS` in `dir`.
-fn hiveward(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
+use support::hiveward;
 
 /// A SYSTEM hive naming `computer`, whose Server service does not check names strictly.
 fn system_hive(computer: &str) -> Vec<u8> {
@@ -300,7 +250,7 @@ fn a_pack_linking_to_a_secret_is_refused_without_quoting_it() {
     assert!(run.stderr.contains("T-LEAK-001.rhai"), "{}", run.stderr);
     assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
     assert!(!run.stderr.contains("TOP-SECRET"), "{}", run.stderr);
-    assert!(!run.text().contains("TOP-SECRET"));
+    assert!(!run.stdout_text().contains("TOP-SECRET"));
 }
 
 #[test]

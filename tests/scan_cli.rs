@@ -3,75 +3,14 @@
 //! broken rules, unreadable or missing evidence, the corpus, and the shape of the JSON report
 //! against `schemas/findings.schema.json`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod support;
 
-use assert_cmd::Command;
+use std::fs;
+use std::path::Path;
+
 use hiveward_testkit::hive_from_reg;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn stdout_text(&self) -> String {
-        String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
-                self.stdout_text(),
-                self.stderr
-            )
-        })
-    }
-
-    /// No panic: Rust exits 101 on a panic and prints "panicked".
-    fn assert_no_panic(&self) {
-        assert_ne!(self.code, 101, "the binary panicked:\n{}", self.stderr);
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-    }
-
-    fn assert_code(&self, expected: i32) {
-        self.assert_no_panic();
-        assert_eq!(
-            self.code,
-            expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&self.stdout),
-            self.stderr
-        );
-    }
-}
-
-/// Runs `hiveward ARGS` in `dir`.
-fn hiveward(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
+use support::{hiveward, root, Run};
 
 /// Runs `hiveward scan examples/bundle --format json EXTRA` from the repository root.
 /// The sample bundle scanned with the two starter rules these tests were written around (unless

@@ -2,64 +2,14 @@
 //! `hiveward merge`. The merged JSON and SARIF must be byte-identical to one scan of the whole
 //! bundle, and merging what does not belong together must be refused.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod support;
 
-use assert_cmd::Command;
+use std::fs;
+use std::path::Path;
+
 use hiveward_testkit::hive_from_reg;
 use serde_json::Value;
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_code(&self, expected: i32) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code,
-            expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&self.stdout),
-            self.stderr
-        );
-    }
-}
-
-/// Runs `hiveward ARGS` in `dir` with extra environment variables.
-fn hiveward_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::cargo_bin("hiveward").expect("the hiveward binary is built");
-    command.current_dir(dir).args(args);
-    for name in [
-        "HIVEWARD_SHARD",
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_MIN",
-        "SLURM_ARRAY_TASK_COUNT",
-        "JOB_COMPLETION_INDEX",
-    ] {
-        command.env_remove(name);
-    }
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = command.output().expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn hiveward(dir: &Path, args: &[&str]) -> Run {
-    hiveward_env(dir, args, &[])
-}
+use support::{hiveward, hiveward_env, root, Run};
 
 /// A SYSTEM hive of host `name`: a file server that lists `optional` as OptionalNames, with
 /// signing and SMB settings that differ by `variant`.
@@ -112,10 +62,6 @@ fn write_fleet(folder: &Path, hosts: usize) {
             fs::write(dir.join("NTUSER.DAT"), hkcu_hive(&target)).unwrap();
         }
     }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A scan of `input` in one process, as JSON and SARIF bytes.
