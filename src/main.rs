@@ -5,6 +5,7 @@ mod deliver;
 mod merge_cmd;
 mod progress;
 mod rules_cmd;
+mod scaffold;
 mod scan_cmd;
 
 use std::io::Write;

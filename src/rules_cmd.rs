@@ -1,6 +1,7 @@
 //! `hiveward rules`: lists, shows, documents and tests rules. `rules test` runs the cases beside
 //! each rule, optionally only some rules (`--rule`) or cases (`--case`), and reports them as
-//! text, JSON or JUnit XML for CI.
+//! text, JSON or JUnit XML for CI. `rules new` scaffolds a rule and its tests; `rules check` validates packs
+//! without running their cases.
 
 use std::path::PathBuf;
 
@@ -64,6 +65,22 @@ pub(crate) enum RulesCommand {
         /// Write the report to this file instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Write a new rule and its test file (and the pack's pack.toml when the pack is new),
+    /// ready to pass `rules test`; existing files are never overwritten.
+    New {
+        /// The pack folder and the rule id, as `site-smb/SITE-SMB-001`.
+        #[arg(value_name = "PACK/ID")]
+        target: String,
+        /// The folder that holds (or will hold) the pack folder.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check packs as a scan loads them, and read their test files, without running a case.
+    Check {
+        /// Pack folders, or folders of packs.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
     },
 }
 
@@ -132,6 +149,8 @@ pub(crate) fn rules(command: RulesCommand) -> u8 {
             format,
             output,
         } => test(dirs, &rules, case.as_deref(), format, output),
+        RulesCommand::New { target, dir } => crate::scaffold::new_rule(&target, &dir),
+        RulesCommand::Check { dirs } => crate::scaffold::check(&dirs),
     }
 }
 

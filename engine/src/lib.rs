@@ -61,6 +61,7 @@ mod scan_text;
 mod selector;
 mod summary_text;
 mod terminal;
+mod test_files;
 mod waiver;
 
 pub use crate::{
@@ -107,5 +108,6 @@ pub use crate::{
     scan_text::{write_scan_text, write_scan_text_with, TextLayout, TextOptions},
     selector::{Comparison, RuleSelector},
     terminal::{escape_terminal, escape_terminal_lines, is_terminal_control, ColorChoice},
+    test_files::{check_pack_tests, parse_test_file, PackTestCheck},
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

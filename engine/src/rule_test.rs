@@ -106,9 +106,9 @@ fn case_events(
 /// One test case, as written in a `*.tests.toml` file.
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Case {
+pub(crate) struct Case {
     #[schemars(with = "String")]
-    name: toml::Spanned<String>,
+    pub(crate) name: toml::Spanned<String>,
     #[serde(default)]
     profile: Option<String>,
     #[serde(default)]
@@ -154,7 +154,7 @@ struct Case {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CaseFile {
     #[serde(default)]
-    case: Vec<Case>,
+    pub(crate) case: Vec<Case>,
 }
 
 /// The outcome of one case.
