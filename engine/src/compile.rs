@@ -5,6 +5,7 @@
 use rhai::Engine;
 
 use crate::error::RuleLoadError;
+use crate::load_checks::{check_script, known_engine_functions};
 use crate::load_limits::parse_error_message;
 use crate::pack::{PackManifest, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope};
@@ -25,6 +26,7 @@ pub(crate) fn compile_rule(
         RuleLoadError::at_position(file, error.position(), parse_error_message(&error, limits))
     })?;
     ast.set_source(source_name(&manifest.name, &file.file_name));
+    check_calls_and_imports(engine, &ast, file)?;
     let rule_offset = file.text.find("RULE").unwrap_or(0);
     let Some((_, _, value)) = ast
         .iter_literal_variables(true, true)
@@ -125,6 +127,36 @@ pub(crate) fn compile_rule(
         takes_context,
         check_position,
         summarize,
+    })
+}
+
+/// Refuses a rule that calls a function that exists nowhere, or imports a module outside its
+/// pack's `lib/` folder (in the rule or in a module it imports): the first problem, at its place.
+fn check_calls_and_imports(
+    engine: &Engine,
+    ast: &rhai::AST,
+    file: &SourceFile,
+) -> Result<(), RuleLoadError> {
+    let known = known_engine_functions(engine);
+    let Some(problem) = check_script(engine, ast, &known).into_iter().next() else {
+        return Ok(());
+    };
+    Err(match &problem.module {
+        None => RuleLoadError::at_position(file, problem.position, problem.message),
+        Some(module) => {
+            let (line, column) = (
+                problem.position.line().unwrap_or(0),
+                problem.position.position().unwrap_or(0),
+            );
+            RuleLoadError::at_position(
+                file,
+                problem.import_position,
+                format!(
+                    "in lib/{module}.rhai (imported here), line {line}, column {column}: {}",
+                    problem.message
+                ),
+            )
+        }
     })
 }
 

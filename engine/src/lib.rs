@@ -45,6 +45,7 @@ mod host_api;
 mod inspect;
 mod inspect_text;
 mod junit;
+mod load_checks;
 mod load_limits;
 mod outcome;
 mod pack;

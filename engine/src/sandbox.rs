@@ -263,7 +263,72 @@ struct PackModuleResolver {
     libs: Arc<RwLock<LibRegistry>>,
 }
 
+impl PackModuleResolver {
+    /// The pack of the importing script and the compiled module `path` names in it, or why
+    /// the import is refused (naming the pack's `lib/` modules).
+    fn find(&self, source: Option<&str>, path: &str) -> Result<(String, AST), String> {
+        let plain = !path.is_empty()
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let pack = source.and_then(pack_of_source);
+        let libs = self
+            .libs
+            .read()
+            .map_err(|_| "the module registry is unavailable".to_string())?;
+        let available = || {
+            let mut names: Vec<String> = libs
+                .sources
+                .keys()
+                .filter(|(owner, _)| Some(owner.as_str()) == pack)
+                .map(|(_, module)| format!("\"{module}\""))
+                .collect();
+            names.sort();
+            if names.is_empty() {
+                "its pack has no lib/ modules".to_string()
+            } else {
+                format!("its pack's lib/ modules are {}", names.join(", "))
+            }
+        };
+        if !plain {
+            return Err(format!(
+                "import \"{path}\" refused: rules may import only modules of their own pack's lib/ folder, by bare name ({})",
+                available()
+            ));
+        }
+        let Some(pack) = pack else {
+            return Err(format!(
+                "import \"{path}\" refused: the importing script belongs to no pack"
+            ));
+        };
+        match libs.sources.get(&(pack.to_string(), path.to_string())) {
+            Some(ast) => Ok((pack.to_string(), ast.clone())),
+            None => Err(format!(
+                "import \"{path}\": pack `{pack}` has no lib/{path}.rhai ({})",
+                available()
+            )),
+        }
+    }
+}
+
 impl ModuleResolver for PackModuleResolver {
+    fn resolve_ast(
+        &self,
+        _engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        position: Position,
+    ) -> Option<Result<AST, Box<EvalAltResult>>> {
+        Some(self.find(source, path).map(|(_, ast)| ast).map_err(|why| {
+            EvalAltResult::ErrorInModule(
+                path.to_string(),
+                EvalAltResult::ErrorRuntime(why.into(), position).into(),
+                position,
+            )
+            .into()
+        }))
+    }
+
     fn resolve(
         &self,
         engine: &Engine,
@@ -279,43 +344,27 @@ impl ModuleResolver for PackModuleResolver {
             )
             .into()
         };
-        let plain = !path.is_empty()
-            && path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !plain {
-            return Err(refuse(format!(
-                "import \"{path}\" refused: rules may import only modules of their own pack's lib/ folder, by bare name"
-            )));
+        // The cache holds only modules found before, so a hit needs no further check.
+        if let Some(pack) = source.and_then(pack_of_source) {
+            let key = (pack.to_string(), path.to_string());
+            if let Some(module) = self.libs.read().ok().and_then(|libs| {
+                libs.evaluated
+                    .read()
+                    .ok()
+                    .and_then(|cache| cache.get(&key).cloned())
+            }) {
+                return Ok(module);
+            }
         }
-        let Some(pack) = source.and_then(pack_of_source) else {
-            return Err(refuse(format!(
-                "import \"{path}\" refused: the importing script belongs to no pack"
-            )));
-        };
-        let key = (pack.to_string(), path.to_string());
-        let libs = self
-            .libs
-            .read()
-            .map_err(|_| refuse("the module registry is unavailable".to_string()))?;
-        if let Some(module) = libs
-            .evaluated
-            .read()
-            .ok()
-            .and_then(|cache| cache.get(&key).cloned())
-        {
-            return Ok(module);
-        }
-        let Some(ast) = libs.sources.get(&key) else {
-            return Err(refuse(format!(
-                "import \"{path}\": pack `{pack}` has no lib/{path}.rhai"
-            )));
-        };
-        let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), ast, engine)
+        let (pack, ast) = self.find(source, path).map_err(refuse)?;
+        let key = (pack, path.to_string());
+        let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(|error| refuse(format!("lib/{path}.rhai failed: {error}")))?
             .into();
-        if let Ok(mut cache) = libs.evaluated.write() {
-            cache.insert(key, module.clone());
+        if let Ok(libs) = self.libs.read() {
+            if let Ok(mut cache) = libs.evaluated.write() {
+                cache.insert(key, module.clone());
+            }
         }
         Ok(module)
     }

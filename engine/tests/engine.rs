@@ -454,7 +454,7 @@ fn a_failing_rule_leaves_the_other_rules_running() {
         "T-ERR-001",
         "p",
         "",
-        "fn check(host) {\n    let level = no_such_function(host.name);\n    #{ message: `${level}` }\n}",
+        "fn check(host) {\n    let level = host.name.sub_string(\"x\");\n    #{ message: `${level}` }\n}",
     );
     let not_a_map = rule_text("T-ERR-002", "p", "", "fn check(host) {\n    42\n}");
     let unknown_field = rule_text(
@@ -511,7 +511,7 @@ fn a_failing_rule_leaves_the_other_rules_running() {
             .map(|error| error.message.clone())
             .unwrap_or_default()
     };
-    assert!(message("T-ERR-001").starts_with("Function not found: no_such_function"));
+    assert!(message("T-ERR-001").starts_with("Function not found: sub_string"));
     assert!(message("T-ERR-002").contains("a finding must be a map"));
     assert!(message("T-ERR-003").contains("unknown finding field `colour`"));
 }
