@@ -41,8 +41,10 @@ use crate::scan::ScanReport;
 /// The testcase name of a fleet rule that found nothing or failed.
 const FLEET: &str = "(fleet)";
 
-/// Escapes `text` for XML character data or (with `attribute`) a double-quoted attribute.
-fn escape(text: &str, attribute: bool) -> String {
+/// Escapes `text` for XML character data or (with `attribute`) a double-quoted attribute;
+/// characters XML 1.0 cannot hold are shown as `\u{…}`. `rules test --format junit` uses it
+/// too.
+pub(crate) fn xml_escape(text: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for character in text.chars() {
         match character {
@@ -189,8 +191,8 @@ fn write_case(
     let _ = write!(
         out,
         "    <testcase name=\"{}\" classname=\"{}\"",
-        escape(name, true),
-        escape(classname, true)
+        xml_escape(name, true),
+        xml_escape(classname, true)
     );
     let (failing, below): (Vec<&Finding>, Vec<&Finding>) = findings
         .iter()
@@ -211,15 +213,15 @@ fn write_case(
         let _ = write!(
             out,
             ">\n      <error message=\"{}\" type=\"rule-error\">{}</error>\n    </testcase>\n",
-            escape(&first.message, true),
-            escape(&body, false)
+            xml_escape(&first.message, true),
+            xml_escape(&body, false)
         );
     } else if let (Some(first), true) = (unchecked.first(), failing.is_empty()) {
         counts.skipped += 1;
         let _ = write!(
             out,
             ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            escape(&format!("not checked: {}", first.message), true)
+            xml_escape(&format!("not checked: {}", first.message), true)
         );
     } else if let Some(first) = failing.first() {
         counts.failures += 1;
@@ -248,9 +250,9 @@ fn write_case(
         let _ = write!(
             out,
             ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-            escape(&message, true),
+            xml_escape(&message, true),
             first.severity,
-            escape(&body, false)
+            xml_escape(&body, false)
         );
     } else if !below.is_empty() {
         let mut body = below_heading;
@@ -270,7 +272,7 @@ fn write_case(
         let _ = write!(
             out,
             ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-            escape(&body, false)
+            xml_escape(&body, false)
         );
     } else if !accepted.is_empty() {
         counts.skipped += 1;
@@ -286,14 +288,14 @@ fn write_case(
         let _ = write!(
             out,
             ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            escape(&reasons.join("; "), true)
+            xml_escape(&reasons.join("; "), true)
         );
     } else if let Some(reason) = declined {
         counts.skipped += 1;
         let _ = write!(
             out,
             ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            escape(reason, true)
+            xml_escape(reason, true)
         );
     } else {
         out.push_str("/>\n");
@@ -403,7 +405,7 @@ pub fn junit_xml_fail_on(report: &ScanReport, fail_on: Option<Severity>) -> Stri
         let _ = write!(
             suites,
             "  <testsuite name=\"{}\" {}",
-            escape(id, true),
+            xml_escape(id, true),
             counts.attributes()
         );
         if body.is_empty() {
@@ -430,8 +432,8 @@ fn write_evidence_suites(report: &ScanReport, out: &mut String) {
         let _ = writeln!(
             out,
             "      <property name=\"{}\" value=\"{}\"/>",
-            escape(name, true),
-            escape(value, true)
+            xml_escape(name, true),
+            xml_escape(value, true)
         );
     };
     for host in &report.hosts {
@@ -483,8 +485,8 @@ fn write_properties_suite(out: &mut String, name: &str, properties: &str, listin
     let _ = write!(
         out,
         "  <testsuite name=\"{}\" {}>\n    <properties>\n{properties}    </properties>\n    <system-out>{}</system-out>\n  </testsuite>\n",
-        escape(name, true),
+        xml_escape(name, true),
         Counts::default().attributes(),
-        escape(listing, false)
+        xml_escape(listing, false)
     );
 }

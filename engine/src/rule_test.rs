@@ -238,30 +238,6 @@ pub struct RulesTestCaseJson {
 /// The version of [`RulesTestJson`].
 const RULES_TEST_JSON_VERSION: u32 = 1;
 
-/// Escapes `text` for XML character data or (with `attribute`) a double-quoted attribute;
-/// characters XML 1.0 cannot hold are shown as `\u{…}`.
-fn xml_escape(text: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\'' if attribute => out.push_str("&apos;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(character),
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(character)));
-            }
-            _ => out.push(character),
-        }
-    }
-    out
-}
-
 /// The outcome of a test run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TestReport {
@@ -348,7 +324,7 @@ impl TestReport {
             let failures = cases.iter().filter(|case| case.failure.is_some()).count();
             out.push_str(&format!(
                 "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
-                xml_escape(rule, true),
+                crate::junit::xml_escape(rule, true),
                 cases.len()
             ));
             for case in cases {
@@ -358,9 +334,9 @@ impl TestReport {
                     .unwrap_or_default();
                 let opening = format!(
                     "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\"{line}",
-                    xml_escape(&case.name, true),
-                    xml_escape(rule, true),
-                    xml_escape(&case.file, true)
+                    crate::junit::xml_escape(&case.name, true),
+                    crate::junit::xml_escape(rule, true),
+                    crate::junit::xml_escape(&case.file, true)
                 );
                 match &case.failure {
                     None => out.push_str(&format!("{opening}/>\n")),
@@ -368,10 +344,10 @@ impl TestReport {
                         let first = diff.lines().next().unwrap_or_default();
                         out.push_str(&format!(
                             "{opening}>\n      <failure message=\"{}\" type=\"{}\">{}\n{}</failure>\n    </testcase>\n",
-                            xml_escape(first, true),
+                            crate::junit::xml_escape(first, true),
                             case.kind(),
-                            xml_escape(&case.place(), false),
-                            xml_escape(diff, false)
+                            crate::junit::xml_escape(&case.place(), false),
+                            crate::junit::xml_escape(diff, false)
                         ));
                     }
                 }
