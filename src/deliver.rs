@@ -10,7 +10,7 @@ use hiveward_engine::{
     EXIT_INCOMPLETE,
 };
 
-use crate::{emit, read_input, render_diagnostic, to_json};
+use crate::{emit, emit_with, read_input, render_diagnostic};
 
 /// The report options of `scan` and `merge`.
 #[derive(Args)]
@@ -176,7 +176,7 @@ pub(crate) fn deliver(
     source_root: Option<PathBuf>,
 ) -> u8 {
     if let Some(path) = &args.write_baseline {
-        if let Err(error) = std::fs::write(path, baseline_json(&report.findings)) {
+        if let Err(error) = std::fs::write(path, baseline_json(report.findings.stream())) {
             eprintln!(
                 "error: cannot write the baseline {}: {error}",
                 path.display()
@@ -185,15 +185,17 @@ pub(crate) fn deliver(
         }
     }
     if let Some(waivers) = &acceptance.waivers {
-        let notices = waivers.apply(&mut report.findings, Date::today_utc());
+        let findings = &mut report.findings;
+        let notices = waivers.apply_each(|waive| findings.update(waive), Date::today_utc());
         report.notices.extend(notices);
     }
     if let Some(baseline) = &acceptance.baseline {
-        baseline.apply(&mut report.findings);
+        let findings = &mut report.findings;
+        baseline.apply_each(|mark| findings.update(mark));
     }
     report.summary.suppressed = report
         .findings
-        .iter()
+        .stream()
         .filter(|finding| finding.suppression.is_some())
         .count();
     for error in &report.rule_errors {
@@ -206,7 +208,6 @@ pub(crate) fn deliver(
     let render_failed = std::cell::Cell::new(false);
     let render = |format: ScanFormat, to_stdout: bool| -> Vec<u8> {
         match format {
-            ScanFormat::Json => to_json(&report),
             ScanFormat::Text => {
                 let options = TextOptions {
                     layout: if args.detail {
@@ -235,38 +236,46 @@ pub(crate) fn deliver(
                 rendered("CSV", hiveward_report::csv_report(&report), &render_failed)
             }
             ScanFormat::Markdown => hiveward_report::markdown_report(&report).into_bytes(),
-            ScanFormat::Sarif => {
-                let options = hiveward_engine::SarifOptions {
-                    omit_suppressed: args.sarif_omit_suppressed,
-                    automation_id: format!("hiveward/{}/", report.profile),
-                    source_root_is_scan_directory: source_root.is_some(),
-                    source_root: source_root.clone(),
-                    ..hiveward_engine::SarifOptions::default()
-                };
-                hiveward_engine::sarif_bytes(&report, rules, &options)
+            ScanFormat::Json | ScanFormat::Sarif => {
+                unreachable!("JSON and SARIF are written streaming")
             }
         }
     };
+    let sarif_options = hiveward_engine::SarifOptions {
+        omit_suppressed: args.sarif_omit_suppressed,
+        automation_id: format!("hiveward/{}/", report.profile),
+        source_root_is_scan_directory: source_root.is_some(),
+        source_root: source_root.clone(),
+        ..hiveward_engine::SarifOptions::default()
+    };
+    // The JSON and SARIF reports are written as they are serialised, a host and a finding at
+    // a time; the other formats are rendered first.
+    let write = |format: ScanFormat, to_stdout: bool, output: Option<&Path>| match format {
+        ScanFormat::Json => emit_with(output, &mut |out| {
+            serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
+        }),
+        ScanFormat::Sarif => emit_with(output, &mut |out| {
+            hiveward_engine::write_sarif(&report, rules, &sarif_options, out)
+        }),
+        _ => emit(&render(format, to_stdout), output),
+    };
     for (format, path) in &args.output_formats {
-        if let Err(code) = emit(&render(*format, false), Some(path)) {
+        if let Err(code) = write(*format, false, Some(path)) {
             return code;
         }
     }
-    if let Err(code) = emit(
-        &render(
-            args.format,
-            args.output
-                .as_deref()
-                .is_none_or(|path| path == Path::new("-")),
-        ),
-        args.output.as_deref(),
-    ) {
+    let to_stdout = args
+        .output
+        .as_deref()
+        .is_none_or(|path| path == Path::new("-"));
+    if let Err(code) = write(args.format, to_stdout, args.output.as_deref()) {
         return code;
     }
     if render_failed.get() {
         return EXIT_ERROR;
     }
-    for host in &report.hosts {
+    for host in report.hosts.stream() {
         for notice in host.notices.iter().filter(|notice| {
             notice.code == "hiveward::scan::nothing_checked"
                 || notice.code == "hiveward::scan::required_evidence_missing"

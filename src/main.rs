@@ -1,7 +1,10 @@
 //! The `hiveward` command line: parses arguments, runs the collectors, the rule engine and the
 //! reporters, renders diagnostics with miette, and sets the exit code.
 
+mod config;
+mod definitions_cmd;
 mod deliver;
+mod explain_cmd;
 mod merge_cmd;
 mod progress;
 mod rules_cmd;
@@ -70,6 +73,12 @@ impl ColorArg {
     long_about = None
 )]
 struct Cli {
+    /// Read default options of scan and merge from FILE instead of ./hiveward.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Do not read ./hiveward.toml.
+    #[arg(long, global = true, conflicts_with = "config")]
+    no_config: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -158,7 +167,19 @@ fn render_diagnostic(diagnostic: &dyn miette::Diagnostic) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed in two steps so that the site configuration fills in only what the command line
+    // does not give (see `config`).
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .unwrap_or_else(|error| error.exit());
+    if let Err(code) = config::apply(
+        &mut cli.command,
+        &matches,
+        cli.config.as_deref(),
+        cli.no_config,
+    ) {
+        return ExitCode::from(code);
+    }
     let color = match &cli.command {
         Command::Scan(args) => args.report.color,
         Command::Merge(args) => args.report.color,
@@ -258,12 +279,24 @@ fn collect_evidence(args: &EvidenceArgs, events: EventSelection, threads: usize)
 /// output is closed early (a reader such as `head` stopped), it stops quietly with
 /// [`EXIT_BROKEN_PIPE`]; any other failure names the file.
 fn emit(rendered: &[u8], output: Option<&Path>) -> Result<(), u8> {
+    emit_with(output, &mut |out| out.write_all(rendered))
+}
+
+/// [`emit`] for a report that `write` writes as it renders it (buffered).
+fn emit_with(
+    output: Option<&Path>,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), u8> {
     let output = output.filter(|path| *path != Path::new("-"));
     let written = match output {
-        Some(path) => std::fs::write(path, rendered),
+        Some(path) => std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()
+        }),
         None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(rendered).and_then(|()| stdout.flush())
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&mut stdout).and_then(|()| stdout.flush())
         }
     };
     written.map_err(|error| {
@@ -306,7 +339,7 @@ fn load_rules(sources: &RuleSourceArgs) -> Result<RuleSet, u8> {
         eprintln!("error: no rules to run: give --rules DIR or drop --no-builtin");
         return Err(EXIT_ERROR);
     }
-    RuleSet::load(packs, Limits::default()).map_err(|errors| {
+    let mut rules = RuleSet::load(packs, Limits::default()).map_err(|errors| {
         for error in &errors {
             render_diagnostic(error);
         }
@@ -315,7 +348,9 @@ fn load_rules(sources: &RuleSourceArgs) -> Result<RuleSet, u8> {
             errors.len()
         );
         EXIT_ERROR
-    })
+    })?;
+    config::apply_severity(&mut rules)?;
+    Ok(rules)
 }
 
 fn inspect(args: InspectArgs) -> u8 {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use hiveward_collectors::path_from_text;
 use hiveward_engine::{
-    check_partials, finish_scan, read_partial, Partial, ScanSettings, Selection, EXIT_ERROR,
-    EXIT_INCOMPLETE,
+    check_partials, finish_scan, read_partial, HostResults, Partial, ScanSettings, Selection,
+    EXIT_ERROR, EXIT_INCOMPLETE,
 };
 
 use crate::deliver::{deliver, load_acceptance, ReportArgs};
@@ -99,12 +99,14 @@ pub(crate) fn merge(args: MergeArgs) -> u8 {
         deadline: None,
     };
     let mut passed_over = Vec::new();
-    let mut results = Vec::new();
+    let results = HostResults::new();
     for (index, (_, partial)) in partials.into_iter().enumerate() {
         if index == 0 {
             passed_over = partial.passed_over;
         }
-        results.extend(partial.hosts);
+        for host in partial.hosts.stream() {
+            results.push(host);
+        }
     }
     let report = finish_scan(results, passed_over, &rules, &settings);
     let source_root = path_from_text(&run.source_root).filter(|root| !root.as_os_str().is_empty());

@@ -3,7 +3,7 @@
 //! text, JSON or JUnit XML for CI. `rules new` scaffolds a rule and its tests; `rules check` validates packs
 //! without running their cases.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use hiveward_engine::{
@@ -41,11 +41,22 @@ pub(crate) enum RulesCommand {
         #[command(flatten)]
         sources: RuleSourceArgs,
     },
-    /// Write the Markdown catalogue of the built-in packs.
+    /// Write the Markdown catalogue of the built-in packs; with DIR, of those packs instead.
     Doc {
-        /// Where to write it.
-        #[arg(short, long, default_value = "docs/rules.md")]
-        output: PathBuf,
+        /// Pack folders, or folders of packs, to document instead of the built-in packs.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Where to write it (`-`: standard output). Without DIR it is docs/rules.md; with
+        /// DIR, standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write Rhai definition files (`.d.rhai`) of the host API and the standard library into
+    /// DIR, for the Rhai language server's completion and hover in rule files.
+    Definitions {
+        /// The folder to write them in; created when missing.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
     /// Run the test cases beside each rule; with DIR, test those packs (built-ins excluded).
     Test {
@@ -65,6 +76,10 @@ pub(crate) enum RulesCommand {
         /// Write the report to this file instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Show what the rules wrote with `print` and `debug` under every case, passed ones too
+        /// (without it, only under failed cases); JSON and JUnit always carry it.
+        #[arg(long)]
+        trace: bool,
     },
     /// Write a new rule and its test file (and the pack's pack.toml when the pack is new),
     /// ready to pass `rules test`; existing files are never overwritten.
@@ -115,42 +130,58 @@ pub(crate) fn rules(command: RulesCommand) -> u8 {
                 }
             }
         }
-        RulesCommand::Doc { output } => {
-            let rules = match load_rules(&RuleSourceArgs {
-                rules: Vec::new(),
-                no_builtin: false,
-            }) {
-                Ok(rules) => rules,
-                Err(code) => return code,
-            };
-            if let Some(parent) = output
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-            {
-                if let Err(error) = std::fs::create_dir_all(parent) {
-                    eprintln!("error: cannot create {}: {error}", parent.display());
-                    return EXIT_ERROR;
-                }
-            }
-            match std::fs::write(&output, rules_markdown(&rules)) {
-                Ok(()) => emit(format!("wrote {}\n", output.display()).as_bytes(), None)
-                    .err()
-                    .unwrap_or(0),
-                Err(error) => {
-                    eprintln!("error: cannot write {}: {error}", output.display());
-                    EXIT_ERROR
-                }
-            }
-        }
+        RulesCommand::Doc { dirs, output } => doc(dirs, output),
+        RulesCommand::Definitions { dir } => crate::definitions_cmd::definitions(&dir),
         RulesCommand::Test {
             dirs,
             rules,
             case,
             format,
             output,
-        } => test(dirs, &rules, case.as_deref(), format, output),
+            trace,
+        } => test(dirs, &rules, case.as_deref(), format, output, trace),
         RulesCommand::New { target, dir } => crate::scaffold::new_rule(&target, &dir),
         RulesCommand::Check { dirs } => crate::scaffold::check(&dirs),
+    }
+}
+
+/// `rules doc`: the catalogue of the built-in packs (by default into docs/rules.md), or of the
+/// packs in `dirs` (by default to standard output). Packs that do not load exit 2.
+fn doc(dirs: Vec<PathBuf>, output: Option<PathBuf>) -> u8 {
+    let output = match output {
+        Some(output) => output,
+        None if dirs.is_empty() => PathBuf::from("docs/rules.md"),
+        None => PathBuf::from("-"),
+    };
+    let sources = RuleSourceArgs {
+        no_builtin: !dirs.is_empty(),
+        rules: dirs,
+    };
+    let rules = match load_rules(&sources) {
+        Ok(rules) => rules,
+        Err(code) => return code,
+    };
+    let markdown = rules_markdown(&rules);
+    if output == Path::new("-") {
+        return emit(markdown.as_bytes(), None).err().unwrap_or(0);
+    }
+    if let Some(parent) = output
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        if let Err(error) = std::fs::create_dir_all(parent) {
+            eprintln!("error: cannot create {}: {error}", parent.display());
+            return EXIT_ERROR;
+        }
+    }
+    match std::fs::write(&output, markdown) {
+        Ok(()) => emit(format!("wrote {}\n", output.display()).as_bytes(), None)
+            .err()
+            .unwrap_or(0),
+        Err(error) => {
+            eprintln!("error: cannot write {}: {error}", output.display());
+            EXIT_ERROR
+        }
     }
 }
 
@@ -162,6 +193,7 @@ fn test(
     case: Option<&str>,
     format: TestFormat,
     output: Option<PathBuf>,
+    trace: bool,
 ) -> u8 {
     let mut parsed = Vec::new();
     for text in selectors {
@@ -195,7 +227,7 @@ fn test(
     let rendered = match format {
         TestFormat::Text => {
             let mut text = Vec::new();
-            let _ = report.write(&mut text);
+            let _ = report.write_with(&mut text, trace);
             text
         }
         TestFormat::Json => to_json(&report.json()),

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 use hiveward_collectors::{path_text, EventSelection, PlannedHost};
 use hiveward_engine::{
-    bundle_key, finish_scan, scan_planned_hosts, Partial, Requirement, RuleSet, RuleSources,
-    RunIdentity, ScanSettings, Selection, Shard, ShardSpec, EXIT_CLEAN, EXIT_ERROR,
+    bundle_key, finish_scan, scan_planned_hosts, scan_planned_hosts_traced, Partial, Requirement,
+    RuleSet, RuleSources, RunIdentity, ScanSettings, Selection, Shard, ShardSpec, EXIT_CLEAN,
+    EXIT_ERROR,
 };
 
 use crate::deliver::{deliver, load_acceptance, ReportArgs};
@@ -60,6 +61,20 @@ pub(crate) struct ScanArgs {
     /// of reports; `hiveward merge` runs the fleet rules over every shard's and reports.
     #[arg(long, value_name = "FILE")]
     pub(crate) partial: Option<PathBuf>,
+    /// Show what these rules write with `print` and `debug` on each host (repeatable or
+    /// comma-separated: rule ids, id globs, pack names), on standard error as
+    /// `trace RULE HOST: LINE` (`*` for a fleet rule's `check`) after the scan; the report is
+    /// unchanged.
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub(crate) trace: Vec<String>,
+    /// Instead of the report, explain RULE on the host --host names: its evidence files, each
+    /// value and events query the rule read (and the defaults applied), its `needs` verdict,
+    /// its output and its outcome (text, or JSON with --format json).
+    #[arg(long, value_name = "RULE", requires = "host", conflicts_with_all = ["partial", "shard"])]
+    pub(crate) explain: Option<String>,
+    /// The host --explain explains.
+    #[arg(long, value_name = "NAME", requires = "explain")]
+    pub(crate) host: Option<String>,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -130,6 +145,9 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     if let Err(code) = check_inputs(&args.evidence.paths) {
         return code;
     }
+    if let (Some(rule), Some(host)) = (&args.explain, &args.host) {
+        return crate::explain_cmd::explain(&args, rule, host);
+    }
     let shard = match (&args.shard, &args.partial) {
         (Some(spec), Some(_)) => match spec.resolve(&|name| std::env::var(name).ok()) {
             Ok(shard) => Some(shard),
@@ -166,6 +184,10 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let trace = match crate::explain_cmd::trace_of(&args.trace, &rules) {
+        Ok(trace) => trace,
+        Err(code) => return code,
+    };
     // Waivers and the baseline are checked before any evidence is read.
     let acceptance = match load_acceptance(&args.report, &loaded_ids) {
         Ok(acceptance) => acceptance,
@@ -190,11 +212,22 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     });
     progress.set_totals(hosts, files);
     progress.phase(Phase::Hosts);
-    let results = scan_planned_hosts(&plan.hosts, &keep, &rules, &settings, &options, &|done| {
-        progress.advance(done.hosts, done.files)
-    });
+    let advance = |done: hiveward_engine::HostsDone| progress.advance(done.hosts, done.files);
+    let results = match &trace {
+        Some(trace) => scan_planned_hosts_traced(
+            &plan.hosts,
+            &keep,
+            &rules,
+            &settings,
+            &options,
+            &advance,
+            trace,
+        ),
+        None => scan_planned_hosts(&plan.hosts, &keep, &rules, &settings, &options, &advance),
+    };
     if let (Some(shard), Some(path)) = (shard, &args.partial) {
         progress.finish();
+        crate::explain_cmd::print_trace(trace.as_ref());
         let run = RunIdentity {
             rule_set: rules.fingerprint(),
             rule_sources: RuleSources {
@@ -225,7 +258,9 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         };
         let hosts = results.len();
         let partial = Partial::new(shard, run, plan.passed_over, results);
-        if let Err(error) = std::fs::write(path, partial.to_json()) {
+        let written =
+            std::fs::File::create(path).and_then(|mut file| partial.write_json(&mut file));
+        if let Err(error) = written {
             eprintln!(
                 "error: cannot write the partial result {}: {error}",
                 path.display()
@@ -240,8 +275,12 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         return EXIT_CLEAN;
     }
     progress.phase(Phase::Fleet);
-    let report = finish_scan(results, plan.passed_over, &rules, &settings);
+    let report = match &trace {
+        Some(trace) => trace.run(|| finish_scan(results, plan.passed_over, &rules, &settings)),
+        None => finish_scan(results, plan.passed_over, &rules, &settings),
+    };
     progress.finish();
+    crate::explain_cmd::print_trace(trace.as_ref());
     let timeout = args.timeout.as_ref().map(|timeout| timeout.text.as_str());
     deliver(report, &rules, &args.report, &acceptance, timeout, None)
 }

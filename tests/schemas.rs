@@ -51,3 +51,8 @@ fn waivers_schema_is_current() {
 fn rule_test_file_schema_is_current() {
     check("tests.schema.json", hiveward_engine::tests_file_schema());
 }
+
+#[test]
+fn config_schema_is_current() {
+    check("config.schema.json", hiveward_engine::config_schema());
+}

@@ -153,7 +153,13 @@ pub struct HostRegistry {
     /// Key LastWriteTimes stated for keys of `.reg` sources, which record none (rule test
     /// cases state them), by case-folded path as given.
     stated_key_times: Vec<(String, u64)>,
+    /// Values already read, by case-folded path and name: rules read the same few values
+    /// many times, and each read walks the hive from its root.
+    value_cache: std::sync::Mutex<std::collections::HashMap<(String, String), CachedValue>>,
 }
+
+/// A value read once, as [`HostRegistry::value`] found it (errors are not kept).
+type CachedValue = Option<Located<RegValue>>;
 
 impl HostRegistry {
     /// An empty registry.
@@ -163,6 +169,7 @@ impl HostRegistry {
 
     /// Adds a source. Hives answer before exports; otherwise the first added answers first.
     pub fn add(&mut self, source: RegistrySource) {
+        self.cache().clear();
         self.sources.push(source);
         self.sources
             .sort_by_key(|source| matches!(source, RegistrySource::Export(_)));
@@ -294,7 +301,21 @@ impl HostRegistry {
         path: &str,
         name: &str,
     ) -> Result<Option<Located<RegValue>>, EvidenceError> {
-        self.first_hit(path, |source, components| source.value(components, name))
+        let key = (path.to_lowercase(), name.to_lowercase());
+        if let Some(found) = self.cache().get(&key) {
+            return Ok(found.clone());
+        }
+        let found = self.first_hit(path, |source, components| source.value(components, name))?;
+        self.cache().insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), CachedValue>> {
+        self.value_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reads every value of a key.

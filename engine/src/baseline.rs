@@ -94,10 +94,13 @@ struct BaselineOut {
 /// out, so that the waiver's expiry still brings it back), sorted by fingerprint, rule and
 /// host, without duplicates, as pretty-printed JSON with a trailing newline. The same findings
 /// give the same bytes, in any order.
-pub fn baseline_json(findings: &[Finding]) -> String {
+pub fn baseline_json<F: std::borrow::Borrow<Finding>>(
+    findings: impl IntoIterator<Item = F>,
+) -> String {
     let mut entries: Vec<Entry> = findings
-        .iter()
+        .into_iter()
         .filter(|finding| {
+            let finding: &Finding = finding.borrow();
             !matches!(
                 finding.suppression,
                 Some(Suppression {
@@ -106,10 +109,13 @@ pub fn baseline_json(findings: &[Finding]) -> String {
                 })
             )
         })
-        .map(|finding| Entry {
-            fingerprint: finding.fingerprint.clone(),
-            rule: finding.rule.clone(),
-            host: finding.host.clone(),
+        .map(|finding| {
+            let finding: &Finding = finding.borrow();
+            Entry {
+                fingerprint: finding.fingerprint.clone(),
+                rule: finding.rule.clone(),
+                host: finding.host.clone(),
+            }
         })
         .collect();
     entries.sort();
@@ -259,8 +265,13 @@ impl Baseline {
     /// justification `in baseline FILE`. A finding that is already suppressed (by a waiver)
     /// keeps that suppression. Returns how many findings it marked.
     pub fn apply(&self, findings: &mut [Finding]) -> usize {
+        self.apply_each(|mark| findings.iter_mut().for_each(mark))
+    }
+
+    /// [`Baseline::apply`] over findings `each` visits one at a time (a spooled report's).
+    pub fn apply_each(&self, each: impl FnOnce(&mut dyn FnMut(&mut Finding))) -> usize {
         let mut marked = 0;
-        for finding in findings {
+        each(&mut |finding: &mut Finding| {
             if finding.suppression.is_none() && self.contains(&finding.fingerprint) {
                 finding.suppression = Some(Suppression {
                     kind: SuppressionKind::Baseline,
@@ -270,7 +281,7 @@ impl Baseline {
                 });
                 marked += 1;
             }
-        }
+        });
         marked
     }
 }

@@ -24,6 +24,7 @@ use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
 use crate::ruleset::{CompiledRule, Evaluation, RuleSet};
 use crate::sandbox::{sandboxed_engine, with_deadline, Limits};
+use crate::trace::{RuleCapture, TraceScope};
 
 /// What the rules made of one host: the host rules' findings and outcomes, and what the host
 /// contributes to each fleet rule (judged later, over every host, by
@@ -105,9 +106,13 @@ impl RuleSet {
         context: &rhai::Map,
         deadline: Option<&RunDeadline>,
     ) -> Evaluation {
+        let trace = crate::trace::active();
         let per_host: Vec<HostEvaluation> = hosts
             .par_iter()
-            .map(|host| self.evaluate_host(ids, host, context, deadline))
+            .map(|host| {
+                let _trace = TraceScope::enter(trace.clone());
+                self.evaluate_host(ids, host, context, deadline)
+            })
             .collect();
         let mut evaluation = Evaluation::default();
         let mut contributions = Vec::new();
@@ -136,9 +141,11 @@ impl RuleSet {
             .iter()
             .filter(|rule| selected(ids, rule))
             .collect();
+        let trace = crate::trace::active();
         let results: Vec<(JobResult, Option<FleetContribution>)> = rules
             .par_iter()
             .map(|rule| {
+                let _trace = TraceScope::enter(trace.clone());
                 if let Some(deadline) = deadline.filter(|deadline| deadline.expired()) {
                     return (timed_out(rule, &[name], deadline.not_run_reason()), None);
                 }
@@ -202,9 +209,11 @@ impl RuleSet {
         let limits = self.limits.for_fleet(largest);
         let mut engine = sandboxed_engine(&limits, self.libs.clone());
         register_host_api(&mut engine);
+        let trace = crate::trace::active();
         let results: Vec<JobResult> = jobs
             .par_iter()
             .map(|(rule, mine)| {
+                let _trace = TraceScope::enter(trace.clone());
                 let names: Vec<&str> = mine.iter().map(|item| item.host.as_str()).collect();
                 if let Some(deadline) = deadline.filter(|deadline| deadline.expired()) {
                     return timed_out(rule, &names, deadline.not_run_reason());
@@ -235,7 +244,9 @@ impl RuleSet {
             reason,
             findings,
         };
-        match unmet_needs(&rule.meta.needs, &host.0) {
+        let needs = unmet_needs(&rule.meta.needs, &host.0);
+        crate::trace::note_needs(&rule.meta, &name, &needs);
+        match needs {
             Ok(None) => {}
             Ok(Some(reason)) => {
                 return JobResult {
@@ -399,6 +410,7 @@ impl RuleSet {
             }
         };
         let needs = unmet_needs(&rule.meta.needs, &host.0);
+        crate::trace::note_needs(&rule.meta, &name, &needs);
         let contribution = FleetContribution {
             rule: rule.meta.id.clone(),
             host: name.clone(),
@@ -555,6 +567,7 @@ impl RuleSet {
         let mut scope = Scope::new();
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
         let run_deadline = deadline.map(RunDeadline::instant);
+        let capture = RuleCapture::start(limits, &rule.meta, host);
         let outcome: Result<Dynamic, Box<EvalAltResult>> =
             with_deadline(limits, run_deadline, || {
                 if entry.takes_context {
@@ -575,6 +588,7 @@ impl RuleSet {
                     )
                 }
             });
+        capture.finish();
         let reads = take_unreadable_reads();
         let source = rule.ast.source().unwrap_or_default();
         if let Some(read) = take_undeclared_read() {

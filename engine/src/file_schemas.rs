@@ -1,4 +1,5 @@
-//! JSON Schemas of the files users write: `pack.toml`, rule test files and waiver files.
+//! JSON Schemas of the files users write: `pack.toml`, rule test files, waiver files and the
+//! site configuration `hiveward.toml`.
 //!
 //! Editors with TOML schema support (Taplo / Even Better TOML: a `#:schema PATH` first line)
 //! validate and complete these files with them. The schemas come from the same serde types the
@@ -58,6 +59,11 @@ pub fn pack_schema() -> schemars::Schema {
 /// The JSON Schema of a waiver file.
 pub fn waivers_schema() -> schemars::Schema {
     schemars::schema_for!(WaiverFile)
+}
+
+/// The JSON Schema of the site configuration file `hiveward.toml`.
+pub fn config_schema() -> schemars::Schema {
+    schemars::schema_for!(crate::site_config::SiteConfig)
 }
 
 /// The JSON Schema of a rule's `*.tests.toml` file.

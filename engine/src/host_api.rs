@@ -10,6 +10,7 @@ use hiveward_collectors::{
 };
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 
+use crate::explain::{record, Read};
 use crate::outcome::NotApplicable;
 
 /// Everything a rule may read about one host.
@@ -214,6 +215,9 @@ fn unreadable(host: &HostHandle, message: String) -> Box<EvalAltResult> {
         message,
     };
     UNREADABLE_READS.with(|reads| reads.borrow_mut().push(error.clone()));
+    record(|| Read::Unreadable {
+        message: error.message.clone(),
+    });
     EvalAltResult::ErrorRuntime(Dynamic::from(error), Position::NONE).into()
 }
 
@@ -248,6 +252,7 @@ fn read_value(
 
 fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
     let found = read_value(host, path, name)?;
+    record(|| Read::value("host.setting", path, name, found.as_ref(), default.as_ref()));
     let mut map = Map::new();
     map.insert("kind".into(), "registry".into());
     map.insert("path".into(), path.into());
@@ -408,6 +413,7 @@ fn key_info(host: &HostHandle, path: &str) -> RhaiResult<Map> {
         .registry
         .key_last_written(path)
         .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))?;
+    record(|| Read::key("host.key_info", path, found.is_some(), None));
     let mut map = Map::new();
     map.insert("kind".into(), "registry".into());
     map.insert("path".into(), path.into());
@@ -651,7 +657,17 @@ fn select_events(
                 index,
             })
         })
-        .collect())
+        .collect::<Array>())
+    .inspect(|selected| {
+        record(|| {
+            let record_ids: Vec<u64> = selected
+                .iter()
+                .filter_map(|event| event.clone().try_cast::<EventHandle>())
+                .map(|event| event.record().record_id)
+                .collect();
+            Read::events(&channel, &ids, &record_ids)
+        })
+    })
 }
 
 /// Whether `need` declares an event of `channel`, `provider` and `id` (as the collectors'
@@ -847,7 +863,9 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
             format!("not_applicable({:?})", item.reason)
         })
         .register_fn("has_log", |host: &mut HostHandle, channel: &str| -> bool {
-            host.0.has_log(channel)
+            let found = host.0.has_log(channel);
+            record(|| Read::fact(format!("host.has_log({channel:?})"), found.to_string()));
+            found
         });
     engine
         .register_type_with_name::<UnreadableEvidence>("UnreadableEvidence")
@@ -865,7 +883,9 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         .register_fn(
             "reg",
             |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Dynamic> {
-                Ok(read_value(host, path, name)?
+                let found = read_value(host, path, name)?;
+                record(|| Read::value("host.reg", path, name, found.as_ref(), None));
+                Ok(found
                     .map(|found| reg_data_to_dynamic(&found.data.data))
                     .unwrap_or(Dynamic::UNIT))
             },
@@ -873,7 +893,9 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         .register_fn(
             "reg_type",
             |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Dynamic> {
-                Ok(read_value(host, path, name)?
+                let found = read_value(host, path, name)?;
+                record(|| Read::value("host.reg_type", path, name, found.as_ref(), None));
+                Ok(found
                     .map(|found| Dynamic::from(found.data.value_type.name()))
                     .unwrap_or(Dynamic::UNIT))
             },
@@ -881,10 +903,13 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         .register_fn(
             "key_exists",
             |host: &mut HostHandle, path: &str| -> RhaiResult<bool> {
-                host.0
+                let found = host
+                    .0
                     .registry
                     .key_exists(path)
-                    .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))
+                    .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))?;
+                record(|| Read::key("host.key_exists", path, found, None));
+                Ok(found)
             },
         )
         .register_fn(
@@ -894,6 +919,8 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     host.0.registry.subkeys(path).map_err(|error| {
                         unreadable(host, format!("cannot read {path}: {error}"))
                     })?;
+                let count = found.as_ref().map(|found| found.data.len());
+                record(|| Read::listing("host.subkeys", path, count));
                 Ok(found
                     .map(|found| found.data.into_iter().map(Dynamic::from).collect())
                     .unwrap_or_default())
@@ -906,6 +933,8 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     host.0.registry.values(path).map_err(|error| {
                         unreadable(host, format!("cannot read {path}: {error}"))
                     })?;
+                let count = found.as_ref().map(|found| found.data.len());
+                record(|| Read::listing("host.values", path, count));
                 Ok(found
                     .map(|found| {
                         found
@@ -954,18 +983,26 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     ),
                 ));
             }
-            Ok(os_value(host))
+            let os = os_value(host);
+            record(|| Read::fact("host.os".to_string(), os.to_string()));
+            Ok(os)
         })
         .register_fn(
             "key_info",
             |host: &mut HostHandle, path: &str| -> RhaiResult<Map> { key_info(host, path) },
         )
         .register_fn("has_hive", |host: &mut HostHandle, kind: &str| -> bool {
-            host.0.has_hive(kind)
+            let found = host.0.has_hive(kind);
+            record(|| Read::fact(format!("host.has_hive({kind:?})"), found.to_string()));
+            found
         })
         .register_fn(
             "audit_policy",
-            |host: &mut HostHandle| -> RhaiResult<Dynamic> { audit_policy(host) },
+            |host: &mut HostHandle| -> RhaiResult<Dynamic> {
+                let policy = audit_policy(host)?;
+                record(|| Read::audit_policy(&policy));
+                Ok(policy)
+            },
         )
         .register_fn(
             "hotfix",
@@ -983,13 +1020,14 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                         ));
                     }
                 }
-                Ok(match status {
+                let status = match status {
                     KbStatus::Installed => "installed",
                     KbStatus::Superseded => "superseded",
                     KbStatus::PendingReboot => "pending_reboot",
                     KbStatus::Absent => "absent",
-                }
-                .into())
+                };
+                record(|| Read::fact(format!("host.hotfix({kb:?})"), status.to_string()));
+                Ok(status.into())
             },
         )
         .register_fn(

@@ -36,7 +36,7 @@ use crate::error::{RuleError, UncheckedRule};
 use crate::finding::{Finding, Suppression, SuppressionKind};
 use crate::outcome::Outcome;
 use crate::rule::{Scope, Severity};
-use crate::scan::ScanReport;
+use crate::scan::{ScanHost, ScanReport};
 
 /// The testcase name of a fleet rule that found nothing or failed.
 const FLEET: &str = "(fleet)";
@@ -304,9 +304,9 @@ fn write_case(
 
 /// Why each rule did not judge each host, from the outcomes, by (rule, host): `not applicable:
 /// …` or `not checked: …`. Built once, so a report of many hosts stays linear.
-fn declined_reasons(report: &ScanReport) -> BTreeMap<(&str, &str), String> {
+fn declined_reasons(hosts: &[ScanHost]) -> BTreeMap<(&str, &str), String> {
     let mut declined = BTreeMap::new();
-    for host in &report.hosts {
+    for host in hosts {
         for outcome in &host.outcomes {
             let reason = outcome.reason.as_deref().unwrap_or("no reason given");
             let text = match outcome.outcome {
@@ -335,16 +335,19 @@ pub fn junit_xml(report: &ScanReport) -> String {
 pub fn junit_xml_fail_on(report: &ScanReport, fail_on: Option<Severity>) -> String {
     // Every host has an outcome for every rule; those without readable evidence are "not
     // checked".
-    let evaluated: Vec<&str> = report.hosts.iter().map(|host| host.name.as_str()).collect();
-    let readable = report.hosts.iter().any(|host| {
+    // The JUnit document groups everything by rule, so it is built from the whole report.
+    let hosts = &report.hosts[..];
+    let all_findings = &report.findings[..];
+    let evaluated: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
+    let readable = hosts.iter().any(|host| {
         host.files
             .iter()
             .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
     });
-    let findings = by_rule_and_host(&report.findings, |item| (&item.rule, &item.host));
+    let findings = by_rule_and_host(all_findings, |item| (&item.rule, &item.host));
     let errors = by_rule_and_host(&report.rule_errors, |item| (&item.rule, &item.host));
     let unchecked = by_rule_and_host(&report.unchecked, |item| (&item.rule, &item.host));
-    let declined = declined_reasons(report);
+    let declined = declined_reasons(hosts);
 
     let mut total = Counts::default();
     let mut suites = String::new();

@@ -33,10 +33,12 @@ mod budget;
 mod catalogue;
 mod compile;
 mod deadline;
+mod definitions;
 mod diagnostics;
 mod error;
 mod eval_errors;
 mod evaluate;
+mod explain;
 mod file_schemas;
 mod finding;
 mod fix_text;
@@ -53,6 +55,7 @@ mod partial;
 mod pipeline;
 mod rule;
 mod rule_test;
+mod rule_test_text;
 mod ruleset;
 mod sandbox;
 mod sarif;
@@ -60,19 +63,26 @@ mod sarif_artifacts;
 mod scan;
 mod scan_text;
 mod selector;
+mod site_config;
+mod spool;
 mod summary_text;
 mod terminal;
 mod test_files;
+mod trace;
 mod waiver;
 
 pub use crate::{
     baseline::{baseline_json, load_baseline, Baseline, BaselineError},
     catalogue::{rule_listings, rule_show_text, rules_list_text, rules_markdown, RuleListing},
     deadline::{RunDeadline, Timeout},
+    definitions::{host_api_names, rule_definitions, DefinitionFile, HOST_API_DEFINITIONS},
     diagnostics::{render_diagnostic_text, render_diagnostic_text_with},
     error::{line_column, RuleError, RuleLoadError, RuleRunDiagnostic, UncheckedRule},
     evaluate::HostEvaluation,
-    file_schemas::{pack_schema, tests_file_schema, waivers_schema, WaiverEntry, WaiverFile},
+    explain::{explain_rule, nearest, ExplainFile, ExplainFinding, Explanation, Read, MAX_READS},
+    file_schemas::{
+        config_schema, pack_schema, tests_file_schema, waivers_schema, WaiverEntry, WaiverFile,
+    },
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     fix_text::{generic_fix_markdown, generic_fix_text},
     fleet::{Fleet, FleetContribution},
@@ -89,7 +99,7 @@ pub use crate::{
         bundle_key, check_partials, read_partial, shard_key, MergeError, Partial, RuleSources,
         RunIdentity, Shard, ShardSpec, PARTIAL_FORMAT, PARTIAL_VERSION,
     },
-    pipeline::{finish_scan, scan_planned_hosts, HostResult, HostsDone},
+    pipeline::{finish_scan, scan_planned_hosts, HostResult, HostResults, HostsDone},
     rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},
     rule_test::{run_rule_tests, CaseResult, TestReport},
     ruleset::{
@@ -98,7 +108,7 @@ pub use crate::{
     },
     sandbox::Limits,
     sarif::{
-        sarif_bytes, security_severity, to_sarif, SarifOptions, GITHUB_MAX_GZIP_BYTES,
+        sarif_bytes, security_severity, to_sarif, write_sarif, SarifOptions, GITHUB_MAX_GZIP_BYTES,
         GITHUB_MAX_RESULTS, SRCROOT,
     },
     scan::{
@@ -108,7 +118,13 @@ pub use crate::{
     },
     scan_text::{write_scan_text, write_scan_text_with, TextLayout, TextOptions},
     selector::{Comparison, RuleSelector},
+    site_config::{
+        ColorSetting, FailOnSetting, LoadedSiteConfig, ReportDefaults, ReportFormat, RulesDefaults,
+        ScanDefaults, SiteConfig, SiteConfigError, CONFIG_FILE_NAME,
+    },
+    spool::{Spool, SpoolIter},
     terminal::{escape_terminal, escape_terminal_lines, is_terminal_control, ColorChoice},
     test_files::{check_pack_tests, parse_test_file, PackTestCheck},
+    trace::{scan_planned_hosts_traced, RuleOutput, Trace, FLEET_HOST},
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

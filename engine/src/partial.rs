@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::inspect::ToolInfo;
-use crate::pipeline::HostResult;
+use std::io::Write as _;
+
+use crate::pipeline::{HostResult, HostResults};
+use crate::spool::Spool;
 
 /// What the `format` field of a partial result says.
 pub const PARTIAL_FORMAT: &str = "hiveward-partial";
@@ -224,8 +227,8 @@ pub struct Partial {
     pub run: RunIdentity,
     /// Files passed over in the whole bundle.
     pub passed_over: Vec<PassedOver>,
-    /// The shard's hosts, in bundle order.
-    pub hosts: Vec<HostResult>,
+    /// The shard's hosts, in bundle order (kept in a temporary file).
+    pub hosts: Spool<HostResult>,
 }
 
 impl Partial {
@@ -234,9 +237,9 @@ impl Partial {
         shard: Shard,
         run: RunIdentity,
         passed_over: Vec<PassedOver>,
-        mut hosts: Vec<HostResult>,
+        hosts: HostResults,
     ) -> Partial {
-        hosts.sort_by_key(|host| host.index);
+        let hosts = hosts.into_plan_order();
         Partial {
             format: PARTIAL_FORMAT.to_string(),
             version: PARTIAL_VERSION,
@@ -250,9 +253,17 @@ impl Partial {
 
     /// The partial as JSON.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec(self).unwrap_or_default();
-        bytes.push(b'\n');
+        let mut bytes = Vec::new();
+        let _ = self.write_json(&mut bytes);
         bytes
+    }
+
+    /// Writes the partial as JSON, a host at a time, ending in a newline.
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
     }
 }
 

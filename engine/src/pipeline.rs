@@ -3,8 +3,9 @@
 //! summaries and the report is built. Memory holds one host per worker thread plus the
 //! results, never every host's evidence at once.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hiveward_collectors::{
     collect_host, CollectOptions, FileStatus, Host, PassedOver, PlannedHost,
@@ -12,11 +13,15 @@ use hiveward_collectors::{
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{RuleError, UncheckedRule};
 use crate::evaluate::HostEvaluation;
+use crate::finding::Finding;
+use crate::fleet::FleetContribution;
 use crate::host_api::{HostFacts, HostHandle};
 use crate::outcome::{Coverage, Outcome, RuleOutcome};
 use crate::ruleset::{context_map, Evaluation, RuleSet};
 use crate::scan::{ScanHost, ScanReport, ScanSettings};
+use crate::spool::Spool;
 
 /// What the host phase made of one host: its entry in the report (outcomes and coverage are
 /// filled in when the fleet phase is done) and what the rules found there.
@@ -48,9 +53,154 @@ pub struct HostsDone {
     pub files: usize,
 }
 
+/// The host phase's results, spooled to a temporary file as hosts finish: each host's report
+/// entry with its outcomes, its findings and its contributions to the fleet rules wait on disk
+/// until the fleet phase (which reads one rule's contributions at a time) and the report; only
+/// their positions, the rule errors and the counts stay in memory.
+#[derive(Default)]
+pub struct HostResults {
+    entries: Spool<HostEntry>,
+    findings: Spool<Vec<Finding>>,
+    contributions: Spool<FleetContribution>,
+    kept: Mutex<Vec<KeptResult>>,
+}
+
+/// A host's report entry and the outcomes decided on it, as spooled.
+#[derive(Clone, Serialize, Deserialize)]
+struct HostEntry {
+    host: ScanHost,
+    outcomes: Vec<RuleOutcome>,
+}
+
+/// What stays in memory of one host's result.
+struct KeptResult {
+    index: usize,
+    /// The host's name, lower-cased: findings are ordered by it.
+    name_key: String,
+    entry: usize,
+    findings: usize,
+    rule_errors: Vec<RuleError>,
+    unchecked: Vec<UncheckedRule>,
+    evaluations: usize,
+    timed_out: usize,
+    /// The fleet rules the host contributes to, and where each contribution is spooled.
+    contributions: Vec<(String, usize)>,
+}
+
+impl HostResults {
+    /// No results yet.
+    pub fn new() -> HostResults {
+        HostResults::default()
+    }
+
+    /// Adds one host's result; safe to call from several threads at once.
+    pub fn push(&self, result: HostResult) {
+        let HostResult {
+            index,
+            host,
+            evaluation,
+        } = result;
+        let name_key = host.name.to_lowercase();
+        let entry = self.entries.push(&HostEntry {
+            host,
+            outcomes: evaluation.outcomes,
+        });
+        let findings = self.findings.push(&evaluation.findings);
+        let contributions = evaluation
+            .contributions
+            .iter()
+            .map(|contribution| {
+                (
+                    contribution.rule.clone(),
+                    self.contributions.push(contribution),
+                )
+            })
+            .collect();
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(KeptResult {
+                index,
+                name_key,
+                entry,
+                findings,
+                rule_errors: evaluation.rule_errors,
+                unchecked: evaluation.unchecked,
+                evaluations: evaluation.evaluations,
+                timed_out: evaluation.timed_out,
+                contributions,
+            });
+    }
+
+    /// How many hosts.
+    pub fn len(&self) -> usize {
+        self.kept_results().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn kept_results(&self) -> std::sync::MutexGuard<'_, Vec<KeptResult>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The results whole again, in bundle order (for a shard's partial result).
+    pub fn into_plan_order(self) -> Spool<HostResult> {
+        let mut kept = std::mem::take(&mut *self.kept_results());
+        kept.sort_by_key(|kept| kept.index);
+        let spool = Spool::new();
+        for kept in kept {
+            let (Some(entry), Some(findings)) = (
+                self.entries.get(kept.entry),
+                self.findings.get(kept.findings),
+            ) else {
+                continue;
+            };
+            spool.push(&HostResult {
+                index: kept.index,
+                host: entry.host,
+                evaluation: HostEvaluation {
+                    findings,
+                    rule_errors: kept.rule_errors,
+                    unchecked: kept.unchecked,
+                    outcomes: entry.outcomes,
+                    evaluations: kept.evaluations,
+                    timed_out: kept.timed_out,
+                    contributions: kept
+                        .contributions
+                        .iter()
+                        .filter_map(|(_, position)| self.contributions.get(*position))
+                        .collect(),
+                },
+            });
+        }
+        spool
+    }
+}
+
+impl FromIterator<HostResult> for HostResults {
+    fn from_iter<I: IntoIterator<Item = HostResult>>(results: I) -> HostResults {
+        let spooled = HostResults::new();
+        for result in results {
+            spooled.push(result);
+        }
+        spooled
+    }
+}
+
+impl From<Vec<HostResult>> for HostResults {
+    fn from(results: Vec<HostResult>) -> HostResults {
+        results.into_iter().collect()
+    }
+}
+
 /// Collects and judges the planned hosts (all of them, or those `keep` accepts), in parallel
 /// on the current rayon pool; `progress` is called after each host with the hosts and files
-/// done. Each host is released as soon as it is judged.
+/// done. Each host is released as soon as it is judged, and its result spooled.
 pub fn scan_planned_hosts(
     hosts: &[PlannedHost],
     keep: &(dyn Fn(&PlannedHost) -> bool + Sync),
@@ -58,25 +208,43 @@ pub fn scan_planned_hosts(
     settings: &ScanSettings,
     options: &CollectOptions,
     progress: &(dyn Fn(HostsDone) + Sync),
-) -> Vec<HostResult> {
+) -> HostResults {
+    scan_planned_hosts_around(hosts, keep, rules, settings, options, progress, &|judge| {
+        judge()
+    })
+}
+
+/// [`scan_planned_hosts`], with each host's collection and judgement run inside `around`
+/// (which installs a trace, for instance).
+pub(crate) fn scan_planned_hosts_around(
+    hosts: &[PlannedHost],
+    keep: &(dyn Fn(&PlannedHost) -> bool + Sync),
+    rules: &RuleSet,
+    settings: &ScanSettings,
+    options: &CollectOptions,
+    progress: &(dyn Fn(HostsDone) + Sync),
+    around: &(dyn Fn(&mut dyn FnMut() -> HostResult) -> HostResult + Sync),
+) -> HostResults {
     let context = context_map(&profile_of(settings), &settings.params);
     let done = AtomicUsize::new(0);
     let files_done = AtomicUsize::new(0);
+    let results = HostResults::new();
     hosts
         .par_iter()
         .enumerate()
         .filter(|(_, planned)| keep(planned))
-        .map(|(index, planned)| {
-            let host = collect_host(planned, options);
-            let result = judge_host(index, host, rules, &context, settings);
+        .for_each(|(index, planned)| {
+            results.push(around(&mut || {
+                let host = collect_host(planned, options);
+                judge_host(index, host, rules, &context, settings)
+            }));
             let files = planned.files.len();
             progress(HostsDone {
                 hosts: done.fetch_add(1, Ordering::Relaxed) + 1,
                 files: files_done.fetch_add(files, Ordering::Relaxed) + files,
             });
-            result
-        })
-        .collect()
+        });
+    results
 }
 
 /// The host phase on one collected host: OS facts and hotfixes, the host rules, the fleet
@@ -166,27 +334,97 @@ pub(crate) fn judge_host(
 
 /// The fleet phase and the report: runs every fleet rule over the summaries in `results`
 /// (from one process or merged from shards, in any order), then counts and orders everything.
-/// The same results give the same report, byte for byte.
+/// The same results give the same report, byte for byte. The report's hosts and findings are
+/// spooled as they are built, one host at a time.
 pub fn finish_scan(
-    mut results: Vec<HostResult>,
+    results: impl Into<HostResults>,
     passed_over: Vec<PassedOver>,
     rules: &RuleSet,
     settings: &ScanSettings,
 ) -> ScanReport {
-    results.sort_by_key(|result| result.index);
+    let results: HostResults = results.into();
+    let mut kept = std::mem::take(&mut *results.kept_results());
+    kept.sort_by_key(|kept| kept.index);
     let profile = profile_of(settings);
     let context = context_map(&profile, &settings.params);
-    let mut evaluation = Evaluation::default();
-    let mut contributions = Vec::new();
-    let mut hosts = Vec::with_capacity(results.len());
-    for result in results {
-        let mut host_evaluation = result.evaluation;
-        contributions.append(&mut host_evaluation.contributions);
-        evaluation.absorb_host(host_evaluation);
-        hosts.push(result.host);
+    let mut totals = Evaluation::default();
+    let mut by_rule: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for host in kept.iter_mut() {
+        for (rule, position) in host.contributions.drain(..) {
+            by_rule.entry(rule).or_default().push(position);
+        }
+        totals.rule_errors.append(&mut host.rule_errors);
+        totals.unchecked.append(&mut host.unchecked);
+        totals.evaluations += host.evaluations;
+        totals.timed_out += host.timed_out;
     }
-    let fleet = rules.evaluate_fleet(&[], contributions, &context, settings.deadline.as_ref());
-    evaluation.absorb(fleet);
-    evaluation.sort();
-    crate::scan::build_report(hosts, passed_over, evaluation, rules, settings, profile)
+    // One fleet rule at a time, each with only its own contributions in memory.
+    let mut fleet = Evaluation::default();
+    for rule in rules.rules() {
+        let Some(positions) = by_rule.remove(&rule.meta.id) else {
+            continue;
+        };
+        let contributions: Vec<FleetContribution> = positions
+            .into_iter()
+            .filter_map(|position| results.contributions.get(position))
+            .collect();
+        fleet.absorb(rules.evaluate_fleet(
+            &[rule.meta.id.as_str()],
+            contributions,
+            &context,
+            settings.deadline.as_ref(),
+        ));
+    }
+    totals.rule_errors.extend(fleet.rule_errors);
+    totals.unchecked.extend(fleet.unchecked);
+    totals.evaluations += fleet.evaluations;
+    totals.timed_out += fleet.timed_out;
+    totals.sort();
+    let mut fleet_outcomes: HashMap<String, Vec<RuleOutcome>> = HashMap::new();
+    for outcome in fleet.outcomes {
+        fleet_outcomes
+            .entry(outcome.host.to_lowercase())
+            .or_default()
+            .push(outcome);
+    }
+    let mut fleet_findings: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+    for finding in fleet.findings {
+        fleet_findings
+            .entry(finding.host.to_lowercase())
+            .or_default()
+            .push(finding);
+    }
+    let mut report =
+        crate::scan::ReportBuilder::start(passed_over, &totals, rules, settings, profile);
+    for host in &kept {
+        let Some(entry) = results.entries.get(host.entry) else {
+            continue;
+        };
+        let mut outcomes = entry.outcomes;
+        outcomes.extend(fleet_outcomes.remove(&host.name_key).unwrap_or_default());
+        report.add_host(entry.host, outcomes);
+    }
+    // Findings go in the order of their hosts' names (then severity, rule and fingerprint):
+    // each host's own and the fleet rules' findings on it, one host at a time.
+    let mut by_name: Vec<(String, Option<usize>)> = kept
+        .iter()
+        .map(|host| (host.name_key.clone(), Some(host.findings)))
+        .collect();
+    let known: HashSet<&str> = kept.iter().map(|host| host.name_key.as_str()).collect();
+    by_name.extend(
+        fleet_findings
+            .keys()
+            .filter(|name| !known.contains(name.as_str()))
+            .map(|name| (name.clone(), None)),
+    );
+    by_name.sort();
+    for (name, position) in by_name {
+        let mut findings = position
+            .and_then(|position| results.findings.get(position))
+            .unwrap_or_default();
+        findings.extend(fleet_findings.remove(&name).unwrap_or_default());
+        crate::ruleset::sort_findings(&mut findings);
+        report.add_findings(findings);
+    }
+    report.finish(totals)
 }

@@ -17,6 +17,7 @@ use crate::host_api::{HostFacts, HostHandle};
 use crate::outcome::Outcome;
 use crate::ruleset::RuleSet;
 use crate::selector::RuleSelector;
+use crate::trace::{Trace, FLEET_HOST};
 
 /// One host of a test case.
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
@@ -172,6 +173,10 @@ pub struct CaseResult {
     pub name: String,
     /// `None` when it passed; otherwise what differed.
     pub failure: Option<String>,
+    /// What the rule wrote with `print` and `debug` during the case (see
+    /// [`TestReport::write_with`]); prefixed with the host's name when the case has several
+    /// hosts, and `fleet: ` for a fleet rule's `check`.
+    pub output: Vec<String>,
 }
 
 impl CaseResult {
@@ -184,7 +189,7 @@ impl CaseResult {
     }
 
     /// `case`, `file` or `coverage`.
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match (self.name.as_str(), self.line) {
             ("(coverage)", None) => "coverage",
             ("(file)", _) => "file",
@@ -233,6 +238,12 @@ pub struct RulesTestCaseJson {
     /// `null` when it passed.
     #[schemars(required)]
     pub failure: Option<String>,
+    /// What the rule wrote with `print` and `debug` during the case, one line each: `debug`
+    /// lines as `[debug FILE:LINE:COLUMN] TEXT`, lines of a case with several hosts prefixed
+    /// with `HOST: ` (`fleet: ` for a fleet rule's `check`), and a last `…[output cut: …]`
+    /// line when the rule wrote more than `rules test` keeps. Left out when it wrote nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
 }
 
 /// The version of [`RulesTestJson`].
@@ -288,6 +299,7 @@ impl TestReport {
                     line: result.line,
                     passed: result.failure.is_none(),
                     failure: result.failure.clone(),
+                    output: result.output.clone(),
                 })
                 .collect(),
         }
@@ -297,94 +309,6 @@ impl TestReport {
     /// `schemas/rules-test.schema.json`.
     pub fn json_schema() -> schemars::Schema {
         schemars::schema_for!(RulesTestJson)
-    }
-
-    /// The report as JUnit XML: one `<testsuite>` per rule (in the order the rules' results
-    /// come), one `<testcase>` per case (`classname` the rule id, with `file` and `line`), and
-    /// a `<failure>` holding the diff for each failed case. No timestamps or durations.
-    pub fn junit_xml(&self) -> String {
-        let mut rules: Vec<&str> = Vec::new();
-        for result in &self.results {
-            if !rules.contains(&result.rule.as_str()) {
-                rules.push(&result.rule);
-            }
-        }
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        out.push_str(&format!(
-            "<testsuites name=\"hiveward rules test\" tests=\"{}\" failures=\"{}\" errors=\"0\">\n",
-            self.results.len(),
-            self.failures()
-        ));
-        for rule in rules {
-            let cases: Vec<&CaseResult> = self
-                .results
-                .iter()
-                .filter(|result| result.rule == rule)
-                .collect();
-            let failures = cases.iter().filter(|case| case.failure.is_some()).count();
-            out.push_str(&format!(
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
-                crate::junit::xml_escape(rule, true),
-                cases.len()
-            ));
-            for case in cases {
-                let line = case
-                    .line
-                    .map(|line| format!(" line=\"{line}\""))
-                    .unwrap_or_default();
-                let opening = format!(
-                    "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\"{line}",
-                    crate::junit::xml_escape(&case.name, true),
-                    crate::junit::xml_escape(rule, true),
-                    crate::junit::xml_escape(&case.file, true)
-                );
-                match &case.failure {
-                    None => out.push_str(&format!("{opening}/>\n")),
-                    Some(diff) => {
-                        let first = diff.lines().next().unwrap_or_default();
-                        out.push_str(&format!(
-                            "{opening}>\n      <failure message=\"{}\" type=\"{}\">{}\n{}</failure>\n    </testcase>\n",
-                            crate::junit::xml_escape(first, true),
-                            case.kind(),
-                            crate::junit::xml_escape(&case.place(), false),
-                            crate::junit::xml_escape(diff, false)
-                        ));
-                    }
-                }
-            }
-            out.push_str("  </testsuite>\n");
-        }
-        out.push_str("</testsuites>\n");
-        out
-    }
-
-    /// Writes `PASS`/`FAIL` lines (a `FAIL` line ends with the `file:line` of the case), the
-    /// diffs, and a closing count line, with control characters from the packs shown as
-    /// visible escapes (see [`escape_terminal`](crate::escape_terminal)).
-    pub fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        use crate::terminal::escape_terminal as one_line;
-        let mut text = String::new();
-        for result in &self.results {
-            let (rule, name) = (one_line(&result.rule), one_line(&result.name));
-            match &result.failure {
-                None => text.push_str(&format!("PASS {rule} {name}\n")),
-                Some(diff) => {
-                    text.push_str(&format!(
-                        "FAIL {rule} {name} ({})\n",
-                        one_line(&result.place())
-                    ));
-                    for line in diff.lines() {
-                        text.push_str(&format!("    {}\n", one_line(line)));
-                    }
-                }
-            }
-        }
-        text.push_str(&format!(
-            "rules test: {} passed, {} failed\n",
-            self.results.len() - self.failures(),
-            self.failures()
-        ));
-        out.write_all(crate::terminal::escape_terminal_lines(&text).as_bytes())
     }
 }
 
@@ -577,6 +501,23 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
     (!problems.is_empty()).then(|| problems.join("\n"))
 }
 
+/// The output `trace` captured during one case: plain lines when one host wrote them all,
+/// otherwise each prefixed with its host (`fleet: ` for a fleet rule's `check`).
+fn case_output(trace: &Trace) -> Vec<String> {
+    let outputs = trace.outputs();
+    let single = outputs.len() <= 1 && outputs.iter().all(|item| item.host != FLEET_HOST);
+    let mut lines = Vec::new();
+    for item in outputs {
+        let prefix = match item.host.as_str() {
+            _ if single => String::new(),
+            FLEET_HOST => "fleet: ".to_string(),
+            host => format!("{host}: "),
+        };
+        lines.extend(item.lines.into_iter().map(|line| format!("{prefix}{line}")));
+    }
+    lines
+}
+
 fn describe_outcomes(evaluation: &crate::ruleset::Evaluation) -> String {
     evaluation
         .outcomes
@@ -743,6 +684,7 @@ fn run_selected(
                 line,
                 name: name.to_string(),
                 failure: Some(failure),
+                output: Vec::new(),
             };
             let Some(compiled) = rules.rule(&rule) else {
                 if selectors.is_empty() || selectors.iter().any(|s| names_id(s, &rule)) {
@@ -780,7 +722,9 @@ fn run_selected(
                     continue;
                 }
                 cases_run += 1;
-                let failure = run_case(rules, &rule, &file.origin, case);
+                let trace = Trace::all();
+                let failure = trace.run(|| run_case(rules, &rule, &file.origin, case));
+                let output = case_output(&trace);
                 if let (Some(entry), Some(kind)) =
                     (coverage.get_mut(&rule), coverage_kind(&rule, case))
                 {
@@ -796,6 +740,7 @@ fn run_selected(
                     line: Some(case_line(&file.text, case.name.span().start)),
                     name: name.clone(),
                     failure,
+                    output,
                 });
             }
         }
@@ -862,6 +807,7 @@ fn run_selected(
                 line: None,
                 name: "(coverage)".to_string(),
                 failure: Some(failure),
+                output: Vec::new(),
             });
         }
     }

@@ -71,6 +71,8 @@ pub struct RuleSet {
     packs_hash: String,
     rules: Vec<CompiledRule>,
     packs: Vec<LoadedPack>,
+    /// The severity overrides applied, by rule id, sorted.
+    severity_overrides: Vec<(String, Severity)>,
 }
 
 /// What running the rules produced.
@@ -199,11 +201,13 @@ impl RuleSet {
             packs_hash,
             rules,
             packs: loaded,
+            severity_overrides: Vec::new(),
         })
     }
 
-    /// What identifies this rule set: a hash of every loaded pack file and of the ids of the
-    /// rules selected. Shards whose partial results are merged must share it.
+    /// What identifies this rule set: a hash of every loaded pack file, of the ids of the
+    /// rules selected and of the severity overrides. Shards whose partial results are merged
+    /// must share it.
     pub fn fingerprint(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(self.packs_hash.as_bytes());
@@ -211,7 +215,67 @@ impl RuleSet {
             hasher.update([0]);
             hasher.update(rule.meta.id.as_bytes());
         }
+        // Without overrides the fingerprint is what it always was.
+        for (id, severity) in &self.severity_overrides {
+            hasher.update([1]);
+            hasher.update(id.as_bytes());
+            hasher.update([2]);
+            hasher.update(severity.name().as_bytes());
+        }
         hex(&hasher.finalize())
+    }
+
+    /// Gives the rule `id` (any case) the severity `severity`: its findings carry it in every
+    /// report, and `--fail-on` and `severity>=` selections judge the rule by it. Apply overrides
+    /// after loading and before [`RuleSet::select`]. An id no loaded rule has is an error that
+    /// names the nearest ids.
+    pub fn override_severity(&mut self, id: &str, severity: Severity) -> Result<(), String> {
+        let Some(rule) = self
+            .rules
+            .iter_mut()
+            .find(|rule| rule.meta.id.eq_ignore_ascii_case(id))
+        else {
+            let nearest = self.nearest_ids(id, 3);
+            return Err(if nearest.is_empty() {
+                format!("unknown rule id `{id}`: no rule is loaded")
+            } else {
+                format!(
+                    "unknown rule id `{id}`; the nearest loaded ids are {} (see `hiveward rules list`)",
+                    nearest.join(", ")
+                )
+            });
+        };
+        rule.meta.severity = severity;
+        let id = rule.meta.id.clone();
+        self.severity_overrides.retain(|(known, _)| *known != id);
+        self.severity_overrides.push((id, severity));
+        self.severity_overrides.sort();
+        Ok(())
+    }
+
+    /// The severity overrides applied, by rule id, sorted.
+    pub fn severity_overrides(&self) -> &[(String, Severity)] {
+        &self.severity_overrides
+    }
+
+    /// Up to `count` loaded rule ids closest to `id` (edit distance, ignoring case), nearest
+    /// first.
+    fn nearest_ids(&self, id: &str, count: usize) -> Vec<String> {
+        let wanted = id.to_ascii_uppercase();
+        let mut scored: Vec<(usize, &str)> = self
+            .rules
+            .iter()
+            .map(|rule| {
+                let known = rule.meta.id.to_ascii_uppercase();
+                (edit_distance(&wanted, &known), rule.meta.id.as_str())
+            })
+            .collect();
+        scored.sort();
+        scored
+            .into_iter()
+            .take(count)
+            .map(|(_, id)| id.to_string())
+            .collect()
     }
 
     /// The compiled rules, sorted by id.
@@ -415,6 +479,82 @@ pub fn count_by_severity(findings: &[Finding]) -> Vec<(Severity, usize)> {
         .collect()
 }
 
+/// The Levenshtein distance between `a` and `b`, by character.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, left) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, right) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(left != *right);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin() -> RuleSet {
+        RuleSet::load(PackSource::builtin(), Limits::default()).expect("built-in packs load")
+    }
+
+    #[test]
+    fn a_severity_override_changes_the_rule_its_selection_and_the_fingerprint() {
+        let plain = builtin();
+        let mut rules = builtin();
+        assert_eq!(plain.fingerprint(), rules.fingerprint());
+        let before = rules
+            .rule("HW-SMB1-001")
+            .expect("a built-in rule")
+            .meta
+            .severity;
+        assert_ne!(before, Severity::Info);
+        rules
+            .override_severity("hw-smb1-001", Severity::Info)
+            .expect("a loaded rule");
+        assert_eq!(
+            rules.rule("HW-SMB1-001").unwrap().meta.severity,
+            Severity::Info
+        );
+        assert_eq!(
+            rules.severity_overrides(),
+            [("HW-SMB1-001".to_string(), Severity::Info)]
+        );
+        assert_ne!(plain.fingerprint(), rules.fingerprint());
+        let mut other = builtin();
+        other
+            .override_severity("HW-SMB1-001", Severity::Low)
+            .expect("a loaded rule");
+        assert_ne!(other.fingerprint(), rules.fingerprint());
+        // Selections see the new severity.
+        rules
+            .select(&Selection {
+                only: vec!["severity<=info".to_string()],
+                ..Selection::default()
+            })
+            .expect("the selection matches");
+        assert!(rules.rule("HW-SMB1-001").is_some());
+    }
+
+    #[test]
+    fn an_override_of_an_unknown_id_names_the_nearest_ids() {
+        let mut rules = builtin();
+        let error = rules
+            .override_severity("HW-SMB1-01", Severity::High)
+            .unwrap_err();
+        assert!(
+            error.contains("unknown rule id `HW-SMB1-01`") && error.contains("HW-SMB1-001"),
+            "{error}"
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 }

@@ -57,6 +57,12 @@ pub struct Limits {
     /// [`Limits::max_operations`]; array, map, finding and time limits grow with the fleet too
     /// ([`Limits::for_fleet`]).
     pub fleet_operations_per_host: u64,
+    /// Lines of `print`/`debug` output kept per rule × host when it is captured (`rules test`,
+    /// `scan --trace`, `scan --explain`); past it, a visible `…[output cut: …]` line says how
+    /// much more there was.
+    pub max_output_lines: usize,
+    /// Bytes of `print`/`debug` output kept per rule × host when it is captured.
+    pub max_output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -82,6 +88,8 @@ impl Default for Limits {
             max_pack_distinct_words: 32_768,
             max_summary_bytes: 256 << 10,
             fleet_operations_per_host: 20_000,
+            max_output_lines: 200,
+            max_output_bytes: 16 << 10,
         }
     }
 }
@@ -390,8 +398,10 @@ pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) 
         .set_module_resolver(PackModuleResolver { libs });
     engine.disable_symbol("eval");
     harden_standard_library(&mut engine, limits);
-    engine.on_print(|_| {});
-    engine.on_debug(|_, _, _| {});
+    // Output goes to the capture of the rule × host running on this thread, when one is
+    // traced; otherwise nowhere.
+    engine.on_print(crate::trace::capture_print);
+    engine.on_debug(crate::trace::capture_debug);
     engine.on_progress(|operations| {
         if operations % 4096 != 0 {
             return None;

@@ -38,7 +38,8 @@ use crate::fix_text::{generic_fix_markdown, generic_fix_text};
 use crate::outcome::Outcome;
 use crate::rule::{RuleMeta, Severity};
 use crate::ruleset::RuleSet;
-use crate::scan::ScanReport;
+use crate::scan::{ScanHost, ScanReport};
+use crate::spool::Spool;
 
 /// The `uriBaseId` every evidence path is relative to.
 pub const SRCROOT: &str = "%SRCROOT%";
@@ -122,33 +123,63 @@ fn level_name(severity: Severity) -> &'static str {
 /// severity first, when they would exceed `options.max_results` or `options.max_gzip_bytes`;
 /// a notification then says how many. It never fails.
 pub fn to_sarif(report: &ScanReport, rules: &RuleSet, options: &SarifOptions) -> Sarif {
-    render(report, rules, options).0
+    serde_json::from_slice(&sarif_bytes(report, rules, options)).unwrap_or_else(|_| Sarif {
+        version: json!("2.1.0"),
+        runs: Vec::new(),
+        ..Blank::blank()
+    })
 }
 
 /// [`to_sarif`] as pretty-printed JSON ending in a newline, within the size limits.
 pub fn sarif_bytes(report: &ScanReport, rules: &RuleSet, options: &SarifOptions) -> Vec<u8> {
-    render(report, rules, options).1
+    let mut bytes = Vec::new();
+    let _ = write_sarif(report, rules, options, &mut bytes);
+    bytes
 }
 
-fn render(report: &ScanReport, rules: &RuleSet, options: &SarifOptions) -> (Sarif, Vec<u8>) {
+/// Writes [`sarif_bytes`] to `out`. The results are spooled to a temporary file as they are
+/// made and written one at a time, so memory does not grow with the number of findings.
+pub fn write_sarif(
+    report: &ScanReport,
+    rules: &RuleSet,
+    options: &SarifOptions,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let writer = Writer::new(report, rules, options);
     let total = writer.results.len();
     let mut keep = total.min(options.max_results);
     loop {
-        let sarif = writer.assemble(keep);
-        let bytes = pretty(&sarif);
+        let skeleton = writer.skeleton(keep);
+        let length = writer.document_len(&skeleton);
         // Gzip adds at most a header and 5 bytes per 64 KiB block to text that does not
         // compress, so output well below the limit needs no compressing to know it fits.
-        let fits_raw = bytes.len() + bytes.len() / 100 + 64 <= options.max_gzip_bytes;
-        let size = if fits_raw { 0 } else { gzip_size(&bytes) };
+        let fits_raw = length + length / 100 + 64 <= options.max_gzip_bytes;
+        let size = if fits_raw {
+            0
+        } else {
+            gzip_size(&writer, &skeleton)
+        };
         if size <= options.max_gzip_bytes || keep == 0 {
-            return (sarif, bytes);
+            return writer.write_document(&skeleton, out);
         }
         // Shrink in proportion, with a margin, and always by at least one result.
         let estimate =
             (keep as u128 * options.max_gzip_bytes as u128 * 95 / 100 / size as u128) as usize;
         keep = estimate.min(keep - 1);
     }
+}
+
+/// Where the results go in the pretty-printed log: `runs[0].results`, written empty in the
+/// skeleton and filled in as the log is written.
+const RESULTS_PLACE: &str = "\n      \"results\": []";
+
+/// The indentation of one result inside `runs[0].results`.
+const RESULT_INDENT: &str = "        ";
+
+/// The log without its results, pretty-printed, and which results go in it.
+struct Skeleton {
+    text: Vec<u8>,
+    kept: Vec<usize>,
 }
 
 fn pretty(sarif: &Sarif) -> Vec<u8> {
@@ -171,24 +202,36 @@ impl Write for ByteCounter {
     }
 }
 
-fn gzip_size(bytes: &[u8]) -> usize {
+fn gzip_size(writer: &Writer, skeleton: &Skeleton) -> usize {
     let mut encoder = GzEncoder::new(ByteCounter(0), Compression::default());
-    if encoder.write_all(bytes).is_err() {
+    if writer.write_document(skeleton, &mut encoder).is_err() {
         return usize::MAX;
     }
     encoder.finish().map_or(usize::MAX, |counter| counter.0)
 }
 
-/// One result, before the limits are applied.
-struct Candidate {
-    severity: Severity,
-    result: SarifResult,
+/// One result pretty-printed at its place in the log: every line indented by
+/// [`RESULT_INDENT`] (JSON strings hold no raw line breaks, so this is exact).
+fn indented_result(result: &SarifResult) -> String {
+    let text = serde_json::to_string_pretty(result).unwrap_or_default();
+    let mut indented = String::with_capacity(text.len() + text.len() / 8);
+    for (at, line) in text.split('\n').enumerate() {
+        if at > 0 {
+            indented.push('\n');
+        }
+        indented.push_str(RESULT_INDENT);
+        indented.push_str(line);
+    }
+    indented
 }
 
 /// Everything but the choice of results, built once.
 struct Writer {
     rules: Vec<ReportingDescriptor>,
-    results: Vec<Candidate>,
+    /// Every result, pretty-printed at its place ([`indented_result`]), before the limits.
+    results: Spool<String>,
+    /// Each result's length in bytes.
+    result_lengths: Vec<usize>,
     /// Indexes into `results`, highest severity first, then in report order.
     by_severity: Vec<usize>,
     notifications: Vec<Notification>,
@@ -210,6 +253,17 @@ impl Writer {
             .map(|root| normalize(&root))
             .unwrap_or_default();
         let paths = PathMapper { root };
+        let hosts = &report.hosts[..];
+        // Where a finding that names no file points: its host's first readable file.
+        let first_files: BTreeMap<&str, &str> = hosts
+            .iter()
+            .filter_map(|host| {
+                host.files
+                    .iter()
+                    .find(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
+                    .map(|file| (host.name.as_str(), file.path.as_str()))
+            })
+            .collect();
 
         let mut descriptors: Vec<ReportingDescriptor> = Vec::new();
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
@@ -224,41 +278,45 @@ impl Writer {
         let extras = report
             .rules
             .iter()
-            .map(|rule| (&rule.id, &rule.title, rule.severity))
+            .map(|rule| (rule.id.clone(), rule.title.clone(), rule.severity))
             .chain(
                 report
                     .findings
-                    .iter()
-                    .map(|finding| (&finding.rule, &finding.title, finding.severity)),
+                    .stream()
+                    .map(|finding| (finding.rule, finding.title, finding.severity)),
             );
         for (id, title, severity) in extras {
-            if !index.contains_key(id) {
+            if !index.contains_key(&id) {
                 index.insert(id.clone(), descriptors.len());
-                descriptors.push(minimal_descriptor(id, title, severity));
+                descriptors.push(minimal_descriptor(&id, &title, severity));
             }
         }
 
-        let mut results = Vec::new();
+        let results = Spool::new();
+        let mut result_lengths = Vec::new();
+        let mut severities = Vec::new();
         let mut omitted_suppressed = 0;
-        for finding in &report.findings {
+        for finding in report.findings.stream() {
             if options.omit_suppressed && finding.suppression.is_some() {
                 omitted_suppressed += 1;
                 continue;
             }
-            results.push(Candidate {
-                severity: finding.severity,
-                result: finding_result(finding, report, index[&finding.rule], &paths),
-            });
+            let result = finding_result(
+                &finding,
+                &first_files,
+                report.inputs.first().map(String::as_str),
+                index[&finding.rule],
+                &paths,
+            );
+            let text = indented_result(&result);
+            result_lengths.push(text.len());
+            results.push(&text);
+            severities.push(finding.severity);
         }
-        let mut by_severity: Vec<usize> = (0..results.len()).collect();
-        by_severity.sort_by(|&a, &b| {
-            results[b]
-                .severity
-                .cmp(&results[a].severity)
-                .then(a.cmp(&b))
-        });
+        let mut by_severity: Vec<usize> = (0..severities.len()).collect();
+        by_severity.sort_by(|&a, &b| severities[b].cmp(&severities[a]).then(a.cmp(&b)));
 
-        let (notifications, unreadable) = evidence_notifications(report, &paths);
+        let (notifications, unreadable) = evidence_notifications(report, hosts, &paths);
         let mut all_notifications = notifications;
         for error in &report.rule_errors {
             all_notifications.push(rule_error_notification(
@@ -289,7 +347,7 @@ impl Writer {
                 ..Blank::blank()
             });
         }
-        all_notifications.extend(coverage_notifications(report, &index, &paths));
+        all_notifications.extend(coverage_notifications(report, hosts, &index, &paths));
         if !report.passed_over.is_empty() {
             all_notifications.push(Notification {
                 level: Some(json!("note")),
@@ -320,10 +378,11 @@ impl Writer {
         Writer {
             rules: descriptors,
             results,
+            result_lengths,
             by_severity,
             notifications: all_notifications,
-            artifacts: crate::sarif_artifacts::artifacts(report, &paths),
-            coverage: coverage_properties(report),
+            artifacts: crate::sarif_artifacts::artifacts(report, hosts, &paths),
+            coverage: coverage_properties(report, hosts),
             execution_successful: report.rule_errors.is_empty()
                 && report.unchecked.is_empty()
                 && report.summary.hosts_not_checked == 0
@@ -343,16 +402,60 @@ impl Writer {
         }
     }
 
-    /// The log with the `keep` highest-severity results, in report order.
-    fn assemble(&self, keep: usize) -> Sarif {
+    /// The log that keeps the `keep` highest-severity results (in report order), without
+    /// them.
+    fn skeleton(&self, keep: usize) -> Skeleton {
         let total = self.results.len();
         let keep = keep.min(total);
         let mut kept: Vec<usize> = self.by_severity[..keep].to_vec();
         kept.sort_unstable();
-        let results: Vec<SarifResult> = kept
+        Skeleton {
+            text: pretty(&self.assemble(keep)),
+            kept,
+        }
+    }
+
+    /// The length of the log that `skeleton` describes.
+    fn document_len(&self, skeleton: &Skeleton) -> usize {
+        if skeleton.kept.is_empty() {
+            return skeleton.text.len();
+        }
+        let results: usize = skeleton
+            .kept
             .iter()
-            .map(|&index| self.results[index].result.clone())
-            .collect();
+            .map(|&index| self.result_lengths[index] + 2)
+            .sum();
+        // `[]` becomes `[`, a line break, the results with `,` and a line break between, a
+        // line break and the indented `]`.
+        skeleton.text.len() + results - 2 + 1 + 6 + 1
+    }
+
+    /// Writes the log that `skeleton` describes, with its results read back one at a time.
+    fn write_document(&self, skeleton: &Skeleton, out: &mut dyn Write) -> std::io::Result<()> {
+        let place = RESULTS_PLACE.as_bytes();
+        let at = skeleton
+            .text
+            .windows(place.len())
+            .position(|window| window == place);
+        let (Some(at), false) = (at, skeleton.kept.is_empty()) else {
+            return out.write_all(&skeleton.text);
+        };
+        let open = at + place.len() - 1;
+        out.write_all(&skeleton.text[..open])?;
+        for (number, &index) in skeleton.kept.iter().enumerate() {
+            out.write_all(if number == 0 { b"\n" } else { b",\n" })?;
+            let text = self.results.get(index).unwrap_or_default();
+            out.write_all(text.as_bytes())?;
+        }
+        out.write_all(b"\n      ")?;
+        out.write_all(&skeleton.text[open..])
+    }
+
+    /// The log with the `keep` highest-severity results counted, and no result in it.
+    fn assemble(&self, keep: usize) -> Sarif {
+        let total = self.results.len();
+        let keep = keep.min(total);
+        let results: Vec<SarifResult> = Vec::new();
         let mut notifications = self.notifications.clone();
         if keep < total {
             notifications.push(Notification {
@@ -658,7 +761,8 @@ fn minimal_descriptor(id: &str, title: &str, severity: Severity) -> ReportingDes
 
 fn finding_result(
     finding: &Finding,
-    report: &ScanReport,
+    first_files: &BTreeMap<&str, &str>,
+    first_input: Option<&str>,
     rule_index: usize,
     paths: &PathMapper,
 ) -> SarifResult {
@@ -667,18 +771,11 @@ fn finding_result(
         .iter()
         .find_map(|evidence| evidence.file.clone())
         .or_else(|| {
-            report
-                .hosts
-                .iter()
-                .find(|host| host.name == finding.host)
-                .and_then(|host| {
-                    host.files
-                        .iter()
-                        .find(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
-                })
-                .map(|file| file.path.clone())
+            first_files
+                .get(finding.host.as_str())
+                .map(|path| path.to_string())
         })
-        .or_else(|| report.inputs.first().cloned());
+        .or_else(|| first_input.map(str::to_string));
     let evidence: Vec<Value> = finding
         .evidence
         .iter()
@@ -866,6 +963,7 @@ fn logical_locations(finding: &Finding, evidence: &[Value]) -> Vec<LogicalLocati
 /// that lacks evidence `--require` demands (`error`).
 fn coverage_notifications(
     report: &ScanReport,
+    hosts: &[ScanHost],
     index: &BTreeMap<String, usize>,
     paths: &PathMapper,
 ) -> Vec<Notification> {
@@ -876,7 +974,7 @@ fn coverage_notifications(
         .map(|unchecked| (unchecked.rule.as_str(), unchecked.host.as_str()))
         .collect();
     let mut grouped: BTreeMap<(Outcome, String, String), Vec<String>> = BTreeMap::new();
-    for host in &report.hosts {
+    for host in hosts {
         for outcome in &host.outcomes {
             let wanted = match outcome.outcome {
                 Outcome::NotApplicable => true,
@@ -931,7 +1029,7 @@ fn coverage_notifications(
             ..Blank::blank()
         });
     }
-    for host in &report.hosts {
+    for host in hosts {
         for notice in host.notices.iter().filter(|notice| {
             notice.code == "hiveward::scan::nothing_checked"
                 || notice.code == "hiveward::scan::required_evidence_missing"
@@ -950,10 +1048,9 @@ fn coverage_notifications(
 
 /// The run's coverage, for `runs[].properties`: totals, and per host the rules checked out of
 /// those run with the counts of each outcome.
-fn coverage_properties(report: &ScanReport) -> PropertyBag {
+fn coverage_properties(report: &ScanReport, all_hosts: &[ScanHost]) -> PropertyBag {
     let summary = &report.summary;
-    let hosts: Vec<Value> = report
-        .hosts
+    let hosts: Vec<Value> = all_hosts
         .iter()
         .map(|host| {
             json!({
@@ -976,7 +1073,7 @@ fn coverage_properties(report: &ScanReport) -> PropertyBag {
             "checked": summary.checked,
             "passed": summary.passed,
             "notApplicable": summary.not_applicable,
-            "notChecked": report.hosts.iter().map(|host| host.coverage.not_checked).sum::<usize>(),
+            "notChecked": all_hosts.iter().map(|host| host.coverage.not_checked).sum::<usize>(),
             "hostsNotChecked": summary.hosts_not_checked,
             "hostsMissingRequired": summary.hosts_missing_required,
             "perHost": hosts,
@@ -994,7 +1091,11 @@ fn notice_level(level: NoticeLevel) -> &'static str {
 
 /// Notifications for the notices on files and hosts, and for unreadable files; and whether
 /// any file was unreadable.
-fn evidence_notifications(report: &ScanReport, paths: &PathMapper) -> (Vec<Notification>, bool) {
+fn evidence_notifications(
+    report: &ScanReport,
+    hosts: &[ScanHost],
+    paths: &PathMapper,
+) -> (Vec<Notification>, bool) {
     let mut seen: BTreeSet<(String, String, Option<String>, String)> = BTreeSet::new();
     let mut notifications = Vec::new();
     let mut unreadable = report.summary.files_unreadable > 0;
@@ -1018,7 +1119,7 @@ fn evidence_notifications(report: &ScanReport, paths: &PathMapper) -> (Vec<Notif
             ..Blank::blank()
         });
     };
-    for host in &report.hosts {
+    for host in hosts {
         for file in &host.files {
             for notice in &file.notices {
                 add(&host.name, notice, Some(&file.path));

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use serde_sarif::sarif::{Artifact, Message, PropertyBag};
 
 use crate::sarif::PathMapper;
-use crate::scan::ScanReport;
+use crate::scan::{ScanHost, ScanReport};
 
 /// One file, before it becomes an artifact.
 struct Entry {
@@ -44,7 +44,11 @@ pub(crate) fn log_status(file: &FileRecord, log: &str) -> &'static str {
 }
 
 /// The run's artifacts: one per file path, in path order.
-pub(crate) fn artifacts(report: &ScanReport, paths: &PathMapper) -> Vec<Artifact> {
+pub(crate) fn artifacts(
+    report: &ScanReport,
+    hosts: &[ScanHost],
+    paths: &PathMapper,
+) -> Vec<Artifact> {
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     let mut add = |path: &str, host: Option<&str>, make: &dyn Fn() -> Entry| {
         let entry = entries.entry(path.to_string()).or_insert_with(make);
@@ -54,7 +58,7 @@ pub(crate) fn artifacts(report: &ScanReport, paths: &PathMapper) -> Vec<Artifact
             }
         }
     };
-    for host in &report.hosts {
+    for host in hosts {
         for file in &host.files {
             let kind = serde_json::to_value(file.kind).unwrap_or(Value::Null);
             let hive_kind = file

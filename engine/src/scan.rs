@@ -19,6 +19,7 @@ use crate::inspect::ToolInfo;
 use crate::outcome::{Coverage, Outcome, RuleOutcome};
 use crate::rule::{Scope, Severity};
 use crate::ruleset::{context_map, Evaluation, RuleSet};
+use crate::spool::Spool;
 
 /// Settings of one scan.
 #[derive(Clone, Debug, Default)]
@@ -222,12 +223,14 @@ pub struct ScanReport {
     pub params: BTreeMap<String, String>,
     /// The rules run.
     pub rules: Vec<RuleSummary>,
+    // Spooled: kept in a temporary file, read back as the reports need them.
     /// The hosts and their files.
-    pub hosts: Vec<ScanHost>,
+    pub hosts: Spool<ScanHost>,
     /// Files passed over, with reasons.
     pub passed_over: Vec<PassedOver>,
+    // Spooled, as the hosts are.
     /// The findings, by host, severity (highest first) and rule.
-    pub findings: Vec<Finding>,
+    pub findings: Spool<Finding>,
     /// Rules that failed on a host.
     pub rule_errors: Vec<RuleError>,
     /// Rules that could not judge a host because evidence they read is damaged.
@@ -272,7 +275,7 @@ impl ScanReport {
         if let Some(threshold) = fail_on {
             if self
                 .findings
-                .iter()
+                .stream()
                 .any(|finding| finding.suppression.is_none() && finding.severity >= threshold)
             {
                 return EXIT_FINDINGS;
@@ -300,109 +303,142 @@ impl ScanReport {
 /// ([`crate::scan_planned_hosts`], [`crate::finish_scan`]); both give the same report.
 pub fn run_scan(collection: Collection, rules: &RuleSet, settings: &ScanSettings) -> ScanReport {
     let context = context_map(&crate::pipeline::profile_of(settings), &settings.params);
-    let results = collection
+    let results = crate::pipeline::HostResults::new();
+    collection
         .hosts
         .into_par_iter()
         .enumerate()
-        .map(|(index, host)| crate::pipeline::judge_host(index, host, rules, &context, settings))
-        .collect();
+        .for_each(|(index, host)| {
+            results.push(crate::pipeline::judge_host(
+                index, host, rules, &context, settings,
+            ))
+        });
     crate::pipeline::finish_scan(results, collection.passed_over, rules, settings)
 }
 
-/// Builds the report from the hosts' entries (in report order) and everything the rules
-/// made of them.
-pub(crate) fn build_report(
-    mut hosts: Vec<ScanHost>,
-    passed_over: Vec<PassedOver>,
-    evaluation: Evaluation,
-    rules: &RuleSet,
-    settings: &ScanSettings,
-    profile: String,
-) -> ScanReport {
-    let mut summary = ScanSummary {
-        hosts: hosts.len(),
-        passed_over: passed_over.len(),
-        rules: rules.rules().len(),
-        evaluations: evaluation.evaluations,
-        findings: evaluation.findings.len(),
-        rule_errors: evaluation.rule_errors.len(),
-        unchecked: evaluation.unchecked.len(),
-        timed_out: evaluation.timed_out,
-        ..ScanSummary::default()
-    };
-    let mut notices = Vec::new();
-    if let Some(deadline) = settings
-        .deadline
-        .as_ref()
-        .filter(|_| evaluation.timed_out > 0)
-    {
-        note_timeout(&mut hosts, &evaluation.outcomes, deadline);
-        notices.push(Notice {
-            code: TIMEOUT_CODE.to_string(),
-            level: NoticeLevel::Error,
-            file: None,
-            message: format!(
-                "the run's --timeout of {} expired: {} rule × host evaluation(s) were not made or not finished and are reported as not checked; the results are incomplete",
-                deadline.timeout().text,
-                evaluation.timed_out
-            ),
-        });
+/// Builds the report host by host: the hosts' entries in report order, then the findings in
+/// report order, each spooled as it is added, with the counts kept as they go.
+pub(crate) struct ReportBuilder<'a> {
+    report: ScanReport,
+    settings: &'a ScanSettings,
+}
+
+impl<'a> ReportBuilder<'a> {
+    /// A report with no host yet; `totals` gives the evaluation counts, the rule errors and
+    /// the unchecked evaluations (its findings and outcomes are not used).
+    pub(crate) fn start(
+        passed_over: Vec<PassedOver>,
+        totals: &Evaluation,
+        rules: &RuleSet,
+        settings: &'a ScanSettings,
+        profile: String,
+    ) -> ReportBuilder<'a> {
+        let summary = ScanSummary {
+            passed_over: passed_over.len(),
+            rules: rules.rules().len(),
+            evaluations: totals.evaluations,
+            rule_errors: totals.rule_errors.len(),
+            unchecked: totals.unchecked.len(),
+            timed_out: totals.timed_out,
+            ..ScanSummary::default()
+        };
+        let mut notices = Vec::new();
+        if let Some(deadline) = settings.deadline.as_ref().filter(|_| totals.timed_out > 0) {
+            notices.push(Notice {
+                code: TIMEOUT_CODE.to_string(),
+                level: NoticeLevel::Error,
+                file: None,
+                message: format!(
+                    "the run's --timeout of {} expired: {} rule × host evaluation(s) were not made or not finished and are reported as not checked; the results are incomplete",
+                    deadline.timeout().text,
+                    totals.timed_out
+                ),
+            });
+        }
+        let report = ScanReport {
+            tool: ToolInfo::current(),
+            inputs: settings
+                .inputs
+                .iter()
+                .map(|input| hiveward_collectors::path_text(input))
+                .collect(),
+            profile,
+            params: settings.params.clone(),
+            rules: rules
+                .rules()
+                .iter()
+                .map(|rule| RuleSummary {
+                    id: rule.meta.id.clone(),
+                    pack: rule.meta.pack.clone(),
+                    title: rule.meta.title.clone(),
+                    severity: rule.meta.severity,
+                    scope: rule.meta.scope,
+                    builtin: rule.builtin,
+                })
+                .collect(),
+            hosts: Spool::new(),
+            passed_over,
+            findings: Spool::new(),
+            rule_errors: Vec::new(),
+            unchecked: Vec::new(),
+            notices,
+            counts: SeverityCounts::default(),
+            summary,
+        };
+        ReportBuilder { report, settings }
     }
-    attach_outcomes(&mut hosts, evaluation.outcomes, &mut summary);
-    for host in hosts.iter_mut() {
+
+    /// Adds the next host, with every outcome decided on it (host and fleet rules, any order).
+    pub(crate) fn add_host(&mut self, mut host: ScanHost, mut outcomes: Vec<RuleOutcome>) {
+        let summary = &mut self.report.summary;
+        summary.hosts += 1;
+        if let Some(deadline) = self
+            .settings
+            .deadline
+            .as_ref()
+            .filter(|_| summary.timed_out > 0)
+        {
+            note_timeout(&mut host, &outcomes, deadline);
+        }
+        outcomes.sort_by(|a, b| a.rule.cmp(&b.rule));
+        attach_outcomes(&mut host, outcomes, summary);
         if !host.missing_required.is_empty() {
             summary.hosts_missing_required += 1;
-            let notice = required_notice(host);
+            let notice = required_notice(&host);
             host.notices.push(notice);
         }
-    }
-    for file in hosts.iter().flat_map(|host| &host.files) {
-        match file.status {
-            FileStatus::Read => summary.files_read += 1,
-            FileStatus::Partial => summary.files_partial += 1,
-            FileStatus::Listed => summary.files_listed += 1,
-            FileStatus::Unreadable => summary.files_unreadable += 1,
+        for file in &host.files {
+            match file.status {
+                FileStatus::Read => summary.files_read += 1,
+                FileStatus::Partial => summary.files_partial += 1,
+                FileStatus::Listed => summary.files_listed += 1,
+                FileStatus::Unreadable => summary.files_unreadable += 1,
+            }
         }
+        self.report.hosts.push(&host);
     }
-    let mut counts = SeverityCounts::default();
-    for finding in &evaluation.findings {
-        match finding.severity {
-            Severity::Info => counts.info += 1,
-            Severity::Low => counts.low += 1,
-            Severity::Medium => counts.medium += 1,
-            Severity::High => counts.high += 1,
-            Severity::Critical => counts.critical += 1,
+
+    /// Adds the next findings, already in report order.
+    pub(crate) fn add_findings(&mut self, findings: Vec<Finding>) {
+        let counts = &mut self.report.counts;
+        for finding in findings {
+            match finding.severity {
+                Severity::Info => counts.info += 1,
+                Severity::Low => counts.low += 1,
+                Severity::Medium => counts.medium += 1,
+                Severity::High => counts.high += 1,
+                Severity::Critical => counts.critical += 1,
+            }
+            self.report.findings.push(&finding);
         }
+        self.report.summary.findings = self.report.findings.len();
     }
-    ScanReport {
-        tool: ToolInfo::current(),
-        inputs: settings
-            .inputs
-            .iter()
-            .map(|input| hiveward_collectors::path_text(input))
-            .collect(),
-        profile,
-        params: settings.params.clone(),
-        rules: rules
-            .rules()
-            .iter()
-            .map(|rule| RuleSummary {
-                id: rule.meta.id.clone(),
-                pack: rule.meta.pack.clone(),
-                title: rule.meta.title.clone(),
-                severity: rule.meta.severity,
-                scope: rule.meta.scope,
-                builtin: rule.builtin,
-            })
-            .collect(),
-        hosts,
-        passed_over,
-        findings: evaluation.findings,
-        rule_errors: evaluation.rule_errors,
-        unchecked: evaluation.unchecked,
-        notices,
-        counts,
-        summary,
+
+    /// The report, with the rule errors and unchecked evaluations of `totals`.
+    pub(crate) fn finish(mut self, totals: Evaluation) -> ScanReport {
+        self.report.rule_errors = totals.rule_errors;
+        self.report.unchecked = totals.unchecked;
+        self.report
     }
 }
 
@@ -423,89 +459,75 @@ fn required_notice(host: &ScanHost) -> Notice {
 /// The code of the notices that say the run's `--timeout` expired.
 pub(crate) const TIMEOUT_CODE: &str = "hiveward::scan::timeout";
 
-/// Adds to each host whose evaluations the run's deadline stopped or kept from running a
-/// notice naming those rules.
-fn note_timeout(hosts: &mut [ScanHost], outcomes: &[RuleOutcome], deadline: &RunDeadline) {
+/// Adds to a host whose evaluations the run's deadline stopped or kept from running a notice
+/// naming those rules.
+fn note_timeout(host: &mut ScanHost, outcomes: &[RuleOutcome], deadline: &RunDeadline) {
     let reasons = [deadline.not_run_reason(), deadline.stopped_reason()];
-    for host in hosts.iter_mut() {
-        let rules: Vec<&str> = outcomes
-            .iter()
-            .filter(|outcome| {
-                outcome.host.eq_ignore_ascii_case(&host.name)
-                    && outcome.outcome == Outcome::NotChecked
-                    && outcome
-                        .reason
-                        .as_ref()
-                        .is_some_and(|reason| reasons.contains(reason))
-            })
-            .map(|outcome| outcome.rule.as_str())
-            .collect();
-        if rules.is_empty() {
-            continue;
-        }
-        host.notices.push(Notice {
-            code: TIMEOUT_CODE.to_string(),
-            level: NoticeLevel::Error,
-            file: None,
-            message: format!(
-                "{}: the run's --timeout of {} expired before {} rule(s) could check this host: {}",
-                host.name,
-                deadline.timeout().text,
-                rules.len(),
-                rules.join(", ")
-            ),
-        });
+    let rules: Vec<&str> = outcomes
+        .iter()
+        .filter(|outcome| {
+            outcome.outcome == Outcome::NotChecked
+                && outcome
+                    .reason
+                    .as_ref()
+                    .is_some_and(|reason| reasons.contains(reason))
+        })
+        .map(|outcome| outcome.rule.as_str())
+        .collect();
+    if rules.is_empty() {
+        return;
     }
+    let mut rules = rules;
+    rules.sort_unstable();
+    host.notices.push(Notice {
+        code: TIMEOUT_CODE.to_string(),
+        level: NoticeLevel::Error,
+        file: None,
+        message: format!(
+            "{}: the run's --timeout of {} expired before {} rule(s) could check this host: {}",
+            host.name,
+            deadline.timeout().text,
+            rules.len(),
+            rules.join(", ")
+        ),
+    });
 }
 
 /// Gives each host its outcomes and coverage, counts them, and notes hosts on which no rule
 /// could check anything, with what they lacked.
-fn attach_outcomes(hosts: &mut [ScanHost], outcomes: Vec<RuleOutcome>, summary: &mut ScanSummary) {
-    let mut by_host: BTreeMap<String, Vec<RuleOutcome>> = BTreeMap::new();
-    for outcome in outcomes {
-        by_host
-            .entry(outcome.host.to_lowercase())
-            .or_default()
-            .push(outcome);
+fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>, summary: &mut ScanSummary) {
+    host.coverage = Coverage::of(&mine);
+    summary.checked += host.coverage.checked;
+    summary.passed += host.coverage.passed;
+    summary.not_applicable += host.coverage.not_applicable;
+    if host.coverage.checked == 0 && host.coverage.rules > 0 {
+        summary.hosts_not_checked += 1;
+        let message = format!(
+            "{}: no rule could check anything on this host ({} rule(s): {} not applicable, {} not checked, {} failed); it has {}; the rules lacked: {}",
+            host.name,
+            host.coverage.rules,
+            host.coverage.not_applicable,
+            host.coverage.not_checked,
+            host.coverage.errors,
+            evidence_held(host),
+            lacking_summary(&mine)
+        );
+        host.notices.push(Notice {
+            code: "hiveward::scan::nothing_checked".to_string(),
+            level: NoticeLevel::Error,
+            file: None,
+            message,
+        });
     }
-    for host in hosts.iter_mut() {
-        let mut mine = by_host
-            .remove(&host.name.to_lowercase())
-            .unwrap_or_default();
-        mine.sort_by(|a, b| a.rule.cmp(&b.rule));
-        host.coverage = Coverage::of(&mine);
-        summary.checked += host.coverage.checked;
-        summary.passed += host.coverage.passed;
-        summary.not_applicable += host.coverage.not_applicable;
-        if host.coverage.checked == 0 && host.coverage.rules > 0 {
-            summary.hosts_not_checked += 1;
-            let message = format!(
-                "{}: no rule could check anything on this host ({} rule(s): {} not applicable, {} not checked, {} failed); it has {}; the rules lacked: {}",
-                host.name,
-                host.coverage.rules,
-                host.coverage.not_applicable,
-                host.coverage.not_checked,
-                host.coverage.errors,
-                evidence_held(host),
-                lacking_summary(&mine)
-            );
-            host.notices.push(Notice {
-                code: "hiveward::scan::nothing_checked".to_string(),
-                level: NoticeLevel::Error,
-                file: None,
-                message,
-            });
-        }
-        host.outcomes = mine
-            .into_iter()
-            .map(|outcome| HostOutcome {
-                rule: outcome.rule,
-                outcome: outcome.outcome,
-                reason: outcome.reason,
-                findings: outcome.findings,
-            })
-            .collect();
-    }
+    host.outcomes = mine
+        .into_iter()
+        .map(|outcome| HostOutcome {
+            rule: outcome.rule,
+            outcome: outcome.outcome,
+            reason: outcome.reason,
+            findings: outcome.findings,
+        })
+        .collect();
 }
 
 /// What the rules lacked, most often missing first: each reason is split into its parts

@@ -7,6 +7,7 @@
 //! text through [`escape_terminal_lines`] as a last guard, so no control sequence reaches the
 //! terminal; in colour the guard keeps only the colour sequences the report puts in itself.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
@@ -189,7 +190,17 @@ pub fn write_scan_text_with(
 }
 
 fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
-    for host in &report.hosts {
+    // The detailed layout lists each host's findings under it: they are grouped once.
+    let hosts = &report.hosts[..];
+    let all_findings = &report.findings[..];
+    let mut by_host: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for finding in all_findings {
+        by_host
+            .entry(finding.host.as_str())
+            .or_default()
+            .push(finding);
+    }
+    for host in hosts {
         let os = match (&host.os, &host.os_build) {
             (Some(name), Some(build)) => {
                 format!(" ({}, build {})", one_line(name), one_line(build))
@@ -215,11 +226,7 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
             let level = format!("{:?}", notice.level).to_lowercase();
             writeln!(out, "  {level}: {}", one_line(&notice.message))?;
         }
-        let findings: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|finding| finding.host == host.name)
-            .collect();
+        let findings = by_host.get(host.name.as_str()).cloned().unwrap_or_default();
         if findings.is_empty() {
             writeln!(out, "  {}", no_findings_line(host))?;
         }
@@ -262,10 +269,10 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
         }
         writeln!(out)?;
     }
-    for finding in report
-        .findings
+    let known: HashSet<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
+    for finding in all_findings
         .iter()
-        .filter(|finding| !report.hosts.iter().any(|host| host.name == finding.host))
+        .filter(|finding| !known.contains(finding.host.as_str()))
     {
         write_finding(finding, paint, out)?;
     }

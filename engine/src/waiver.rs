@@ -590,8 +590,17 @@ impl Waivers {
     /// finding, naming the file and line, the rule, the host and the expiry date; and a note
     /// (`hiveward::waiver::unused`) for each waiver that matched no finding.
     pub fn apply(&self, findings: &mut [Finding], today: Date) -> Vec<Notice> {
+        self.apply_each(|waive| findings.iter_mut().for_each(waive), today)
+    }
+
+    /// [`Waivers::apply`] over findings `each` visits one at a time (a spooled report's).
+    pub fn apply_each(
+        &self,
+        each: impl FnOnce(&mut dyn FnMut(&mut Finding)),
+        today: Date,
+    ) -> Vec<Notice> {
         let mut matched: Vec<Vec<(String, String)>> = vec![Vec::new(); self.waivers.len()];
-        for finding in findings.iter_mut() {
+        each(&mut |finding: &mut Finding| {
             let mut waived = matches!(
                 finding.suppression,
                 Some(Suppression {
@@ -609,7 +618,7 @@ impl Waivers {
                     waived = true;
                 }
             }
-        }
+        });
         let mut notices = Vec::new();
         for (waiver, matched) in self.waivers.iter().zip(matched) {
             let place = format!("{}:{}", self.origin, waiver.line);

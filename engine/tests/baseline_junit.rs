@@ -503,7 +503,7 @@ fn fleet_rules_get_a_testcase_per_named_host_or_one_for_the_fleet() {
         let mut finding = report.findings[0].clone();
         finding.rule = fleet_rule.id.clone();
         finding.host = host.to_string();
-        report.findings.push(finding);
+        report.findings.append(finding);
     }
     report.rule_errors.push(RuleError {
         rule: "HW-FLEET-003".to_string(),

@@ -540,7 +540,7 @@ fn waived_and_baselined_findings_are_suppressed_or_omitted() {
     let fixture = Fixture::new();
     let mut report = fixture.report.clone();
     let justification = "FILES is still reached through the alias until the move in June";
-    for finding in &mut report.findings {
+    for finding in report.findings.iter_mut() {
         if finding.rule == "HW-STRICT-001" {
             finding.suppression = Some(Suppression {
                 kind: SuppressionKind::Waiver,

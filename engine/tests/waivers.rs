@@ -50,7 +50,7 @@ fn findings() -> Vec<Finding> {
         find(&findings, "HW-HARD-003", "WKS7").is_some(),
         "{findings:#?}"
     );
-    findings
+    findings.to_vec()
 }
 
 fn find<'a>(findings: &'a [Finding], rule: &str, host: &str) -> Option<&'a Finding> {

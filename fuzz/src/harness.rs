@@ -25,7 +25,7 @@ use hiveward_collectors::{
 use hiveward_engine::{
     check_partials, escape_terminal, finish_scan, is_terminal_control, load_baseline, load_waivers,
     read_partial, render_diagnostic_text, rule_show_text, rules_list_text, rules_markdown,
-    run_scan, Date, Finding, Limits, PackSource, RuleSet, ScanSettings, SourceFile,
+    run_scan, Date, Finding, HostResults, Limits, PackSource, RuleSet, ScanSettings, SourceFile,
 };
 
 /// A harness: takes one input and panics when a promise is broken.
@@ -483,7 +483,7 @@ fn sample_findings() -> &'static [Finding] {
             profile: "cis".to_string(),
             ..ScanSettings::default()
         };
-        run_scan(collection, &rules, &settings).findings
+        run_scan(collection, &rules, &settings).findings.to_vec()
     })
 }
 
@@ -551,7 +551,7 @@ pub fn partial(data: &[u8]) {
         ..ScanSettings::default()
     };
     let report = finish_scan(
-        partial.hosts,
+        partial.hosts.stream().collect::<HostResults>(),
         partial.passed_over,
         builtin_rules(),
         &settings,

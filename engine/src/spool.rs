@@ -1,0 +1,453 @@
+//! An append-only sequence kept in a temporary file: the report's hosts and findings, and the
+//! hosts' results while a scan runs, so that a scan's memory does not grow with its bundle.
+//!
+//! Items are stored as compact JSON, one after another, and read back one at a time, in order
+//! or by position ([`Spool::stream`], [`Spool::get`]); only the positions stay in memory (12
+//! bytes per item). A consumer that needs every item at once (grouping, sorting, changing
+//! them) dereferences the spool as a slice: the items are then read into memory once, and
+//! from then on the spool is that vector. Serialising streams from the file unless the items
+//! were read into memory. Written by hand: no
+//! crate offers a serde-typed, append-only, random-access sequence over an unnamed temporary
+//! file that serialises as a plain sequence.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, OnceLock};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Bytes kept in memory before they are written to the file.
+const BUFFER_LIMIT: usize = 256 * 1024;
+
+/// A sequence of `T` stored in a temporary file (created on the first write that does not fit
+/// in memory; deleted when the spool is dropped).
+pub struct Spool<T> {
+    store: Mutex<Store>,
+    /// The items in memory, once a consumer asked for them all (see [`Spool::items`]).
+    loaded: OnceLock<Vec<T>>,
+}
+
+/// The bytes of a spool: what the file holds, then the buffer not yet written.
+#[derive(Default)]
+struct Store {
+    file: Option<File>,
+    /// Bytes in the file.
+    written: u64,
+    /// Bytes after `written`, not yet in the file.
+    buffer: Vec<u8>,
+    /// Where each item starts, and its length.
+    items: Vec<(u64, u32)>,
+    /// The first error met writing or reading the file; later reads give nothing.
+    failed: Option<String>,
+}
+
+impl Store {
+    fn end(&self) -> u64 {
+        self.written + self.buffer.len() as u64
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let start = self.end();
+        self.buffer.extend_from_slice(bytes);
+        self.items.push((start, bytes.len() as u32));
+        if self.buffer.len() >= BUFFER_LIMIT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.buffer.is_empty() || self.failed.is_some() {
+            return;
+        }
+        let result = (|| -> std::io::Result<()> {
+            if self.file.is_none() {
+                self.file = Some(tempfile::tempfile()?);
+            }
+            let file = self.file.as_mut().expect("created above");
+            file.seek(SeekFrom::Start(self.written))?;
+            file.write_all(&self.buffer)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.written += self.buffer.len() as u64;
+                self.buffer.clear();
+            }
+            // The buffer is kept: the items stay readable from memory.
+            Err(error) => self.failed = Some(error.to_string()),
+        }
+    }
+
+    fn read(&mut self, position: usize) -> Option<Vec<u8>> {
+        let (start, len) = *self.items.get(position)?;
+        if start >= self.written {
+            let from = (start - self.written) as usize;
+            return self
+                .buffer
+                .get(from..from + len as usize)
+                .map(<[u8]>::to_vec);
+        }
+        let file = self.file.as_mut()?;
+        let mut bytes = vec![0; len as usize];
+        let read = file
+            .seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut bytes));
+        match read {
+            Ok(()) => Some(bytes),
+            Err(error) => {
+                self.failed.get_or_insert(error.to_string());
+                None
+            }
+        }
+    }
+}
+
+impl<T> Default for Spool<T> {
+    fn default() -> Spool<T> {
+        Spool {
+            store: Mutex::new(Store::default()),
+            loaded: OnceLock::new(),
+        }
+    }
+}
+
+impl<T> Spool<T> {
+    /// An empty spool.
+    pub fn new() -> Spool<T> {
+        Spool::default()
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many items it holds.
+    pub fn len(&self) -> usize {
+        match self.loaded.get() {
+            Some(items) => items.len(),
+            None => self.store().items.len(),
+        }
+    }
+
+    /// Whether it holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first error met writing or reading the temporary file, if any: items written since
+    /// are kept in memory, but an item that could not be read back is missing from what
+    /// [`Spool::iter`] gives.
+    pub fn failure(&self) -> Option<String> {
+        self.store().failed.clone()
+    }
+}
+
+impl<T: Serialize> Spool<T> {
+    /// Appends `item`; returns its position. Safe to call from several threads at once (the
+    /// item is serialised before the spool is locked). Items are pushed before any consumer
+    /// reads them all into memory; pushing after that is a programming error.
+    pub fn push(&self, item: &T) -> usize {
+        debug_assert!(self.loaded.get().is_none(), "pushed to a loaded spool");
+        let bytes = serde_json::to_vec(item).unwrap_or_default();
+        let mut store = self.store();
+        store.append(&bytes);
+        store.items.len() - 1
+    }
+}
+
+impl<T: DeserializeOwned> Spool<T> {
+    /// The item at `position`, read back from the file.
+    pub fn get(&self, position: usize) -> Option<T>
+    where
+        T: Clone,
+    {
+        if let Some(items) = self.loaded.get() {
+            return items.get(position).cloned();
+        }
+        let bytes = self.store().read(position)?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Every item, in memory: read from the file on the first call, kept from then on.
+    pub fn items(&self) -> &[T] {
+        self.loaded.get_or_init(|| {
+            let len = self.store().items.len();
+            (0..len).filter_map(|at| self.read(at)).collect()
+        })
+    }
+
+    fn read(&self, position: usize) -> Option<T> {
+        let bytes = self.store().read(position)?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Every item, in the order they were pushed, each read when it is reached (without
+    /// reading them all into memory).
+    pub fn stream(&self) -> SpoolIter<'_, T>
+    where
+        T: Clone,
+    {
+        SpoolIter {
+            spool: self,
+            next: 0,
+            end: self.len(),
+        }
+    }
+
+    /// Rewrites every item with `change`, in order, without reading them all into memory.
+    pub fn update(&mut self, mut change: impl FnMut(&mut T))
+    where
+        T: Serialize + Clone,
+    {
+        if let Some(items) = self.loaded.get_mut() {
+            items.iter_mut().for_each(change);
+            return;
+        }
+        let updated = Spool::new();
+        for mut item in self.stream() {
+            change(&mut item);
+            updated.push(&item);
+        }
+        *self = updated;
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Clone> Spool<T> {
+    /// Appends `item`, whether or not the items were read into memory.
+    pub fn append(&mut self, item: T) {
+        match self.loaded.get_mut() {
+            Some(items) => items.push(item),
+            None => {
+                self.push(&item);
+            }
+        }
+    }
+
+    /// Keeps only the items `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        if let Some(items) = self.loaded.get_mut() {
+            items.retain(keep);
+            return;
+        }
+        *self = self.stream().filter(|item| keep(item)).collect();
+    }
+}
+
+impl<T: DeserializeOwned> Deref for Spool<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.items()
+    }
+}
+
+impl<T: DeserializeOwned> DerefMut for Spool<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        self.items();
+        self.loaded
+            .get_mut()
+            .map(Vec::as_mut_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The items of a [`Spool`], read one at a time.
+pub struct SpoolIter<'a, T> {
+    spool: &'a Spool<T>,
+    next: usize,
+    end: usize,
+}
+
+impl<T: DeserializeOwned + Clone> Iterator for SpoolIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        while self.next < self.end {
+            self.next += 1;
+            if let Some(item) = self.spool.get(self.next - 1) {
+                return Some(item);
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.end - self.next))
+    }
+}
+
+impl<'a, T: DeserializeOwned> IntoIterator for &'a Spool<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> std::slice::Iter<'a, T> {
+        self.items().iter()
+    }
+}
+
+impl<T: Serialize> FromIterator<T> for Spool<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Spool<T> {
+        let spool = Spool::new();
+        for item in items {
+            spool.push(&item);
+        }
+        spool
+    }
+}
+
+impl<T: Serialize> From<Vec<T>> for Spool<T> {
+    fn from(items: Vec<T>) -> Spool<T> {
+        items.into_iter().collect()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Clone> Clone for Spool<T> {
+    fn clone(&self) -> Spool<T> {
+        self.stream().collect()
+    }
+}
+
+impl<T: DeserializeOwned + PartialEq + Clone> PartialEq for Spool<T> {
+    fn eq(&self, other: &Spool<T>) -> bool {
+        self.len() == other.len() && self.stream().eq(other.stream())
+    }
+}
+
+impl<T: DeserializeOwned + Eq + Clone> Eq for Spool<T> {}
+
+impl<T> fmt::Debug for Spool<T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Spool({} items)", self.len())
+    }
+}
+
+/// Serialised as a sequence, each item read from the file as the serialiser reaches it (or
+/// from memory, once the items were read into it).
+impl<T: Serialize + DeserializeOwned> Serialize for Spool<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut sequence = serializer.serialize_seq(Some(self.len()))?;
+        match self.loaded.get() {
+            Some(items) => {
+                for item in items {
+                    sequence.serialize_element(item)?;
+                }
+            }
+            None => {
+                for position in 0..self.len() {
+                    if let Some(item) = self.read(position) {
+                        sequence.serialize_element(&item)?;
+                    }
+                }
+            }
+        }
+        sequence.end()
+    }
+}
+
+/// Read from a sequence, each item spooled as it is read.
+impl<'de, T: Serialize + Deserialize<'de>> Deserialize<'de> for Spool<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Spool<T>, D::Error> {
+        struct Items<T>(std::marker::PhantomData<fn() -> T>);
+        impl<'de, T: Serialize + Deserialize<'de>> serde::de::Visitor<'de> for Items<T> {
+            type Value = Spool<T>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut sequence: A,
+            ) -> Result<Spool<T>, A::Error> {
+                let spool = Spool::new();
+                while let Some(item) = sequence.next_element::<T>()? {
+                    spool.push(&item);
+                }
+                Ok(spool)
+            }
+        }
+        deserializer.deserialize_seq(Items(std::marker::PhantomData))
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Spool<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Vec<T> as schemars::JsonSchema>::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        <Vec<T> as schemars::JsonSchema>::schema_id()
+    }
+
+    fn inline_schema() -> bool {
+        <Vec<T> as schemars::JsonSchema>::inline_schema()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<T> as schemars::JsonSchema>::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_come_back_in_order_and_by_position_past_the_buffer() {
+        let spool: Spool<String> = Spool::new();
+        let items: Vec<String> = (0..20_000)
+            .map(|n| format!("item {n} {}", "x".repeat(n % 97)))
+            .collect();
+        for item in &items {
+            spool.push(item);
+        }
+        assert!(spool.store().written > 0, "the file was used");
+        assert_eq!(spool.len(), items.len());
+        assert_eq!(spool.get(12_345).as_ref(), Some(&items[12_345]));
+        assert_eq!(spool.get(items.len() - 1).as_ref(), items.last());
+        assert_eq!(spool.get(items.len()), None);
+        assert!(spool.stream().eq(items.iter().cloned()));
+        assert_eq!(spool.failure(), None);
+        assert_eq!(
+            spool.loaded.get(),
+            None,
+            "streaming reads nothing into memory"
+        );
+        assert_eq!(&spool[..], &items[..]);
+    }
+
+    #[test]
+    fn serialises_as_the_vector_would() {
+        let items = vec![vec![1, 2], vec![], vec![3]];
+        let spool = Spool::from(items.clone());
+        assert_eq!(
+            serde_json::to_string_pretty(&spool).unwrap(),
+            serde_json::to_string_pretty(&items).unwrap()
+        );
+        let back: Spool<Vec<u32>> = serde_json::from_str("[[1,2],[],[3]]").unwrap();
+        assert_eq!(back.to_vec(), items);
+        assert_eq!(serde_json::to_string(&back).unwrap(), "[[1,2],[],[3]]");
+        assert_eq!(back, spool);
+    }
+
+    #[test]
+    fn update_rewrites_every_item() {
+        let mut spool: Spool<u32> = (0..1000).collect();
+        spool.update(|item| *item *= 2);
+        assert_eq!(spool.stream().sum::<u32>(), 999 * 1000);
+        spool[0] = 7;
+        spool.update(|item| *item += 1);
+        assert_eq!(spool.get(0), Some(8));
+        spool.append(5);
+        // 8, then 3, 5, 7 … 1999 (each 2n + 1), then the 5 appended: only the odd stay.
+        spool.retain(|item| item % 2 == 1);
+        assert_eq!(spool.len(), 1000);
+        assert_eq!(spool.get(0), Some(3));
+        assert_eq!(spool.get(999), Some(5));
+        assert_eq!(serde_json::to_value(&spool).unwrap()[1], 5);
+    }
+}
