@@ -1,7 +1,9 @@
 //! One host's registry: hives and `.reg` exports mounted at the paths Windows gives them,
 //! with `CurrentControlSet` resolved and names matched without regard to case.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -155,11 +157,27 @@ pub struct HostRegistry {
     stated_key_times: Vec<(String, u64)>,
     /// Values already read, by case-folded path and name: rules read the same few values
     /// many times, and each read walks the hive from its root.
-    value_cache: std::sync::Mutex<std::collections::HashMap<(String, String), CachedValue>>,
+    value_cache: Mutex<HashMap<(String, String), CachedValue>>,
+    /// Whether a key exists, by case-folded path, as [`HostRegistry::key_exists`] found it.
+    key_cache: Mutex<HashMap<String, bool>>,
+    /// Where an absent value would be read, by case-folded path ([`HostRegistry::locate`]).
+    place_cache: Mutex<HashMap<String, Option<Located<()>>>>,
+    /// The control set `CurrentControlSet` means in each SYSTEM hive, by the hive's address
+    /// among the sources (the cache is cleared when a source is added): finding it lists the
+    /// hive's root keys, and nearly every path goes through it.
+    hive_sets: Mutex<HashMap<usize, Option<String>>>,
 }
 
 /// A value read once, as [`HostRegistry::value`] found it (errors are not kept).
 type CachedValue = Option<Located<RegValue>>;
+
+/// Locks one of the caches; a cache whose lock was poisoned is still consistent (each entry
+/// is written whole), so it is used as it is.
+fn lock<T>(cache: &Mutex<T>) -> MutexGuard<'_, T> {
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 impl HostRegistry {
     /// An empty registry.
@@ -169,7 +187,10 @@ impl HostRegistry {
 
     /// Adds a source. Hives answer before exports; otherwise the first added answers first.
     pub fn add(&mut self, source: RegistrySource) {
-        self.cache().clear();
+        lock(&self.value_cache).clear();
+        lock(&self.key_cache).clear();
+        lock(&self.place_cache).clear();
+        lock(&self.hive_sets).clear();
         self.sources.push(source);
         self.sources
             .sort_by_key(|source| matches!(source, RegistrySource::Export(_)));
@@ -280,6 +301,16 @@ impl HostRegistry {
     /// the key, else of the first source whose mount covers the path. Evidence for an absent
     /// value cites it.
     pub fn locate(&self, path: &str) -> Option<Located<()>> {
+        let key = path.to_lowercase();
+        if let Some(place) = lock(&self.place_cache).get(&key) {
+            return place.clone();
+        }
+        let place = self.locate_uncached(path);
+        lock(&self.place_cache).insert(key, place.clone());
+        place
+    }
+
+    fn locate_uncached(&self, path: &str) -> Option<Located<()>> {
         let candidates = self.candidates(&RegPath::parse(path));
         candidates
             .iter()
@@ -302,20 +333,12 @@ impl HostRegistry {
         name: &str,
     ) -> Result<Option<Located<RegValue>>, EvidenceError> {
         let key = (path.to_lowercase(), name.to_lowercase());
-        if let Some(found) = self.cache().get(&key) {
+        if let Some(found) = lock(&self.value_cache).get(&key) {
             return Ok(found.clone());
         }
         let found = self.first_hit(path, |source, components| source.value(components, name))?;
-        self.cache().insert(key, found.clone());
+        lock(&self.value_cache).insert(key, found.clone());
         Ok(found)
-    }
-
-    fn cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), CachedValue>> {
-        self.value_cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reads every value of a key.
@@ -360,15 +383,28 @@ impl HostRegistry {
 
     /// Whether a key exists in any source.
     pub fn key_exists(&self, path: &str) -> Result<bool, EvidenceError> {
-        Ok(self
+        let key = path.to_lowercase();
+        if let Some(exists) = lock(&self.key_cache).get(&key) {
+            return Ok(*exists);
+        }
+        let exists = self
             .first_hit(path, |source, components| {
                 Ok(source.key_exists(components)?.then_some(()))
             })?
-            .is_some())
+            .is_some();
+        lock(&self.key_cache).insert(key, exists);
+        Ok(exists)
     }
 
     fn hive_control_set(&self, hive: &HiveFile) -> Option<String> {
-        control_set_of(&RegistrySource::borrowed_hive_reader(hive), &[]).map(|choice| choice.name)
+        let address = std::ptr::from_ref(hive) as usize;
+        if let Some(set) = lock(&self.hive_sets).get(&address) {
+            return set.clone();
+        }
+        let set = control_set_of(&RegistrySource::borrowed_hive_reader(hive), &[])
+            .map(|choice| choice.name);
+        lock(&self.hive_sets).insert(address, set.clone());
+        set
     }
 
     fn choose_control_set(&self) -> Option<ControlSetChoice> {

@@ -2,10 +2,12 @@
 //! the schema and the pack, and the `check` function it must define (a fleet rule also
 //! `summarize`).
 
+use std::collections::BTreeSet;
+
 use rhai::Engine;
 
 use crate::error::RuleLoadError;
-use crate::load_checks::{check_script, known_engine_functions};
+use crate::load_checks::check_script;
 use crate::load_limits::parse_error_message;
 use crate::pack::{PackManifest, SourceFile};
 use crate::rule::{RuleMeta, Scope as RuleScope};
@@ -17,6 +19,7 @@ use crate::sandbox::{source_name, Limits};
 /// place in the file.
 pub(crate) fn compile_rule(
     engine: &Engine,
+    known: &BTreeSet<String>,
     manifest: &PackManifest,
     file: &SourceFile,
     builtin: bool,
@@ -26,7 +29,7 @@ pub(crate) fn compile_rule(
         RuleLoadError::at_position(file, error.position(), parse_error_message(&error, limits))
     })?;
     ast.set_source(source_name(&manifest.name, &file.file_name));
-    check_calls_and_imports(engine, &ast, file)?;
+    check_calls_and_imports(engine, known, &ast, file)?;
     let rule_offset = file.text.find("RULE").unwrap_or(0);
     let Some((_, _, value)) = ast
         .iter_literal_variables(true, true)
@@ -123,22 +126,43 @@ pub(crate) fn compile_rule(
         meta,
         file: file.clone(),
         builtin,
-        ast,
+        ast: without_metadata(&ast, &file.text),
         takes_context,
         check_position,
         summarize,
     })
 }
 
+/// The rule's AST as calls run it: every call first evaluates the top-level statements (so that
+/// the imports are in place), and the `RULE` metadata map, read once at load time, need not be
+/// rebuilt for every host. A rule whose functions reach top-level constants through `global::`
+/// keeps its whole AST.
+fn without_metadata(ast: &rhai::AST, text: &str) -> rhai::AST {
+    if text.contains("global::") {
+        return ast.clone();
+    }
+    let kept: Vec<rhai::Stmt> = ast
+        .statements()
+        .iter()
+        .filter(|statement| !matches!(statement, rhai::Stmt::Var(var, ..) if var.0.name == "RULE"))
+        .cloned()
+        .collect();
+    let mut lean = rhai::AST::new(kept, ast.shared_lib().clone());
+    if let Some(source) = ast.source() {
+        lean.set_source(source.to_string());
+    }
+    lean
+}
+
 /// Refuses a rule that calls a function that exists nowhere, or imports a module outside its
 /// pack's `lib/` folder (in the rule or in a module it imports): the first problem, at its place.
 fn check_calls_and_imports(
     engine: &Engine,
+    known: &BTreeSet<String>,
     ast: &rhai::AST,
     file: &SourceFile,
 ) -> Result<(), RuleLoadError> {
-    let known = known_engine_functions(engine);
-    let Some(problem) = check_script(engine, ast, &known).into_iter().next() else {
+    let Some(problem) = check_script(engine, ast, known).into_iter().next() else {
         return Ok(());
     };
     Err(match &problem.module {

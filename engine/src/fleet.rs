@@ -121,6 +121,9 @@ fn check_plain(value: &Dynamic, path: &str, depth: usize) -> Result<(), String> 
 
 /// The fleet a fleet rule's `fn check(fleet)` receives: one summary per host that returned
 /// one, each with a `name` field (the host's name), in host-name order.
+///
+/// The summaries stay compact JSON and each becomes a Rhai map only when a lookup returns it:
+/// as maps, ten thousand summaries would take several times the memory of their text.
 #[derive(Clone)]
 pub struct Fleet(Arc<FleetData>);
 
@@ -128,10 +131,39 @@ pub struct Fleet(Arc<FleetData>);
 type FieldIndex = HashMap<String, Vec<usize>>;
 
 struct FleetData {
-    summaries: Vec<Dynamic>,
+    summaries: Vec<StoredSummary>,
     names: HashMap<String, usize>,
     hosts: usize,
     indexes: Mutex<HashMap<String, Arc<FieldIndex>>>,
+}
+
+/// One host's summary as `summarize` stored it.
+struct StoredSummary {
+    host: String,
+    json: Box<RawValue>,
+}
+
+impl StoredSummary {
+    /// The summary as the rule sees it: a map with the host's `name`.
+    fn to_dynamic(&self) -> Dynamic {
+        match serde_json::from_str::<Dynamic>(self.json.get())
+            .ok()
+            .and_then(|value| value.try_cast::<Map>())
+        {
+            Some(mut map) => {
+                map.insert("name".into(), self.host.as_str().into());
+                Dynamic::from_map(map)
+            }
+            // Checked when the fleet was made.
+            None => Dynamic::UNIT,
+        }
+    }
+
+    /// One field of the summary, without reading the others into maps.
+    fn field(&self, field: &str) -> Option<Dynamic> {
+        let fields: HashMap<String, &RawValue> = serde_json::from_str(self.json.get()).ok()?;
+        serde_json::from_str(fields.get(field)?.get()).ok()
+    }
 }
 
 impl Fleet {
@@ -150,14 +182,16 @@ impl Fleet {
                     contribution.host
                 )
             })?;
-            let Some(mut map) = value.try_cast::<Map>() else {
+            if !value.is_map() {
                 return Err(format!("the summary of {} is not a map", contribution.host));
-            };
-            map.insert("name".into(), contribution.host.as_str().into());
+            }
             names
                 .entry(contribution.host.to_lowercase())
                 .or_insert(summaries.len());
-            summaries.push(Dynamic::from_map(map));
+            summaries.push(StoredSummary {
+                host: contribution.host.clone(),
+                json: raw.clone(),
+            });
         }
         Ok(Fleet(Arc::new(FleetData {
             summaries,
@@ -172,6 +206,23 @@ impl Fleet {
         self.0.hosts
     }
 
+    /// Every summary, as maps (the whole fleet at once: lookups by field are lighter).
+    fn all(&self) -> Array {
+        self.0
+            .summaries
+            .iter()
+            .map(StoredSummary::to_dynamic)
+            .collect()
+    }
+
+    fn by_name(&self, name: &str) -> Dynamic {
+        self.0
+            .names
+            .get(&name.to_lowercase())
+            .map(|&at| self.0.summaries[at].to_dynamic())
+            .unwrap_or(Dynamic::UNIT)
+    }
+
     fn by(&self, field: &str, value: &Dynamic) -> Array {
         let Some(key) = index_key(value) else {
             return Array::new();
@@ -182,7 +233,7 @@ impl Fleet {
             .map(|found| {
                 found
                     .iter()
-                    .map(|&at| self.0.summaries[at].clone())
+                    .map(|&at| self.0.summaries[at].to_dynamic())
                     .collect()
             })
             .unwrap_or_default()
@@ -200,14 +251,11 @@ impl Fleet {
         }
         let mut index = FieldIndex::new();
         for (at, summary) in self.0.summaries.iter().enumerate() {
-            let Some(map) = summary.read_lock::<Map>() else {
-                continue;
-            };
-            let Some(value) = map.get(field) else {
+            let Some(value) = summary.field(field) else {
                 continue;
             };
             let mut keys = Vec::new();
-            keys_of(value, &mut keys);
+            keys_of(&value, &mut keys);
             keys.sort();
             keys.dedup();
             for key in keys {
@@ -252,9 +300,7 @@ fn keys_of(value: &Dynamic, keys: &mut Vec<String>) {
 pub(crate) fn register_fleet_api(engine: &mut Engine) {
     engine
         .register_type_with_name::<Fleet>("Fleet")
-        .register_get("hosts", |fleet: &mut Fleet| -> Array {
-            fleet.0.summaries.clone()
-        })
+        .register_get("hosts", |fleet: &mut Fleet| -> Array { fleet.all() })
         .register_get("len", |fleet: &mut Fleet| -> INT {
             fleet.0.summaries.len() as INT
         })
@@ -265,12 +311,7 @@ pub(crate) fn register_fleet_api(engine: &mut Engine) {
             fleet.0.hosts as INT
         })
         .register_fn("by_name", |fleet: &mut Fleet, name: &str| -> Dynamic {
-            fleet
-                .0
-                .names
-                .get(&name.to_lowercase())
-                .map(|&at| fleet.0.summaries[at].clone())
-                .unwrap_or(Dynamic::UNIT)
+            fleet.by_name(name)
         })
         .register_fn(
             "by",

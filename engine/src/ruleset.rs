@@ -99,6 +99,8 @@ impl RuleSet {
         let libs = Arc::new(RwLock::new(LibRegistry::default()));
         let mut engine = sandboxed_engine(&limits, libs.clone());
         register_host_api(&mut engine);
+        // Every rule is checked against the same functions: list them once.
+        let known = crate::load_checks::known_engine_functions(&engine);
         let mut errors = Vec::new();
         let mut rules: Vec<CompiledRule> = Vec::new();
         let mut hasher = Sha256::new();
@@ -163,7 +165,7 @@ impl RuleSet {
                 }
             }
             for file in &pack.rules {
-                match compile_rule(&engine, &manifest, file, pack.builtin, &limits) {
+                match compile_rule(&engine, &known, &manifest, file, pack.builtin, &limits) {
                     Ok(rule) => {
                         if let Some(existing) =
                             rules.iter().find(|known| known.meta.id == rule.meta.id)
