@@ -2,6 +2,9 @@
 //! file gets a diagnostic on stderr that names the file and the problem, the good files beside
 //! it are still read, and the exit code says whether anything could be read.
 
+mod support;
+
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +14,7 @@ use hiveward_collectors::{
 };
 use hiveward_testkit::hive_from_reg;
 use serde_json::Value;
+use support::{root, Run};
 
 const HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
 const GOOD_HOST: &str = "GOODHOST";
@@ -28,19 +32,7 @@ fn system_hive(computer_name: &str) -> Vec<u8> {
     ))
 }
 
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
-    }
-
     /// stderr with line breaks and the frame characters of miette's layout taken out, so that a
     /// message wrapped over several lines can be searched as one.
     fn stderr_joined(&self) -> String {
@@ -53,31 +45,17 @@ impl Run {
             .collect::<Vec<_>>()
             .join(" ")
     }
-
-    /// No panic: Rust exits 101 on a panic and prints "panicked".
-    fn assert_no_panic(&self) {
-        assert_ne!(self.code, 101, "the binary panicked:\n{}", self.stderr);
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-    }
 }
 
-fn hiveward(args: &[&std::ffi::OsStr]) -> Run {
-    let mut command = Command::cargo_bin("hiveward").expect("the hiveward binary is built");
-    command.args(args);
-    finish(command, args)
+/// Runs `hiveward ARGS` in the workspace root, through [`checked`].
+fn hiveward(args: &[&OsStr]) -> Run {
+    checked(support::hiveward(&root(), args), args)
 }
 
-fn finish(mut command: Command, args: &[&std::ffi::OsStr]) -> Run {
-    let output = command.output().expect("hiveward runs");
-    let run = Run {
-        code: output.status.code().expect("hiveward exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+/// `run` (of `hiveward ARGS`) after checking that it exited without a panic, with its exit code
+/// and stderr printed for the test's log.
+fn checked(run: Run, args: &[&OsStr]) -> Run {
+    assert_ne!(run.code, -1, "hiveward exits, not killed");
     println!(
         "hiveward {:?} -> {}\n--- stderr ---\n{}",
         args, run.code, run.stderr
@@ -109,12 +87,12 @@ fn inspect_json_as_nobody(folder: &Path) -> Option<Run> {
         .arg(&binary)
         .args(["inspect", "--format", "json"])
         .arg(folder);
-    Some(finish(command, &[folder.as_os_str()]))
+    let output = command.output().expect("hiveward runs");
+    Some(checked(Run::from_output(output), &[folder.as_os_str()]))
 }
 
 fn inspect_json(paths: &[&Path]) -> Run {
-    let mut args: Vec<&std::ffi::OsStr> =
-        vec!["inspect".as_ref(), "--format".as_ref(), "json".as_ref()];
+    let mut args: Vec<&OsStr> = vec!["inspect".as_ref(), "--format".as_ref(), "json".as_ref()];
     args.extend(paths.iter().map(|path| path.as_os_str()));
     hiveward(&args)
 }
@@ -496,7 +474,7 @@ fn exit_code_0_when_something_was_readable() {
     assert_good_host_read(&run.json(), &good);
     let run = hiveward(&["inspect".as_ref(), good.as_os_str()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains(GOOD_HOST), "{}", run.stdout);
+    assert!(run.stdout_str().contains(GOOD_HOST), "{}", run.stdout_str());
 }
 
 #[test]
@@ -523,7 +501,7 @@ fn exit_code_2_for_usage_errors() {
         "{}",
         run.stderr
     );
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stdout.is_empty(), "{}", run.stdout_str());
 
     // No paths, and an unknown format.
     assert_eq!(hiveward(&["inspect".as_ref()]).code, 2);

@@ -2,56 +2,25 @@
 //! every format, a host that nothing could check fails the gate, `--require` demands evidence,
 //! and rules decide "not applicable" from what they need, never from defaults.
 
+mod support;
+
+use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use hiveward_evtxwriter::{Event, EvtxWriter};
 use hiveward_testkit::hive_from_reg;
 use serde_json::Value;
+use support::{root, Run};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn assert_code(&self, expected: i32) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code, expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-}
-
+/// Runs `hiveward ARGS PATHS` in the workspace root.
 fn hiveward(args: &[&str], paths: &[&Path]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .args(args)
-        .args(paths)
-        .output()
-        .expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let args: Vec<&OsStr> = args
+        .iter()
+        .map(OsStr::new)
+        .chain(paths.iter().map(|path| path.as_os_str()))
+        .collect();
+    support::hiveward(&root(), &args)
 }
 
 const SAM: &str = r#"Windows Registry Editor Version 5.00
@@ -148,12 +117,20 @@ fn a_bundle_of_only_sam_and_security_checks_nothing_and_exits_3() {
     // The text report never says a bare "no findings".
     let text = hiveward(&["scan", "--detail"], &[dir.path()]);
     assert!(
-        text.stdout.contains("HOSTX: checked 0 of"),
+        text.stdout_str().contains("HOSTX: checked 0 of"),
         "{}",
-        text.stdout
+        text.stdout_str()
     );
-    assert!(text.stdout.contains("NOTHING CHECKED"), "{}", text.stdout);
-    assert!(!text.stdout.contains("  no findings\n"), "{}", text.stdout);
+    assert!(
+        text.stdout_str().contains("NOTHING CHECKED"),
+        "{}",
+        text.stdout_str()
+    );
+    assert!(
+        !text.stdout_str().contains("  no findings\n"),
+        "{}",
+        text.stdout_str()
+    );
 }
 
 #[test]
@@ -277,21 +254,21 @@ fn coverage_reaches_text_json_sarif_and_junit() {
     run.assert_code(0);
     // Text: the header counts, "no findings" is qualified, the reasons are listed.
     assert!(
-        run.stdout.contains("FS01: checked 1 of 3 rule(s)"),
+        run.stdout_str().contains("FS01: checked 1 of 3 rule(s)"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert!(
-        run.stdout
+        run.stdout_str()
             .contains("no findings in the 1 rule(s) checked; 2 not applicable of 3"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert!(
-        run.stdout
+        run.stdout_str()
             .contains("not applicable: no Security log: HW-NTLM-002"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     let report: Value = serde_json::from_slice(&fs::read(&json_path).unwrap()).unwrap();
@@ -603,11 +580,11 @@ fn damaged_product_options_beside_a_healthy_software_still_yields_the_hotfix_ver
     // `inspect` names the damage once.
     let inspect = hiveward(&["inspect"], &[dir.path()]);
     let mentions = inspect
-        .stdout
+        .stdout_str()
         .lines()
         .filter(|line| line.contains("ProductType"))
         .count();
-    assert_eq!(mentions, 1, "{}", inspect.stdout);
+    assert_eq!(mentions, 1, "{}", inspect.stdout_str());
 }
 
 /// Event evidence cites every log its records came from, in JSON, text and SARIF.

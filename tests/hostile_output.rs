@@ -4,13 +4,15 @@
 //! output (and carried raw in JSON); file names with line feeds or bytes that are not UTF-8 keep
 //! their identity in text and JSON.
 
+mod support;
+
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use hiveward_evtxwriter::{Event, EvtxWriter};
 use serde_json::Value;
+use support::{root, Run};
 
 const HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
 const PARAMETERS: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters";
@@ -31,31 +33,11 @@ fn system_hive(computer_name: &str, comment: &str) -> Vec<u8> {
     ))
 }
 
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
-    }
-}
-
+/// Runs `hiveward ARGS` in the workspace root, prints its exit code and the start of its stderr
+/// for the test's log, and checks that it exited without a panic.
 fn hiveward<S: AsRef<OsStr>>(args: &[S]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .args(args)
-        .output()
-        .expect("hiveward runs");
-    let run = Run {
-        code: output.status.code().expect("hiveward exits, not killed"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = support::hiveward(&root(), args);
+    assert_ne!(run.code, -1, "hiveward exits, not killed");
     let shown: Vec<_> = args.iter().map(|arg| arg.as_ref().to_owned()).collect();
     println!(
         "hiveward {shown:?} -> {}\n--- stderr ({} bytes) ---\n{}",
@@ -63,8 +45,7 @@ fn hiveward<S: AsRef<OsStr>>(args: &[S]) -> Run {
         run.stderr.len(),
         run.stderr.chars().take(20_000).collect::<String>()
     );
-    assert_ne!(run.code, 101, "the binary panicked:\n{}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run.assert_no_panic();
     run
 }
 
@@ -239,9 +220,11 @@ fn a_reg_error_past_column_65535_is_reported_and_the_other_host_still_scanned() 
     assert_windowed_diagnostic(&run, &long, "unknown data form");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.lines().any(|line| line.starts_with("GOODHOST ")),
+        run.stdout_str()
+            .lines()
+            .any(|line| line.starts_with("GOODHOST ")),
         "the table of hosts has a row for GOODHOST:\n{}",
-        run.stdout
+        run.stdout_str()
     );
 }
 
@@ -358,17 +341,18 @@ fn inspect_key_lists_a_value_name_longer_than_65535_characters() {
     let run = hiveward(&[os("inspect"), os("--key"), os(PARAMETERS), bundle.into()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains(&format!("    {long_name}  REG_DWORD")),
+        run.stdout_str()
+            .contains(&format!("    {long_name}  REG_DWORD")),
         "the long name is not listed"
     );
     assert!(
-        run.stdout
+        run.stdout_str()
             .contains("    Short        REG_DWORD      0x2 (2)")
             && run
-                .stdout
+                .stdout_str()
                 .contains("    Longer name  REG_DWORD      0x3 (3)"),
         "{}",
-        run.stdout
+        run.stdout_str()
             .lines()
             .filter(|line| line.len() < 500)
             .collect::<Vec<_>>()
@@ -467,7 +451,7 @@ fn scan_text_shows_control_sequences_from_evidence_rules_and_waivers_escaped() {
     };
     let run = hiveward(&[args("text"), vec![os("--detail")]].concat());
     assert_eq!(run.code, 0, "the finding is waived:\n{}", run.stderr);
-    assert_no_control("scan text", &run.stdout);
+    assert_no_control("scan text", run.stdout_str());
     assert_no_control("stderr", &run.stderr);
     for shown in [
         r"FS01\x1b]0;pwned\x07\x1b[2J\x1b[H: checked 1 of 1 rule(s)",
@@ -478,14 +462,14 @@ fn scan_text_shows_control_sequences_from_evidence_rules_and_waivers_escaped() {
         r"FS01\x1b[2J_SYSTEM.HIV]",
         "        Step one \\x1b[2J\n        Step two \\r\\u{9b}31m end\n        Step \\u{202e} three\n",
     ] {
-        assert!(run.stdout.contains(shown), "{shown:?} not in:\n{}", run.stdout);
+        assert!(run.stdout_str().contains(shown), "{shown:?} not in:\n{}", run.stdout_str());
     }
 
     // The summary layout, in colour: only the report's own colour sequences reach the
     // terminal, everything from the evidence, the pack and the waiver is escaped.
     let run = hiveward(&[args("text"), vec![os("--color"), os("always")]].concat());
     assert_eq!(run.code, 0, "the finding is waived:\n{}", run.stderr);
-    let plain = without_colour(&run.stdout);
+    let plain = without_colour(run.stdout_str());
     assert_no_control("scan text in colour", &plain);
     for shown in [
         r"FS01\x1b]0;pwned\x07\x1b[2J\x1b[H  ",
@@ -531,16 +515,16 @@ fn inspect_text_shows_names_and_values_escaped() {
         bundle.clone().into(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_no_control("inspect text", &run.stdout);
+    assert_no_control("inspect text", run.stdout_str());
     for shown in [
         r"host FS01\x1b]0;pwned\x07\x1b[2J\x1b[H (name from ComputerName)",
         r"FS01\x1b[2J_SYSTEM.HIV  [SYSTEM hive",
         r"REG_SZ         note \x1b[2J\x1b[H\u{9b}31m\u{202e} end\x07",
     ] {
         assert!(
-            run.stdout.contains(shown),
+            run.stdout_str().contains(shown),
             "{shown:?} not in:\n{}",
-            run.stdout
+            run.stdout_str()
         );
     }
     let report = hiveward(&[os("inspect"), os("--format"), os("json"), bundle.into()]).json();
@@ -565,24 +549,26 @@ fn event_fields_are_escaped_in_text() {
     );
     fs::write(bundle.join("System.evtx"), log.to_bytes()).unwrap();
     let run = hiveward(&[os("inspect"), os("--events"), bundle.clone().into()]);
-    assert_no_control("inspect text", &run.stdout);
+    assert_no_control("inspect text", run.stdout_str());
     assert!(
-        run.stdout.contains(r"host EVT\x1b]0;pwned\x07\u{202e}"),
+        run.stdout_str()
+            .contains(r"host EVT\x1b]0;pwned\x07\u{202e}"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert!(
-        run.stdout.contains(r"computer EVT\x1b]0;pwned\x07\u{202e}"),
+        run.stdout_str()
+            .contains(r"computer EVT\x1b]0;pwned\x07\u{202e}"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     let run = hiveward(&[os("scan"), os("--fail-on"), os("never"), bundle.into()]);
-    assert_no_control("scan text", &run.stdout);
+    assert_no_control("scan text", run.stdout_str());
     assert_no_control("stderr", &run.stderr);
     assert!(
-        run.stdout.contains(r"EVT\x1b]0;pwned\x07\u{202e}"),
+        run.stdout_str().contains(r"EVT\x1b]0;pwned\x07\u{202e}"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 }
 
@@ -592,11 +578,11 @@ fn rules_list_show_and_test_show_pack_text_escaped() {
     let pack = evil_pack(dir.path());
     let run = hiveward(&[os("rules"), os("list"), os("--rules"), pack.clone().into()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_no_control("rules list", &run.stdout);
+    assert_no_control("rules list", run.stdout_str());
     assert!(
-        run.stdout.contains(r"Title \x1b]0;pwned\x07 end"),
+        run.stdout_str().contains(r"Title \x1b]0;pwned\x07 end"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     let run = hiveward(&[
@@ -607,27 +593,27 @@ fn rules_list_show_and_test_show_pack_text_escaped() {
         pack.clone().into(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_no_control("rules show", &run.stdout);
+    assert_no_control("rules show", run.stdout_str());
     for shown in [
         r"EVIL-001  Title \x1b]0;pwned\x07 end",
         r"Description \x1b[2J end",
         "Step one \\x1b[2J\nStep two \\r\\u{9b}31m end\nStep \\u{202e} three",
     ] {
         assert!(
-            run.stdout.contains(shown),
+            run.stdout_str().contains(shown),
             "{shown:?} not in:\n{}",
-            run.stdout
+            run.stdout_str()
         );
     }
 
     let run = hiveward(&[os("rules"), os("test"), pack.into()]);
-    assert_eq!(run.code, 1, "the case fails:\n{}", run.stdout);
-    assert_no_control("rules test", &run.stdout);
+    assert_eq!(run.code, 1, "the case fails:\n{}", run.stdout_str());
+    assert_no_control("rules test", run.stdout_str());
     assert!(
-        run.stdout
+        run.stdout_str()
             .contains(r"FAIL EVIL-001 case \x1b]0;pwned\x07 \u{202e} end"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 }
 
@@ -650,7 +636,7 @@ fn diagnostics_and_notices_on_stderr_are_escaped() {
     let run = hiveward(&[os("scan"), bundle.into()]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert_no_control("stderr", &run.stderr);
-    assert_no_control("scan text", &run.stdout);
+    assert_no_control("scan text", run.stdout_str());
     for shown in [r"FS02\x1b]0;pwned\x07_policy.reg", r"\x1b[2Jbogus\u{9b}"] {
         assert!(
             run.stderr.contains(shown),
@@ -693,24 +679,27 @@ fn a_line_feed_in_a_file_name_stays_on_its_line() {
     ];
     for (command, run) in runs {
         assert_eq!(run.code, 0, "{command}:\n{}", run.stderr);
-        assert_no_control(command, &run.stdout);
+        assert_no_control(command, run.stdout_str());
         assert!(
-            !run.stdout.lines().any(|line| line.starts_with("INJECTED")),
+            !run.stdout_str()
+                .lines()
+                .any(|line| line.starts_with("INJECTED")),
             "{command}:\n{}",
-            run.stdout
+            run.stdout_str()
         );
         assert!(
-            run.stdout.contains(r"notes\nINJECTED: passed over.txt"),
+            run.stdout_str()
+                .contains(r"notes\nINJECTED: passed over.txt"),
             "{command}:\n{}",
-            run.stdout
+            run.stdout_str()
         );
     }
     let run = hiveward(&[os("inspect"), bundle.clone().into()]);
     assert!(
-        run.stdout
+        run.stdout_str()
             .contains(r"FS03\nINJECTED: fake line_SYSTEM.HIV  [SYSTEM hive"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     // JSON keeps the real name, line feed and all.
@@ -795,12 +784,12 @@ fn names_that_differ_only_in_invalid_utf8_stay_distinct() {
     }
 
     let run = hiveward(&[os("inspect"), bundle.into()]);
-    assert_no_control("inspect text", &run.stdout);
+    assert_no_control("inspect text", run.stdout_str());
     for wanted in &expected {
         assert!(
-            run.stdout.contains(wanted.as_str()),
+            run.stdout_str().contains(wanted.as_str()),
             "{wanted:?} not in:\n{}",
-            run.stdout
+            run.stdout_str()
         );
     }
 }

@@ -2,62 +2,13 @@
 //! `docs/rules.md` current), `test` on the built-in packs and on broken custom packs, and the
 //! example pack of `docs/writing-rules.md`, followed the way a user would.
 
+mod support;
+
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn assert_code(&self, expected: i32) {
-        assert_ne!(self.code, 101, "the binary panicked:\n{}", self.stderr);
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code, expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-}
-
-/// Runs `hiveward ARGS` in `dir`.
-fn hiveward(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
+use support::{hiveward, root};
 
 // ---------------------------------------------------------------------------------------------
 // list, show, doc.
@@ -72,10 +23,10 @@ fn rules_list_shows_the_builtin_rules() {
         ("HW-STRICT-001", "strict-name"),
     ] {
         let line = run
-            .stdout
+            .stdout_str()
             .lines()
             .find(|line| line.split_whitespace().next() == Some(id))
-            .unwrap_or_else(|| panic!("no line for {id}:\n{}", run.stdout));
+            .unwrap_or_else(|| panic!("no line for {id}:\n{}", run.stdout_str()));
         assert!(line.contains(pack), "{line}");
         assert!(line.contains("medium"), "{line}");
     }
@@ -117,7 +68,7 @@ fn rules_show_prints_title_references_and_fix() {
 
     let run = hiveward(&root(), &["rules", "show", "HW-HARD-003"]);
     run.assert_code(0);
-    let text = &run.stdout;
+    let text = run.stdout_str();
     assert!(
         text.starts_with("HW-HARD-003"),
         "the id comes first:\n{text}"
@@ -153,7 +104,7 @@ fn rules_show_prints_title_references_and_fix() {
 fn rules_show_of_an_unknown_id_exits_2() {
     let run = hiveward(&root(), &["rules", "show", "NOPE"]);
     run.assert_code(2);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stdout.is_empty(), "{}", run.stdout_str());
     assert!(run.stderr.contains("NOPE"), "{}", run.stderr);
 }
 
@@ -202,13 +153,13 @@ fn test_counts(stdout: &str) -> (usize, usize) {
 fn builtin_rule_tests_pass() {
     let run = hiveward(&root(), &["rules", "test"]);
     run.assert_code(0);
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let (passed, failed) = test_counts(&run.stdout);
-    assert_eq!(failed, 0, "{}", run.stdout);
-    assert!(passed >= 10, "only {passed} cases:\n{}", run.stdout);
+    let lines: Vec<&str> = run.stdout_str().lines().collect();
+    let (passed, failed) = test_counts(run.stdout_str());
+    assert_eq!(failed, 0, "{}", run.stdout_str());
+    assert!(passed >= 10, "only {passed} cases:\n{}", run.stdout_str());
     let (cases, last) = lines.split_at(lines.len() - 1);
     assert_eq!(last[0], format!("rules test: {passed} passed, 0 failed"));
-    assert_eq!(cases.len(), passed, "{}", run.stdout);
+    assert_eq!(cases.len(), passed, "{}", run.stdout_str());
     for line in cases {
         assert!(line.starts_with("PASS "), "not a PASS line: {line}");
     }
@@ -218,7 +169,7 @@ fn builtin_rule_tests_pass() {
                 .iter()
                 .any(|line| line.starts_with(&format!("PASS {id} "))),
             "no case of {id} ran:\n{}",
-            run.stdout
+            run.stdout_str()
         );
     }
 }
@@ -341,15 +292,17 @@ fn rules_test_reports_wrong_expectations_with_a_diff() {
     write_pack(dir.path(), id, &tests);
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
-    let (passed, failed) = test_counts(&run.stdout);
-    assert_eq!(passed, 0, "{}", run.stdout);
-    assert!(failed >= 2, "{}", run.stdout);
+    let (passed, failed) = test_counts(run.stdout_str());
+    assert_eq!(passed, 0, "{}", run.stdout_str());
+    assert!(failed >= 2, "{}", run.stdout_str());
     assert!(
-        !run.stdout.lines().any(|line| line.starts_with("PASS ")),
+        !run.stdout_str()
+            .lines()
+            .any(|line| line.starts_with("PASS ")),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
-    let blocks = fail_blocks(&run.stdout);
+    let blocks = fail_blocks(run.stdout_str());
 
     let (header, diff) = block(&blocks, "expects a finding where there is none");
     assert!(header.starts_with(&format!("FAIL {id} ")), "{header}");
@@ -364,7 +317,7 @@ fn rules_test_reports_wrong_expectations_with_a_diff() {
             "+ actual:   []".to_string()
         ],
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     let (header, diff) = block(&blocks, "expects silence where it fires");
@@ -376,7 +329,7 @@ fn rules_test_reports_wrong_expectations_with_a_diff() {
             format!("+ actual:   [\"{id}\"]")
         ],
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 }
 
@@ -393,13 +346,13 @@ fn rules_test_requires_a_clean_case() {
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
     assert!(
-        run.stdout
+        run.stdout_str()
             .lines()
             .any(|line| line == format!("PASS {id} fires when allowed")),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
-    let blocks = fail_blocks(&run.stdout);
+    let blocks = fail_blocks(run.stdout_str());
     assert_eq!(
         blocks.len(),
         1,
@@ -414,7 +367,7 @@ fn rules_test_requires_a_clean_case() {
         detail.iter().any(|line| line.contains("clean case")),
         "{detail:?}"
     );
-    assert_eq!(test_counts(&run.stdout), (2, 1));
+    assert_eq!(test_counts(run.stdout_str()), (2, 1));
 }
 
 /// Every rule needs a case where it does not apply, a "clean" case that is silent only because
@@ -433,7 +386,7 @@ fn rules_test_requires_a_not_applicable_case_and_a_checked_clean_case() {
     );
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
-    let blocks = fail_blocks(&run.stdout);
+    let blocks = fail_blocks(run.stdout_str());
     let (_, detail) = block(&blocks, "silent without the service");
     assert!(
         detail[0].starts_with("- expected the rule to check and pass"),
@@ -450,7 +403,12 @@ fn rules_test_requires_a_not_applicable_case_and_a_checked_clean_case() {
             .any(|line| line.contains("the rule has no not-applicable case")),
         "{detail:?}"
     );
-    assert_eq!(test_counts(&run.stdout), (2, 2), "{}", run.stdout);
+    assert_eq!(
+        test_counts(run.stdout_str()),
+        (2, 2),
+        "{}",
+        run.stdout_str()
+    );
 
     // Written as a not-applicable case with the wrong reason, it fails and shows the reason.
     let wrong = plain_not_applicable_case("wrong reason", "SOFTWARE hive absent");
@@ -461,7 +419,7 @@ fn rules_test_requires_a_not_applicable_case_and_a_checked_clean_case() {
     );
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
-    let blocks = fail_blocks(&run.stdout);
+    let blocks = fail_blocks(run.stdout_str());
     let (_, detail) = block(&blocks, "wrong reason");
     assert_eq!(
         detail[0],
@@ -481,7 +439,12 @@ fn rules_test_requires_a_not_applicable_case_and_a_checked_clean_case() {
     );
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(0);
-    assert_eq!(test_counts(&run.stdout), (3, 0), "{}", run.stdout);
+    assert_eq!(
+        test_counts(run.stdout_str()),
+        (3, 0),
+        "{}",
+        run.stdout_str()
+    );
 }
 
 #[test]
@@ -493,7 +456,7 @@ fn rules_test_names_the_place_of_invalid_toml() {
     write_pack(dir.path(), id, tests);
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
-    let blocks = fail_blocks(&run.stdout);
+    let blocks = fail_blocks(run.stdout_str());
     let origin = Path::new("pack")
         .join(format!("{id}.tests.toml"))
         .display()
@@ -609,9 +572,9 @@ fn the_writing_rules_guide_works_as_written() {
         let pack_arg = pack.to_str().unwrap();
         let tested = hiveward(dir.path(), &["rules", "test", pack_arg]);
         tested.assert_code(0);
-        let (passed, failed) = test_counts(&tested.stdout);
-        assert_eq!(failed, 0, "{}", tested.stdout);
-        assert!(passed >= 2, "{}", tested.stdout);
+        let (passed, failed) = test_counts(tested.stdout_str());
+        assert_eq!(failed, 0, "{}", tested.stdout_str());
+        assert!(passed >= 2, "{}", tested.stdout_str());
 
         let listing = hiveward(
             dir.path(),
@@ -704,7 +667,7 @@ fn the_writing_rules_guide_works_as_written() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = hiveward(dir.path(), &args);
         run.assert_code(0);
-        let actual: Vec<&str> = run.stdout.lines().collect();
+        let actual: Vec<&str> = run.stdout_str().lines().collect();
         let shown: Vec<&str> = shown
             .iter()
             .map(String::as_str)
@@ -766,8 +729,13 @@ Windows Registry Editor Version 5.00
     fs::write(pack.join(format!("{id}.tests.toml")), tests).unwrap();
     let run = hiveward(dir.path(), &["rules", "test", "pack"]);
     run.assert_code(1);
-    assert_eq!(test_counts(&run.stdout), (4, 1), "{}", run.stdout);
-    let blocks = fail_blocks(&run.stdout);
+    assert_eq!(
+        test_counts(run.stdout_str()),
+        (4, 1),
+        "{}",
+        run.stdout_str()
+    );
+    let blocks = fail_blocks(run.stdout_str());
     let (_, diff) = block(&blocks, "absent claimed as not inferred");
     assert_eq!(diff[0], "- expected every finding not inferred", "{diff:?}");
     assert!(

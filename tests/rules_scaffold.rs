@@ -2,47 +2,16 @@
 //! written, never overwriting a file; `hiveward rules check DIR` validates packs and their test
 //! files without running a case.
 
+mod support;
+
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_code(&self, expected: i32) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code, expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-}
+use support::{hiveward_env, Run};
 
 /// Runs `hiveward ARGS` in `dir`, without colour.
 fn hiveward(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    hiveward_env(dir, args, &[("NO_COLOR", "1")])
 }
 
 /// Every file under `dir` with its text, sorted by path.
@@ -74,18 +43,18 @@ fn a_new_rule_passes_rules_test_and_rules_check_as_written() {
     for name in ["pack.toml", "SITE-SMB-001.rhai", "SITE-SMB-001.tests.toml"] {
         assert!(written.join(name).is_file(), "{name} was not written");
         assert!(
-            new.stdout.contains(&format!(
+            new.stdout_str().contains(&format!(
                 "wrote {}",
                 Path::new("tmp/site").join(name).display()
             )),
             "{name} is not listed:\n{}",
-            new.stdout
+            new.stdout_str()
         );
     }
     assert!(
-        new.stdout.contains("hiveward rules test tmp/site"),
+        new.stdout_str().contains("hiveward rules test tmp/site"),
         "{}",
-        new.stdout
+        new.stdout_str()
     );
     let manifest = fs::read_to_string(written.join("pack.toml")).unwrap();
     assert!(manifest.contains("name = \"site\""), "{manifest}");
@@ -112,23 +81,23 @@ fn a_new_rule_passes_rules_test_and_rules_check_as_written() {
     let test = hiveward(dir.path(), &["rules", "test", "tmp/site"]);
     test.assert_code(0);
     assert_eq!(
-        test.stdout
+        test.stdout_str()
             .lines()
             .filter(|line| line.starts_with("PASS "))
             .count(),
         3,
         "{}",
-        test.stdout
+        test.stdout_str()
     );
     assert!(
-        test.stdout.contains("rules test: 3 passed, 0 failed"),
+        test.stdout_str().contains("rules test: 3 passed, 0 failed"),
         "{}",
-        test.stdout
+        test.stdout_str()
     );
 
     let check = hiveward(dir.path(), &["rules", "check", "tmp/site"]);
     check.assert_code(0);
-    assert_eq!(check.stdout, "ok: site (1 rule(s), 3 test case(s))\n");
+    assert_eq!(check.stdout_str(), "ok: site (1 rule(s), 3 test case(s))\n");
 }
 
 #[test]
@@ -142,7 +111,7 @@ fn rules_new_never_overwrites_and_refuses_bad_names() {
     let again = hiveward(dir.path(), &["rules", "new", "site/SITE-SMB-001"]);
     again.assert_code(2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
-    assert!(again.stdout.is_empty(), "{}", again.stdout);
+    assert!(again.stdout.is_empty(), "{}", again.stdout_str());
     assert_eq!(snapshot(dir.path()), before, "a refused `rules new` wrote");
 
     for (target, said) in [
@@ -174,7 +143,11 @@ fn a_new_rule_in_an_existing_pack_keeps_its_manifest() {
     hiveward(dir.path(), &["rules", "new", "site/SITE-SMB-001"]).assert_code(0);
     let second = hiveward(dir.path(), &["rules", "new", "site/SITE-SMB-002"]);
     second.assert_code(0);
-    assert!(!second.stdout.contains("pack.toml"), "{}", second.stdout);
+    assert!(
+        !second.stdout_str().contains("pack.toml"),
+        "{}",
+        second.stdout_str()
+    );
     assert_eq!(
         fs::read_to_string(pack.join("pack.toml")).unwrap(),
         manifest
@@ -183,13 +156,13 @@ fn a_new_rule_in_an_existing_pack_keeps_its_manifest() {
     let test = hiveward(dir.path(), &["rules", "test", "site"]);
     test.assert_code(0);
     assert!(
-        test.stdout.contains("rules test: 6 passed, 0 failed"),
+        test.stdout_str().contains("rules test: 6 passed, 0 failed"),
         "{}",
-        test.stdout
+        test.stdout_str()
     );
     let check = hiveward(dir.path(), &["rules", "check", "site"]);
     check.assert_code(0);
-    assert_eq!(check.stdout, "ok: site (2 rule(s), 6 test case(s))\n");
+    assert_eq!(check.stdout_str(), "ok: site (2 rule(s), 6 test case(s))\n");
 }
 
 #[test]
@@ -212,7 +185,11 @@ fn rules_check_names_the_file_and_line_of_a_broken_rule() {
     );
     assert!(check.stderr.contains(&place), "{place}:\n{}", check.stderr);
     assert!(check.stderr.contains("syntax error"), "{}", check.stderr);
-    assert!(!check.stdout.contains("ok:"), "{}", check.stdout);
+    assert!(
+        !check.stdout_str().contains("ok:"),
+        "{}",
+        check.stdout_str()
+    );
 }
 
 #[test]

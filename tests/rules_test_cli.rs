@@ -3,60 +3,19 @@
 //! (a rule sees only the event records its `needs` declares, in a test and in a scan); the
 //! coverage hint; and load errors inside `needs` reported at the wrong field.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use hiveward_evtxwriter::{Event, EvtxWriter};
 use serde_json::Value;
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use support::{hiveward, Run};
 
 impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn assert_code(&self, expected: i32) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code, expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-
+    /// The lines of standard output.
     fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-}
-
-/// Runs `hiveward ARGS` in `dir`.
-fn hiveward(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("hiveward")
-        .expect("the hiveward binary is built")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        self.stdout_str().lines().collect()
     }
 }
 
@@ -216,7 +175,7 @@ fn rule_filter_takes_ids_comma_lists_repeats_and_globs() {
         run.lines().last().copied(),
         Some("rules test: 3 passed, 0 failed"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     // Any case of the id; a comma list and a repeated flag select the same rules.
@@ -276,7 +235,7 @@ fn a_filter_that_selects_nothing_is_an_error() {
         all.extend(args.iter().copied());
         let run = hiveward(dir.path(), &all);
         run.assert_code(2);
-        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout_str());
         assert!(
             run.stderr.contains(needle),
             "{args:?}: expected {needle:?} in:\n{}",
@@ -493,7 +452,7 @@ fn junit_output_has_a_suite_per_rule_and_a_failure_with_the_diff() {
         ],
     );
     run.assert_code(1);
-    let xml = &run.stdout;
+    let xml = run.stdout_str();
     assert!(
         xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
         "{xml}"
@@ -544,7 +503,7 @@ fn the_report_can_be_written_to_a_file() {
         ],
     );
     run.assert_code(0);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stdout.is_empty(), "{}", run.stdout_str());
     let xml = fs::read_to_string(dir.path().join("out.xml")).unwrap();
     assert!(xml.contains("failures=\"0\""), "{xml}");
 }
@@ -623,7 +582,7 @@ fn the_coverage_hint_says_which_kind_of_case_is_missing_or_failing() {
         run.lines()
             .contains(&format!("FAIL {id} (coverage) ({file})").as_str()),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert_eq!(
         coverage_details(&run, id),
@@ -792,7 +751,7 @@ fn a_test_case_fails_when_the_rule_reads_events_it_does_not_declare() {
         fails.len(),
         4,
         "both checked cases, and the coverage of each: {}",
-        run.stdout
+        run.stdout_str()
     );
     let detail = format!(
         "    rule error on host HOST: {} (line 12)",
@@ -805,7 +764,7 @@ fn a_test_case_fails_when_the_rule_reads_events_it_does_not_declare() {
             .count(),
         2,
         "expected twice:\n{detail}\nin:\n{}",
-        run.stdout
+        run.stdout_str()
     );
     // The not-applicable case does not run the rule, so it passes.
     assert!(run.lines().contains(&"PASS E2E-EVT-001 no SYSTEM hive"));
@@ -818,9 +777,9 @@ fn a_test_case_fails_when_the_rule_reads_events_it_does_not_declare() {
     let run = hiveward(dir.path(), &["rules", "test", PACK]);
     run.assert_code(1);
     assert!(
-        run.stdout.contains(&undeclared_message(id)),
+        run.stdout_str().contains(&undeclared_message(id)),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 
     // Declared, the same cases pass.
@@ -1000,11 +959,11 @@ fn an_undeclared_id_of_a_declared_channel_names_the_entry_to_extend() {
     let run = hiveward(dir.path(), &["rules", "test", PACK, "--case", "started"]);
     run.assert_code(1);
     assert!(
-        run.stdout.contains(&format!(
+        run.stdout_str().contains(&format!(
             "host.events: rule {id} reads System event 7036, which its `needs` does not declare, so a scan would not read them: add it to its `needs.events` entry for \"System\": `#{{ channel: \"System\", ids: [7040, 7036] }}`"
         )),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
 }
 

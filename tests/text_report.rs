@@ -3,40 +3,20 @@
 //! `--detail` (the per-finding layout, unchanged), colour (`--color`, `NO_COLOR`,
 //! `CLICOLOR_FORCE`), JUnit failures against `--fail-on`, and a reader that closes the pipe.
 
+mod support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use support::{root, Run};
 
 impl Run {
-    fn assert_code(&self, expected: i32) {
-        assert!(
-            !self.stderr.contains("panicked"),
-            "the binary panicked:\n{}",
-            self.stderr
-        );
-        assert_eq!(
-            self.code, expected,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-
+    /// The last line of standard output.
     fn last_line(&self) -> &str {
-        self.stdout.lines().last().unwrap_or_default()
+        self.stdout_str().lines().last().unwrap_or_default()
     }
 }
 
@@ -50,15 +30,12 @@ fn command(dir: &Path, args: &[&str]) -> std::process::Command {
     command
 }
 
+/// Runs `command` to the end.
 fn run(mut command: std::process::Command) -> Run {
-    let output = command.output().expect("hiveward runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from_output(command.output().expect("hiveward runs"))
 }
 
+/// Runs `hiveward ARGS` in `dir`, with the colour variables of the environment removed.
 fn hiveward(dir: &Path, args: &[&str]) -> Run {
     run(command(dir, args))
 }
@@ -258,14 +235,14 @@ fn the_summary_comes_first_and_each_fix_is_shown_once() {
     let run = scan_pack(dir.path(), &[]);
     run.assert_code(1);
     assert_eq!(
-        run.stdout,
+        run.stdout_str(),
         format!("{TOTALS}{BY_RULE}\n{FAIL_HIGH}\n"),
         "the summary layout changed"
     );
     // The fix text of TT-SIGN-001 is shown once for its two hosts, and once per host in
     // the per-finding layout.
     let detail = scan_pack(dir.path(), &["--detail"]);
-    for (text, times) in [(&run.stdout, 1), (&detail.stdout, 2)] {
+    for (text, times) in [(run.stdout_str(), 1), (detail.stdout_str(), 2)] {
         assert_eq!(
             text.matches("Set-SmbServerConfiguration -RequireSecuritySignature")
                 .count(),
@@ -280,17 +257,17 @@ fn detail_is_the_per_finding_layout_unchanged() {
     let dir = workspace();
     let run = scan_pack(dir.path(), &["--detail"]);
     run.assert_code(1);
-    assert_eq!(run.stdout, DETAIL);
+    assert_eq!(run.stdout_str(), DETAIL);
     // The same in a file, and with colour turned off.
     let written = scan_pack(dir.path(), &["--detail", "-o", "report.txt"]);
     written.assert_code(1);
-    assert!(written.stdout.is_empty(), "{}", written.stdout);
+    assert!(written.stdout.is_empty(), "{}", written.stdout_str());
     assert_eq!(
         fs::read_to_string(dir.path().join("report.txt")).unwrap(),
         DETAIL
     );
     assert_eq!(
-        scan_pack(dir.path(), &["--detail", "--color", "never"]).stdout,
+        scan_pack(dir.path(), &["--detail", "--color", "never"]).stdout_str(),
         DETAIL
     );
 }
@@ -300,7 +277,7 @@ fn quiet_prints_the_totals_the_table_and_the_verdict_only() {
     let dir = workspace();
     let run = scan_pack(dir.path(), &["--quiet"]);
     run.assert_code(1);
-    assert_eq!(run.stdout, format!("{TOTALS}\n{FAIL_HIGH}\n"));
+    assert_eq!(run.stdout_str(), format!("{TOTALS}\n{FAIL_HIGH}\n"));
     // --quiet and --detail exclude each other.
     scan_pack(dir.path(), &["--quiet", "--detail"]).assert_code(2);
 }
@@ -346,24 +323,24 @@ fn the_verdict_says_what_tripped_fail_on_or_why_the_run_passed() {
     let run = scan_pack(dir.path(), &["--waivers", "waivers.toml"]);
     run.assert_code(0);
     assert!(
-        run.stdout.contains(
+        run.stdout_str().contains(
             "findings:     3: 0 critical, 2 high, 1 medium, 0 low, 0 info; 2 waived, 0 baselined"
         ),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert!(
-        run.stdout
+        run.stdout_str()
             .contains("(2 finding(s) on 2 host(s), 2 waived or baselined)\n"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert!(
-        run.stdout.contains(
+        run.stdout_str().contains(
             "    - [waived: servers are replaced in May] RequireSecuritySignature on SRV9"
         ),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert_eq!(
         run.last_line(),
@@ -377,9 +354,9 @@ fn the_verdict_says_what_tripped_fail_on_or_why_the_run_passed() {
     );
     run.assert_code(3);
     assert!(
-        run.stdout.contains("MISSING REQUIRED EVIDENCE on 3 host(s): FS01 (SECURITY hive), PC22 (SECURITY hive), SRV9 (SECURITY hive)"),
+        run.stdout_str().contains("MISSING REQUIRED EVIDENCE on 3 host(s): FS01 (SECURITY hive), PC22 (SECURITY hive), SRV9 (SECURITY hive)"),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert_eq!(
         run.last_line(),
@@ -505,7 +482,7 @@ fn assert_summary_matches_json(dir: &Path, input: &str) {
         checks,
         format!("rule errors:  {}", summary["rule_errors"]),
     ];
-    let lines: Vec<&str> = run.stdout.lines().take(expected.len()).collect();
+    let lines: Vec<&str> = run.stdout_str().lines().take(expected.len()).collect();
     assert_eq!(lines, expected, "{input}");
 
     // Each host's row: findings by severity and its coverage.
@@ -513,7 +490,7 @@ fn assert_summary_matches_json(dir: &Path, input: &str) {
         .iter()
         .map(|host| host["name"].as_str().unwrap().to_string())
         .collect();
-    let rows = table_rows(&run.stdout, &names);
+    let rows = table_rows(run.stdout_str(), &names);
     let mut totals = [0u64; 5];
     for ((name, numbers), host) in rows.iter().zip(hosts) {
         let mut expected = Vec::new();
@@ -607,7 +584,7 @@ const ESC: char = '\u{1b}';
 fn colour_only_on_request_or_on_a_terminal_and_never_in_files() {
     let dir = workspace();
     let args = ["scan", "--no-builtin", "--rules", "texttest", "bundle"];
-    let coloured = |run: &Run| run.stdout.contains(ESC);
+    let coloured = |run: &Run| run.stdout_str().contains(ESC);
 
     // Piped, by default: no colour.
     assert!(!coloured(&hiveward(dir.path(), &args)));
@@ -617,13 +594,13 @@ fn colour_only_on_request_or_on_a_terminal_and_never_in_files() {
         always.extend_from_slice(&["--color", "always"]);
         let run = hiveward(dir.path(), &always);
         run.assert_code(1);
-        assert!(coloured(&run), "{layout:?}: {}", run.stdout);
+        assert!(coloured(&run), "{layout:?}: {}", run.stdout_str());
         // Only colour was added: without the SGR sequences it is the plain text.
         let mut plain = args.to_vec();
         plain.extend_from_slice(layout);
         assert_eq!(
-            strip_sgr(&run.stdout),
-            hiveward(dir.path(), &plain).stdout,
+            strip_sgr(run.stdout_str()),
+            hiveward(dir.path(), &plain).stdout_str(),
             "{layout:?}"
         );
         let mut never = plain.clone();
@@ -634,10 +611,10 @@ fn colour_only_on_request_or_on_a_terminal_and_never_in_files() {
     // The severities and the verdict are coloured.
     assert!(
         always
-            .stdout
+            .stdout_str()
             .contains(&format!("{ESC}[31mHIGH    {ESC}[0m TT-SIGN-001")),
         "{}",
-        always.stdout
+        always.stdout_str()
     );
     assert!(
         always
@@ -691,7 +668,7 @@ fn colour_only_on_request_or_on_a_terminal_and_never_in_files() {
     }
     assert_eq!(
         fs::read_to_string(dir.path().join("extra.txt")).unwrap(),
-        strip_sgr(&run.stdout)
+        strip_sgr(run.stdout_str())
     );
     hiveward(
         dir.path(),
@@ -808,15 +785,10 @@ fn junit_fails_only_the_findings_at_or_above_fail_on() {
 fn with_closed_stdout(dir: &Path, args: &[&str]) -> (i32, String) {
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
-    let output = command(dir, args)
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::piped())
-        .output()
-        .expect("hiveward runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut command = command(dir, args);
+    command.stdout(Stdio::from(writer)).stderr(Stdio::piped());
+    let finished = run(command);
+    (finished.code, finished.stderr)
 }
 
 #[test]
@@ -847,9 +819,9 @@ fn a_run_that_checked_nothing_never_reads_as_clean() {
         "\nNOTHING CHECKED on 3 host(s): no rule could judge them on the evidence given: FS01, PC22, SRV9\n",
         "\n      3  no Security log: TT-LOG-003\n",
     ] {
-        assert!(run.stdout.contains(shown), "{shown:?} not in:\n{}", run.stdout);
+        assert!(run.stdout_str().contains(shown), "{shown:?} not in:\n{}", run.stdout_str());
     }
-    assert!(!run.stdout.contains("PASS"), "{}", run.stdout);
+    assert!(!run.stdout_str().contains("PASS"), "{}", run.stdout_str());
     assert_eq!(
         run.last_line(),
         "INCOMPLETE (exit 3): nothing was checked: no rule could judge any host on the evidence given; no finding at or above high (--fail-on high)"
@@ -869,11 +841,11 @@ fn a_run_that_checked_nothing_never_reads_as_clean() {
     );
     run.assert_code(0);
     assert!(
-        run.stdout.contains(
+        run.stdout_str().contains(
             "\nNo findings in the 1 rule × host check(s) made (1 not applicable, 0 not checked).\n"
         ),
         "{}",
-        run.stdout
+        run.stdout_str()
     );
     assert_eq!(
         run.last_line(),

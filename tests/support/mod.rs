@@ -6,6 +6,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -26,9 +27,24 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished process gave, for a run started some other way than [`hiveward`] (another
+    /// environment, another user, another standard output).
+    pub fn from_output(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Standard output as UTF-8 text.
     pub fn stdout_text(&self) -> String {
         String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
+    }
+
+    /// Standard output as UTF-8 text, borrowed from the run.
+    pub fn stdout_str(&self) -> &str {
+        std::str::from_utf8(&self.stdout).expect("stdout is UTF-8")
     }
 
     /// Standard output as JSON.
