@@ -205,27 +205,22 @@ pub(crate) fn deliver(
             .unwrap_or_default();
         render_diagnostic(&error.to_diagnostic(&text));
     }
+    let text_options = |to_stdout: bool| TextOptions {
+        layout: if args.detail {
+            TextLayout::Detail
+        } else if args.quiet {
+            TextLayout::Quiet
+        } else {
+            TextLayout::Summary
+        },
+        fail_on: args.fail_on.0,
+        allow_partial: args.allow_partial,
+        color: to_stdout && args.color.for_stdout(),
+        rules: Some(rules),
+    };
     let render_failed = std::cell::Cell::new(false);
-    let render = |format: ScanFormat, to_stdout: bool| -> Vec<u8> {
+    let render = |format: ScanFormat| -> Vec<u8> {
         match format {
-            ScanFormat::Text => {
-                let options = TextOptions {
-                    layout: if args.detail {
-                        TextLayout::Detail
-                    } else if args.quiet {
-                        TextLayout::Quiet
-                    } else {
-                        TextLayout::Summary
-                    },
-                    fail_on: args.fail_on.0,
-                    allow_partial: args.allow_partial,
-                    color: to_stdout && args.color.for_stdout(),
-                    rules: Some(rules),
-                };
-                let mut text = Vec::new();
-                let _ = write_scan_text_with(&report, &options, &mut text);
-                text
-            }
             ScanFormat::Junit => junit_xml_fail_on(&report, args.fail_on.0).into_bytes(),
             ScanFormat::Html => rendered(
                 "HTML",
@@ -236,8 +231,8 @@ pub(crate) fn deliver(
                 rendered("CSV", hiveward_report::csv_report(&report), &render_failed)
             }
             ScanFormat::Markdown => hiveward_report::markdown_report(&report).into_bytes(),
-            ScanFormat::Json | ScanFormat::Sarif => {
-                unreachable!("JSON and SARIF are written streaming")
+            ScanFormat::Json | ScanFormat::Sarif | ScanFormat::Text => {
+                unreachable!("JSON, SARIF and text are written streaming")
             }
         }
     };
@@ -248,9 +243,12 @@ pub(crate) fn deliver(
         source_root: source_root.clone(),
         ..hiveward_engine::SarifOptions::default()
     };
-    // The JSON and SARIF reports are written as they are serialised, a host and a finding at
-    // a time; the other formats are rendered first.
+    // The JSON, SARIF and text reports are written as they are rendered, a host and a finding
+    // (a rule's findings, for text) at a time; the other formats are rendered first.
     let write = |format: ScanFormat, to_stdout: bool, output: Option<&Path>| match format {
+        ScanFormat::Text => emit_with(output, &mut |out| {
+            write_scan_text_with(&report, &text_options(to_stdout), out)
+        }),
         ScanFormat::Json => emit_with(output, &mut |out| {
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
             out.write_all(b"\n")
@@ -258,7 +256,7 @@ pub(crate) fn deliver(
         ScanFormat::Sarif => emit_with(output, &mut |out| {
             hiveward_engine::write_sarif(&report, rules, &sarif_options, out)
         }),
-        _ => emit(&render(format, to_stdout), output),
+        _ => emit(&render(format), output),
     };
     for (format, path) in &args.output_formats {
         if let Err(code) = write(*format, false, Some(path)) {

@@ -173,20 +173,64 @@ pub fn write_scan_text_with(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let paint = Paint { on: options.color };
-    let mut text = Vec::new();
+    let mut escaped = LineEscaper {
+        out,
+        pending: Vec::new(),
+        color: options.color,
+    };
     match options.layout {
-        TextLayout::Detail => write_report(report, paint, &mut text)?,
+        TextLayout::Detail => write_report(report, paint, &mut escaped)?,
         TextLayout::Summary | TextLayout::Quiet => {
-            crate::summary_text::write_summary(report, options, paint, &mut text)?
+            crate::summary_text::write_summary(report, options, paint, &mut escaped)?
         }
     }
-    let text = String::from_utf8_lossy(&text);
-    let guarded = if options.color {
-        escape_terminal_lines_keeping_colour(&text)
-    } else {
-        escape_terminal_lines(&text)
-    };
-    out.write_all(guarded.as_bytes())
+    escaped.finish()
+}
+
+/// Escapes terminal controls line by line on the way to `out` (keeping colour when `color`),
+/// so that a fleet's report is never held whole. Lines are independent: escaping them one at a
+/// time gives what escaping the whole text gives.
+struct LineEscaper<'a> {
+    out: &'a mut dyn Write,
+    pending: Vec<u8>,
+    color: bool,
+}
+
+impl LineEscaper<'_> {
+    fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let text = String::from_utf8_lossy(bytes);
+        let guarded = if self.color {
+            escape_terminal_lines_keeping_colour(&text)
+        } else {
+            escape_terminal_lines(&text)
+        };
+        self.out.write_all(guarded.as_bytes())
+    }
+
+    /// Writes what is left after the last line break.
+    fn finish(mut self) -> io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.emit(&rest)?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for LineEscaper<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(last) = self.pending.iter().rposition(|byte| *byte == b'\n') {
+            let rest = self.pending.split_off(last + 1);
+            let lines = std::mem::replace(&mut self.pending, rest);
+            self.emit(&lines)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {

@@ -17,7 +17,7 @@
 //! waivers is escaped here with [`escape_terminal`](crate::escape_terminal); the caller applies the
 //! last guard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 use anstyle::AnsiColor;
@@ -72,7 +72,7 @@ fn count(number: usize, noun: &str) -> String {
 fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
     let summary = &report.summary;
     let counts = &report.counts;
-    let (waived, baselined) = suppressed_counts(&report.findings);
+    let (waived, baselined) = suppressed_counts(report.findings.stream());
     writeln!(
         out,
         "hosts:        {} scanned with {}, profile {}",
@@ -151,7 +151,7 @@ fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
 }
 
 /// Waived and baselined findings.
-fn suppressed_counts(findings: &[Finding]) -> (usize, usize) {
+fn suppressed_counts(findings: impl IntoIterator<Item = Finding>) -> (usize, usize) {
     let mut waived = 0;
     let mut baselined = 0;
     for finding in findings {
@@ -178,28 +178,22 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Findings per severity, most severe first.
-fn severity_row(findings: &[&Finding]) -> [usize; 5] {
-    let mut row = [0; 5];
-    for finding in findings {
-        if let Some(column) = SEVERITIES
-            .iter()
-            .position(|severity| *severity == finding.severity)
-        {
-            row[column] += 1;
-        }
+/// Counts a finding of `severity` in a row of findings per severity, most severe first.
+fn count_severity(row: &mut [usize; 5], severity: Severity) {
+    if let Some(column) = SEVERITIES.iter().position(|known| *known == severity) {
+        row[column] += 1;
     }
-    row
 }
 
 /// The table of hosts: one row per host (and one per host that only a fleet rule's finding
 /// names), with its findings by severity and how its rules ended.
 fn write_host_table(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
-    let mut by_host: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for finding in &report.findings {
-        by_host.entry(&finding.host).or_default().push(finding);
+    // Read from the spools a host or finding at a time: a fleet's report does not fit in memory.
+    let mut by_host: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    for finding in report.findings.stream() {
+        count_severity(by_host.entry(finding.host).or_default(), finding.severity);
     }
-    let failed = report.hosts.iter().any(|host| host.coverage.errors > 0);
+    let failed = report.hosts.stream().any(|host| host.coverage.errors > 0);
     let mut header = vec![
         "HOST",
         "OS",
@@ -228,21 +222,21 @@ fn write_host_table(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
         }
     }));
     let number = |value: usize| Cell::new(value).set_alignment(CellAlignment::Right);
-    for host in &report.hosts {
+    for host in report.hosts.stream() {
         let os = match (&host.os, &host.os_build) {
             (Some(name), Some(build)) => format!("{} ({})", one_line(name), one_line(build)),
             (Some(name), None) => one_line(name).into_owned(),
             (None, Some(build)) => format!("build {}", one_line(build)),
             (None, None) => "-".to_string(),
         };
-        let findings = by_host.remove(host.name.as_str()).unwrap_or_default();
+        let severities = by_host.remove(host.name.as_str()).unwrap_or_default();
         let coverage = &host.coverage;
         let mut row = vec![
             Cell::new(one_line(&host.name)),
             Cell::new(os),
             Cell::new(role_name(host.role)),
         ];
-        row.extend(severity_row(&findings).into_iter().map(number));
+        row.extend(severities.into_iter().map(number));
         row.push(number(coverage.checked));
         row.push(number(coverage.not_applicable));
         row.push(number(coverage.not_checked));
@@ -252,9 +246,9 @@ fn write_host_table(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
         table.add_row(row);
     }
     // Hosts only fleet findings name (not among the hosts scanned).
-    for (host, findings) in by_host {
-        let mut row = vec![Cell::new(one_line(host)), Cell::new("-"), Cell::new("-")];
-        row.extend(severity_row(&findings).into_iter().map(number));
+    for (host, severities) in by_host {
+        let mut row = vec![Cell::new(one_line(&host)), Cell::new("-"), Cell::new("-")];
+        row.extend(severities.into_iter().map(number));
         row.extend(["-", "-", "-"].map(|dash| Cell::new(dash).set_alignment(CellAlignment::Right)));
         if failed {
             row.push(Cell::new("-").set_alignment(CellAlignment::Right));
@@ -301,54 +295,101 @@ fn plain_values(finding: &Finding) -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
+/// The plan of `findings` at once (the tests' view of [`FixPlanner`]).
+#[cfg(test)]
 fn plan_fix(meta: Option<&RuleMeta>, findings: &[&Finding]) -> FixPlan {
-    if let Some(meta) = meta {
-        let mut names: Vec<&String> = findings
-            .iter()
-            .flat_map(|finding| finding.fix_values.keys())
-            .filter(|name| meta.fix.contains(&format!("{{{{{name}}}}}")))
-            .collect();
-        names.sort();
-        names.dedup();
-        let mut values = BTreeMap::new();
-        let mut varying = Vec::new();
-        for name in names {
-            let first = findings[0].fix_values.get(name);
-            let same = first.is_some()
-                && findings
-                    .iter()
-                    .all(|finding| finding.fix_values.get(name) == first);
-            match (same, first) {
-                (true, Some(value)) => {
-                    values.insert(name.clone(), value.0.clone());
-                }
-                _ => {
-                    values.insert(name.clone(), serde_json::Value::String(format!("<{name}>")));
-                    varying.push(name.clone());
-                }
-            }
-        }
-        let own: Vec<bool> = findings
-            .iter()
-            .map(|finding| finding.fix != meta.render_fix(&plain_values(finding)))
-            .collect();
-        if own.iter().any(|own| !own) {
-            return FixPlan {
-                shared: meta.render_fix(&values),
-                varying,
-                own,
-            };
+    let mut planner = FixPlanner::new(meta);
+    for finding in findings {
+        planner.add(finding);
+    }
+    planner.plan()
+}
+
+/// Works out a [`FixPlan`] one finding at a time, so that a rule's findings need not be in
+/// memory together.
+struct FixPlanner<'m> {
+    meta: Option<&'m RuleMeta>,
+    /// The first finding's fix text and values.
+    first: Option<(String, BTreeMap<String, serde_json::Value>)>,
+    /// Every fix value name of the findings that the template uses.
+    names: BTreeSet<String>,
+    /// The names whose value is not the first finding's in some finding.
+    differ: BTreeSet<String>,
+    /// Per finding: whether its fix text is not the template filled with its values.
+    own_by_template: Vec<bool>,
+    /// Per finding: whether its fix text is not the first finding's.
+    own_by_first: Vec<bool>,
+}
+
+impl<'m> FixPlanner<'m> {
+    fn new(meta: Option<&'m RuleMeta>) -> Self {
+        FixPlanner {
+            meta,
+            first: None,
+            names: BTreeSet::new(),
+            differ: BTreeSet::new(),
+            own_by_template: Vec::new(),
+            own_by_first: Vec::new(),
         }
     }
-    let shared = findings[0].fix.clone();
-    let own = findings
-        .iter()
-        .map(|finding| finding.fix != shared)
-        .collect();
-    FixPlan {
-        shared,
-        varying: Vec::new(),
-        own,
+
+    fn add(&mut self, finding: &Finding) {
+        let values = plain_values(finding);
+        let (first_fix, first_values) = self
+            .first
+            .get_or_insert_with(|| (finding.fix.clone(), values.clone()));
+        for (name, value) in first_values.iter() {
+            if values.get(name) != Some(value) {
+                self.differ.insert(name.clone());
+            }
+        }
+        self.own_by_first.push(finding.fix != *first_fix);
+        if let Some(meta) = self.meta {
+            for name in values.keys() {
+                if meta.fix.contains(&format!("{{{{{name}}}}}")) {
+                    self.names.insert(name.clone());
+                }
+            }
+            self.own_by_template
+                .push(finding.fix != meta.render_fix(&values));
+        }
+    }
+
+    fn plan(self) -> FixPlan {
+        let (first_fix, first_values) = self.first.unwrap_or_default();
+        if let Some(meta) = self.meta {
+            if self.own_by_template.iter().any(|own| !own) {
+                let mut values = BTreeMap::new();
+                let mut varying = Vec::new();
+                for name in self.names {
+                    match first_values
+                        .get(&name)
+                        .filter(|_| !self.differ.contains(&name))
+                    {
+                        Some(value) => {
+                            values.insert(name, value.clone());
+                        }
+                        None => {
+                            values.insert(
+                                name.clone(),
+                                serde_json::Value::String(format!("<{name}>")),
+                            );
+                            varying.push(name);
+                        }
+                    }
+                }
+                return FixPlan {
+                    shared: meta.render_fix(&values),
+                    varying,
+                    own: self.own_by_template,
+                };
+            }
+        }
+        FixPlan {
+            shared: first_fix,
+            varying: Vec::new(),
+            own: self.own_by_first,
+        }
     }
 }
 
@@ -406,82 +447,96 @@ fn write_findings_by_rule(
                 summary.not_applicable,
                 report
                     .hosts
-                    .iter()
+                    .stream()
                     .map(|host| host.coverage.not_checked)
                     .sum::<usize>()
             )?;
         }
         return Ok(());
     }
-    let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for finding in &report.findings {
-        by_rule.entry(&finding.rule).or_default().push(finding);
+    // Each rule's findings are read back from the spool by position when its group is
+    // written, one finding at a time.
+    let mut by_rule: BTreeMap<String, (Severity, Vec<usize>)> = BTreeMap::new();
+    for (position, finding) in report.findings.stream().enumerate() {
+        let group = by_rule
+            .entry(finding.rule)
+            .or_insert((finding.severity, Vec::new()));
+        group.0 = group.0.max(finding.severity);
+        group.1.push(position);
     }
-    let mut groups: Vec<(&str, Vec<&Finding>)> = by_rule.into_iter().collect();
-    groups.sort_by(|a, b| {
-        let severity = |group: &(&str, Vec<&Finding>)| {
-            group
-                .1
-                .iter()
-                .map(|finding| finding.severity)
-                .max()
-                .unwrap_or(Severity::Info)
-        };
-        severity(b).cmp(&severity(a)).then(a.0.cmp(b.0))
-    });
+    let mut groups: Vec<(String, (Severity, Vec<usize>))> = by_rule.into_iter().collect();
+    groups.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     writeln!(
         out,
         "Findings by rule, most severe first ({}; each rule's fix once, then its hosts and evidence):",
         count(groups.len(), "rule")
     )?;
-    for (rule, findings) in &groups {
+    for (rule, (_, positions)) in &groups {
         writeln!(out)?;
-        write_rule_group(rule, findings, rules, paint, out)?;
+        write_rule_group(rule, positions, report, rules, paint, out)?;
     }
     Ok(())
 }
 
 fn write_rule_group(
     rule: &str,
-    findings: &[&Finding],
+    positions: &[usize],
+    report: &ScanReport,
     rules: Option<&crate::ruleset::RuleSet>,
     paint: Paint,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let first = findings[0];
-    // The hosts in the order the report names them first, each with its findings (by index).
-    let mut hosts: Vec<(&str, Vec<usize>)> = Vec::new();
-    let mut position: BTreeMap<&str, usize> = BTreeMap::new();
-    for (index, finding) in findings.iter().enumerate() {
-        let at = *position.entry(&finding.host).or_insert_with(|| {
-            hosts.push((&finding.host, Vec::new()));
-            hosts.len() - 1
-        });
-        hosts[at].1.push(index);
+    let meta = rules
+        .and_then(|rules| rules.rule(rule))
+        .map(|rule| &rule.meta);
+    // First pass over the rule's findings, read back one at a time: the hosts in the order the
+    // report names them first, each with its findings (by index), and the fix plan.
+    let mut first: Option<(Severity, String)> = None;
+    let mut hosts: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut position: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kept: Vec<usize> = Vec::new();
+    let mut suppressed = 0;
+    let mut planner = FixPlanner::new(meta);
+    for &at in positions {
+        let Some(finding) = report.findings.get(at) else {
+            continue;
+        };
+        let index = kept.len();
+        kept.push(at);
+        first.get_or_insert_with(|| (finding.severity, finding.title.clone()));
+        let host_at = match position.get(&finding.host) {
+            Some(&host_at) => host_at,
+            None => {
+                position.insert(finding.host.clone(), hosts.len());
+                hosts.push((finding.host.clone(), Vec::new()));
+                hosts.len() - 1
+            }
+        };
+        hosts[host_at].1.push(index);
+        if finding.suppression.is_some() {
+            suppressed += 1;
+        }
+        planner.add(&finding);
     }
-    let suppressed = findings
-        .iter()
-        .filter(|finding| finding.suppression.is_some())
-        .count();
+    let Some((severity, title)) = first else {
+        return Ok(());
+    };
     let accepted = if suppressed > 0 {
         format!(", {suppressed} waived or baselined")
     } else {
         String::new()
     };
-    let label = format!("{:<8}", first.severity.name().to_uppercase());
+    let label = format!("{:<8}", severity.name().to_uppercase());
     writeln!(
         out,
         "{} {}  {}  ({} on {}{accepted})",
-        paint.severity(first.severity, &label),
+        paint.severity(severity, &label),
         one_line(rule),
-        one_line(&first.title),
-        count(findings.len(), "finding"),
+        one_line(&title),
+        count(kept.len(), "finding"),
         count(hosts.len(), "host")
     )?;
-    let meta = rules
-        .and_then(|rules| rules.rule(rule))
-        .map(|rule| &rule.meta);
-    let plan = plan_fix(meta, findings);
+    let plan = planner.plan();
     if plan.varying.is_empty() {
         writeln!(out, "  fix:")?;
     } else {
@@ -496,10 +551,13 @@ fn write_rule_group(
         )?;
     }
     write_fix(&plan.shared, "    ", out)?;
+    // Second pass: each finding read back again where its host is written.
     for (host, indexes) in hosts {
-        writeln!(out, "  {}", one_line(host))?;
+        writeln!(out, "  {}", one_line(&host))?;
         for index in indexes {
-            write_host_finding(findings[index], &plan, plan.own[index], out)?;
+            if let Some(finding) = report.findings.get(kept[index]) {
+                write_host_finding(&finding, &plan, plan.own[index], out)?;
+            }
         }
     }
     Ok(())
@@ -587,17 +645,17 @@ fn capped_list(items: &[String]) -> String {
 /// What was not applicable (the most common reasons), not checked, failed, or lacks evidence.
 fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     // Not applicable, by reason, most common first.
-    let mut reasons: BTreeMap<&str, (usize, Vec<&str>)> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
     let mut not_checked: Vec<String> = Vec::new();
-    for host in &report.hosts {
+    for host in report.hosts.stream() {
         for outcome in &host.outcomes {
             let reason = outcome.reason.as_deref().unwrap_or("no reason given");
             match outcome.outcome {
                 Outcome::NotApplicable => {
-                    let entry = reasons.entry(reason).or_default();
+                    let entry = reasons.entry(reason.to_string()).or_default();
                     entry.0 += 1;
-                    if !entry.1.contains(&outcome.rule.as_str()) {
-                        entry.1.push(&outcome.rule);
+                    if !entry.1.contains(&outcome.rule) {
+                        entry.1.push(outcome.rule.clone());
                     }
                 }
                 Outcome::NotChecked => not_checked.push(format!(
@@ -618,8 +676,8 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
         ));
     }
     if !reasons.is_empty() {
-        let mut reasons: Vec<(&str, (usize, Vec<&str>))> = reasons.into_iter().collect();
-        reasons.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+        let mut reasons: Vec<(String, (usize, Vec<String>))> = reasons.into_iter().collect();
+        reasons.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
         let total: usize = reasons.iter().map(|(_, (number, _))| number).sum();
         writeln!(out)?;
         writeln!(
@@ -636,7 +694,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
             writeln!(
                 out,
                 "  {number:>5}  {}: {}",
-                one_line(reason),
+                one_line(&reason),
                 capped_list(&rules)
             )?;
         }
@@ -763,7 +821,7 @@ fn write_notices(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     }
     let mut by_level: BTreeMap<NoticeLevel, usize> = BTreeMap::new();
     let mut hosts = 0;
-    for host in &report.hosts {
+    for host in report.hosts.stream() {
         let notices: Vec<_> = host
             .files
             .iter()
@@ -811,20 +869,17 @@ fn write_notices(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
 pub(crate) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint: Paint) -> String {
     let code = report.exit_code_with(options.fail_on, options.allow_partial);
     let threshold = options.fail_on;
-    let mut tripping: Vec<&Finding> = report
+    // Only what the line names is kept: (severity, rule, host).
+    let mut tripping: Vec<(Severity, String, String)> = report
         .findings
-        .iter()
+        .stream()
         .filter(|finding| {
             finding.suppression.is_none()
                 && threshold.is_some_and(|threshold| finding.severity >= threshold)
         })
+        .map(|finding| (finding.severity, finding.rule, finding.host))
         .collect();
-    tripping.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.rule.cmp(&b.rule))
-            .then(a.host.cmp(&b.host))
-    });
+    tripping.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let gate = match threshold {
         Some(threshold) => format!("at or above {threshold} (--fail-on {threshold})"),
         None => "(--fail-on never)".to_string(),
@@ -833,7 +888,7 @@ pub(crate) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint
         let mut names: Vec<String> = tripping
             .iter()
             .take(VERDICT_CAP)
-            .map(|finding| format!("{} on {}", one_line(&finding.rule), one_line(&finding.host)))
+            .map(|(_, rule, host)| format!("{} on {}", one_line(rule), one_line(host)))
             .collect();
         if tripping.len() > VERDICT_CAP {
             names.push(format!("and {} more", tripping.len() - VERDICT_CAP));
@@ -897,7 +952,7 @@ pub(crate) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint
             let pass = paint.style(AnsiColor::Green.on_default().bold(), "PASS");
             let unsuppressed = report
                 .findings
-                .iter()
+                .stream()
                 .filter(|finding| finding.suppression.is_none())
                 .count();
             let accepted = report.findings.len() - unsuppressed;
