@@ -227,12 +227,9 @@ pub(crate) fn deliver(
                 hiveward_report::html_report(&report).map(String::into_bytes),
                 &render_failed,
             ),
-            ScanFormat::Csv => {
-                rendered("CSV", hiveward_report::csv_report(&report), &render_failed)
-            }
             ScanFormat::Markdown => hiveward_report::markdown_report(&report).into_bytes(),
-            ScanFormat::Json | ScanFormat::Sarif | ScanFormat::Text => {
-                unreachable!("JSON, SARIF and text are written streaming")
+            ScanFormat::Json | ScanFormat::Sarif | ScanFormat::Text | ScanFormat::Csv => {
+                unreachable!("JSON, SARIF, text and CSV are written streaming")
             }
         }
     };
@@ -243,11 +240,14 @@ pub(crate) fn deliver(
         source_root: source_root.clone(),
         ..hiveward_engine::SarifOptions::default()
     };
-    // The JSON, SARIF and text reports are written as they are rendered, a host and a finding
-    // (a rule's findings, for text) at a time; the other formats are rendered first.
+    // The JSON, SARIF, text and CSV reports are written as they are rendered, a host and a
+    // finding at a time; the other formats are rendered first.
     let write = |format: ScanFormat, to_stdout: bool, output: Option<&Path>| match format {
         ScanFormat::Text => emit_with(output, &mut |out| {
             write_scan_text_with(&report, &text_options(to_stdout), out)
+        }),
+        ScanFormat::Csv => emit_with(output, &mut |out| {
+            hiveward_report::write_csv_report(&report, out)
         }),
         ScanFormat::Json => emit_with(output, &mut |out| {
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;

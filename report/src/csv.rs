@@ -57,21 +57,38 @@ pub const CSV_COLUMNS: [&str; 15] = [
 /// Renders `report` as CSV: [`CSV_COLUMNS`] as the header, then one row per finding in report
 /// order (by host, severity and rule).
 pub fn csv_report(report: &ScanReport) -> Result<Vec<u8>, RenderError> {
+    let mut bytes = Vec::new();
+    write_csv_report(report, &mut bytes).map_err(|error| RenderError::Csv(error.into()))?;
+    Ok(bytes)
+}
+
+/// [`csv_report`] written to `out` as it is rendered, one finding at a time (read back from the
+/// report's spool), so that a fleet's report is never held whole. A failure of `out` is
+/// returned as it is (a closed pipe stays a broken pipe).
+pub fn write_csv_report(report: &ScanReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut writer = ::csv::WriterBuilder::new()
         .terminator(::csv::Terminator::CRLF)
         .quote_style(::csv::QuoteStyle::Necessary)
-        .from_writer(Vec::new());
-    writer.write_record(CSV_COLUMNS)?;
-    for finding in &report.findings {
-        writer.write_record(
-            row(finding)
-                .iter()
-                .map(|cell| guard_formula(cell).into_owned()),
-        )?;
+        .from_writer(out);
+    writer.write_record(CSV_COLUMNS).map_err(io_error)?;
+    for finding in report.findings.stream() {
+        writer
+            .write_record(
+                row(&finding)
+                    .iter()
+                    .map(|cell| guard_formula(cell).into_owned()),
+            )
+            .map_err(io_error)?;
     }
-    writer
-        .into_inner()
-        .map_err(|error| RenderError::Csv(error.into_error().into()))
+    writer.flush()
+}
+
+/// The I/O error behind a CSV writer's error, or the error itself.
+fn io_error(error: ::csv::Error) -> std::io::Error {
+    match error.into_kind() {
+        ::csv::ErrorKind::Io(error) => error,
+        other => std::io::Error::other(format!("the CSV writer failed: {other:?}")),
+    }
 }
 
 fn row(finding: &Finding) -> [String; 15] {

@@ -4,7 +4,7 @@
 //! - [`html_report`]: one self-contained HTML page (no script, font or image loaded from
 //!   anywhere) with a summary dashboard, a rule view, a host view with each finding's evidence
 //!   and fix, and filters; readable when printed;
-//! - [`csv_report`]: one row per finding ([`CSV_COLUMNS`]), RFC 4180 quoting, with a guard
+//! - [`csv_report`] (or [`write_csv_report`], streaming): one row per finding ([`CSV_COLUMNS`]), RFC 4180 quoting, with a guard
 //!   against spreadsheet formula injection;
 //! - [`markdown_report`]: the summary and the findings grouped by rule, for pull-request
 //!   comments and tickets.
@@ -40,7 +40,7 @@ mod markdown;
 mod view;
 
 pub use crate::{
-    csv::{csv_report, CSV_COLUMNS},
+    csv::{csv_report, write_csv_report, CSV_COLUMNS},
     html::html_report,
     markdown::markdown_report,
 };
