@@ -410,7 +410,18 @@ impl GuideDocs {
             )];
             return;
         }
-        let receiver = item.receiver();
+        // An array method (`list.add_name(name)`) is written on a list in the guide.
+        let list_method = item.params.first().is_some_and(|(_, ty)| ty == "array")
+            && self.rows.iter().any(|row| {
+                row.calls
+                    .iter()
+                    .any(|call| call.name == item.name && call.receiver.as_deref() == Some("list"))
+            });
+        let receiver = if list_method {
+            Some("list")
+        } else {
+            item.receiver()
+        };
         let own_arity = item.params.len() - usize::from(receiver.is_some());
         let matches_call = |call: &Call| {
             call.name == item.name && call.receiver.as_deref() == receiver && {

@@ -183,28 +183,51 @@ pub(crate) fn take_undeclared_read() -> Option<UndeclaredRead> {
     UNDECLARED_READ.with(|read| read.borrow_mut().take())
 }
 
-/// Takes the damaged-evidence reads noted on this thread since the last call.
-/// `host.os` as a Rhai value (`()` when the OS is not known), converted once per host and
-/// thread.
-fn os_value(host: &HostHandle) -> Dynamic {
+/// `read` over the host's OS facts as a Rhai value (`()` when there are none), made once per
+/// host and thread.
+fn with_os_value<R>(host: &HostHandle, read: impl FnOnce(&Dynamic) -> R) -> R {
     OS_VALUE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some((cached, value)) = cache.as_ref() {
-            if std::ptr::eq(cached.as_ptr(), Arc::as_ptr(&host.0)) {
-                return value.clone();
-            }
-        }
-        let value = host
-            .0
-            .os
+        let current = cache
             .as_ref()
-            .and_then(|os| rhai::serde::to_dynamic(os).ok())
-            .unwrap_or(Dynamic::UNIT);
-        *cache = Some((Arc::downgrade(&host.0), value.clone()));
-        value
+            .is_some_and(|(cached, _)| std::ptr::eq(cached.as_ptr(), Arc::as_ptr(&host.0)));
+        if !current {
+            *cache = None;
+        }
+        let (_, value) = cache.get_or_insert_with(|| {
+            let value = host
+                .0
+                .os
+                .as_ref()
+                .and_then(|os| rhai::serde::to_dynamic(os).ok())
+                .unwrap_or(Dynamic::UNIT);
+            (Arc::downgrade(&host.0), value)
+        });
+        read(value)
     })
 }
 
+/// The error a read of the OS facts gives when damage hid a fact (and no other evidence
+/// supplied it): a verdict that reads the OS would rest on a guess.
+fn os_unknown(host: &HostHandle) -> Option<Box<EvalAltResult>> {
+    let os = host.0.os.as_ref().filter(|os| !os.unreadable.is_empty())?;
+    let facts: Vec<String> = os
+        .unreadable
+        .iter()
+        .map(|fact| fact.fact.replace('_', " "))
+        .collect();
+    Some(unreadable(
+        host,
+        format!(
+            "the OS facts {} of {} are unknown because {}",
+            facts.join(", "),
+            host.0.name,
+            os.unreadable[0].message
+        ),
+    ))
+}
+
+/// Takes the damaged-evidence reads noted on this thread since the last call.
 pub(crate) fn take_unreadable_reads() -> Vec<UnreadableEvidence> {
     UNREADABLE_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
 }
@@ -846,6 +869,7 @@ fn audit_policy(host: &HostHandle) -> RhaiResult<Dynamic> {
 /// Registers the host and fleet API on `engine`.
 pub(crate) fn register_host_api(engine: &mut Engine) {
     register_event_type(engine);
+    crate::name_api::register_name_api(engine);
     engine
         .register_type_with_name::<NotApplicable>("NotApplicable")
         .register_fn("not_applicable", |reason: &str| NotApplicable {
@@ -965,28 +989,28 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
             },
         )
         .register_get("os", |host: &mut HostHandle| -> RhaiResult<Dynamic> {
-            // A fact that damage hid (and no other evidence supplied) stops the rule that reads
-            // the OS: its verdict would rest on a guess.
-            if let Some(os) = host.0.os.as_ref().filter(|os| !os.unreadable.is_empty()) {
-                let facts: Vec<String> = os
-                    .unreadable
-                    .iter()
-                    .map(|fact| fact.fact.replace('_', " "))
-                    .collect();
-                return Err(unreadable(
-                    host,
-                    format!(
-                        "the OS facts {} of {} are unknown because {}",
-                        facts.join(", "),
-                        host.0.name,
-                        os.unreadable[0].message
-                    ),
-                ));
+            if let Some(error) = os_unknown(host) {
+                return Err(error);
             }
-            let os = os_value(host);
+            let os = with_os_value(host, Dynamic::clone);
             record(|| Read::fact("host.os".to_string(), os.to_string()));
             Ok(os)
         })
+        .register_fn(
+            "os_fact",
+            |host: &mut HostHandle, name: &str| -> RhaiResult<Dynamic> {
+                if let Some(error) = os_unknown(host) {
+                    return Err(error);
+                }
+                let fact = with_os_value(host, |os| {
+                    os.read_lock::<Map>()
+                        .and_then(|map| map.get(name).cloned())
+                        .unwrap_or(Dynamic::UNIT)
+                });
+                record(|| Read::fact(format!("host.os_fact({name:?})"), fact.to_string()));
+                Ok(fact)
+            },
+        )
         .register_fn(
             "key_info",
             |host: &mut HostHandle, path: &str| -> RhaiResult<Map> { key_info(host, path) },

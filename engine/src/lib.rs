@@ -49,6 +49,7 @@ mod inspect_text;
 mod junit;
 mod load_checks;
 mod load_limits;
+mod name_api;
 mod outcome;
 mod pack;
 mod partial;

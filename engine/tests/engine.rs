@@ -1155,3 +1155,66 @@ fn only_selected_rules_run() {
     assert_eq!(only.findings.len(), 1);
     assert_eq!(only.findings[0].rule, "T-SEL-002");
 }
+
+#[test]
+fn os_fact_reads_one_field_of_the_os_facts() {
+    let software = r#"Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]
+"CurrentBuildNumber"="17763"
+"#;
+    let rule = rule_text(
+        "T-OSF-001",
+        "p",
+        "",
+        r#"fn check(host) {
+    let build = host.os_fact("build");
+    let missing = host.os_fact("no_such_fact");
+    let same = if host.os == () { build == () } else { build == host.os.build };
+    #{ message: `${build}|${type_of(missing)}|${same}` }
+}"#,
+    );
+    let rules = load(vec![pack("p", &[("T-OSF-001", &rule)])]);
+    let evaluation = evaluate(
+        &rules,
+        &[host("FS01", software), host("FS02", &system_reg(""))],
+    );
+    no_rule_errors(&evaluation);
+    assert_eq!(
+        messages(&evaluation),
+        [
+            ("T-OSF-001", "FS01", "17763|()|true"),
+            ("T-OSF-001", "FS02", "|()|true")
+        ]
+    );
+}
+
+#[test]
+fn the_name_helpers_give_the_forms_smb_compares() {
+    let rule = rule_text(
+        "T-NAME-001",
+        "p",
+        "",
+        r#"fn check(host) {
+    let own = [];
+    for n in [" \\FILES.Corp.Example. ", "files.corp.example", "", "10.0.0.1"] { own.add_name(n); }
+    let parts = [
+        name_label("FILES.corp.example"), name_domain("files.corp.example"),
+        `${name_suffixes("a.b.corp.example")}`, `${name_is_address("fe80::1")}`,
+        `${name_hash("FILES") == name_hash("files")}`,
+    ];
+    #{ message: `${own}|${parts}` }
+}"#,
+    );
+    let rules = load(vec![pack("p", &[("T-NAME-001", &rule)])]);
+    let evaluation = evaluate(&rules, &[host("FS01", &system_reg(""))]);
+    no_rule_errors(&evaluation);
+    assert_eq!(
+        messages(&evaluation),
+        [(
+            "T-NAME-001",
+            "FS01",
+            r#"["files.corp.example", "10.0.0.1"]|["files", "corp.example", "[\"b.corp.example\", \"corp.example\"]", "true", "true"]"#
+        )]
+    );
+}
