@@ -284,7 +284,20 @@ pub(crate) fn deliver(
             );
         }
     }
-    let code = report.exit_code_with(args.fail_on.0, args.allow_partial);
+    let mut code = report.exit_code_with(args.fail_on.0, args.allow_partial);
+    // Results lost while the reports were written (read back from the scan's temporary files,
+    // they could not be): the reports are incomplete.
+    let late = hiveward_engine::take_spool_failures();
+    for notice in &late {
+        eprintln!("error: {}", notice.message);
+    }
+    if code == hiveward_engine::EXIT_CLEAN
+        && late
+            .iter()
+            .any(|notice| notice.code == hiveward_engine::SPOOL_READ_FAILED)
+    {
+        code = EXIT_INCOMPLETE;
+    }
     if code == EXIT_INCOMPLETE {
         let summary = &report.summary;
         if let (Some(timeout), true) = (timeout, summary.timed_out > 0) {
@@ -295,6 +308,10 @@ pub(crate) fn deliver(
         } else if summary.checked == 0 {
             eprintln!(
                 "error: nothing was checked: no rule could judge any host on the evidence given"
+            );
+        } else if report.lost_results() {
+            eprintln!(
+                "error: results could not be read back from the scan's temporary files and are missing from the report (see its notices); the results are incomplete"
             );
         } else if summary.hosts_missing_required > 0 {
             eprintln!(

@@ -267,6 +267,23 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
             );
             return EXIT_ERROR;
         }
+        // A result the scan's temporary files lost would be missing from the merged report
+        // without a word: the shard fails instead, and a merge names it missing.
+        let failures = hiveward_engine::take_spool_failures();
+        for notice in &failures {
+            eprintln!("error: {}", notice.message);
+        }
+        if failures
+            .iter()
+            .any(|notice| notice.code == hiveward_engine::SPOOL_READ_FAILED)
+        {
+            let _ = std::fs::remove_file(path);
+            eprintln!(
+                "error: the partial result {} was not kept: results of this shard were lost",
+                path.display()
+            );
+            return EXIT_ERROR;
+        }
         eprintln!(
             "shard {shard}: {hosts} of {} host(s) scanned; partial result written to {}",
             plan.hosts.len(),

@@ -426,5 +426,9 @@ pub fn finish_scan(
         crate::ruleset::sort_findings(&mut findings);
         report.add_findings(findings);
     }
-    report.finish(totals)
+    let mut report = report.finish(totals);
+    // Results the temporary files lost are missing above: the report says so (and is
+    // incomplete, see `ScanReport::exit_code_with`).
+    report.notices.extend(crate::spool::take_spool_failures());
+    report
 }

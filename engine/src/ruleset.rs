@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use rayon::prelude::*;
 use rhai::{Engine, AST};
 use sha2::{Digest, Sha256};
 
@@ -164,8 +165,15 @@ impl RuleSet {
                     )),
                 }
             }
-            for file in &pack.rules {
-                match compile_rule(&engine, &known, &manifest, file, pack.builtin, &limits) {
+            // Parsing and checking the rules is most of a load: done in parallel, then taken
+            // in file order, so errors and duplicates are reported as before.
+            let compiled: Vec<_> = pack
+                .rules
+                .par_iter()
+                .map(|file| compile_rule(&engine, &known, &manifest, file, pack.builtin, &limits))
+                .collect();
+            for (file, compiled) in pack.rules.iter().zip(compiled) {
+                match compiled {
                     Ok(rule) => {
                         if let Some(existing) =
                             rules.iter().find(|known| known.meta.id == rule.meta.id)

@@ -388,6 +388,7 @@ impl Writer {
                 && report.summary.hosts_not_checked == 0
                 && report.summary.hosts_missing_required == 0
                 && report.summary.timed_out == 0
+                && !report.lost_results()
                 && !unreadable,
             automation_id,
             root_description: if options.source_root.is_some()
@@ -1089,8 +1090,8 @@ fn notice_level(level: NoticeLevel) -> &'static str {
     }
 }
 
-/// Notifications for the notices on files and hosts, and for unreadable files; and whether
-/// any file was unreadable.
+/// Notifications for the notices on files, hosts and the run, and for unreadable files; and
+/// whether any file was unreadable.
 fn evidence_notifications(
     report: &ScanReport,
     hosts: &[ScanHost],
@@ -1147,6 +1148,20 @@ fn evidence_notifications(
         for notice in &host.notices {
             add(&host.name, notice, None);
         }
+    }
+    // Notices about the run itself (waivers, the baseline, results the scan's temporary files
+    // lost) belong to no host.
+    for notice in &report.notices {
+        notifications.push(Notification {
+            level: Some(json!(notice_level(notice.level))),
+            message: text_message(sentence(&paths.relativize_text(&notice.message))),
+            descriptor: Some(descriptor_reference(&notice.code)),
+            locations: notice
+                .file
+                .as_deref()
+                .map(|file| vec![paths.file_location(file, None)]),
+            ..Blank::blank()
+        });
     }
     (notifications, unreadable)
 }

@@ -264,10 +264,18 @@ impl ScanReport {
         self.exit_code_with(fail_on, false)
     }
 
+    /// Whether results were lost on the way to the report: read back from the scan's
+    /// temporary files, they could not be (see [`crate::SPOOL_READ_FAILED`]).
+    pub fn lost_results(&self) -> bool {
+        self.notices
+            .iter()
+            .any(|notice| notice.code == crate::spool::SPOOL_READ_FAILED)
+    }
+
     /// The exit code, where `allow_partial` (`--allow-partial`) accepts unreadable or damaged
     /// evidence and hosts on which nothing could be checked, but never a run that checked
     /// nothing at all, a host that lacks evidence `--require` demands, or a run whose
-    /// `--timeout` expired before every evaluation was made.
+    /// `--timeout` expired before every evaluation was made, or one that lost results.
     pub fn exit_code_with(&self, fail_on: Option<Severity>, allow_partial: bool) -> u8 {
         if !self.rule_errors.is_empty() {
             return EXIT_ERROR;
@@ -284,6 +292,7 @@ impl ScanReport {
         if self.summary.checked == 0
             || self.summary.hosts_missing_required > 0
             || self.summary.timed_out > 0
+            || self.lost_results()
         {
             return EXIT_INCOMPLETE;
         }

@@ -16,11 +16,50 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, OnceLock};
 
+use hiveward_collectors::{Notice, NoticeLevel};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Bytes kept in memory before they are written to the file.
 const BUFFER_LIMIT: usize = 256 * 1024;
+
+/// The code of the notice that says a spool's file could not be written (nothing is lost: the
+/// items stay in memory).
+pub const SPOOL_WRITE_FAILED: &str = "hiveward::spool::write_failed";
+/// The code of the notice that says items could not be read back from a spool's file: they
+/// are missing from the report, which is therefore incomplete.
+pub const SPOOL_READ_FAILED: &str = "hiveward::spool::read_failed";
+
+/// What every spool of the process failed at, in the order met, until a report takes it
+/// ([`take_spool_failures`]).
+static FAILURES: Mutex<Vec<Notice>> = Mutex::new(Vec::new());
+
+/// The notices of the spool failures met since the last call: one per spool that could not
+/// write its file, and one per item that could not be read back.
+pub fn take_spool_failures() -> Vec<Notice> {
+    std::mem::take(
+        &mut *FAILURES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    )
+}
+
+fn note_failure(code: &str, message: String) {
+    let level = if code == SPOOL_READ_FAILED {
+        NoticeLevel::Error
+    } else {
+        NoticeLevel::Note
+    };
+    FAILURES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(Notice {
+            level,
+            code: code.to_string(),
+            file: None,
+            message,
+        });
+}
 
 /// A sequence of `T` stored in a temporary file (created on the first write that does not fit
 /// in memory; deleted when the spool is dropped).
@@ -77,7 +116,13 @@ impl Store {
                 self.buffer.clear();
             }
             // The buffer is kept: the items stay readable from memory.
-            Err(error) => self.failed = Some(error.to_string()),
+            Err(error) => {
+                note_failure(
+                    SPOOL_WRITE_FAILED,
+                    format!("the temporary file that holds the scan's results could not be written ({error}); they are kept in memory instead"),
+                );
+                self.failed = Some(error.to_string());
+            }
         }
     }
 
@@ -98,6 +143,10 @@ impl Store {
         match read {
             Ok(()) => Some(bytes),
             Err(error) => {
+                note_failure(
+                    SPOOL_READ_FAILED,
+                    format!("a result could not be read back from the scan's temporary file ({error}); it is missing from this report"),
+                );
                 self.failed.get_or_insert(error.to_string());
                 None
             }
@@ -141,7 +190,7 @@ impl<T> Spool<T> {
 
     /// The first error met writing or reading the temporary file, if any: items written since
     /// are kept in memory, but an item that could not be read back is missing from what
-    /// [`Spool::iter`] gives.
+    /// [`Spool::stream`] and [`Spool::get`] give (and is noted for [`take_spool_failures`]).
     pub fn failure(&self) -> Option<String> {
         self.store().failed.clone()
     }
@@ -169,8 +218,7 @@ impl<T: DeserializeOwned> Spool<T> {
         if let Some(items) = self.loaded.get() {
             return items.get(position).cloned();
         }
-        let bytes = self.store().read(position)?;
-        serde_json::from_slice(&bytes).ok()
+        self.read(position)
     }
 
     /// Every item, in memory: read from the file on the first call, kept from then on.
@@ -183,7 +231,16 @@ impl<T: DeserializeOwned> Spool<T> {
 
     fn read(&self, position: usize) -> Option<T> {
         let bytes = self.store().read(position)?;
-        serde_json::from_slice(&bytes).ok()
+        match serde_json::from_slice(&bytes) {
+            Ok(item) => Some(item),
+            Err(error) => {
+                note_failure(
+                    SPOOL_READ_FAILED,
+                    format!("a result read back from the scan's temporary file could not be decoded ({error}); it is missing from this report"),
+                );
+                None
+            }
+        }
     }
 
     /// Every item, in the order they were pushed, each read when it is reached (without
@@ -396,6 +453,9 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Spool<T> {
 mod tests {
     use super::*;
 
+    /// The failure log is the process's: tests that read it take turns.
+    static FAILURE_LOG: Mutex<()> = Mutex::new(());
+
     #[test]
     fn items_come_back_in_order_and_by_position_past_the_buffer() {
         let spool: Spool<String> = Spool::new();
@@ -418,6 +478,62 @@ mod tests {
             "streaming reads nothing into memory"
         );
         assert_eq!(&spool[..], &items[..]);
+    }
+
+    #[test]
+    fn an_item_that_cannot_be_read_back_is_reported_not_skipped_silently() {
+        let _turn = FAILURE_LOG
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let spool: Spool<String> = Spool::new();
+        for n in 0..20_000 {
+            spool.push(&format!("item {n:06} {}", "y".repeat(40)));
+        }
+        assert!(spool.store().written > 0, "the file was used");
+        // The file loses its contents (a disk error, a cleaner that truncated it).
+        spool.store().file = Some(tempfile::tempfile().unwrap());
+        assert_eq!(spool.get(0), None);
+        assert!(spool.failure().is_some());
+        let failures = take_spool_failures();
+        let lost: Vec<&Notice> = failures
+            .iter()
+            .filter(|notice| notice.code == SPOOL_READ_FAILED)
+            .collect();
+        assert!(!lost.is_empty(), "{failures:?}");
+        assert_eq!(lost[0].level, NoticeLevel::Error);
+        assert!(
+            lost[0].message.contains("missing from this report"),
+            "{}",
+            lost[0].message
+        );
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_keeps_the_items_in_memory_and_says_so() {
+        let _turn = FAILURE_LOG
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let spool: Spool<String> = Spool::new();
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("read-only");
+        std::fs::write(&path, b"").unwrap();
+        // A handle that cannot write: every flush fails.
+        spool.store().file = Some(File::open(&path).unwrap());
+        let items: Vec<String> = (0..20_000)
+            .map(|n| format!("item {n} {}", "z".repeat(30)))
+            .collect();
+        for item in &items {
+            spool.push(item);
+        }
+        assert!(spool.failure().is_some());
+        assert!(spool.stream().eq(items.iter().cloned()), "nothing is lost");
+        let failures = take_spool_failures();
+        assert!(
+            failures.iter().any(
+                |notice| notice.code == SPOOL_WRITE_FAILED && notice.level == NoticeLevel::Note
+            ),
+            "{failures:?}"
+        );
     }
 
     #[test]

@@ -867,3 +867,37 @@ fn a_timed_out_scan_is_incomplete_in_every_format() {
         "{junit}"
     );
 }
+
+#[test]
+fn results_lost_from_the_temporary_files_make_the_report_incomplete_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let passing = rule("T-OK-001", "", "fn check(host) {\n    []\n}");
+    let rules = load_with(
+        vec![pack("p", &[("T-OK-001", &passing)])],
+        Limits::default(),
+    );
+    let mut report = one_thread(|| mixed_bundle(dir.path(), None, &rules));
+    assert_ne!(report.exit_code_with(None, true), EXIT_INCOMPLETE);
+    assert!(!report.lost_results());
+    // What finish_scan adds when an item could not be read back from a spool.
+    report.notices.push(hiveward_collectors::Notice {
+        level: hiveward_collectors::NoticeLevel::Error,
+        code: hiveward_engine::SPOOL_READ_FAILED.to_string(),
+        file: None,
+        message: "a result could not be read back from the scan's temporary file (disk error); it is missing from this report".to_string(),
+    });
+    assert!(report.lost_results());
+    assert_eq!(report.exit_code_with(None, true), EXIT_INCOMPLETE);
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("it is missing from this report"), "{json}");
+    let mut text = Vec::new();
+    hiveward_engine::write_scan_text(&report, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("it is missing from this report"), "{text}");
+    let sarif = serde_json::to_value(to_sarif(&report, &rules, &SarifOptions::default())).unwrap();
+    assert!(
+        sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+            .to_string()
+            .contains("it is missing from this report")
+    );
+}
