@@ -150,6 +150,14 @@ for path in files("docs"):
             if "[[waiver]]" in block:
                 put("waivers", f"{os.path.basename(path)}-{index}.toml", block.encode())
 
+# Site configuration: the `hiveward.toml` examples in the docs.
+for path in files("docs"):
+    if path.endswith(".md"):
+        text = read(path).decode("utf-8", "replace")
+        for index, block in enumerate(re.findall(r"```toml\n(.*?)```", text, re.S)):
+            if re.search(r"^\[(report|scan|rules|severity|params)\]", block, re.M):
+                put("site_config", f"{os.path.basename(path)}-{index}.toml", block.encode())
+
 # Partial results: the sample bundle's single shard, when the binary could write it.
 if os.path.getsize(partial) > 0:
     put("partial", "examples-bundle.partial.json", read(partial))

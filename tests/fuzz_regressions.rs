@@ -165,7 +165,8 @@ replay_tests!(
     waivers,
     baseline,
     rule_pack,
-    partial
+    partial,
+    site_config
 );
 
 /// The replay reports a panic with its place, so a failing input is never mistaken for a
@@ -215,6 +216,7 @@ fn harnesses_accept_well_formed_inputs() {
         description: \"d\", severity: \"low\", fix: \"f {{name}}\" };\nfn check(host) { [] }\n";
     let waiver = "[[waiver]]\nrule = \"HW-STRICT-001\"\nhost = \"*\"\njustification = \"j\"\n";
     let baseline = "{\"version\": 1, \"tool\": \"hiveward\", \"fingerprints\": []}";
+    let config = "[report]\nformat = \"sarif\"\nwaivers = \"waivers.toml\"\n\n[rules]\ndirs = [\"packs\"]\n\n[params]\n\"min_ubr.17763\" = \"5458\"\n";
     let recovery = harness::RecoveryInput {
         flags: 3,
         primary: hive.clone(),
@@ -235,6 +237,7 @@ fn harnesses_accept_well_formed_inputs() {
         ("rule_pack", pack),
         ("evtx_read", b"ElfFile\0".to_vec()),
         ("partial", sample_partial()),
+        ("site_config", config.as_bytes().to_vec()),
     ] {
         let harness = harness::target(target).expect("a known target");
         if let Err(problem) = replay(harness, bytes) {

@@ -25,7 +25,8 @@ use hiveward_collectors::{
 use hiveward_engine::{
     check_partials, escape_terminal, finish_scan, is_terminal_control, load_baseline, load_waivers,
     read_partial, render_diagnostic_text, rule_show_text, rules_list_text, rules_markdown,
-    run_scan, Date, Finding, HostResults, Limits, PackSource, RuleSet, ScanSettings, SourceFile,
+    run_scan, Date, Finding, HostResults, Limits, LoadedSiteConfig, PackSource, RuleSet,
+    ScanSettings, SourceFile,
 };
 
 /// A harness: takes one input and panics when a promise is broken.
@@ -42,6 +43,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("baseline", baseline),
     ("rule_pack", rule_pack),
     ("partial", partial),
+    ("site_config", site_config),
 ];
 
 /// The harness of the target called `name`.
@@ -62,6 +64,8 @@ pub const REG_FILE: &str = "FUZZ_export.reg";
 pub const WAIVER_FILE: &str = "fuzz-waivers.toml";
 /// The name the baseline target gives its input.
 pub const BASELINE_FILE: &str = "fuzz-baseline.json";
+/// The name the site-configuration target gives its input.
+pub const CONFIG_FILE: &str = "/fuzz/site/hiveward.toml";
 /// The name the partial-result target gives its input.
 pub const PARTIAL_FILE: &str = "fuzz-shard.partial.json";
 /// The folder the rule-pack target's files are said to live in.
@@ -504,6 +508,42 @@ pub fn waivers(data: &[u8]) {
             }
         }
         Err(error) => check_diagnostic(&error, WAIVER_FILE),
+    }
+}
+
+/// `site_config`: reads the input as a `hiveward.toml` (`LoadedSiteConfig::parse`, as `scan`
+/// and `merge` do). A file it accepts has every relative path resolved against the file's
+/// folder, and an error is a diagnostic that names the file and points inside it (errors about
+/// keys point at the key; the location code clamps every offset). Input that is not UTF-8 is
+/// passed over, as for waivers.
+pub fn site_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let base = Path::new(CONFIG_FILE)
+        .parent()
+        .expect("the configuration file has a folder");
+    match LoadedSiteConfig::parse(CONFIG_FILE, text, base) {
+        Ok(loaded) => {
+            let config = &loaded.config;
+            let paths = config
+                .report
+                .waivers
+                .iter()
+                .chain(&config.report.baseline)
+                .chain(config.rules.dirs.iter().flatten());
+            for path in paths {
+                assert!(
+                    path.is_absolute(),
+                    "a path in the configuration is not resolved: {}",
+                    path.display()
+                );
+            }
+            for key in config.params.keys() {
+                check_diagnostic(&loaded.error_at_key(key, "fuzz"), CONFIG_FILE);
+            }
+        }
+        Err(error) => check_diagnostic(&error, CONFIG_FILE),
     }
 }
 
