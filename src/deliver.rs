@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use hiveward_engine::{
-    baseline_json, junit_xml_fail_on, load_baseline, load_waivers, write_scan_text_with, Baseline,
-    Date, RuleSet, ScanReport, Severity, TextLayout, TextOptions, Waivers, EXIT_ERROR,
+    baseline_json, load_baseline, load_waivers, write_junit_fail_on, write_scan_text_with,
+    Baseline, Date, RuleSet, ScanReport, Severity, TextLayout, TextOptions, Waivers, EXIT_ERROR,
     EXIT_INCOMPLETE,
 };
 
-use crate::{emit, emit_with, read_input, render_diagnostic};
+use crate::{emit_with, read_input, render_diagnostic};
 
 /// The report options of `scan` and `merge`.
 #[derive(Args)]
@@ -219,20 +219,6 @@ pub(crate) fn deliver(
         rules: Some(rules),
     };
     let render_failed = std::cell::Cell::new(false);
-    let render = |format: ScanFormat| -> Vec<u8> {
-        match format {
-            ScanFormat::Junit => junit_xml_fail_on(&report, args.fail_on.0).into_bytes(),
-            ScanFormat::Html => rendered(
-                "HTML",
-                hiveward_report::html_report(&report).map(String::into_bytes),
-                &render_failed,
-            ),
-            ScanFormat::Markdown => hiveward_report::markdown_report(&report).into_bytes(),
-            ScanFormat::Json | ScanFormat::Sarif | ScanFormat::Text | ScanFormat::Csv => {
-                unreachable!("JSON, SARIF, text and CSV are written streaming")
-            }
-        }
-    };
     let sarif_options = hiveward_engine::SarifOptions {
         omit_suppressed: args.sarif_omit_suppressed,
         automation_id: format!("hiveward/{}/", report.profile),
@@ -240,8 +226,8 @@ pub(crate) fn deliver(
         source_root: source_root.clone(),
         ..hiveward_engine::SarifOptions::default()
     };
-    // The JSON, SARIF, text and CSV reports are written as they are rendered, a host and a
-    // finding at a time; the other formats are rendered first.
+    // Every report is written as it is rendered, a host and a finding at a time: a fleet's
+    // report is never held whole.
     let write = |format: ScanFormat, to_stdout: bool, output: Option<&Path>| match format {
         ScanFormat::Text => emit_with(output, &mut |out| {
             write_scan_text_with(&report, &text_options(to_stdout), out)
@@ -256,7 +242,19 @@ pub(crate) fn deliver(
         ScanFormat::Sarif => emit_with(output, &mut |out| {
             hiveward_engine::write_sarif(&report, rules, &sarif_options, out)
         }),
-        _ => emit(&render(format), output),
+        ScanFormat::Junit => emit_with(output, &mut |out| {
+            write_junit_fail_on(&report, args.fail_on.0, out)
+        }),
+        ScanFormat::Html => emit_with(output, &mut |out| {
+            rendered(
+                "HTML",
+                hiveward_report::write_html_report(&report, out),
+                &render_failed,
+            )
+        }),
+        ScanFormat::Markdown => emit_with(output, &mut |out| {
+            hiveward_report::write_markdown_report(&report, out)
+        }),
     };
     for (format, path) in &args.output_formats {
         if let Err(code) = write(*format, false, Some(path)) {
@@ -328,16 +326,22 @@ pub(crate) fn deliver(
     code
 }
 
-/// The bytes of a report that `hiveward-report` rendered; when it could not (a bug: its
-/// templates are fixed), says so, marks the run failed, and gives nothing to write.
-fn rendered<E: std::fmt::Display>(
+/// What writing a report that `hiveward-report` renders gave: a failure to write it is
+/// returned as it is (for [`emit_with`] to report); when it could not render it (a bug: its
+/// templates are fixed), says so and marks the run failed, and the report ends where the error
+/// was met (empty when the template itself failed).
+fn rendered(
     format: &str,
-    result: Result<Vec<u8>, E>,
+    result: Result<(), hiveward_report::RenderError>,
     failed: &std::cell::Cell<bool>,
-) -> Vec<u8> {
-    result.unwrap_or_else(|error| {
-        eprintln!("error: cannot render the {format} report: {error}");
-        failed.set(true);
-        Vec::new()
-    })
+) -> std::io::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(hiveward_report::RenderError::Io(error)) => Err(error),
+        Err(error) => {
+            eprintln!("error: cannot render the {format} report: {error}");
+            failed.set(true);
+            Ok(())
+        }
+    }
 }

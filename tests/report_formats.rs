@@ -192,6 +192,56 @@ fn each_format_goes_to_standard_output_too() {
 }
 
 #[test]
+fn each_report_reads_the_same_on_standard_output_in_its_file_and_beside_another() {
+    // Every format is written as it is rendered: to standard output, to `-o FILE` and to
+    // `--output-format FORMAT:FILE` alike, in one run or several.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = root().join("examples/bundle");
+    let bundle = bundle.to_str().unwrap();
+    let waivers = root().join("examples/waivers.toml");
+    let waivers = waivers.to_str().unwrap();
+    let common = [
+        "--waivers",
+        waivers,
+        "--fail-on",
+        "medium",
+        "--color",
+        "never",
+    ];
+    let formats = ["junit", "html", "markdown", "text", "csv"];
+    let mut args = vec!["scan", bundle, "--format", "json", "-o", "all.json"];
+    let files: Vec<String> = formats
+        .iter()
+        .map(|format| format!("{format}:beside.{format}"))
+        .collect();
+    for file in &files {
+        args.extend(["--output-format", file.as_str()]);
+    }
+    args.extend(common);
+    let (code, _, stderr) = hiveward(dir.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    for format in formats {
+        let mut args = vec!["scan", bundle, "--format", format];
+        args.extend(common);
+        let (code, stdout, stderr) = hiveward(dir.path(), &args);
+        assert_eq!(code, 1, "{format}: {stderr}");
+        assert!(!stdout.is_empty(), "{format}");
+        let file = format!("alone.{format}");
+        args.extend(["-o", file.as_str()]);
+        let (code, _, stderr) = hiveward(dir.path(), &args);
+        assert_eq!(code, 1, "{format}: {stderr}");
+        assert!(
+            fs::read(dir.path().join(&file)).unwrap() == stdout,
+            "{format}: -o and standard output differ"
+        );
+        assert!(
+            fs::read(dir.path().join(format!("beside.{format}"))).unwrap() == stdout,
+            "{format}: --output-format and standard output differ"
+        );
+    }
+}
+
+#[test]
 fn merge_writes_the_same_html_csv_and_markdown_as_one_scan() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = root().join("examples/bundle");

@@ -800,6 +800,9 @@ fn a_closed_pipe_ends_the_output_quietly_with_141() {
         &[&scan[..], &["--detail"]].concat(),
         &[&scan[..], &["--format", "json"]].concat(),
         &[&scan[..], &["--format", "junit", "--color", "always"]].concat(),
+        &[&scan[..], &["--format", "html"]].concat(),
+        &[&scan[..], &["--format", "markdown"]].concat(),
+        &[&scan[..], &["--format", "csv"]].concat(),
         &["rules", "list"][..],
         &["rules", "show", "HW-STRICT-001"][..],
     ] {

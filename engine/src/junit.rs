@@ -22,24 +22,29 @@
 //!
 //! After the rule suites, one suite per host, `evidence: HOST`, has no testcases: its
 //! `<properties>` and `<system-out>` name every evidence file of the host with its status
-//! (`read`, `partial`, `listed`, `unreadable`), and a last suite names the files passed over.
+//! (`read`, `partial`, `listed`, `unreadable`); a suite names the files passed over, and a last
+//! one the notices about the run itself (waivers, the baseline, lost results).
 //!
 //! The output is deterministic (no timestamps or durations) and escapes every text, replacing
 //! characters that XML 1.0 cannot hold with a visible `\u{…}`.
+//!
+//! [`write_junit_fail_on`] writes the document as it renders it. The counts of each suite (and
+//! of the whole document) come before its testcases, so it first works them out from an index
+//! of the report ([`cases::CaseIndex`]: positions and counts by rule and host, not findings),
+//! then writes each testcase with its findings read back from the report's spool, a testcase at
+//! a time: a fleet's report is never held whole.
 
-use std::collections::BTreeMap;
+mod cases;
+
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
-use hiveward_collectors::FileStatus;
-
-use crate::error::{RuleError, UncheckedRule};
+use crate::error::RuleError;
 use crate::finding::{Finding, Suppression, SuppressionKind};
-use crate::outcome::Outcome;
-use crate::rule::{Scope, Severity};
-use crate::scan::{ScanHost, ScanReport};
+use crate::rule::Severity;
+use crate::scan::ScanReport;
 
-/// The testcase name of a fleet rule that found nothing or failed.
-const FLEET: &str = "(fleet)";
+use cases::{Case, CaseIndex, Counts, Verdict};
 
 /// Escapes `text` for XML character data or (with `attribute`) a double-quoted attribute;
 /// characters XML 1.0 cannot hold are shown as `\u{…}`. `rules test --format junit` uses it
@@ -120,83 +125,29 @@ fn error_text(error: &RuleError) -> String {
     )
 }
 
-#[derive(Default)]
-struct Counts {
-    tests: usize,
-    failures: usize,
-    errors: usize,
-    skipped: usize,
-}
-
-impl Counts {
-    fn add(&mut self, other: &Counts) {
-        self.tests += other.tests;
-        self.failures += other.failures;
-        self.errors += other.errors;
-        self.skipped += other.skipped;
-    }
-
-    fn attributes(&self) -> String {
-        format!(
-            "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\"",
-            self.tests, self.failures, self.errors, self.skipped
-        )
-    }
-}
-
-/// `items` grouped by (rule, host), in report order within each group.
-fn by_rule_and_host<'r, T>(
-    items: &'r [T],
-    key: impl Fn(&'r T) -> (&'r String, &'r String),
-) -> BTreeMap<(&'r str, &'r str), Vec<&'r T>> {
-    let mut groups: BTreeMap<(&str, &str), Vec<&T>> = BTreeMap::new();
-    for item in items {
-        let (rule, host) = key(item);
-        groups
-            .entry((rule.as_str(), host.as_str()))
-            .or_default()
-            .push(item);
-    }
-    groups
-}
-
-/// What one rule reported on one host.
-struct CaseInput<'r> {
-    findings: &'r [&'r Finding],
-    errors: &'r [&'r RuleError],
-    unchecked: &'r [&'r UncheckedRule],
-    /// Why the rule did not judge the host, when it did not.
-    declined: Option<String>,
-    /// `--fail-on`: only unsuppressed findings at or above it are failures.
-    fail_on: Option<Severity>,
-}
-
-/// Writes one testcase and counts it.
+/// Writes one testcase, with its findings read back from the report.
 fn write_case(
-    out: &mut String,
-    counts: &mut Counts,
+    out: &mut dyn Write,
+    report: &ScanReport,
     classname: &str,
-    name: &str,
-    input: &CaseInput<'_>,
-) {
-    let CaseInput {
-        findings,
-        errors,
-        unchecked,
-        declined,
-        fail_on,
-    } = input;
-    let declined = declined.as_deref();
-    counts.tests += 1;
-    let _ = write!(
+    case: &Case<'_>,
+    fail_on: Option<Severity>,
+) -> io::Result<()> {
+    write!(
         out,
         "    <testcase name=\"{}\" classname=\"{}\"",
-        xml_escape(name, true),
+        xml_escape(case.name, true),
         xml_escape(classname, true)
-    );
+    )?;
+    let findings: Vec<Finding> = case.findings.map_or_else(Vec::new, |group| {
+        group
+            .positions
+            .iter()
+            .filter_map(|at| report.findings.get(*at))
+            .collect()
+    });
     let (failing, below): (Vec<&Finding>, Vec<&Finding>) = findings
         .iter()
-        .copied()
         .filter(|finding| finding.suppression.is_none())
         .partition(|finding| fail_on.is_some_and(|threshold| finding.severity >= threshold));
     let below_heading = match fail_on {
@@ -207,117 +158,103 @@ fn write_case(
         .iter()
         .filter_map(|finding| finding.suppression.as_ref())
         .collect();
-    if let Some(first) = errors.first() {
-        counts.errors += 1;
-        let body: String = errors.iter().map(|error| error_text(error)).collect();
-        let _ = write!(
-            out,
-            ">\n      <error message=\"{}\" type=\"rule-error\">{}</error>\n    </testcase>\n",
-            xml_escape(&first.message, true),
-            xml_escape(&body, false)
-        );
-    } else if let (Some(first), true) = (unchecked.first(), failing.is_empty()) {
-        counts.skipped += 1;
-        let _ = write!(
-            out,
-            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            xml_escape(&format!("not checked: {}", first.message), true)
-        );
-    } else if let Some(first) = failing.first() {
-        counts.failures += 1;
-        let message = if failing.len() > 1 {
-            format!("{} (and {} more)", first.message, failing.len() - 1)
-        } else {
-            first.message.clone()
-        };
-        let mut body: String = failing
-            .iter()
-            .map(|finding| finding_text(finding))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !below.is_empty() {
-            body.push_str(&format!("\nAlso {}", below_heading.to_lowercase()));
-            for finding in &below {
-                body.push_str(&finding_text(finding));
-            }
-        }
+    let also_accepted = |body: &mut String| {
         if !accepted.is_empty() {
             body.push_str("\nAlso reported, but accepted:\n");
             for suppression in &accepted {
                 let _ = writeln!(body, "- {}", suppression_text(suppression));
             }
         }
-        let _ = write!(
+    };
+    let skipped = |out: &mut dyn Write, message: &str| {
+        write!(
             out,
-            ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-            xml_escape(&message, true),
-            first.severity,
-            xml_escape(&body, false)
-        );
-    } else if !below.is_empty() {
-        let mut body = below_heading;
-        body.push_str(
-            &below
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+            xml_escape(message, true)
+        )
+    };
+    match case.verdict() {
+        Verdict::Error => {
+            let body: String = case.errors.iter().map(|error| error_text(error)).collect();
+            let first = case
+                .errors
+                .first()
+                .map_or("", |error| error.message.as_str());
+            write!(
+                out,
+                ">\n      <error message=\"{}\" type=\"rule-error\">{}</error>\n    </testcase>\n",
+                xml_escape(first, true),
+                xml_escape(&body, false)
+            )
+        }
+        Verdict::NotChecked => {
+            let first = case
+                .unchecked
+                .first()
+                .map_or("", |item| item.message.as_str());
+            skipped(out, &format!("not checked: {first}"))
+        }
+        Verdict::Failure => {
+            let Some(first) = failing.first() else {
+                // Its findings could not be read back (see `Spool::failure`).
+                return out.write_all(b"/>\n");
+            };
+            let message = if failing.len() > 1 {
+                format!("{} (and {} more)", first.message, failing.len() - 1)
+            } else {
+                first.message.clone()
+            };
+            let mut body: String = failing
                 .iter()
                 .map(|finding| finding_text(finding))
                 .collect::<Vec<_>>()
-                .join("\n"),
-        );
-        if !accepted.is_empty() {
-            body.push_str("\nAlso reported, but accepted:\n");
-            for suppression in &accepted {
-                let _ = writeln!(body, "- {}", suppression_text(suppression));
+                .join("\n");
+            if !below.is_empty() {
+                body.push_str(&format!("\nAlso {}", below_heading.to_lowercase()));
+                for finding in &below {
+                    body.push_str(&finding_text(finding));
+                }
             }
+            also_accepted(&mut body);
+            write!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                xml_escape(&message, true),
+                first.severity,
+                xml_escape(&body, false)
+            )
         }
-        let _ = write!(
-            out,
-            ">\n      <system-out>{}</system-out>\n    </testcase>\n",
-            xml_escape(&body, false)
-        );
-    } else if !accepted.is_empty() {
-        counts.skipped += 1;
-        let mut reasons: Vec<String> = Vec::new();
-        for reason in accepted
-            .iter()
-            .map(|suppression| suppression_text(suppression))
-        {
-            if !reasons.contains(&reason) {
-                reasons.push(reason);
+        Verdict::Reported => {
+            let mut body = below_heading;
+            body.push_str(
+                &below
+                    .iter()
+                    .map(|finding| finding_text(finding))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+            also_accepted(&mut body);
+            write!(
+                out,
+                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                xml_escape(&body, false)
+            )
+        }
+        Verdict::Accepted => {
+            let mut reasons: Vec<String> = Vec::new();
+            for reason in accepted
+                .iter()
+                .map(|suppression| suppression_text(suppression))
+            {
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
             }
+            skipped(out, &reasons.join("; "))
         }
-        let _ = write!(
-            out,
-            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            xml_escape(&reasons.join("; "), true)
-        );
-    } else if let Some(reason) = declined {
-        counts.skipped += 1;
-        let _ = write!(
-            out,
-            ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-            xml_escape(reason, true)
-        );
-    } else {
-        out.push_str("/>\n");
+        Verdict::Declined => skipped(out, case.declined.unwrap_or_default()),
+        Verdict::Passed => out.write_all(b"/>\n"),
     }
-}
-
-/// Why each rule did not judge each host, from the outcomes, by (rule, host): `not applicable:
-/// …` or `not checked: …`. Built once, so a report of many hosts stays linear.
-fn declined_reasons(hosts: &[ScanHost]) -> BTreeMap<(&str, &str), String> {
-    let mut declined = BTreeMap::new();
-    for host in hosts {
-        for outcome in &host.outcomes {
-            let reason = outcome.reason.as_deref().unwrap_or("no reason given");
-            let text = match outcome.outcome {
-                Outcome::NotApplicable => format!("not applicable: {reason}"),
-                Outcome::NotChecked => format!("not checked: {reason}"),
-                _ => continue,
-            };
-            declined.insert((outcome.rule.as_str(), host.name.as_str()), text);
-        }
-    }
-    declined
 }
 
 /// The scan report as JUnit XML: one testsuite per rule, one testcase per rule and evaluated
@@ -331,106 +268,76 @@ pub fn junit_xml(report: &ScanReport) -> String {
 
 /// [`junit_xml`] where only unsuppressed findings at or above `fail_on` are failures, as they
 /// are for the exit code (`None`, `--fail-on never`: none is); the others are passed testcases
-/// that carry them in `<system-out>`.
+/// that carry them in `<system-out>`. The document is [`write_junit_fail_on`]'s, in memory.
 pub fn junit_xml_fail_on(report: &ScanReport, fail_on: Option<Severity>) -> String {
-    // Every host has an outcome for every rule; those without readable evidence are "not
-    // checked".
-    // The JUnit document groups everything by rule, so it is built from the whole report.
-    let hosts = &report.hosts[..];
-    let all_findings = &report.findings[..];
-    let evaluated: Vec<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
-    let readable = hosts.iter().any(|host| {
-        host.files
-            .iter()
-            .any(|file| matches!(file.status, FileStatus::Read | FileStatus::Partial))
-    });
-    let findings = by_rule_and_host(all_findings, |item| (&item.rule, &item.host));
-    let errors = by_rule_and_host(&report.rule_errors, |item| (&item.rule, &item.host));
-    let unchecked = by_rule_and_host(&report.unchecked, |item| (&item.rule, &item.host));
-    let declined = declined_reasons(hosts);
+    let mut bytes = Vec::new();
+    write_junit_fail_on(report, fail_on, &mut bytes).expect("writing to memory does not fail");
+    String::from_utf8(bytes).expect("the document is UTF-8")
+}
 
+/// [`junit_xml_fail_on`] written to `out` as it is rendered: the report's findings and hosts
+/// are read back from their spools a testcase and a host at a time, so that a fleet's report
+/// is never held whole (what stays in memory is an index of positions and counts by rule and
+/// host). A failure of `out` is returned as it is (a closed pipe stays a broken pipe).
+pub fn write_junit_fail_on(
+    report: &ScanReport,
+    fail_on: Option<Severity>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let index = CaseIndex::of(report, fail_on);
+    // First the counts, which the document and each suite give before their testcases.
+    let suites: Vec<Counts> = report
+        .rules
+        .iter()
+        .map(|rule| {
+            let mut counts = Counts::default();
+            for case in index.cases(rule) {
+                counts.count(case.verdict());
+            }
+            counts
+        })
+        .collect();
     let mut total = Counts::default();
-    let mut suites = String::new();
-    for rule in &report.rules {
-        let id = rule.id.as_str();
-        let classname = format!("{}.{}", rule.pack, rule.id);
-        // Hosts named in this rule's findings and errors, sorted.
-        let mut named: Vec<&str> = findings
-            .keys()
-            .chain(errors.keys())
-            .chain(unchecked.keys())
-            .filter(|(rule_id, _)| *rule_id == id)
-            .map(|(_, host)| *host)
-            .collect();
-        named.sort_by_key(|host| (host.to_lowercase(), *host));
-        named.dedup();
-        // (testcase name, host key into the maps)
-        let cases: Vec<(&str, &str)> = match rule.scope {
-            Scope::Host => {
-                let mut hosts: Vec<&str> = evaluated.clone();
-                hosts.extend(named.iter().filter(|host| !evaluated.contains(host)));
-                hosts.into_iter().map(|host| (host, host)).collect()
-            }
-            Scope::Fleet => {
-                let mut cases: Vec<(&str, &str)> = named
-                    .iter()
-                    .filter(|host| **host != "*")
-                    .map(|host| (*host, *host))
-                    .collect();
-                let failed = errors.contains_key(&(id, "*"));
-                if !failed {
-                    // Hosts the fleet rule did not judge, each with its reason.
-                    for host in &evaluated {
-                        if !named.contains(host) && declined.contains_key(&(id, *host)) {
-                            cases.push((host, host));
-                        }
-                    }
-                    cases.sort_by_key(|(host, _)| (host.to_lowercase(), *host));
-                }
-                if failed || unchecked.contains_key(&(id, "*")) || (cases.is_empty() && readable) {
-                    cases.push((FLEET, "*"));
-                }
-                cases
-            }
-        };
-        let mut counts = Counts::default();
-        let mut body = String::new();
-        for (name, host) in cases {
-            let input = CaseInput {
-                findings: findings.get(&(id, host)).map_or(&[], Vec::as_slice),
-                errors: errors.get(&(id, host)).map_or(&[], Vec::as_slice),
-                unchecked: unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
-                declined: declined.get(&(id, host)).cloned(),
-                fail_on,
-            };
-            write_case(&mut body, &mut counts, &classname, name, &input);
-        }
-        let _ = write!(
-            suites,
-            "  <testsuite name=\"{}\" {}",
-            xml_escape(id, true),
-            counts.attributes()
-        );
-        if body.is_empty() {
-            suites.push_str("/>\n");
-        } else {
-            let _ = write!(suites, ">\n{body}  </testsuite>\n");
-        }
-        total.add(&counts);
+    for counts in &suites {
+        total.add(counts);
     }
-    write_evidence_suites(report, &mut suites);
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hiveward\" {}>\n{suites}</testsuites>\n",
+    write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hiveward\" {}>\n",
         total.attributes()
-    )
+    )?;
+    for (rule, counts) in report.rules.iter().zip(&suites) {
+        let classname = format!("{}.{}", rule.pack, rule.id);
+        write!(
+            out,
+            "  <testsuite name=\"{}\" {}",
+            xml_escape(&rule.id, true),
+            counts.attributes()
+        )?;
+        let cases = index.cases(rule);
+        if cases.is_empty() {
+            out.write_all(b"/>\n")?;
+            continue;
+        }
+        out.write_all(b">\n")?;
+        for case in &cases {
+            write_case(out, report, &classname, case, fail_on)?;
+        }
+        out.write_all(b"  </testsuite>\n")?;
+    }
+    write_evidence_suites(report, out)?;
+    out.write_all(b"</testsuites>\n")
 }
 
 /// One suite without testcases per host, `evidence: HOST`, whose `<properties>` name every
 /// file of the host by its status (`read`, `partial`, `listed`, `unreadable`; a hive's
-/// transaction logs are `read` when applied to recover it, else `listed`), and whose `<system-out>` lists the same files
-/// and the host's notices about the run's timeout; then, when files were passed over, a suite
-/// `evidence: passed over` naming each with the reason.
-fn write_evidence_suites(report: &ScanReport, out: &mut String) {
+/// transaction logs are `read` when applied to recover it, else `listed`), and whose
+/// `<system-out>` lists the same files and the host's notices about the run's timeout; then,
+/// when files were passed over, a suite `evidence: passed over` naming each with the reason;
+/// last, when the run has notices of its own (waivers, the baseline, results lost from the
+/// scan's temporary files), a suite `run notices` with each code and message. The hosts are
+/// read from the spool one at a time.
+fn write_evidence_suites(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     let property = |out: &mut String, name: &str, value: &str| {
         let _ = writeln!(
             out,
@@ -439,7 +346,7 @@ fn write_evidence_suites(report: &ScanReport, out: &mut String) {
             xml_escape(value, true)
         );
     };
-    for host in &report.hosts {
+    for host in report.hosts.stream() {
         let mut properties = String::new();
         let mut listing = format!("Evidence files of {}:\n", host.name);
         property(&mut properties, "host", &host.name);
@@ -470,7 +377,7 @@ fn write_evidence_suites(report: &ScanReport, out: &mut String) {
             &format!("evidence: {}", host.name),
             &properties,
             &listing,
-        );
+        )?;
     }
     if !report.passed_over.is_empty() {
         let mut properties = String::new();
@@ -480,16 +387,140 @@ fn write_evidence_suites(report: &ScanReport, out: &mut String) {
             property(&mut properties, "passed over", &text);
             let _ = writeln!(listing, "{text}");
         }
-        write_properties_suite(out, "evidence: passed over", &properties, &listing);
+        write_properties_suite(out, "evidence: passed over", &properties, &listing)?;
     }
+    if !report.notices.is_empty() {
+        let mut properties = String::new();
+        let mut listing = "Notices about the run:\n".to_string();
+        for notice in &report.notices {
+            property(&mut properties, &notice.code, &notice.message);
+            let _ = writeln!(listing, "{}: {}", notice.code, notice.message);
+        }
+        write_properties_suite(out, "run notices", &properties, &listing)?;
+    }
+    Ok(())
 }
 
-fn write_properties_suite(out: &mut String, name: &str, properties: &str, listing: &str) {
-    let _ = write!(
+fn write_properties_suite(
+    out: &mut dyn Write,
+    name: &str,
+    properties: &str,
+    listing: &str,
+) -> io::Result<()> {
+    write!(
         out,
         "  <testsuite name=\"{}\" {}>\n    <properties>\n{properties}    </properties>\n    <system-out>{}</system-out>\n  </testsuite>\n",
         xml_escape(name, true),
         Counts::default().attributes(),
         xml_escape(listing, false)
-    );
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
+
+    use super::*;
+    use crate::pack::PackSource;
+    use crate::ruleset::RuleSet;
+    use crate::sandbox::Limits;
+    use crate::scan::{run_scan, ScanHost, ScanSettings};
+
+    /// The sample bundle's report, with `copies` copies of each host and its findings (named
+    /// `HOST-N`), every one spooled afresh.
+    fn fleet(copies: usize) -> ScanReport {
+        let bundle = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
+        let rules = RuleSet::load(PackSource::builtin(), Limits::default()).expect("packs load");
+        let collection = collect(
+            discover(&[bundle], &DiscoverOptions::default()),
+            &CollectOptions::default(),
+        );
+        let mut report = run_scan(collection, &rules, &ScanSettings::default());
+        let hosts: Vec<ScanHost> = report.hosts.stream().collect();
+        let findings: Vec<Finding> = report.findings.stream().collect();
+        assert!(!findings.is_empty(), "the sample bundle has findings");
+        let copy = |name: &str, at: usize| format!("{name}-{at}");
+        report.hosts = (0..copies)
+            .flat_map(|at| {
+                hosts.iter().cloned().map(move |mut host| {
+                    host.name = copy(&host.name, at);
+                    host
+                })
+            })
+            .collect();
+        report.findings = (0..copies)
+            .flat_map(|at| {
+                findings.iter().cloned().map(move |mut finding| {
+                    finding.host = copy(&finding.host, at);
+                    finding
+                })
+            })
+            .collect();
+        // One finding waived, so that every kind of testcase is written.
+        report.findings.update(|finding| {
+            if finding.host.ends_with("-1") && finding.severity == Severity::Medium {
+                finding.suppression = Some(Suppression {
+                    kind: SuppressionKind::Waiver,
+                    justification: "accepted".to_string(),
+                    owner: None,
+                    expires: None,
+                });
+            }
+        });
+        report
+    }
+
+    #[test]
+    fn a_spilled_report_is_written_a_testcase_at_a_time_as_it_reads_in_memory() {
+        let report = fleet(40);
+        let bytes: usize = report
+            .findings
+            .stream()
+            .map(|finding| serde_json::to_vec(&finding).unwrap().len())
+            .sum();
+        // The spool keeps 256 KiB in memory, then writes to its temporary file.
+        assert!(
+            bytes > 4 * 256 * 1024,
+            "the findings spill to the file: {bytes}"
+        );
+        // The same report, read into memory: its spools answer from there.
+        let in_memory = report.clone();
+        assert_eq!(in_memory.hosts.items().len(), report.hosts.len());
+        assert_eq!(in_memory.findings.items().len(), report.findings.len());
+        for fail_on in [None, Some(Severity::Info), Some(Severity::High)] {
+            let mut streamed = Vec::new();
+            write_junit_fail_on(&report, fail_on, &mut streamed).unwrap();
+            let streamed = String::from_utf8(streamed).unwrap();
+            assert_eq!(
+                streamed,
+                junit_xml_fail_on(&in_memory, fail_on),
+                "{fail_on:?}"
+            );
+            assert_eq!(streamed, junit_xml_fail_on(&report, fail_on));
+            let document = roxmltree::Document::parse(&streamed).unwrap();
+            let root = document.root_element();
+            let cases = root
+                .descendants()
+                .filter(|node| node.has_tag_name("testcase"))
+                .count();
+            assert_eq!(root.attribute("tests"), Some(cases.to_string().as_str()));
+            assert!(
+                cases >= report.rules.len() * report.hosts.len() / 2,
+                "{cases}"
+            );
+            let named = |tag: &str| root.descendants().any(|node| node.has_tag_name(tag));
+            assert!(named("skipped") && named("properties"), "{fail_on:?}");
+            assert_eq!(named("failure"), fail_on.is_some(), "{fail_on:?}");
+            assert!(named("system-out"));
+        }
+        assert_eq!(report.findings.failure(), None);
+        // Pushing to a spool read into memory is a programming error that debug builds catch:
+        // these pushes show that writing the document read neither spool whole.
+        let finding = report.findings.get(0).unwrap();
+        report.findings.push(&finding);
+        let host = report.hosts.get(0).unwrap();
+        report.hosts.push(&host);
+    }
 }

@@ -93,7 +93,7 @@ pub use crate::{
         ToolInfo,
     },
     inspect_text::{hive_kind_name, write_inspect_text},
-    junit::{junit_xml, junit_xml_fail_on},
+    junit::{junit_xml, junit_xml_fail_on, write_junit_fail_on},
     outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     partial::{

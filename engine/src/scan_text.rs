@@ -6,6 +6,9 @@
 //! [`escape_terminal`](crate::escape_terminal) (fix guidance, line by line), and the finished
 //! text through [`escape_terminal_lines`] as a last guard, so no control sequence reaches the
 //! terminal; in colour the guard keeps only the colour sequences the report puts in itself.
+//!
+//! Both layouts read the report's hosts and findings back from their spools one at a time and
+//! write as they go: a fleet's report is never held whole.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
@@ -234,17 +237,17 @@ impl Write for LineEscaper<'_> {
 }
 
 fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
-    // The detailed layout lists each host's findings under it: they are grouped once.
-    let hosts = &report.hosts[..];
-    let all_findings = &report.findings[..];
-    let mut by_host: HashMap<&str, Vec<&Finding>> = HashMap::new();
-    for finding in all_findings {
-        by_host
-            .entry(finding.host.as_str())
-            .or_default()
-            .push(finding);
+    // The detailed layout lists each host's findings under it: they are grouped once, by their
+    // positions in the report, and read back from the spool (as the hosts are) one at a time.
+    let mut by_host: HashMap<String, Vec<usize>> = HashMap::new();
+    for (position, finding) in report.findings.stream().enumerate() {
+        by_host.entry(finding.host).or_default().push(position);
     }
-    for host in hosts {
+    let mut known: HashSet<String> = HashSet::new();
+    let mut not_checked = 0;
+    for host in report.hosts.stream() {
+        known.insert(host.name.clone());
+        not_checked += host.coverage.not_checked;
         let os = match (&host.os, &host.os_build) {
             (Some(name), Some(build)) => {
                 format!(" ({}, build {})", one_line(name), one_line(build))
@@ -270,12 +273,12 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
             let level = format!("{:?}", notice.level).to_lowercase();
             writeln!(out, "  {level}: {}", one_line(&notice.message))?;
         }
-        let findings = by_host.get(host.name.as_str()).cloned().unwrap_or_default();
+        let findings = by_host.get(&host.name).map_or(&[][..], Vec::as_slice);
         if findings.is_empty() {
-            writeln!(out, "  {}", no_findings_line(host))?;
+            writeln!(out, "  {}", no_findings_line(&host))?;
         }
-        for finding in findings {
-            write_finding(finding, paint, out)?;
+        for finding in findings.iter().filter_map(|at| report.findings.get(*at)) {
+            write_finding(&finding, paint, out)?;
         }
         for error in report
             .rule_errors
@@ -303,7 +306,7 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
                 one_line(&unchecked.message)
             )?;
         }
-        write_not_applicable(host, out)?;
+        write_not_applicable(&host, out)?;
         if !host.missing_required.is_empty() {
             writeln!(
                 out,
@@ -313,12 +316,12 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
         }
         writeln!(out)?;
     }
-    let known: HashSet<&str> = hosts.iter().map(|host| host.name.as_str()).collect();
-    for finding in all_findings
-        .iter()
-        .filter(|finding| !known.contains(finding.host.as_str()))
+    for finding in report
+        .findings
+        .stream()
+        .filter(|finding| !known.contains(&finding.host))
     {
-        write_finding(finding, paint, out)?;
+        write_finding(&finding, paint, out)?;
     }
     for error in report.rule_errors.iter().filter(|error| error.host == "*") {
         writeln!(
@@ -394,11 +397,7 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
         summary.checked,
         summary.passed,
         summary.not_applicable,
-        report
-            .hosts
-            .iter()
-            .map(|host| host.coverage.not_checked)
-            .sum::<usize>(),
+        not_checked,
         summary.hosts_not_checked,
         summary.hosts,
         if summary.hosts_missing_required > 0 {

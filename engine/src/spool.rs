@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 /// Bytes kept in memory before they are written to the file.
 const BUFFER_LIMIT: usize = 256 * 1024;
+/// Bytes read from the file at once when an item is not in the last block read.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// The code of the notice that says a spool's file could not be written (nothing is lost: the
 /// items stay in memory).
@@ -81,6 +83,9 @@ struct Store {
     items: Vec<(u64, u32)>,
     /// The first error met writing or reading the file; later reads give nothing.
     failed: Option<String>,
+    /// The last block read from the file (its offset and bytes): items are mostly read in
+    /// order, so one read serves the items that follow.
+    read_ahead: (u64, Vec<u8>),
 }
 
 impl Store {
@@ -135,13 +140,28 @@ impl Store {
                 .get(from..from + len as usize)
                 .map(<[u8]>::to_vec);
         }
+        let end = start + u64::from(len);
+        let (block_start, block) = &self.read_ahead;
+        if start >= *block_start && end <= block_start + block.len() as u64 {
+            let from = (start - block_start) as usize;
+            return Some(block[from..from + len as usize].to_vec());
+        }
         let file = self.file.as_mut()?;
-        let mut bytes = vec![0; len as usize];
+        // The item, and what follows it in the file up to READ_AHEAD bytes.
+        let want = (len as usize)
+            .max(READ_AHEAD)
+            .min((self.written - start) as usize);
+        let mut bytes = std::mem::take(&mut self.read_ahead.1);
+        bytes.resize(want, 0);
         let read = file
             .seek(SeekFrom::Start(start))
             .and_then(|_| file.read_exact(&mut bytes));
         match read {
-            Ok(()) => Some(bytes),
+            Ok(()) => {
+                let item = bytes[..len as usize].to_vec();
+                self.read_ahead = (start, bytes);
+                Some(item)
+            }
             Err(error) => {
                 note_failure(
                     SPOOL_READ_FAILED,

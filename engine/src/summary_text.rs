@@ -3,7 +3,8 @@
 //! 1. the totals: hosts, rules, findings by severity, waived and baselined findings, evidence
 //!    files, checks made, not applicable and not checked, rule errors;
 //! 2. a table of hosts: OS and role, findings by severity, and how many rules checked the host,
-//!    did not apply to it, or could not look;
+//!    did not apply to it, or could not look (written in two passes over the hosts, see
+//!    [`host_table`]);
 //! 3. the findings grouped by rule, most severe first: the rule's fix guidance once, then each
 //!    host with its findings' messages and evidence (see [`FixPlan`] for how one text serves
 //!    every host);
@@ -13,28 +14,35 @@
 //! 5. on the last line, the verdict: which findings tripped `--fail-on`, or why the results are
 //!    incomplete, or that the run passed.
 //!
+//! Hosts and findings are read back from the report's spools one at a time, never all at once:
+//! a fleet's report does not fit in memory.
+//!
 //! `--quiet` keeps the totals, the table and the verdict. Every string from evidence, packs or
 //! waivers is escaped here with [`escape_terminal`](crate::escape_terminal); the caller applies the
 //! last guard.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod fix_plan;
+mod host_table;
+mod verdict;
+
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use anstyle::AnsiColor;
-use comfy_table::{Cell, CellAlignment, LineStyle, Table, TableStyle};
-use hiveward_collectors::{NoticeLevel, Role};
+use hiveward_collectors::NoticeLevel;
 
 use crate::finding::{Finding, SuppressionKind};
 use crate::outcome::Outcome;
-use crate::rule::{RuleMeta, Severity};
-use crate::scan::{ScanReport, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE};
+use crate::rule::Severity;
+use crate::scan::ScanReport;
 use crate::scan_text::{Paint, TextLayout, TextOptions};
 use crate::terminal::escape_terminal as one_line;
 
+use fix_plan::{fix_value_text, FixPlan, FixPlanner};
+use host_table::write_host_table;
+use verdict::verdict_line;
+
 /// The most lines a list of the summary shows (reasons, hosts, files); `--detail` shows all.
 pub(crate) const LIST_CAP: usize = 10;
-/// The most findings the verdict line names.
-const VERDICT_CAP: usize = 5;
 
 /// Severities, most severe first.
 const SEVERITIES: [Severity; 5] = [
@@ -116,7 +124,7 @@ fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
     )?;
     let not_checked: usize = report
         .hosts
-        .iter()
+        .stream()
         .map(|host| host.coverage.not_checked)
         .sum();
     let mut checks = format!(
@@ -166,248 +174,6 @@ fn suppressed_counts(findings: impl IntoIterator<Item = Finding>) -> (usize, usi
         }
     }
     (waived, baselined)
-}
-
-/// The role as the host table shows it.
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Workstation => "workstation",
-        Role::Server => "server",
-        Role::DomainController => "domain controller",
-        Role::Unknown => "-",
-    }
-}
-
-/// Counts a finding of `severity` in a row of findings per severity, most severe first.
-fn count_severity(row: &mut [usize; 5], severity: Severity) {
-    if let Some(column) = SEVERITIES.iter().position(|known| *known == severity) {
-        row[column] += 1;
-    }
-}
-
-/// The table of hosts: one row per host (and one per host that only a fleet rule's finding
-/// names), with its findings by severity and how its rules ended.
-fn write_host_table(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
-    // Read from the spools a host or finding at a time: a fleet's report does not fit in memory.
-    let mut by_host: BTreeMap<String, [usize; 5]> = BTreeMap::new();
-    for finding in report.findings.stream() {
-        count_severity(by_host.entry(finding.host).or_default(), finding.severity);
-    }
-    let failed = report.hosts.stream().any(|host| host.coverage.errors > 0);
-    let mut header = vec![
-        "HOST",
-        "OS",
-        "ROLE",
-        "CRIT",
-        "HIGH",
-        "MED",
-        "LOW",
-        "INFO",
-        "CHECKED",
-        "N/A",
-        "NOT CHECKED",
-    ];
-    if failed {
-        header.push("FAILED");
-    }
-    let mut table = Table::new();
-    table.load_style(TableStyle::new().header_separator(LineStyle::none().fill('-')));
-    // The first three columns hold text, the others numbers: right-aligned, headings too.
-    table.set_header(header.iter().enumerate().map(|(index, title)| {
-        let cell = Cell::new(*title);
-        if index < 3 {
-            cell
-        } else {
-            cell.set_alignment(CellAlignment::Right)
-        }
-    }));
-    let number = |value: usize| Cell::new(value).set_alignment(CellAlignment::Right);
-    for host in report.hosts.stream() {
-        let os = match (&host.os, &host.os_build) {
-            (Some(name), Some(build)) => format!("{} ({})", one_line(name), one_line(build)),
-            (Some(name), None) => one_line(name).into_owned(),
-            (None, Some(build)) => format!("build {}", one_line(build)),
-            (None, None) => "-".to_string(),
-        };
-        let severities = by_host.remove(host.name.as_str()).unwrap_or_default();
-        let coverage = &host.coverage;
-        let mut row = vec![
-            Cell::new(one_line(&host.name)),
-            Cell::new(os),
-            Cell::new(role_name(host.role)),
-        ];
-        row.extend(severities.into_iter().map(number));
-        row.push(number(coverage.checked));
-        row.push(number(coverage.not_applicable));
-        row.push(number(coverage.not_checked));
-        if failed {
-            row.push(number(coverage.errors));
-        }
-        table.add_row(row);
-    }
-    // Hosts only fleet findings name (not among the hosts scanned).
-    for (host, severities) in by_host {
-        let mut row = vec![Cell::new(one_line(&host)), Cell::new("-"), Cell::new("-")];
-        row.extend(severities.into_iter().map(number));
-        row.extend(["-", "-", "-"].map(|dash| Cell::new(dash).set_alignment(CellAlignment::Right)));
-        if failed {
-            row.push(Cell::new("-").set_alignment(CellAlignment::Right));
-        }
-        table.add_row(row);
-    }
-    let last = header.len() - 1;
-    for (index, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if index == last { 0 } else { 2 }));
-    }
-    writeln!(
-        out,
-        "Hosts (CHECKED: rules that judged the host, N/A: rules not applicable, NOT CHECKED: rules stopped by damaged evidence or --timeout):"
-    )?;
-    for line in table.lines() {
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
-}
-
-/// How a rule's fix guidance is shown once for all its findings.
-///
-/// The fix text of a finding is the rule's template with the finding's `fix_values` filled in.
-/// The summary fills each placeholder whose value is the same in every finding of the rule, and
-/// writes the others as `<name>`; under each finding it gives the values of those `<name>`
-/// parts (leaving out `host` when it is the host the finding is listed under). A finding whose
-/// fix text is not the template filled with its values (the text was cut to the limits, or no
-/// template is known) shows its own fix text. Without a template, the first finding's fix text
-/// stands for the rule, and findings with another text show their own.
-struct FixPlan {
-    /// The text shown once for the rule.
-    shared: String,
-    /// The placeholders written as `<name>`, whose values each finding lists.
-    varying: Vec<String>,
-    /// For each finding, whether it shows its own fix text instead.
-    own: Vec<bool>,
-}
-
-fn plain_values(finding: &Finding) -> BTreeMap<String, serde_json::Value> {
-    finding
-        .fix_values
-        .iter()
-        .map(|(name, value)| (name.clone(), value.0.clone()))
-        .collect()
-}
-
-/// The plan of `findings` at once (the tests' view of [`FixPlanner`]).
-#[cfg(test)]
-fn plan_fix(meta: Option<&RuleMeta>, findings: &[&Finding]) -> FixPlan {
-    let mut planner = FixPlanner::new(meta);
-    for finding in findings {
-        planner.add(finding);
-    }
-    planner.plan()
-}
-
-/// Works out a [`FixPlan`] one finding at a time, so that a rule's findings need not be in
-/// memory together.
-struct FixPlanner<'m> {
-    meta: Option<&'m RuleMeta>,
-    /// The first finding's fix text and values.
-    first: Option<(String, BTreeMap<String, serde_json::Value>)>,
-    /// Every fix value name of the findings that the template uses.
-    names: BTreeSet<String>,
-    /// The names whose value is not the first finding's in some finding.
-    differ: BTreeSet<String>,
-    /// Per finding: whether its fix text is not the template filled with its values.
-    own_by_template: Vec<bool>,
-    /// Per finding: whether its fix text is not the first finding's.
-    own_by_first: Vec<bool>,
-}
-
-impl<'m> FixPlanner<'m> {
-    fn new(meta: Option<&'m RuleMeta>) -> Self {
-        FixPlanner {
-            meta,
-            first: None,
-            names: BTreeSet::new(),
-            differ: BTreeSet::new(),
-            own_by_template: Vec::new(),
-            own_by_first: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, finding: &Finding) {
-        let values = plain_values(finding);
-        let (first_fix, first_values) = self
-            .first
-            .get_or_insert_with(|| (finding.fix.clone(), values.clone()));
-        for (name, value) in first_values.iter() {
-            if values.get(name) != Some(value) {
-                self.differ.insert(name.clone());
-            }
-        }
-        self.own_by_first.push(finding.fix != *first_fix);
-        if let Some(meta) = self.meta {
-            for name in values.keys() {
-                if meta.fix.contains(&format!("{{{{{name}}}}}")) {
-                    self.names.insert(name.clone());
-                }
-            }
-            self.own_by_template
-                .push(finding.fix != meta.render_fix(&values));
-        }
-    }
-
-    fn plan(self) -> FixPlan {
-        let (first_fix, first_values) = self.first.unwrap_or_default();
-        if let Some(meta) = self.meta {
-            if self.own_by_template.iter().any(|own| !own) {
-                let mut values = BTreeMap::new();
-                let mut varying = Vec::new();
-                for name in self.names {
-                    match first_values
-                        .get(&name)
-                        .filter(|_| !self.differ.contains(&name))
-                    {
-                        Some(value) => {
-                            values.insert(name, value.clone());
-                        }
-                        None => {
-                            values.insert(
-                                name.clone(),
-                                serde_json::Value::String(format!("<{name}>")),
-                            );
-                            varying.push(name);
-                        }
-                    }
-                }
-                return FixPlan {
-                    shared: meta.render_fix(&values),
-                    varying,
-                    own: self.own_by_template,
-                };
-            }
-        }
-        FixPlan {
-            shared: first_fix,
-            varying: Vec::new(),
-            own: self.own_by_first,
-        }
-    }
-}
-
-/// A fix value as the fix text shows it: strings as they are, arrays joined with `, `, other
-/// values as JSON.
-fn fix_value_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => text.clone(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    }
 }
 
 /// Writes fix guidance, one line at a time, indented by `indent`, without the blank lines and
@@ -647,7 +413,20 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     // Not applicable, by reason, most common first.
     let mut reasons: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
     let mut not_checked: Vec<String> = Vec::new();
+    // Hosts on which nothing was checked, and those that lack evidence `--require` demands.
+    let mut nothing: Vec<String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     for host in report.hosts.stream() {
+        if host.coverage.checked == 0 && host.coverage.rules > 0 {
+            nothing.push(one_line(&host.name).into_owned());
+        }
+        if !host.missing_required.is_empty() {
+            missing.push(format!(
+                "{} ({})",
+                one_line(&host.name),
+                one_line(&host.missing_required.join(", "))
+            ));
+        }
         for outcome in &host.outcomes {
             let reason = outcome.reason.as_deref().unwrap_or("no reason given");
             match outcome.outcome {
@@ -744,12 +523,6 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
         &errors,
         out,
     )?;
-    let nothing: Vec<String> = report
-        .hosts
-        .iter()
-        .filter(|host| host.coverage.checked == 0 && host.coverage.rules > 0)
-        .map(|host| one_line(&host.name).into_owned())
-        .collect();
     if !nothing.is_empty() {
         writeln!(out)?;
         writeln!(
@@ -759,18 +532,6 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
             capped_list(&nothing)
         )?;
     }
-    let missing: Vec<String> = report
-        .hosts
-        .iter()
-        .filter(|host| !host.missing_required.is_empty())
-        .map(|host| {
-            format!(
-                "{} ({})",
-                one_line(&host.name),
-                one_line(&host.missing_required.join(", "))
-            )
-        })
-        .collect();
     if !missing.is_empty() {
         writeln!(out)?;
         writeln!(
@@ -864,138 +625,11 @@ fn write_notices(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-/// The last line: what the exit code will be and why, naming the findings that tripped
-/// `--fail-on` (the most severe first, at most [`VERDICT_CAP`]).
-pub(crate) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint: Paint) -> String {
-    let code = report.exit_code_with(options.fail_on, options.allow_partial);
-    let threshold = options.fail_on;
-    // Only what the line names is kept: (severity, rule, host).
-    let mut tripping: Vec<(Severity, String, String)> = report
-        .findings
-        .stream()
-        .filter(|finding| {
-            finding.suppression.is_none()
-                && threshold.is_some_and(|threshold| finding.severity >= threshold)
-        })
-        .map(|finding| (finding.severity, finding.rule, finding.host))
-        .collect();
-    tripping.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let gate = match threshold {
-        Some(threshold) => format!("at or above {threshold} (--fail-on {threshold})"),
-        None => "(--fail-on never)".to_string(),
-    };
-    let tripped = || {
-        let mut names: Vec<String> = tripping
-            .iter()
-            .take(VERDICT_CAP)
-            .map(|(_, rule, host)| format!("{} on {}", one_line(rule), one_line(host)))
-            .collect();
-        if tripping.len() > VERDICT_CAP {
-            names.push(format!("and {} more", tripping.len() - VERDICT_CAP));
-        }
-        format!(
-            "{} {gate}: {}",
-            count(tripping.len(), "finding"),
-            names.join(", ")
-        )
-    };
-    let summary = &report.summary;
-    match code {
-        EXIT_ERROR => {
-            let mut text = format!(
-                "{}: {} failed while running (exit {code})",
-                paint.style(AnsiColor::Red.on_default().bold(), "ERROR"),
-                count(summary.rule_errors, "rule error")
-            );
-            if !tripping.is_empty() {
-                text.push_str(&format!("; also {}", tripped()));
-            }
-            text
-        }
-        EXIT_FINDINGS => format!(
-            "{}: {}",
-            paint.style(AnsiColor::Red.on_default().bold(), "FAIL"),
-            tripped()
-        ),
-        EXIT_INCOMPLETE => {
-            let why = if summary.timed_out > 0 {
-                format!(
-                    "the run's --timeout expired: {} not made",
-                    count(summary.timed_out, "check")
-                )
-            } else if summary.checked == 0 {
-                "nothing was checked: no rule could judge any host on the evidence given"
-                    .to_string()
-            } else if summary.hosts_missing_required > 0 {
-                format!(
-                    "{} lack evidence --require demands",
-                    count(summary.hosts_missing_required, "host")
-                )
-            } else {
-                format!(
-                    "some evidence could not be read or checked ({} unreadable, {} stopped by damaged evidence, {} with nothing checked; --allow-partial accepts this)",
-                    count(summary.files_unreadable, "file"),
-                    count(summary.unchecked, "check"),
-                    count(summary.hosts_not_checked, "host")
-                )
-            };
-            let findings = match threshold {
-                Some(_) => format!("no finding {gate}"),
-                None => "findings do not fail the run (--fail-on never)".to_string(),
-            };
-            format!(
-                "{} (exit {code}): {why}; {findings}",
-                paint.style(AnsiColor::Yellow.on_default().bold(), "INCOMPLETE")
-            )
-        }
-        EXIT_CLEAN => {
-            let pass = paint.style(AnsiColor::Green.on_default().bold(), "PASS");
-            let unsuppressed = report
-                .findings
-                .stream()
-                .filter(|finding| finding.suppression.is_none())
-                .count();
-            let accepted = report.findings.len() - unsuppressed;
-            let mut rest = Vec::new();
-            match threshold {
-                Some(_) if unsuppressed > 0 => {
-                    rest.push(format!("{} below it", count(unsuppressed, "finding")))
-                }
-                None if unsuppressed > 0 => {
-                    rest.push(format!("{} reported", count(unsuppressed, "finding")))
-                }
-                _ => {}
-            }
-            if accepted > 0 {
-                rest.push(format!("{accepted} waived or baselined"));
-            }
-            let rest = if rest.is_empty() {
-                String::new()
-            } else {
-                format!("; {}", rest.join(", "))
-            };
-            match threshold {
-                Some(_) => format!("{pass}: no finding {gate}{rest}"),
-                None => format!("{pass}: findings do not fail the run (--fail-on never){rest}"),
-            }
-        }
-        other => format!("exit {other}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::fix_plan::plan_fix;
     use super::*;
-
-    #[test]
-    fn fix_values_read_as_the_fix_text_shows_them() {
-        assert_eq!(fix_value_text(&serde_json::json!("a b")), "a b");
-        assert_eq!(
-            fix_value_text(&serde_json::json!(["x", 2, true])),
-            "x, 2, true"
-        );
-        assert_eq!(fix_value_text(&serde_json::json!(5)), "5");
-    }
+    use crate::rule::RuleMeta;
 
     fn finding(host: &str, values: serde_json::Value, meta: &RuleMeta) -> Finding {
         let values: BTreeMap<String, serde_json::Value> = serde_json::from_value(values).unwrap();

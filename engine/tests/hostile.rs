@@ -900,4 +900,7 @@ fn results_lost_from_the_temporary_files_make_the_report_incomplete_in_every_for
             .to_string()
             .contains("it is missing from this report")
     );
+    let junit = junit_xml(&report);
+    assert!(junit.contains("<testsuite name=\"run notices\""), "{junit}");
+    assert!(junit.contains("it is missing from this report"), "{junit}");
 }

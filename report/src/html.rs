@@ -12,6 +12,12 @@
 //! Every number a check may compare with the JSON report is in an element with a
 //! `data-metric` naming it and a `data-count` holding it (see [`html_report`]).
 //!
+//! The page is written as it is rendered ([`write_html_report`]): the template's macros render
+//! its parts in order (see the top of the template), the parts about each host and each finding
+//! once per host or finding, read back from the report's spools one at a time, so that a
+//! fleet's report is never held whole. What stays in memory are the page's totals, the rule
+//! view, and where each host's findings are in the report.
+//!
 //! Report data is untrusted: a hive value can hold `<script>`. The template escapes every
 //! value (minijinja's HTML auto-escaping); control characters are shown as visible escapes, as
 //! in the text report; fix guidance, which is Markdown, is converted by `pulldown-cmark` with
@@ -19,8 +25,13 @@
 //! and `mailto:` addresses. The page's Content-Security-Policy allows its own style and script
 //! (by hash) and nothing else, so even markup that got through could load or run nothing.
 
+mod items;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Write;
+
 use base64::Engine as _;
-use hiveward_engine::{escape_terminal, escape_terminal_lines, Finding, ScanReport};
+use hiveward_engine::{escape_terminal, escape_terminal_lines, ScanReport};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
@@ -28,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::view::{self, OUTCOMES, SEVERITIES};
 use crate::RenderError;
+use items::{finding_view, host_view};
 
 const TEMPLATE: &str = include_str!("../templates/report.html");
 const STYLE: &str = include_str!("../templates/report.css");
@@ -49,9 +61,11 @@ struct Page {
     coverage: Vec<Metric>,
     coverage_bar: Vec<Segment>,
     files: Vec<Metric>,
-    hosts: Vec<HostView>,
+    /// Whether the report has hosts (each is rendered on its own, see [`items`]).
+    has_hosts: bool,
     rules: Vec<RuleView>,
-    unhosted: Vec<FindingView>,
+    /// Whether findings name a host that was not scanned (each is rendered on its own).
+    has_unhosted: bool,
     notices: Vec<String>,
     problems: Vec<String>,
     passed_over: Vec<String>,
@@ -84,73 +98,6 @@ struct Segment {
 struct Choice {
     value: &'static str,
     label: &'static str,
-}
-
-#[derive(Serialize)]
-struct HostView {
-    index: usize,
-    name: String,
-    os: String,
-    role: String,
-    findings: usize,
-    severities: Vec<Metric>,
-    bar: Vec<Segment>,
-    coverage: Vec<Metric>,
-    checked: usize,
-    rules: usize,
-    items: Vec<FindingView>,
-    outcomes: Vec<OutcomeView>,
-    notices: Vec<String>,
-    files: Vec<FileView>,
-}
-
-#[derive(Serialize)]
-struct FileView {
-    path: String,
-    kind: String,
-    status: String,
-}
-
-#[derive(Serialize)]
-struct OutcomeView {
-    rule: String,
-    rule_index: Option<usize>,
-    title: String,
-    severity: String,
-    outcome: &'static str,
-    label: &'static str,
-    reason: String,
-    findings: usize,
-}
-
-#[derive(Serialize)]
-struct FindingView {
-    id: String,
-    rule: String,
-    rule_index: Option<usize>,
-    host: String,
-    host_index: Option<usize>,
-    severity: &'static str,
-    title: String,
-    message: String,
-    inferred: bool,
-    status: &'static str,
-    justification: String,
-    owner: String,
-    expires: String,
-    evidence: Vec<EvidenceView>,
-    fix: String,
-    fingerprint: String,
-    pack: String,
-}
-
-#[derive(Serialize)]
-struct EvidenceView {
-    kind: String,
-    location: String,
-    found: String,
-    expected: String,
-    files: String,
 }
 
 #[derive(Serialize)]
@@ -190,13 +137,57 @@ const AFFECTED_SHOWN: usize = 12;
 ///
 /// The totals also have ids: `count-findings`, `count-high`, `count-checked`, ...
 pub fn html_report(report: &ScanReport) -> Result<String, RenderError> {
+    let mut bytes = Vec::new();
+    write_html_report(report, &mut bytes)?;
+    Ok(String::from_utf8(bytes).expect("the page is UTF-8"))
+}
+
+/// [`html_report`] written to `out` as it is rendered: the page's head and summary, then each
+/// host's entry in the host filter, its row in the host table and its section with its
+/// findings, then each finding on a host that was not scanned, then the notices, each rendered
+/// by its macro of the template when it is reached (the hosts and findings read back from the
+/// report's spools one at a time). A template error is [`RenderError::Template`] (what was
+/// rendered before it is written); a failure of `out` is [`RenderError::Io`], as it is (a
+/// closed pipe stays a broken pipe).
+pub fn write_html_report(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_template("report.html", TEMPLATE)?;
-    let page = page(report);
-    Ok(env
-        .get_template("report.html")?
-        .render(Value::from_serialize(&page))?)
+    let template = env.get_template("report.html")?;
+    let mut index = view::ReportIndex::of(report);
+    let page = page(report, &mut index);
+    // The template only defines macros: rendering it gives them, with the page's values.
+    let rendered = template.render_captured(&page)?;
+    let state = rendered.state();
+    // Renders the macro `name` with `args` (a host or a finding, or nothing) and writes it.
+    let mut part = |name: &str, args: &[Value]| -> Result<(), RenderError> {
+        out.write_all(state.call_macro(name, args)?.as_bytes())?;
+        Ok(())
+    };
+    let hosts = || report.hosts.stream().enumerate();
+    part("page_head", &[])?;
+    for (at, host) in hosts() {
+        let view = host_view(report, &index, at, &host, false);
+        part("host_option", &[Value::from_serialize(&view)])?;
+    }
+    part("page_summary", &[])?;
+    for (at, host) in hosts() {
+        let view = host_view(report, &index, at, &host, false);
+        part("host_row", &[Value::from_serialize(&view)])?;
+    }
+    part("page_rules", &[])?;
+    for (at, host) in hosts() {
+        let view = host_view(report, &index, at, &host, true);
+        part("host_section", &[Value::from_serialize(&view)])?;
+    }
+    part("page_other", &[])?;
+    for &at in &index.unhosted {
+        if let Some(finding) = report.findings.get(at) {
+            let view = finding_view(report, &index, at, &finding);
+            part("other_finding", &[Value::from_serialize(&view)])?;
+        }
+    }
+    part("page_tail", &[])
 }
 
 /// `text` for one line of the page: control characters as visible escapes.
@@ -263,226 +254,75 @@ fn severity_key(index: usize) -> &'static str {
     SEVERITIES[index].name()
 }
 
-fn page(report: &ScanReport) -> Page {
+/// What the rule view says about a rule's findings, gathered a finding at a time.
+#[derive(Default)]
+struct RuleFindings {
+    findings: usize,
+    statuses: BTreeSet<&'static str>,
+    /// The first hosts with findings, each with the position of its first finding.
+    affected: Vec<(String, usize)>,
+    /// Every host with findings, by its number in the index.
+    hosts: HashSet<usize>,
+}
+
+/// The rule view's facts about each rule's findings, by rule id, from one pass over the
+/// report's findings.
+fn rule_findings(
+    report: &ScanReport,
+    index: &mut view::ReportIndex,
+) -> HashMap<String, RuleFindings> {
+    let mut by_rule: HashMap<String, RuleFindings> = report
+        .rules
+        .iter()
+        .map(|rule| (rule.id.clone(), RuleFindings::default()))
+        .collect();
+    for (at, finding) in report.findings.stream().enumerate() {
+        let Some(rule) = by_rule.get_mut(&finding.rule) else {
+            continue;
+        };
+        rule.findings += 1;
+        rule.statuses.insert(view::status(&finding));
+        if rule.hosts.insert(index.host_id(&finding.host)) && rule.affected.len() < AFFECTED_SHOWN {
+            rule.affected.push((finding.host, at));
+        }
+    }
+    by_rule
+}
+
+fn page(report: &ScanReport, index: &mut view::ReportIndex) -> Page {
     let summary = &report.summary;
-    let sev = view::severity_counts(&report.findings);
-    let [open, waived, baselined] = view::status_counts(&report.findings);
-    let not_checked: usize = report.hosts.iter().map(|h| h.coverage.not_checked).sum();
-    let errors: usize = report.hosts.iter().map(|h| h.coverage.errors).sum();
-    let rule_counts = view::rule_outcome_counts(report);
-    let by_host = view::ByHost::of(report);
-    let finding_view = |index: usize, finding: &Finding| FindingView {
-        id: format!("f-{}", index + 1),
-        rule: line(&finding.rule),
-        rule_index: report.rules.iter().position(|rule| rule.id == finding.rule),
-        host: line(&finding.host),
-        host_index: by_host.index.get(finding.host.as_str()).copied(),
-        severity: finding.severity.name(),
-        title: line(&finding.title),
-        message: line(&finding.message),
-        inferred: finding.inferred,
-        status: view::status(finding),
-        justification: finding
-            .suppression
-            .as_ref()
-            .map(|s| line(&s.justification))
-            .unwrap_or_default(),
-        owner: finding
-            .suppression
-            .as_ref()
-            .and_then(|s| s.owner.as_deref())
-            .map(line)
-            .unwrap_or_default(),
-        expires: finding
-            .suppression
-            .as_ref()
-            .and_then(|s| s.expires.as_deref())
-            .map(line)
-            .unwrap_or_default(),
-        evidence: finding
-            .evidence
-            .iter()
-            .map(|evidence| EvidenceView {
-                kind: line(&evidence.kind),
-                location: line(&view::evidence_location(evidence)),
-                found: line(&view::evidence_found(evidence)),
-                expected: line(&view::evidence_expected(evidence)),
-                files: line(&view::evidence_files(evidence)),
-            })
-            .collect(),
-        fix: fix_html(&finding.fix),
-        fingerprint: line(&finding.fingerprint),
-        pack: line(&finding.pack),
-    };
-    let mut views: Vec<Option<FindingView>> = report
-        .findings
-        .iter()
-        .enumerate()
-        .map(|(index, finding)| Some(finding_view(index, finding)))
-        .collect();
-    let hosts = report
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(index, host)| {
-            let counts = view::severity_counts(by_host.of_host(report, index));
-            let coverage = &host.coverage;
-            let items: Vec<FindingView> = by_host.findings[index]
-                .iter()
-                .filter_map(|at| views[*at].take())
-                .collect();
-            let mut notices: Vec<String> = host
-                .files
-                .iter()
-                .flat_map(|file| &file.notices)
-                .chain(&host.notices)
-                .map(|notice| line(&notice.message))
-                .collect();
-            if !host.missing_required.is_empty() {
-                notices.push(line(&format!(
-                    "missing evidence --require demands: {}",
-                    host.missing_required.join(", ")
-                )));
-            }
-            HostView {
-                index,
-                name: line(&host.name),
-                os: line(&match (&host.os, &host.os_build) {
-                    (Some(os), Some(build)) => format!("{os}, build {build}"),
-                    (Some(os), None) => os.clone(),
-                    _ => "OS unknown".to_string(),
-                }),
-                role: serde_name(&host.role),
-                findings: counts.iter().sum(),
-                severities: (0..5)
-                    .map(|at| {
-                        metric(
-                            format!("host.{index}.severity.{}", severity_key(at)),
-                            severity_key(at),
-                            counts[at],
-                        )
-                    })
-                    .collect(),
-                bar: bar(&[
-                    ("o-findings", "findings", coverage.findings),
-                    ("o-passed", "passed", coverage.passed),
-                    ("o-na", "not applicable", coverage.not_applicable),
-                    ("o-nc", "not checked", coverage.not_checked),
-                    ("o-error", "rule errors", coverage.errors),
-                ]),
-                coverage: vec![
-                    metric(
-                        format!("host.{index}.coverage.checked"),
-                        "checked",
-                        coverage.checked,
-                    ),
-                    metric(
-                        format!("host.{index}.coverage.rules"),
-                        "rules",
-                        coverage.rules,
-                    ),
-                    metric(
-                        format!("host.{index}.coverage.passed"),
-                        "passed",
-                        coverage.passed,
-                    ),
-                    metric(
-                        format!("host.{index}.coverage.not_applicable"),
-                        "not applicable",
-                        coverage.not_applicable,
-                    ),
-                    metric(
-                        format!("host.{index}.coverage.not_checked"),
-                        "not checked",
-                        coverage.not_checked,
-                    ),
-                    metric(
-                        format!("host.{index}.coverage.errors"),
-                        "rule errors",
-                        coverage.errors,
-                    ),
-                ],
-                checked: coverage.checked,
-                rules: coverage.rules,
-                items,
-                outcomes: host
-                    .outcomes
-                    .iter()
-                    .map(|outcome| {
-                        let rule = report.rules.iter().position(|rule| rule.id == outcome.rule);
-                        OutcomeView {
-                            rule: line(&outcome.rule),
-                            rule_index: rule,
-                            title: rule
-                                .map(|at| line(&report.rules[at].title))
-                                .unwrap_or_default(),
-                            severity: rule
-                                .map(|at| report.rules[at].severity.name().to_string())
-                                .unwrap_or_default(),
-                            outcome: outcome.outcome.name(),
-                            label: view::outcome_label(outcome.outcome),
-                            reason: outcome.reason.as_deref().map(line).unwrap_or_default(),
-                            findings: outcome.findings,
-                        }
-                    })
-                    .collect(),
-                notices,
-                files: host
-                    .files
-                    .iter()
-                    .map(|file| FileView {
-                        path: line(&file.path),
-                        kind: line(&match file.hive_kind {
-                            Some(kind) => format!("{} hive", hiveward_engine::hive_kind_name(kind)),
-                            None => serde_name(&file.kind),
-                        }),
-                        status: serde_name(&file.status),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let unhosted = views.into_iter().flatten().collect();
+    let sev = index.severity_totals;
+    let [open, waived, baselined] = index.status_totals;
+    let (not_checked, errors) = (index.not_checked, index.errors);
+    let by_rule = rule_findings(report, index);
+    let none = RuleFindings::default();
     let mut rules: Vec<RuleView> = report
         .rules
         .iter()
         .enumerate()
-        .map(|(index, rule)| {
-            let mine: Vec<&Finding> = report
-                .findings
-                .iter()
-                .filter(|f| f.rule == rule.id)
-                .collect();
-            let mut statuses: Vec<&str> = mine.iter().map(|f| view::status(f)).collect();
-            statuses.sort();
-            statuses.dedup();
-            let counts = rule_counts[index];
-            let mut seen = std::collections::HashSet::new();
-            let mut affected: Vec<(&str, usize)> = Vec::new();
-            for (at, finding) in report.findings.iter().enumerate() {
-                if finding.rule == rule.id && seen.insert(finding.host.as_str()) {
-                    affected.push((&finding.host, at));
-                }
-            }
-            let affected_more = affected.len().saturating_sub(AFFECTED_SHOWN);
+        .map(|(at, rule)| {
+            let found = by_rule.get(&rule.id).unwrap_or(&none);
+            let statuses: Vec<&str> = found.statuses.iter().copied().collect();
+            let counts = index.rule_outcomes(&rule.id);
+            let affected_more = found.hosts.len().saturating_sub(AFFECTED_SHOWN);
             let mut tokens: Vec<&str> = OUTCOMES
                 .iter()
                 .zip(counts)
                 .filter(|(_, count)| *count > 0)
                 .map(|(outcome, _)| outcome.name())
                 .collect();
-            if !mine.is_empty() && !tokens.contains(&"findings") {
+            if found.findings > 0 && !tokens.contains(&"findings") {
                 tokens.push("findings");
             }
             tokens.extend(statuses.iter().copied());
             RuleView {
-                index,
+                index: at,
                 id: line(&rule.id),
                 title: line(&rule.title),
                 severity: rule.severity.name(),
                 scope: rule.scope.name().to_string(),
                 pack: line(&rule.pack),
-                findings: mine.len(),
+                findings: found.findings,
                 statuses: statuses.join(" "),
                 outcome_tokens: tokens.join(" "),
                 outcomes: OUTCOMES
@@ -490,16 +330,16 @@ fn page(report: &ScanReport) -> Page {
                     .zip(counts)
                     .map(|(outcome, count)| {
                         metric(
-                            format!("rule.{index}.outcome.{}", outcome.name()),
+                            format!("rule.{at}.outcome.{}", outcome.name()),
                             view::outcome_label(*outcome),
                             count,
                         )
                     })
                     .collect(),
-                affected: affected
+                affected: found
+                    .affected
                     .iter()
-                    .take(AFFECTED_SHOWN)
-                    .map(|(host, at)| (line(host), format!("f-{}", at + 1)))
+                    .map(|(host, first)| (line(host), format!("f-{}", first + 1)))
                     .collect(),
                 affected_more,
             }
@@ -588,9 +428,9 @@ fn page(report: &ScanReport) -> Page {
             total("summary.files_unreadable", "unreadable", summary.files_unreadable),
             total("summary.passed_over", "passed over", summary.passed_over),
         ],
-        hosts,
+        has_hosts: !report.hosts.is_empty(),
         rules,
-        unhosted,
+        has_unhosted: !index.unhosted.is_empty(),
         notices: report.notices.iter().map(|n| line(&n.message)).collect(),
         problems,
         passed_over: report
@@ -675,6 +515,67 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("reg add \"&lt;b&gt;\""), "{html}");
+    }
+
+    #[test]
+    fn a_spilled_report_is_written_a_part_at_a_time_as_it_reads_in_memory() {
+        let report = view::sample_fleet(40);
+        // The same report, read into memory: its spools answer from there.
+        let in_memory = report.clone();
+        assert_eq!(in_memory.hosts.items().len(), report.hosts.len());
+        assert_eq!(in_memory.findings.items().len(), report.findings.len());
+        let mut streamed = Vec::new();
+        write_html_report(&report, &mut streamed).unwrap();
+        let streamed = String::from_utf8(streamed).unwrap();
+        assert_eq!(streamed, html_report(&in_memory).unwrap());
+        assert_eq!(streamed, html_report(&report).unwrap());
+        assert!(streamed.starts_with("<!DOCTYPE html>") && streamed.ends_with("</html>"));
+        for (at, host) in report.hosts.stream().enumerate() {
+            let section = format!("<section class=\"host\" id=\"host-{at}\"");
+            assert_eq!(streamed.matches(&section).count(), 1, "{}", host.name);
+        }
+        assert_eq!(
+            streamed.matches("<article class=\"finding").count(),
+            report.findings.len()
+        );
+        assert!(streamed.contains("<section id=\"other-findings\">"));
+        // Pushing to a spool read into memory is a programming error that debug builds catch:
+        // these pushes show that writing the page read neither spool whole.
+        report.findings.push(&report.findings.get(0).unwrap());
+        report.hosts.push(&report.hosts.get(0).unwrap());
+    }
+
+    /// A writer that takes `room` bytes, then fails as a closed pipe does.
+    struct ClosedPipe {
+        room: usize,
+    }
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let taken = bytes.len().min(self.room);
+            self.room -= taken;
+            Ok(taken)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failure_to_write_is_an_io_error_as_it_is() {
+        let report = view::sample_fleet(1);
+        for room in [0, 1000, 100_000] {
+            match write_html_report(&report, &mut ClosedPipe { room }) {
+                Err(RenderError::Io(error)) => {
+                    assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe)
+                }
+                other => panic!("{room}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Reports of a hiveward scan for people and spreadsheets, made from the engine's
 //! [`ScanReport`](hiveward_engine::ScanReport) (the JSON report's content):
 //!
-//! - [`html_report`]: one self-contained HTML page (no script, font or image loaded from
+//! - [`html_report`] (or [`write_html_report`], streaming): one self-contained HTML page (no script, font or image loaded from
 //!   anywhere) with a summary dashboard, a rule view, a host view with each finding's evidence
 //!   and fix, and filters; readable when printed;
 //! - [`csv_report`] (or [`write_csv_report`], streaming): one row per finding ([`CSV_COLUMNS`]), RFC 4180 quoting, with a guard
 //!   against spreadsheet formula injection;
-//! - [`markdown_report`]: the summary and the findings grouped by rule, for pull-request
-//!   comments and tickets.
+//! - [`markdown_report`] (or [`write_markdown_report`], streaming): the summary and the findings
+//!   grouped by rule, for pull-request comments and tickets.
+//!
+//! The streaming writers read the report's hosts and findings back from their spools one at a
+//! time and write as they go, so that a fleet's report is never held whole.
 //!
 //! Each is deterministic: the same report gives the same bytes. Report data is treated as
 //! hostile (a hive value can hold `<script>`, `|` or `=cmd`): each format escapes it for its
@@ -41,8 +44,8 @@ mod view;
 
 pub use crate::{
     csv::{csv_report, write_csv_report, CSV_COLUMNS},
-    html::html_report,
-    markdown::markdown_report,
+    html::{html_report, write_html_report},
+    markdown::{markdown_report, write_markdown_report},
 };
 
 /// Why a report could not be rendered.
@@ -54,4 +57,7 @@ pub enum RenderError {
     /// The CSV writer failed.
     #[error("the CSV writer failed: {0}")]
     Csv(#[from] ::csv::Error),
+    /// The report could not be written where it goes.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }

@@ -11,35 +11,49 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
-use hiveward_engine::{escape_terminal, escape_terminal_lines, Finding, ScanReport};
+use hiveward_engine::{escape_terminal, escape_terminal_lines, Finding, ScanReport, Severity};
 use pulldown_cmark::{Event, Parser, Tag};
+use sha2::{Digest, Sha256};
 
 use crate::view;
 
-/// Renders `report` as Markdown.
+/// Renders `report` as Markdown ([`write_markdown_report`]'s text, in memory).
 pub fn markdown_report(report: &ScanReport) -> String {
-    let mut out = String::new();
-    write_summary(report, &mut out);
-    write_rules(report, &mut out);
-    write_problems(report, &mut out);
-    out
+    let mut bytes = Vec::new();
+    write_markdown_report(report, &mut bytes).expect("writing to memory does not fail");
+    String::from_utf8(bytes).expect("the report is UTF-8")
 }
 
-fn write_summary(report: &ScanReport, out: &mut String) {
+/// [`markdown_report`] written to `out` as it is rendered: the report's hosts and findings are
+/// read back from their spools a host and a finding at a time (each rule's findings twice: once
+/// to count them, once to write them), so that a fleet's report is never held whole. A failure
+/// of `out` is returned as it is (a closed pipe stays a broken pipe).
+pub fn write_markdown_report(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+    let index = view::ReportIndex::of(report);
+    write_summary(report, &index, out)?;
+    write_rules(report, out)?;
+    write_problems(report, out)
+}
+
+fn write_summary(
+    report: &ScanReport,
+    index: &view::ReportIndex,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let counts = &report.counts;
     let summary = &report.summary;
-    let [open, waived, baselined] = view::status_counts(&report.findings);
-    let not_checked: usize = report.hosts.iter().map(|h| h.coverage.not_checked).sum();
-    let errors: usize = report.hosts.iter().map(|h| h.coverage.errors).sum();
+    let [open, waived, baselined] = index.status_totals;
+    let (not_checked, errors) = (index.not_checked, index.errors);
     let inputs: Vec<String> = report.inputs.iter().map(|input| code(input)).collect();
-    let _ = writeln!(out, "## hiveward scan report\n");
-    let _ = writeln!(
+    writeln!(out, "## hiveward scan report\n")?;
+    writeln!(
         out,
         "**{} finding(s)**: {} critical, {} high, {} medium, {} low, {} info; {open} open, {waived} waived, {baselined} baselined.  ",
         summary.findings, counts.critical, counts.high, counts.medium, counts.low, counts.info
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "{} host(s), {} rule(s), profile {}; scanned {}; {} {}.  ",
         summary.hosts,
@@ -48,8 +62,8 @@ fn write_summary(report: &ScanReport, out: &mut String) {
         inputs.join(", "),
         report.tool.name,
         report.tool.version
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "**Coverage**: {} rule × host check(s) made ({} passed), {} not applicable, {not_checked} not checked, {errors} rule error(s); {} of {} host(s) with nothing checked; {} file(s) read, {} partly, {} unreadable.\n",
         summary.checked,
@@ -60,28 +74,27 @@ fn write_summary(report: &ScanReport, out: &mut String) {
         summary.files_read,
         summary.files_partial,
         summary.files_unreadable
-    );
+    )?;
     if report.hosts.is_empty() {
-        return;
+        return Ok(());
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "| Host | OS | Critical | High | Medium | Low | Info | Checked | Not applicable | Not checked | Rule errors |"
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    );
-    let by_host = view::ByHost::of(report);
-    for (index, host) in report.hosts.iter().enumerate() {
-        let by_severity = view::severity_counts(by_host.of_host(report, index));
+    )?;
+    for (at, host) in report.hosts.stream().enumerate() {
+        let by_severity = index.severities.get(at).copied().unwrap_or_default();
         let os = match (&host.os, &host.os_build) {
             (Some(os), Some(build)) => format!("{os} (build {build})"),
             (Some(os), None) => os.clone(),
             _ => String::new(),
         };
         let coverage = &host.coverage;
-        let _ = writeln!(
+        writeln!(
             out,
             "| {} | {} | {} | {} of {} | {} | {} | {} |",
             cell(&host.name),
@@ -96,126 +109,176 @@ fn write_summary(report: &ScanReport, out: &mut String) {
             coverage.not_applicable,
             coverage.not_checked,
             coverage.errors
-        );
+        )?;
     }
-    out.push('\n');
+    writeln!(out)
 }
 
-fn write_rules(report: &ScanReport, out: &mut String) {
+/// A rule with findings: its id, the title and severity of its first finding, and the
+/// positions of its findings in the report.
+struct RuleGroup {
+    id: String,
+    title: String,
+    severity: Severity,
+    positions: Vec<usize>,
+}
+
+/// One fix text of a rule, shown once: where a finding with it is in the report, and the
+/// hosts it is for.
+struct FixGroup {
+    first: usize,
+    hosts: Vec<String>,
+}
+
+fn write_rules(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     if report.findings.is_empty() {
-        let _ = writeln!(out, "No findings.\n");
-        return;
+        return writeln!(out, "No findings.\n");
     }
-    let _ = writeln!(out, "### Findings by rule\n");
+    writeln!(out, "### Findings by rule\n")?;
     // Rules with findings, highest severity first, then by id; a finding of a rule the report
     // does not list still gets its group.
-    let mut rules: Vec<(&str, &str, hiveward_engine::Severity)> = Vec::new();
-    for finding in &report.findings {
-        if !rules.iter().any(|(id, _, _)| *id == finding.rule) {
-            rules.push((&finding.rule, &finding.title, finding.severity));
-        }
-    }
-    rules.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
-    for (id, title, severity) in rules {
-        let findings: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|finding| finding.rule == id)
-            .collect();
-        let mut hosts: Vec<&str> = findings.iter().map(|f| f.host.as_str()).collect();
-        hosts.dedup();
-        let [open, waived, baselined] = view::status_counts(findings.iter().copied());
-        let _ = writeln!(
-            out,
-            "#### {} {} · {}\n",
-            severity.name().to_uppercase(),
-            cell(id),
-            cell(title)
-        );
-        let _ = writeln!(
-            out,
-            "{} finding(s) on {} host(s): {open} open, {waived} waived, {baselined} baselined.\n",
-            findings.len(),
-            hosts.len()
-        );
-        let _ = writeln!(out, "| Host | Status | Message | Evidence |");
-        let _ = writeln!(out, "| --- | --- | --- | --- |");
-        for finding in &findings {
-            let status = match &finding.suppression {
-                Some(suppression) => format!(
-                    "{}: {}",
-                    view::status(finding),
-                    cell(&suppression.justification)
-                ),
-                None => "open".to_string(),
-            };
-            let inferred = if finding.inferred { " (inferred)" } else { "" };
-            let evidence: Vec<String> = finding.evidence.iter().map(evidence_cell).collect();
-            let _ = writeln!(
-                out,
-                "| {} | {status} | {}{inferred} | {} |",
-                cell(&finding.host),
-                cell(&finding.message),
-                evidence.join("<br>")
-            );
-        }
-        out.push('\n');
-        // The fix once per distinct text, naming the hosts it is for when there are several.
-        let mut fixes: Vec<(&str, Vec<&str>)> = Vec::new();
-        let mut fix_index: HashMap<&str, usize> = HashMap::new();
-        for finding in &findings {
-            let at = *fix_index.entry(&finding.fix).or_insert_with(|| {
-                fixes.push((&finding.fix, Vec::new()));
-                fixes.len() - 1
+    let mut rules: Vec<RuleGroup> = Vec::new();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for (at, finding) in report.findings.stream().enumerate() {
+        let group = *by_id.entry(finding.rule.clone()).or_insert_with(|| {
+            rules.push(RuleGroup {
+                id: finding.rule.clone(),
+                title: finding.title.clone(),
+                severity: finding.severity,
+                positions: Vec::new(),
             });
-            let hosts = &mut fixes[at].1;
-            // Findings come by host: a host already named is the last one.
-            if hosts.last() != Some(&finding.host.as_str()) {
-                hosts.push(&finding.host);
-            }
-        }
-        let several = fixes.len() > 1;
-        for (fix, hosts) in fixes {
-            let label = if several {
-                let names: Vec<String> = hosts.iter().map(|host| html_text(host)).collect();
-                format!("Fix for {}", names.join(", "))
-            } else {
-                "Fix".to_string()
-            };
-            let _ = writeln!(
-                out,
-                "<details><summary>{label}</summary>\n\n{}\n\n</details>\n",
-                safe_markdown(fix).trim_end()
-            );
-        }
+            rules.len() - 1
+        });
+        rules[group].positions.push(at);
     }
+    rules.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+    for rule in &rules {
+        write_rule(report, rule, out)?;
+    }
+    Ok(())
+}
+
+/// One rule's findings: first read to count them and to find the distinct fix texts, then
+/// read again as each is written.
+fn write_rule(report: &ScanReport, rule: &RuleGroup, out: &mut dyn Write) -> io::Result<()> {
+    let findings = || {
+        rule.positions
+            .iter()
+            .filter_map(|at| report.findings.get(*at).map(|finding| (*at, finding)))
+    };
+    let mut count = 0;
+    let mut hosts = 0;
+    let mut last_host: Option<String> = None;
+    let mut statuses = [0; 3];
+    // The fix once per distinct text (known by its digest: the texts stay in the spool),
+    // naming the hosts it is for when there are several.
+    let mut fixes: Vec<FixGroup> = Vec::new();
+    let mut fix_index: HashMap<[u8; 32], usize> = HashMap::new();
+    for (at, finding) in findings() {
+        count += 1;
+        if last_host.as_deref() != Some(finding.host.as_str()) {
+            hosts += 1;
+        }
+        statuses[view::status_slot(&finding)] += 1;
+        let digest: [u8; 32] = Sha256::digest(finding.fix.as_bytes()).into();
+        let group = *fix_index.entry(digest).or_insert_with(|| {
+            fixes.push(FixGroup {
+                first: at,
+                hosts: Vec::new(),
+            });
+            fixes.len() - 1
+        });
+        let hosts = &mut fixes[group].hosts;
+        // Findings come by host: a host already named is the last one.
+        if hosts.last() != Some(&finding.host) {
+            hosts.push(finding.host.clone());
+        }
+        last_host = Some(finding.host);
+    }
+    let [open, waived, baselined] = statuses;
+    writeln!(
+        out,
+        "#### {} {} · {}\n",
+        rule.severity.name().to_uppercase(),
+        cell(&rule.id),
+        cell(&rule.title)
+    )?;
+    writeln!(
+        out,
+        "{count} finding(s) on {hosts} host(s): {open} open, {waived} waived, {baselined} baselined.\n"
+    )?;
+    writeln!(out, "| Host | Status | Message | Evidence |")?;
+    writeln!(out, "| --- | --- | --- | --- |")?;
+    for (_, finding) in findings() {
+        write_finding_row(&finding, out)?;
+    }
+    writeln!(out)?;
+    let several = fixes.len() > 1;
+    for fix in fixes {
+        let Some(finding) = report.findings.get(fix.first) else {
+            continue;
+        };
+        let label = if several {
+            let names: Vec<String> = fix.hosts.iter().map(|host| html_text(host)).collect();
+            format!("Fix for {}", names.join(", "))
+        } else {
+            "Fix".to_string()
+        };
+        writeln!(
+            out,
+            "<details><summary>{label}</summary>\n\n{}\n\n</details>\n",
+            safe_markdown(&finding.fix).trim_end()
+        )?;
+    }
+    Ok(())
+}
+
+/// A finding's row in its rule's table: host, status, message and evidence.
+fn write_finding_row(finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
+    let status = match &finding.suppression {
+        Some(suppression) => format!(
+            "{}: {}",
+            view::status(finding),
+            cell(&suppression.justification)
+        ),
+        None => "open".to_string(),
+    };
+    let inferred = if finding.inferred { " (inferred)" } else { "" };
+    let evidence: Vec<String> = finding.evidence.iter().map(evidence_cell).collect();
+    writeln!(
+        out,
+        "| {} | {status} | {}{inferred} | {} |",
+        cell(&finding.host),
+        cell(&finding.message),
+        evidence.join("<br>")
+    )
 }
 
 /// Checks not made and rule errors, which the summary counts, named.
-fn write_problems(report: &ScanReport, out: &mut String) {
+fn write_problems(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     if report.unchecked.is_empty() && report.rule_errors.is_empty() {
-        return;
+        return Ok(());
     }
-    let _ = writeln!(out, "### Not checked and rule errors\n");
+    writeln!(out, "### Not checked and rule errors\n")?;
     for unchecked in &report.unchecked {
-        let _ = writeln!(
+        writeln!(
             out,
             "- not checked: {} on {}: {}",
             cell(&unchecked.rule),
             cell(&unchecked.host),
             cell(&unchecked.message)
-        );
+        )?;
     }
     for error in &report.rule_errors {
-        let _ = writeln!(
+        writeln!(
             out,
             "- rule error: {} on {}: {}",
             cell(&error.rule),
             cell(&error.host),
             cell(&error.message)
-        );
+        )?;
     }
-    out.push('\n');
+    writeln!(out)
 }
 
 /// One evidence item in a table cell: `path` = value; expected X [file].
@@ -371,6 +434,34 @@ fn unsafe_spots(text: &str) -> Vec<(usize, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spilled_report_is_written_a_rule_at_a_time_as_it_reads_in_memory() {
+        let report = view::sample_fleet(40);
+        let in_memory = report.clone();
+        assert_eq!(in_memory.hosts.items().len(), report.hosts.len());
+        assert_eq!(in_memory.findings.items().len(), report.findings.len());
+        let mut streamed = Vec::new();
+        write_markdown_report(&report, &mut streamed).unwrap();
+        let streamed = String::from_utf8(streamed).unwrap();
+        assert_eq!(streamed, markdown_report(&in_memory));
+        assert_eq!(streamed, markdown_report(&report));
+        // A row per host in the summary, and one per finding under its rule.
+        let rows = streamed
+            .lines()
+            .filter(|line| line.starts_with("| "))
+            .filter(|line| !line.starts_with("| Host |") && !line.starts_with("| --- |"))
+            .count();
+        assert_eq!(rows, report.hosts.len() + report.findings.len());
+        assert!(
+            streamed.contains("<details><summary>Fix for "),
+            "several fix texts"
+        );
+        // Pushing to a spool read into memory is a programming error that debug builds catch:
+        // these pushes show that writing the report read neither spool whole.
+        report.findings.push(&report.findings.get(0).unwrap());
+        report.hosts.push(&report.hosts.get(0).unwrap());
+    }
 
     #[test]
     fn cells_escape_what_markdown_would_act_on() {

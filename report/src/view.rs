@@ -167,83 +167,177 @@ pub(crate) fn fix_summary(fix: &str) -> String {
     words.join(" ")
 }
 
-/// How many of `findings` there are of each severity, highest first.
-pub(crate) fn severity_counts<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> [usize; 5] {
-    let mut counts = [0; 5];
-    for finding in findings {
-        if let Some(slot) = SEVERITIES.iter().position(|s| *s == finding.severity) {
-            counts[slot] += 1;
-        }
-    }
-    counts
+/// The slot of `severity` in [`SEVERITIES`].
+fn severity_slot(severity: Severity) -> Option<usize> {
+    SEVERITIES.iter().position(|known| *known == severity)
 }
 
-/// The report's findings by host, found in one pass (a fleet report has thousands of each).
-pub(crate) struct ByHost<'a> {
-    /// Each host's index in the report, by name.
-    pub(crate) index: HashMap<&'a str, usize>,
-    /// For each host, in report order, the indexes of its findings.
+/// The slot of a finding's status in `[open, waived, baselined]`.
+pub(crate) fn status_slot(finding: &Finding) -> usize {
+    match status(finding) {
+        "open" => 0,
+        "waived" => 1,
+        _ => 2,
+    }
+}
+
+/// What the summaries of the HTML and Markdown reports count, and where each host's findings
+/// are, from one pass over the report's hosts and one over its findings (read back from their
+/// spools one at a time: a fleet's report has thousands of each, and is never held whole).
+pub(crate) struct ReportIndex {
+    /// Each host name's number: the position of the first host of that name among the hosts
+    /// scanned, or a number past them for a name only findings give.
+    ids: HashMap<String, usize>,
+    /// How many hosts were scanned.
+    hosts: usize,
+    /// For each host scanned, by position, the positions of its findings in report order (a
+    /// later host of the same name has none).
     pub(crate) findings: Vec<Vec<usize>>,
+    /// For each host scanned, its findings by severity, highest first.
+    pub(crate) severities: Vec<[usize; 5]>,
+    /// The positions of the findings on a host that was not scanned, in report order.
+    pub(crate) unhosted: Vec<usize>,
+    /// The findings by severity, highest first.
+    pub(crate) severity_totals: [usize; 5],
+    /// Open, waived and baselined findings.
+    pub(crate) status_totals: [usize; 3],
+    /// The sum of the hosts' `coverage.not_checked`.
+    pub(crate) not_checked: usize,
+    /// The sum of the hosts' `coverage.errors`.
+    pub(crate) errors: usize,
+    /// By rule id: how many hosts ended in each of [`OUTCOMES`].
+    rule_outcomes: HashMap<String, [usize; 5]>,
 }
 
-impl<'a> ByHost<'a> {
-    pub(crate) fn of(report: &'a ScanReport) -> ByHost<'a> {
-        let mut index = HashMap::new();
-        for (at, host) in report.hosts.iter().enumerate() {
-            index.entry(host.name.as_str()).or_insert(at);
-        }
-        let mut findings = vec![Vec::new(); report.hosts.len()];
-        for (at, finding) in report.findings.iter().enumerate() {
-            if let Some(host) = index.get(finding.host.as_str()) {
-                findings[*host].push(at);
-            }
-        }
-        ByHost { index, findings }
-    }
-
-    /// The findings of the host at `host`, in report order.
-    pub(crate) fn of_host<'r>(
-        &'r self,
-        report: &'a ScanReport,
-        host: usize,
-    ) -> impl Iterator<Item = &'a Finding> + 'r {
-        self.findings[host].iter().map(|at| &report.findings[*at])
-    }
-}
-
-/// Per rule (in report order): how many hosts ended in each of [`OUTCOMES`].
-pub(crate) fn rule_outcome_counts(report: &ScanReport) -> Vec<[usize; 5]> {
-    report
-        .rules
-        .iter()
-        .map(|rule| {
-            let mut counts = [0; 5];
-            for outcome in report
-                .hosts
-                .iter()
-                .flat_map(|host| &host.outcomes)
-                .filter(|outcome| outcome.rule == rule.id)
-            {
+impl ReportIndex {
+    pub(crate) fn of(report: &ScanReport) -> ReportIndex {
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut rule_outcomes: HashMap<String, [usize; 5]> = HashMap::new();
+        let mut not_checked = 0;
+        let mut errors = 0;
+        let mut hosts = 0;
+        for (at, host) in report.hosts.stream().enumerate() {
+            hosts = at + 1;
+            not_checked += host.coverage.not_checked;
+            errors += host.coverage.errors;
+            for outcome in &host.outcomes {
                 if let Some(slot) = OUTCOMES.iter().position(|o| *o == outcome.outcome) {
-                    counts[slot] += 1;
+                    match rule_outcomes.get_mut(outcome.rule.as_str()) {
+                        Some(counts) => counts[slot] += 1,
+                        None => {
+                            let mut counts = [0; 5];
+                            counts[slot] += 1;
+                            rule_outcomes.insert(outcome.rule.clone(), counts);
+                        }
+                    }
                 }
             }
-            counts
-        })
-        .collect()
-}
+            ids.entry(host.name).or_insert(at);
+        }
+        let mut index = ReportIndex {
+            ids,
+            hosts,
+            findings: vec![Vec::new(); hosts],
+            severities: vec![[0; 5]; hosts],
+            unhosted: Vec::new(),
+            severity_totals: [0; 5],
+            status_totals: [0; 3],
+            not_checked,
+            errors,
+            rule_outcomes,
+        };
+        for (at, finding) in report.findings.stream().enumerate() {
+            let slot = severity_slot(finding.severity);
+            if let Some(slot) = slot {
+                index.severity_totals[slot] += 1;
+            }
+            index.status_totals[status_slot(&finding)] += 1;
+            match index.host_index(&finding.host) {
+                Some(host) => {
+                    index.findings[host].push(at);
+                    if let Some(slot) = slot {
+                        index.severities[host][slot] += 1;
+                    }
+                }
+                None => index.unhosted.push(at),
+            }
+        }
+        index
+    }
 
-/// Open, waived and baselined findings among `findings`.
-pub(crate) fn status_counts<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> [usize; 3] {
-    let mut counts = [0; 3];
-    for finding in findings {
-        match status(finding) {
-            "open" => counts[0] += 1,
-            "waived" => counts[1] += 1,
-            _ => counts[2] += 1,
+    /// The position of the first host scanned named `name`.
+    pub(crate) fn host_index(&self, name: &str) -> Option<usize> {
+        self.ids.get(name).copied().filter(|at| *at < self.hosts)
+    }
+
+    /// A number for `name`, the same for each finding that names it: the host's position when
+    /// it was scanned (see [`ReportIndex::host_index`]).
+    pub(crate) fn host_id(&mut self, name: &str) -> usize {
+        let next = self.hosts + self.ids.len();
+        match self.ids.get(name) {
+            Some(id) => *id,
+            None => {
+                self.ids.insert(name.to_string(), next);
+                next
+            }
         }
     }
-    counts
+
+    /// How many hosts ended in each of [`OUTCOMES`] for the rule `id`.
+    pub(crate) fn rule_outcomes(&self, id: &str) -> [usize; 5] {
+        self.rule_outcomes.get(id).copied().unwrap_or_default()
+    }
+}
+
+/// The sample bundle's report with `copies` copies of each host and its findings (named
+/// `HOST-N`, the findings on one copy waived), spooled afresh: enough copies make the spools
+/// spill to their temporary files. A finding on a host that was not scanned is added too.
+#[cfg(test)]
+pub(crate) fn sample_fleet(copies: usize) -> ScanReport {
+    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
+    use hiveward_engine::{
+        run_scan, Limits, PackSource, RuleSet, ScanHost, ScanSettings, Suppression,
+    };
+
+    let bundle = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
+    let rules = RuleSet::load(PackSource::builtin(), Limits::default()).expect("packs load");
+    let collection = collect(
+        discover(&[bundle], &DiscoverOptions::default()),
+        &CollectOptions::default(),
+    );
+    let mut report = run_scan(collection, &rules, &ScanSettings::default());
+    let hosts: Vec<ScanHost> = report.hosts.stream().collect();
+    let findings: Vec<Finding> = report.findings.stream().collect();
+    let copy = |name: &str, at: usize| format!("{name}-{at}");
+    report.hosts = (0..copies)
+        .flat_map(|at| {
+            hosts.iter().cloned().map(move |mut host| {
+                host.name = copy(&host.name, at);
+                host
+            })
+        })
+        .collect();
+    let mut copied: Vec<Finding> = (0..copies)
+        .flat_map(|at| {
+            findings.iter().cloned().map(move |mut finding| {
+                finding.host = copy(&finding.host, at);
+                if at == 1 {
+                    finding.suppression = Some(Suppression {
+                        kind: SuppressionKind::Waiver,
+                        justification: "accepted".to_string(),
+                        owner: Some("owner@example".to_string()),
+                        expires: None,
+                    });
+                }
+                finding
+            })
+        })
+        .collect();
+    let mut unscanned = findings[0].clone();
+    unscanned.host = "NOT-SCANNED".to_string();
+    copied.push(unscanned);
+    report.findings = copied.into();
+    report
 }
 
 #[cfg(test)]
