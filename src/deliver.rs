@@ -193,11 +193,15 @@ pub(crate) fn deliver(
         let findings = &mut report.findings;
         baseline.apply_each(|mark| findings.update(mark));
     }
-    report.summary.suppressed = report
-        .findings
-        .stream()
-        .filter(|finding| finding.suppression.is_some())
-        .count();
+    // Only waivers and the baseline mark findings suppressed: without them, nothing to count
+    // (a pass over every finding at fleet scale).
+    if acceptance.waivers.is_some() || acceptance.baseline.is_some() {
+        report.summary.suppressed = report
+            .findings
+            .stream()
+            .filter(|finding| finding.suppression.is_some())
+            .count();
+    }
     for error in &report.rule_errors {
         let text = rules
             .rule(&error.rule)

@@ -19,6 +19,7 @@ use crate::finding::Finding;
 use crate::fleet::FleetContribution;
 use crate::host_api::{HostFacts, HostHandle};
 use crate::outcome::{Coverage, Outcome, RuleOutcome};
+use crate::rule::Severity;
 use crate::ruleset::{context_map, Evaluation, RuleSet};
 use crate::scan::{ScanHost, ScanReport, ScanSettings};
 use crate::spool::Spool;
@@ -52,6 +53,9 @@ pub struct HostsDone {
     /// Evidence files of those hosts.
     pub files: usize,
 }
+
+/// Hosts whose findings are prepared for the report at once (see `finish_scan`).
+const REPORT_CHUNK: usize = 64;
 
 /// The host phase's results, spooled to a temporary file as hosts finish: each host's report
 /// entry with its outcomes, its findings and its contributions to the fleet rules wait on disk
@@ -358,22 +362,32 @@ pub fn finish_scan(
         totals.evaluations += host.evaluations;
         totals.timed_out += host.timed_out;
     }
-    // One fleet rule at a time, each with only its own contributions in memory.
+    // The fleet rules run side by side on the pool, each with only its own contributions in
+    // memory (at most one rule per thread at once); their results are taken in rule order.
+    let jobs: Vec<(&str, Vec<usize>)> = rules
+        .rules()
+        .iter()
+        .filter_map(|rule| {
+            let id = rule.meta.id.as_str();
+            by_rule.remove(id).map(|positions| (id, positions))
+        })
+        .collect();
+    let trace = crate::trace::active();
+    let judged: Vec<Evaluation> = jobs
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|(id, positions)| {
+            let _trace = crate::trace::TraceScope::enter(trace.clone());
+            let contributions: Vec<FleetContribution> = positions
+                .into_iter()
+                .filter_map(|position| results.contributions.get(position))
+                .collect();
+            rules.evaluate_fleet(&[id], contributions, &context, settings.deadline.as_ref())
+        })
+        .collect();
     let mut fleet = Evaluation::default();
-    for rule in rules.rules() {
-        let Some(positions) = by_rule.remove(&rule.meta.id) else {
-            continue;
-        };
-        let contributions: Vec<FleetContribution> = positions
-            .into_iter()
-            .filter_map(|position| results.contributions.get(position))
-            .collect();
-        fleet.absorb(rules.evaluate_fleet(
-            &[rule.meta.id.as_str()],
-            contributions,
-            &context,
-            settings.deadline.as_ref(),
-        ));
+    for evaluation in judged {
+        fleet.absorb(evaluation);
     }
     totals.rule_errors.extend(fleet.rule_errors);
     totals.unchecked.extend(fleet.unchecked);
@@ -418,13 +432,30 @@ pub fn finish_scan(
             .map(|name| (name.clone(), None)),
     );
     by_name.sort();
-    for (name, position) in by_name {
-        let mut findings = position
-            .and_then(|position| results.findings.get(position))
-            .unwrap_or_default();
-        findings.extend(fleet_findings.remove(&name).unwrap_or_default());
-        crate::ruleset::sort_findings(&mut findings);
-        report.add_findings(findings);
+    // A chunk of hosts at a time, their findings read back, merged, sorted and encoded on the
+    // pool, then appended in order: the report is the same, and the serial part is the append.
+    for chunk in by_name.chunks(REPORT_CHUNK) {
+        let chunk: Vec<(Option<usize>, Vec<Finding>)> = chunk
+            .iter()
+            .map(|(name, position)| (*position, fleet_findings.remove(name).unwrap_or_default()))
+            .collect();
+        let encoded: Vec<Vec<(Severity, Vec<u8>)>> = chunk
+            .into_par_iter()
+            .map(|(position, fleet)| {
+                let mut findings = position
+                    .and_then(|position| results.findings.get(position))
+                    .unwrap_or_default();
+                findings.extend(fleet);
+                crate::ruleset::sort_findings(&mut findings);
+                findings
+                    .iter()
+                    .map(|finding| (finding.severity, Spool::encode(finding)))
+                    .collect()
+            })
+            .collect();
+        for findings in encoded {
+            report.add_encoded_findings(findings);
+        }
     }
     let mut report = report.finish(totals);
     // Results the temporary files lost are missing above: the report says so (and is

@@ -427,18 +427,18 @@ impl<'a> ReportBuilder<'a> {
         self.report.hosts.push(&host);
     }
 
-    /// Adds the next findings, already in report order.
-    pub(crate) fn add_findings(&mut self, findings: Vec<Finding>) {
+    /// Adds one host's findings, already in report order and encoded with [`Spool::encode`].
+    pub(crate) fn add_encoded_findings(&mut self, findings: Vec<(Severity, Vec<u8>)>) {
         let counts = &mut self.report.counts;
-        for finding in findings {
-            match finding.severity {
+        for (severity, bytes) in findings {
+            match severity {
                 Severity::Info => counts.info += 1,
                 Severity::Low => counts.low += 1,
                 Severity::Medium => counts.medium += 1,
                 Severity::High => counts.high += 1,
                 Severity::Critical => counts.critical += 1,
             }
-            self.report.findings.push(&finding);
+            self.report.findings.push_encoded(&bytes);
         }
         self.report.summary.findings = self.report.findings.len();
     }

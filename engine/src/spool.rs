@@ -221,10 +221,22 @@ impl<T: Serialize> Spool<T> {
     /// item is serialised before the spool is locked). Items are pushed before any consumer
     /// reads them all into memory; pushing after that is a programming error.
     pub fn push(&self, item: &T) -> usize {
+        self.push_encoded(&Spool::encode(item))
+    }
+
+    /// `item` as the spool stores it, for [`Spool::push_encoded`]: encoding can then be done
+    /// on other threads, and the appends in order.
+    pub fn encode(item: &T) -> Vec<u8> {
+        serde_json::to_vec(item).unwrap_or_default()
+    }
+}
+
+impl<T> Spool<T> {
+    /// Appends an item encoded with [`Spool::encode`]; returns its position.
+    pub fn push_encoded(&self, bytes: &[u8]) -> usize {
         debug_assert!(self.loaded.get().is_none(), "pushed to a loaded spool");
-        let bytes = serde_json::to_vec(item).unwrap_or_default();
         let mut store = self.store();
-        store.append(&bytes);
+        store.append(bytes);
         store.items.len() - 1
     }
 }
