@@ -293,11 +293,7 @@ pub(crate) fn deliver(
     for notice in &late {
         eprintln!("error: {}", notice.message);
     }
-    if code == hiveward_engine::EXIT_CLEAN
-        && late
-            .iter()
-            .any(|notice| notice.code == hiveward_engine::SPOOL_READ_FAILED)
-    {
+    if code == hiveward_engine::EXIT_CLEAN && hiveward_engine::results_lost(&late) {
         code = EXIT_INCOMPLETE;
     }
     if code == EXIT_INCOMPLETE {

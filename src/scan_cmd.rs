@@ -273,10 +273,7 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         for notice in &failures {
             eprintln!("error: {}", notice.message);
         }
-        if failures
-            .iter()
-            .any(|notice| notice.code == hiveward_engine::SPOOL_READ_FAILED)
-        {
+        if hiveward_engine::results_lost(&failures) {
             let _ = std::fs::remove_file(path);
             eprintln!(
                 "error: the partial result {} was not kept: results of this shard were lost",

@@ -418,26 +418,13 @@ fn write_properties_suite(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
-
     use super::*;
-    use crate::pack::PackSource;
-    use crate::ruleset::RuleSet;
-    use crate::sandbox::Limits;
-    use crate::scan::{run_scan, ScanHost, ScanSettings};
+    use crate::scan::ScanHost;
 
     /// The sample bundle's report, with `copies` copies of each host and its findings (named
     /// `HOST-N`), every one spooled afresh.
     fn fleet(copies: usize) -> ScanReport {
-        let bundle = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
-        let rules = RuleSet::load(PackSource::builtin(), Limits::default()).expect("packs load");
-        let collection = collect(
-            discover(&[bundle], &DiscoverOptions::default()),
-            &CollectOptions::default(),
-        );
-        let mut report = run_scan(collection, &rules, &ScanSettings::default());
+        let mut report = crate::scan::sample_bundle_report();
         let hosts: Vec<ScanHost> = report.hosts.stream().collect();
         let findings: Vec<Finding> = report.findings.stream().collect();
         assert!(!findings.is_empty(), "the sample bundle has findings");

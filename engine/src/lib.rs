@@ -123,7 +123,9 @@ pub use crate::{
         ColorSetting, FailOnSetting, LoadedSiteConfig, ReportDefaults, ReportFormat, RulesDefaults,
         ScanDefaults, SiteConfig, SiteConfigError, CONFIG_FILE_NAME,
     },
-    spool::{take_spool_failures, Spool, SpoolIter, SPOOL_READ_FAILED, SPOOL_WRITE_FAILED},
+    spool::{
+        results_lost, take_spool_failures, Spool, SpoolIter, SPOOL_READ_FAILED, SPOOL_WRITE_FAILED,
+    },
     terminal::{escape_terminal, escape_terminal_lines, is_terminal_control, ColorChoice},
     test_files::{check_pack_tests, parse_test_file, PackTestCheck},
     trace::{scan_planned_hosts_traced, RuleOutput, Trace, FLEET_HOST},

@@ -1111,14 +1111,7 @@ fn evidence_notifications(
         if !seen.insert(key) {
             return;
         }
-        notifications.push(Notification {
-            level: Some(json!(notice_level(notice.level))),
-            message: text_message(sentence(&paths.relativize_text(&notice.message))),
-            descriptor: Some(descriptor_reference(&notice.code)),
-            locations: file.map(|file| vec![paths.file_location(file, None)]),
-            properties: Some(bag([("host", json!(host))])),
-            ..Blank::blank()
-        });
+        notifications.push(notice_notification(notice, file, Some(host), paths));
     };
     for host in hosts {
         for file in &host.files {
@@ -1152,18 +1145,31 @@ fn evidence_notifications(
     // Notices about the run itself (waivers, the baseline, results the scan's temporary files
     // lost) belong to no host.
     for notice in &report.notices {
-        notifications.push(Notification {
-            level: Some(json!(notice_level(notice.level))),
-            message: text_message(sentence(&paths.relativize_text(&notice.message))),
-            descriptor: Some(descriptor_reference(&notice.code)),
-            locations: notice
-                .file
-                .as_deref()
-                .map(|file| vec![paths.file_location(file, None)]),
-            ..Blank::blank()
-        });
+        notifications.push(notice_notification(
+            notice,
+            notice.file.as_deref(),
+            None,
+            paths,
+        ));
     }
     (notifications, unreadable)
+}
+
+/// The notification of `notice` about `file`, on `host` (none for a notice about the run).
+fn notice_notification(
+    notice: &Notice,
+    file: Option<&str>,
+    host: Option<&str>,
+    paths: &PathMapper,
+) -> Notification {
+    Notification {
+        level: Some(json!(notice_level(notice.level))),
+        message: text_message(sentence(&paths.relativize_text(&notice.message))),
+        descriptor: Some(descriptor_reference(&notice.code)),
+        locations: file.map(|file| vec![paths.file_location(file, None)]),
+        properties: host.map(|host| bag([("host", json!(host))])),
+        ..Blank::blank()
+    }
 }
 
 fn rule_error_notification(

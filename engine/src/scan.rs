@@ -267,9 +267,7 @@ impl ScanReport {
     /// Whether results were lost on the way to the report: read back from the scan's
     /// temporary files, they could not be (see [`crate::SPOOL_READ_FAILED`]).
     pub fn lost_results(&self) -> bool {
-        self.notices
-            .iter()
-            .any(|notice| notice.code == crate::spool::SPOOL_READ_FAILED)
+        crate::spool::results_lost(&self.notices)
     }
 
     /// The exit code, where `allow_partial` (`--allow-partial`) accepts unreadable or damaged
@@ -305,6 +303,24 @@ impl ScanReport {
         }
         EXIT_CLEAN
     }
+}
+
+/// The sample bundle (`examples/bundle`) scanned with the built-in packs: the report unit
+/// tests start from.
+#[cfg(test)]
+pub(crate) fn sample_bundle_report() -> ScanReport {
+    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
+    let bundle = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
+    let rules = crate::ruleset::RuleSet::load(
+        crate::pack::PackSource::builtin(),
+        crate::sandbox::Limits::default(),
+    )
+    .expect("packs load");
+    let collection = collect(
+        discover(&[bundle], &DiscoverOptions::default()),
+        &CollectOptions::default(),
+    );
+    run_scan(collection, &rules, &ScanSettings::default())
 }
 
 /// Runs `rules` on hosts already collected and builds the report: the host phase on each host

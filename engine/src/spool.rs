@@ -46,6 +46,14 @@ pub fn take_spool_failures() -> Vec<Notice> {
     )
 }
 
+/// Whether `notices` say that results were lost: read back from a spool's file, they could
+/// not be ([`SPOOL_READ_FAILED`]).
+pub fn results_lost(notices: &[Notice]) -> bool {
+    notices
+        .iter()
+        .any(|notice| notice.code == SPOOL_READ_FAILED)
+}
+
 fn note_failure(code: &str, message: String) {
     let level = if code == SPOOL_READ_FAILED {
         NoticeLevel::Error

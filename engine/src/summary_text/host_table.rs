@@ -194,15 +194,8 @@ fn lines(row: Option<Vec<Cell>>, header: Option<Vec<Cell>>, widths: &[u16]) -> V
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
-
     use super::*;
-    use crate::pack::PackSource;
-    use crate::ruleset::RuleSet;
-    use crate::sandbox::Limits;
-    use crate::scan::{run_scan, ScanHost, ScanSettings};
+    use crate::scan::ScanHost;
 
     /// The table as one `comfy-table` of every row lays it out.
     fn whole_table(report: &ScanReport) -> String {
@@ -228,13 +221,7 @@ mod tests {
 
     #[test]
     fn each_row_reads_as_in_one_table_of_every_host() {
-        let bundle = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
-        let rules = RuleSet::load(PackSource::builtin(), Limits::default()).expect("packs load");
-        let collection = collect(
-            discover(&[bundle], &DiscoverOptions::default()),
-            &CollectOptions::default(),
-        );
-        let mut report = run_scan(collection, &rules, &ScanSettings::default());
+        let mut report = crate::scan::sample_bundle_report();
         let mut hosts: Vec<ScanHost> = report.hosts.stream().collect();
         // Wide and zero-width characters, an empty name, a name twice, a long OS.
         let first = hosts[0].clone();
