@@ -15,6 +15,7 @@ use crate::recovery::{self, TransactionLogInput};
 use crate::value::RegValue;
 
 mod cells;
+mod key_cache;
 mod lists;
 
 /// Size of the `regf` base block that precedes the hive bins.
@@ -184,7 +185,8 @@ impl Deref for HiveBytes {
 /// One opened hive file.
 pub struct HiveFile {
     path: PathBuf,
-    bytes: HiveBytes,
+    /// The bytes, with the key nodes reads have found in them.
+    data: key_cache::HiveData,
     /// The base block's minor version, which decides how big values are stored.
     minor_version: u32,
     /// Where the hive bins the base block declares end, within `bytes`.
@@ -195,6 +197,8 @@ pub struct HiveFile {
     /// The key nodes (offsets in `bytes`) whose subkey lists were found free of offsets that
     /// nt-hive asserts on, so that a path walk checks each list once.
     subkey_lists_checked: Mutex<HashSet<usize>>,
+    /// The same for value lists.
+    value_lists_checked: Mutex<HashSet<usize>>,
 }
 
 impl std::fmt::Debug for HiveFile {
@@ -391,13 +395,14 @@ impl HiveFile {
         let bins_end = usize::try_from(declared).map_or(bytes.len(), |end| end.min(bytes.len()));
         let mut hive = HiveFile {
             path: path.to_path_buf(),
-            bytes,
+            data: key_cache::HiveData::hold(bytes),
             minor_version,
             bins_end,
             kind: HiveKind::Other,
             state,
             notices,
             subkey_lists_checked: Mutex::new(HashSet::new()),
+            value_lists_checked: Mutex::new(HashSet::new()),
         };
         hive.kind = hive.detect_kind()?;
         Ok(hive)
@@ -455,8 +460,9 @@ impl HiveFile {
         }
     }
 
-    fn hive(&self) -> Result<Hive<&[u8]>, EvidenceError> {
-        Hive::without_validation(&self.bytes[..]).map_err(|error| self.corrupt(error))
+    /// The bytes the hive is read from.
+    fn bytes(&self) -> &[u8] {
+        self.data.bytes()
     }
 
     /// Runs `read` on the key at `components` (relative to the hive root), `Ok(None)` when it
@@ -482,36 +488,71 @@ impl HiveFile {
         components: &[&str],
         read: impl FnOnce(&KeyNode<&[u8]>, &str) -> Result<R, EvidenceError>,
     ) -> Result<Option<R>, EvidenceError> {
-        let hive = self.hive()?;
-        // nt-hive asserts that a cell offset is not HCELL_NIL (0xffffffff); a damaged base
-        // block must not get that far.
-        if self.bytes.get(0x24..0x28) == Some(&[0xff; 4][..]) {
-            return Err(EvidenceError::CorruptHive {
-                path: self.path.clone(),
-                detail: "the root key cannot be read: the base block gives no root cell"
-                    .to_string(),
-            });
-        }
-        let root = hive
-            .root_key_node()
-            .map_err(|error| EvidenceError::CorruptHive {
-                path: self.path.clone(),
-                detail: format!("the root key cannot be read: {error}"),
-            })?;
-        let mut key = root;
-        let mut walked: Vec<&str> = Vec::new();
-        for component in components.iter().filter(|part| !part.is_empty()) {
-            walked.push(component);
-            let place = || format!("key {}", self.key_display(&walked));
-            self.guard_subkey_list(&key)
-                .map_err(|detail| self.damaged(&place(), detail))?;
-            match key.subkey(component) {
-                None => return Ok(None),
-                Some(Ok(child)) => key = child,
-                Some(Err(error)) => return Err(self.damaged(&place(), error)),
+        let parts: Vec<&str> = components
+            .iter()
+            .copied()
+            .filter(|part| !part.is_empty())
+            .collect();
+        // The path, and where each prefix of it ends, to look the prefixes up without copies.
+        let mut path = String::new();
+        let mut ends = Vec::with_capacity(parts.len());
+        for (index, part) in parts.iter().enumerate() {
+            if index > 0 {
+                path.push('\\');
             }
+            path.push_str(part);
+            ends.push(path.len());
         }
-        read(&key, &self.key_display(components)).map(Some)
+        self.data.with_nodes(|nodes| {
+            let Some(hive) = nodes.hive else {
+                return Err(match Hive::without_validation(self.bytes()) {
+                    Err(error) => self.corrupt(error),
+                    Ok(_) => self.damaged("the root key", "the hive reader refused the file"),
+                });
+            };
+            // Walk on from the longest prefix a read has walked before.
+            let (walked, mut key, mut shown) = match nodes.longest_known(&path, &ends) {
+                Some((_, None)) => return Ok(None),
+                Some((walked, Some((key, shown)))) => (walked, key, shown),
+                None => {
+                    // nt-hive asserts that a cell offset is not HCELL_NIL (0xffffffff); a
+                    // damaged base block must not get that far.
+                    if self.bytes().get(0x24..0x28) == Some(&[0xff; 4][..]) {
+                        return Err(EvidenceError::CorruptHive {
+                            path: self.path.clone(),
+                            detail:
+                                "the root key cannot be read: the base block gives no root cell"
+                                    .to_string(),
+                        });
+                    }
+                    let root =
+                        hive.root_key_node()
+                            .map_err(|error| EvidenceError::CorruptHive {
+                                path: self.path.clone(),
+                                detail: format!("the root key cannot be read: {error}"),
+                            })?;
+                    (0, root, self.key_display(&[]))
+                }
+            };
+            for (index, component) in parts.iter().enumerate().skip(walked) {
+                let place = || format!("key {}", self.key_display(&parts[..=index]));
+                self.guard_subkey_list(&key)
+                    .map_err(|detail| self.damaged(&place(), detail))?;
+                match key.subkey(component) {
+                    None => {
+                        nodes.remember(&path[..ends[index]], None);
+                        return Ok(None);
+                    }
+                    Some(Ok(child)) => {
+                        key = child;
+                        shown = self.key_display(&parts[..=index]);
+                        nodes.remember(&path[..ends[index]], Some((key.clone(), shown.clone())));
+                    }
+                    Some(Err(error)) => return Err(self.damaged(&place(), error)),
+                }
+            }
+            read(&key, &shown).map(Some)
+        })
     }
 
     /// Checks the subkey list of `key` for offsets nt-hive would assert on, once per key.
@@ -532,12 +573,22 @@ impl HiveFile {
         Ok(())
     }
 
-    /// Checks the value list of `key` for offsets nt-hive would assert on.
+    /// Checks the value list of `key` for offsets nt-hive would assert on, once per key.
     fn guard_value_list(&self, key: &KeyNode<&[u8]>) -> Result<(), String> {
-        match self.key_node_offset(key) {
-            Some(node) => self.check_value_list(node),
-            None => Ok(()),
+        let Some(node) = self.key_node_offset(key) else {
+            return Ok(());
+        };
+        let checked = || {
+            self.value_lists_checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if checked().contains(&node) {
+            return Ok(());
         }
+        self.check_value_list(node)?;
+        checked().insert(node);
+        Ok(())
     }
 
     /// The key's LastWriteTime (a FILETIME: 100-ns intervals since 1601-01-01 UTC), or `None`
@@ -552,7 +603,7 @@ impl HiveFile {
             key.name()
                 .map_err(|error| self.damaged(&format!("key {shown}"), error))?;
             let timestamp = self.key_node_offset(key).and_then(|node| {
-                let raw = self.bytes.get(node + 4..node + 12)?;
+                let raw = self.bytes().get(node + 4..node + 12)?;
                 Some(u64::from_le_bytes(raw.try_into().ok()?))
             });
             timestamp.ok_or_else(|| EvidenceError::CorruptHive {

@@ -487,3 +487,73 @@ fn corpus_format_1_3_user_hives_read_their_big_values() {
         );
     }
 }
+
+/// Reads walk on from the keys earlier reads found: whatever order the reads come in, each
+/// answers what a freshly opened hive answers, absent keys included.
+#[test]
+fn reads_in_any_order_answer_as_a_fresh_hive_does() {
+    use regf::{DataType, HiveBuilder, KeyTreeNode, KeyTreeValue};
+    let mut root = KeyTreeNode::new("ROOT");
+    for (path, name, number) in [
+        (r"A\B\C", "Deep", 3u32),
+        (r"A\B", "Middle", 2),
+        (r"A\D", "Side", 4),
+        ("A", "Top", 1),
+    ] {
+        root.get_or_create_path(path).values.push(KeyTreeValue {
+            name: name.to_string(),
+            data_type: DataType::from(4u32),
+            data: number.to_le_bytes().to_vec(),
+        });
+    }
+    let bytes = HiveBuilder::from_tree_with_version(root, 1, 5)
+        .expect("regf lays out the hive")
+        .build()
+        .expect("regf writes the hive");
+    let open = || HiveFile::from_bytes(Path::new("cache.hiv"), bytes.clone(), &[]).unwrap();
+    let reads: [(&str, &str); 9] = [
+        (r"A\B\C", "Deep"),
+        (r"A\B", "Middle"),
+        (r"A\X\Y", "Nothing"),
+        (r"A\X", "Nothing"),
+        (r"a\b\c", "deep"),
+        ("A", "Top"),
+        (r"A\D", "Side"),
+        (r"A\B\C\E", "Below"),
+        (r"A\B\C", "Missing"),
+    ];
+    let answer = |hive: &HiveFile, (path, name): (&str, &str)| {
+        let components: Vec<&str> = path.split('\\').collect();
+        let value = hive
+            .value(&components, name)
+            .unwrap()
+            .map(|value| value.data);
+        let exists = hive.key_exists(&components).unwrap();
+        (value, exists)
+    };
+    let fresh: Vec<_> = reads.iter().map(|read| answer(&open(), *read)).collect();
+    assert_eq!(fresh[0], (Some(RegData::Integer(3)), true));
+    assert_eq!(fresh[2], (None, false));
+    assert_eq!(
+        fresh[4],
+        (Some(RegData::Integer(3)), true),
+        "names match without case"
+    );
+    for order in [
+        (0..reads.len()).collect::<Vec<_>>(),
+        (0..reads.len()).rev().collect(),
+        vec![2, 3, 7, 8, 0, 4, 1, 5, 6],
+    ] {
+        let hive = open();
+        for _ in 0..2 {
+            for &index in &order {
+                assert_eq!(
+                    answer(&hive, reads[index]),
+                    fresh[index],
+                    "{:?}",
+                    reads[index]
+                );
+            }
+        }
+    }
+}

@@ -44,9 +44,9 @@ impl HiveFile {
         let (nt_hive::NtHiveNameString::Latin1(slice) | nt_hive::NtHiveNameString::Utf16LE(slice)) =
             *name;
         let node = (slice.as_ptr() as usize)
-            .checked_sub(self.bytes.as_ptr() as usize)?
+            .checked_sub(self.bytes().as_ptr() as usize)?
             .checked_sub(VALUE_HEADER)?;
-        let header = self.bytes.get(node..node + VALUE_HEADER)?;
+        let header = self.bytes().get(node..node + VALUE_HEADER)?;
         let u16_at = |at: usize| usize::from(u16::from_le_bytes([header[at], header[at + 1]]));
         let u32_at = |at: usize| {
             u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
@@ -155,7 +155,7 @@ impl HiveFile {
         let start = BASE_BLOCK_SIZE + offset as usize;
         let absolute = start as u64;
         let size = self
-            .bytes
+            .bytes()
             .get(start..start + 4)
             .filter(|_| start + 4 <= self.bins_end)
             .map(|raw| i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
@@ -173,6 +173,6 @@ impl HiveFile {
                 "the cell at offset {absolute:#010x} declares {length} bytes, which do not fit in the hive bins"
             ));
         }
-        Ok(&self.bytes[start + 4..start + length])
+        Ok(&self.bytes()[start + 4..start + length])
     }
 }

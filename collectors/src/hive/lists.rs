@@ -51,9 +51,9 @@ impl HiveFile {
         let (nt_hive::NtHiveNameString::Latin1(slice) | nt_hive::NtHiveNameString::Utf16LE(slice)) =
             name;
         let node = (slice.as_ptr() as usize)
-            .checked_sub(self.bytes.as_ptr() as usize)?
+            .checked_sub(self.bytes().as_ptr() as usize)?
             .checked_sub(NK_NAME)?;
-        let bytes = &self.bytes[..];
+        let bytes = self.bytes();
         let signature_ok = bytes.get(node..node + 2) == Some(b"nk".as_slice());
         let length_ok = u16_at(bytes, node + NK_NAME_LENGTH).map(usize::from) == Some(slice.len());
         (signature_ok && length_ok).then_some(node)
@@ -66,7 +66,7 @@ impl HiveFile {
         if offset == HCELL_NIL {
             return None;
         }
-        let data = self.bytes.get(BASE_BLOCK_SIZE..)?;
+        let data = self.bytes().get(BASE_BLOCK_SIZE..)?;
         let start = offset as usize;
         let size = i32::from_le_bytes(data.get(start..start.checked_add(4)?)?.try_into().ok()?);
         if size > 0 {
@@ -83,7 +83,7 @@ impl HiveFile {
     /// Checks the subkey list of the key node at `node` (an offset in the hive bytes) for
     /// HCELL_NIL items, through `ri` index roots. `Err` says what is wrong and where.
     pub(super) fn check_subkey_list(&self, node: usize) -> Result<(), String> {
-        let Some(list_offset) = u32_at(&self.bytes, node + NK_SUBKEYS_LIST) else {
+        let Some(list_offset) = u32_at(self.bytes(), node + NK_SUBKEYS_LIST) else {
             return Ok(());
         };
         let Some(list) = self.nt_hive_cell(list_offset) else {
@@ -128,8 +128,8 @@ impl HiveFile {
     /// HCELL_NIL items.
     pub(super) fn check_value_list(&self, node: usize) -> Result<(), String> {
         let (Some(count), Some(list_offset)) = (
-            u32_at(&self.bytes, node + NK_VALUES_COUNT),
-            u32_at(&self.bytes, node + NK_VALUES_LIST),
+            u32_at(self.bytes(), node + NK_VALUES_COUNT),
+            u32_at(self.bytes(), node + NK_VALUES_LIST),
         ) else {
             return Ok(());
         };
