@@ -240,8 +240,7 @@ pub(crate) fn deliver(
             hiveward_report::write_csv_report(&report, out)
         }),
         ScanFormat::Json => emit_with(output, &mut |out| {
-            serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::other)?;
-            out.write_all(b"\n")
+            hiveward_engine::write_json_report(&report, out)
         }),
         ScanFormat::Sarif => emit_with(output, &mut |out| {
             hiveward_engine::write_sarif(&report, rules, &sarif_options, out)

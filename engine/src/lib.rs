@@ -46,6 +46,7 @@ mod fleet;
 mod host_api;
 mod inspect;
 mod inspect_text;
+mod json_report;
 mod junit;
 mod load_checks;
 mod load_limits;
@@ -93,6 +94,7 @@ pub use crate::{
         ToolInfo,
     },
     inspect_text::{hive_kind_name, write_inspect_text},
+    json_report::write_json_report,
     junit::{junit_xml, junit_xml_fail_on, write_junit_fail_on},
     outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
