@@ -1,24 +1,21 @@
 //! Writes the JSON report byte for byte as `serde_json::to_writer_pretty` would, with the
-//! spooled hosts and findings read back and pretty-printed on the thread pool a chunk at a time,
-//! so that the serial part of writing a fleet's report is the copy to the output.
+//! spooled hosts and findings laid out on the thread pool a chunk at a time straight from their
+//! stored JSON, so that the serial part of writing a fleet's report is the copy to the output.
 
 use std::io::{self, Write};
 
 use rayon::prelude::*;
-use serde::de::DeserializeOwned;
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 
 use crate::scan::ScanReport;
 use crate::spool::Spool;
 
-/// How many items are rendered on the pool before they are written.
+/// How many items are laid out on the pool before they are written.
 const CHUNK: usize = 256;
 
-/// The items of a report array sit two levels deep: each line an item prints after its first
-/// is indented by this much more than it would be at the top level.
-const ITEM_INDENT: &[u8] = b"    ";
+/// The items of the report's arrays sit two levels deep.
+const ITEM_DEPTH: usize = 2;
 
 /// Writes `report` as pretty JSON followed by a newline: the same bytes as
 /// `serde_json::to_writer_pretty(out, report)` and a newline.
@@ -29,22 +26,38 @@ pub fn write_json_report(report: &ScanReport, out: &mut dyn Write) -> io::Result
         profile: &report.profile,
         params: &report.params,
         rules: &report.rules,
-        hosts: PrettyItems(&report.hosts),
+        hosts: Later,
         passed_over: &report.passed_over,
-        findings: PrettyItems(&report.findings),
+        findings: Later,
         rule_errors: &report.rule_errors,
         unchecked: &report.unchecked,
         notices: &report.notices,
         counts: &report.counts,
         summary: &report.summary,
     };
-    serde_json::to_writer_pretty(&mut *out, &view).map_err(io::Error::other)?;
+    // Everything but the two spooled arrays, which are written into their places below.
+    let frame = serde_json::to_vec_pretty(&view).map_err(io::Error::other)?;
+    let mut rest = &frame[..];
+    for (field, spool) in [
+        ("hosts", Items::Hosts(&report.hosts)),
+        ("findings", Items::Findings(&report.findings)),
+    ] {
+        // A top-level field starts a line, two spaces in: raw line breaks in the output are
+        // all the printer's own (strings escape theirs), so this finds the field itself.
+        let marker = format!("\n  \"{field}\": []");
+        let at = find(rest, marker.as_bytes())
+            .ok_or_else(|| io::Error::other(format!("the report has no {field} field")))?;
+        let open = at + marker.len() - 1;
+        out.write_all(&rest[..open])?;
+        spool.write(out)?;
+        rest = &rest[open + 1..];
+    }
+    out.write_all(rest)?;
     out.write_all(b"\n")
 }
 
-/// [`ScanReport`]'s fields in its order, with the spooled arrays rendered ahead. A test checks
-/// that it writes what the report's own `Serialize` writes, so a field added there and not
-/// here fails it.
+/// [`ScanReport`]'s fields in its order. A test checks that the report written through it
+/// equals the report's own `Serialize`, so a field added there and not here fails it.
 #[derive(Serialize)]
 struct ReportView<'a> {
     tool: &'a crate::inspect::ToolInfo,
@@ -52,9 +65,9 @@ struct ReportView<'a> {
     profile: &'a String,
     params: &'a std::collections::BTreeMap<String, String>,
     rules: &'a Vec<crate::scan::RuleSummary>,
-    hosts: PrettyItems<'a, crate::scan::ScanHost>,
+    hosts: Later,
     passed_over: &'a Vec<hiveward_collectors::PassedOver>,
-    findings: PrettyItems<'a, crate::finding::Finding>,
+    findings: Later,
     rule_errors: &'a Vec<crate::error::RuleError>,
     unchecked: &'a Vec<crate::error::UncheckedRule>,
     notices: &'a Vec<hiveward_collectors::Notice>,
@@ -62,43 +75,130 @@ struct ReportView<'a> {
     summary: &'a crate::scan::ScanSummary,
 }
 
-/// A spooled array whose items are pretty-printed on the pool and written as raw JSON.
-struct PrettyItems<'a, T>(&'a Spool<T>);
+/// An array written later: an empty one in the frame.
+struct Later;
 
-impl<T> Serialize for PrettyItems<'_, T>
-where
-    T: Serialize + DeserializeOwned + Clone + Send + Sync,
-{
+impl Serialize for Later {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let spool = self.0;
-        let len = spool.len();
-        let mut sequence = serializer.serialize_seq(Some(len))?;
-        for start in (0..len).step_by(CHUNK) {
-            let rendered: Vec<Option<Box<RawValue>>> = (start..len.min(start + CHUNK))
-                .into_par_iter()
-                .map(|position| spool.get(position).and_then(|item| pretty_item(&item)))
-                .collect();
-            for item in rendered.into_iter().flatten() {
-                sequence.serialize_element(&item)?;
-            }
-        }
-        sequence.end()
+        serializer.serialize_seq(Some(0))?.end()
     }
 }
 
-/// `item` pretty-printed as it reads inside a top-level array of the report. JSON strings
-/// escape their line breaks, so every raw line break is one the printer put between tokens.
-fn pretty_item<T: Serialize>(item: &T) -> Option<Box<RawValue>> {
-    let flat = serde_json::to_vec_pretty(item).ok()?;
-    let breaks = flat.iter().filter(|byte| **byte == b'\n').count();
-    let mut shifted = Vec::with_capacity(flat.len() + breaks * ITEM_INDENT.len());
-    for byte in flat {
-        shifted.push(byte);
-        if byte == b'\n' {
-            shifted.extend_from_slice(ITEM_INDENT);
+/// One of the spooled arrays.
+enum Items<'a> {
+    Hosts(&'a Spool<crate::scan::ScanHost>),
+    Findings(&'a Spool<crate::finding::Finding>),
+}
+
+impl Items<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Items::Hosts(spool) => spool.len(),
+            Items::Findings(spool) => spool.len(),
         }
     }
-    RawValue::from_string(String::from_utf8(shifted).ok()?).ok()
+
+    fn raw(&self, position: usize) -> Option<Vec<u8>> {
+        match self {
+            Items::Hosts(spool) => spool.raw(position),
+            Items::Findings(spool) => spool.raw(position),
+        }
+    }
+
+    /// Writes the array's items and its closing bracket, after the opening one.
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let len = self.len();
+        let mut first = true;
+        for start in (0..len).step_by(CHUNK) {
+            let laid_out: Vec<Option<Vec<u8>>> = (start..len.min(start + CHUNK))
+                .into_par_iter()
+                .map(|position| {
+                    self.raw(position).map(|compact| {
+                        let mut pretty = Vec::with_capacity(compact.len() * 3 / 2);
+                        reindent(&compact, ITEM_DEPTH, &mut pretty);
+                        pretty
+                    })
+                })
+                .collect();
+            for item in laid_out.into_iter().flatten() {
+                out.write_all(if first { b"\n" } else { b",\n" })?;
+                out.write_all(&b"  ".repeat(ITEM_DEPTH))?;
+                out.write_all(&item)?;
+                first = false;
+            }
+        }
+        if first {
+            out.write_all(b"]")
+        } else {
+            out.write_all(b"\n  ]")
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// Lays out compact JSON (as `serde_json::to_vec` writes it) the way serde_json's pretty
+/// printer does for a value `depth` levels deep, without parsing it into a value again.
+/// Written here because no crate re-indents to serde_json's exact layout from the bytes:
+/// compact JSON has no whitespace outside strings, so one pass that copies strings whole and
+/// breaks lines around brackets and commas gives the same bytes.
+pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
+    let newline = |out: &mut Vec<u8>, level: usize| {
+        out.push(b'\n');
+        for _ in 0..level {
+            out.extend_from_slice(b"  ");
+        }
+    };
+    let mut level = depth;
+    let mut at = 0;
+    while at < compact.len() {
+        let byte = compact[at];
+        match byte {
+            b'"' => {
+                let start = at;
+                at += 1;
+                while at < compact.len() {
+                    match compact[at] {
+                        b'\\' => at += 2,
+                        b'"' => {
+                            at += 1;
+                            break;
+                        }
+                        _ => at += 1,
+                    }
+                }
+                out.extend_from_slice(&compact[start..at.min(compact.len())]);
+                continue;
+            }
+            b'{' | b'[' => {
+                out.push(byte);
+                let close = if byte == b'{' { b'}' } else { b']' };
+                if compact.get(at + 1) == Some(&close) {
+                    out.push(close);
+                    at += 2;
+                    continue;
+                }
+                level += 1;
+                newline(out, level);
+            }
+            b'}' | b']' => {
+                level = level.saturating_sub(1);
+                newline(out, level);
+                out.push(byte);
+            }
+            b',' => {
+                out.push(b',');
+                newline(out, level);
+            }
+            b':' => out.extend_from_slice(b": "),
+            _ => out.push(byte),
+        }
+        at += 1;
+    }
 }
 
 #[cfg(test)]
@@ -120,12 +220,51 @@ mod tests {
     }
 
     #[test]
-    fn an_item_is_indented_for_its_place_in_the_report() {
-        let item = serde_json::json!({"a": [1, {"b": "line\nbreak"}], "c": {}});
-        let raw = pretty_item(&item).unwrap();
-        assert_eq!(
-            raw.get(),
-            "{\n      \"a\": [\n        1,\n        {\n          \"b\": \"line\\nbreak\"\n        }\n      ],\n      \"c\": {}\n    }"
-        );
+    fn empty_arrays_stay_empty() {
+        let mut report = crate::scan::sample_bundle_report();
+        report.hosts = Spool::new();
+        report.findings = Spool::new();
+        let mut expected = serde_json::to_vec_pretty(&report).unwrap();
+        expected.push(b'\n');
+        let mut written = Vec::new();
+        write_json_report(&report, &mut written).unwrap();
+        assert_eq!(written, expected);
+        assert!(String::from_utf8(written)
+            .unwrap()
+            .contains("\"findings\": [],"));
+    }
+
+    /// Values with every kind of token, nested, empty and with strings that hold brackets,
+    /// commas, colons, quotes, backslashes and line breaks.
+    fn samples() -> Vec<serde_json::Value> {
+        use serde_json::json;
+        vec![
+            json!({}),
+            json!([]),
+            json!("plain"),
+            json!(-12.5e3),
+            json!({"a": [1, {"b": "line\nbreak"}], "c": {}, "d": [], "e": null}),
+            json!([[[]], [{}], {"k": [true, false]}]),
+            json!({"tricky": "{[,:]} \"quoted\" \\ back\\slash \\\" \u{1}", "ü": "ünïcode"}),
+            json!({"nested": {"deeper": {"deepest": [1, 2, {"x": "y"}]}}}),
+        ]
+    }
+
+    #[test]
+    fn reindenting_gives_serde_jsons_pretty_layout_at_any_depth() {
+        for value in samples() {
+            let compact = serde_json::to_vec(&value).unwrap();
+            let pretty = String::from_utf8(serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+            for depth in 0..4 {
+                let mut out = Vec::new();
+                reindent(&compact, depth, &mut out);
+                let expected = pretty.replace('\n', &format!("\n{}", "  ".repeat(depth)));
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "{value} at {depth}"
+                );
+            }
+        }
     }
 }

@@ -211,6 +211,11 @@ impl<T> Spool<T> {
         }
     }
 
+    /// The item at `position` as it is stored: the compact JSON of [`Spool::encode`].
+    pub(crate) fn raw(&self, position: usize) -> Option<Vec<u8>> {
+        self.store().read(position)
+    }
+
     /// Whether it holds no item.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
