@@ -201,6 +201,42 @@ pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// The elements of a compact JSON array (as `serde_json::to_vec` writes a sequence), each as
+/// `serde_json::to_vec` writes the element; `None` when `compact` is not an array. One pass
+/// that skips strings, as [`reindent`] does.
+pub(crate) fn array_elements(compact: &[u8]) -> Option<Vec<&[u8]>> {
+    let inner = compact.strip_prefix(b"[")?.strip_suffix(b"]")?;
+    let mut elements = Vec::new();
+    if inner.is_empty() {
+        return Some(elements);
+    }
+    let (mut depth, mut start, mut at) = (0usize, 0, 0);
+    while at < inner.len() {
+        match inner[at] {
+            b'"' => {
+                at += 1;
+                while at < inner.len() {
+                    match inner[at] {
+                        b'\\' => at += 2,
+                        b'"' => break,
+                        _ => at += 1,
+                    }
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                elements.push(&inner[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    elements.push(&inner[start..]);
+    Some(elements)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +284,23 @@ mod tests {
             json!({"tricky": "{[,:]} \"quoted\" \\ back\\slash \\\" \u{1}", "ü": "ünïcode"}),
             json!({"nested": {"deeper": {"deepest": [1, 2, {"x": "y"}]}}}),
         ]
+    }
+
+    #[test]
+    fn an_array_comes_apart_into_its_elements_as_each_encodes() {
+        let values = samples();
+        for count in 0..=values.len() {
+            let list = &values[..count];
+            let compact = serde_json::to_vec(list).unwrap();
+            let elements = array_elements(&compact).unwrap();
+            let expected: Vec<Vec<u8>> = list
+                .iter()
+                .map(|value| serde_json::to_vec(value).unwrap())
+                .collect();
+            assert_eq!(elements, expected, "{count} elements");
+        }
+        assert_eq!(array_elements(b"{}"), None);
+        assert_eq!(array_elements(b"[1]]"), None);
     }
 
     #[test]

@@ -83,6 +83,8 @@ struct KeptResult {
     name_key: String,
     entry: usize,
     findings: usize,
+    /// The severities of the host's findings, in report order (as they are spooled).
+    severities: Vec<Severity>,
     rule_errors: Vec<RuleError>,
     unchecked: Vec<UncheckedRule>,
     evaluations: usize,
@@ -109,7 +111,15 @@ impl HostResults {
             host,
             outcomes: evaluation.outcomes,
         });
-        let findings = self.findings.push(&evaluation.findings);
+        // In report order already, so that a host no fleet rule adds to is copied into the
+        // report as stored.
+        let mut host_findings = evaluation.findings;
+        crate::ruleset::sort_findings(&mut host_findings);
+        let severities = host_findings
+            .iter()
+            .map(|finding| finding.severity)
+            .collect();
+        let findings = self.findings.push(&host_findings);
         let contributions = evaluation
             .contributions
             .iter()
@@ -128,6 +138,7 @@ impl HostResults {
                 name_key,
                 entry,
                 findings,
+                severities,
                 rule_errors: evaluation.rule_errors,
                 unchecked: evaluation.unchecked,
                 evaluations: evaluation.evaluations,
@@ -420,9 +431,12 @@ pub fn finish_scan(
     }
     // Findings go in the order of their hosts' names (then severity, rule and fingerprint):
     // each host's own and the fleet rules' findings on it, one host at a time.
+    // Each name with the host it belongs to (an index into `kept`), or none for a name only a
+    // fleet rule's findings carry.
     let mut by_name: Vec<(String, Option<usize>)> = kept
         .iter()
-        .map(|host| (host.name_key.clone(), Some(host.findings)))
+        .enumerate()
+        .map(|(index, host)| (host.name_key.clone(), Some(index)))
         .collect();
     let known: HashSet<&str> = kept.iter().map(|host| host.name_key.as_str()).collect();
     by_name.extend(
@@ -434,16 +448,27 @@ pub fn finish_scan(
     by_name.sort();
     // A chunk of hosts at a time, their findings read back, merged, sorted and encoded on the
     // pool, then appended in order: the report is the same, and the serial part is the append.
+    // A host no fleet rule adds to keeps its findings as stored (sorted when spooled).
     for chunk in by_name.chunks(REPORT_CHUNK) {
-        let chunk: Vec<(Option<usize>, Vec<Finding>)> = chunk
+        let chunk: Vec<(Option<&KeptResult>, Vec<Finding>)> = chunk
             .iter()
-            .map(|(name, position)| (*position, fleet_findings.remove(name).unwrap_or_default()))
+            .map(|(name, index)| {
+                (
+                    index.and_then(|index| kept.get(index)),
+                    fleet_findings.remove(name).unwrap_or_default(),
+                )
+            })
             .collect();
         let encoded: Vec<Vec<(Severity, Vec<u8>)>> = chunk
             .into_par_iter()
-            .map(|(position, fleet)| {
-                let mut findings = position
-                    .and_then(|position| results.findings.get(position))
+            .map(|(host, fleet)| {
+                if let Some(host) = host.filter(|_| fleet.is_empty()) {
+                    if let Some(stored) = stored_findings(&results.findings, host) {
+                        return stored;
+                    }
+                }
+                let mut findings = host
+                    .and_then(|host| results.findings.get(host.findings))
                     .unwrap_or_default();
                 findings.extend(fleet);
                 crate::ruleset::sort_findings(&mut findings);
@@ -462,4 +487,21 @@ pub fn finish_scan(
     // incomplete, see `ScanReport::exit_code_with`).
     report.notices.extend(crate::spool::take_spool_failures());
     report
+}
+
+/// A host's findings as spooled, each as [`Spool::encode`] gives it, with its severity; `None`
+/// when they cannot be taken apart that way (they are then decoded instead).
+fn stored_findings(
+    findings: &Spool<Vec<Finding>>,
+    host: &KeptResult,
+) -> Option<Vec<(Severity, Vec<u8>)>> {
+    let stored = findings.raw(host.findings)?;
+    let elements = crate::json_report::array_elements(&stored)?;
+    (elements.len() == host.severities.len()).then(|| {
+        host.severities
+            .iter()
+            .zip(elements)
+            .map(|(severity, element)| (*severity, element.to_vec()))
+            .collect()
+    })
 }
