@@ -37,23 +37,27 @@ pub fn write_json_report(report: &ScanReport, out: &mut dyn Write) -> io::Result
     };
     // Everything but the two spooled arrays, which are written into their places below.
     let frame = serde_json::to_vec_pretty(&view).map_err(io::Error::other)?;
-    let mut rest = &frame[..];
-    for (field, spool) in [
-        ("hosts", Items::Hosts(&report.hosts)),
-        ("findings", Items::Findings(&report.findings)),
-    ] {
-        // A top-level field starts a line, two spaces in: raw line breaks in the output are
-        // all the printer's own (strings escape theirs), so this finds the field itself.
-        let marker = format!("\n  \"{field}\": []");
-        let at = find(rest, marker.as_bytes())
-            .ok_or_else(|| io::Error::other(format!("the report has no {field} field")))?;
-        let open = at + marker.len() - 1;
-        out.write_all(&rest[..open])?;
-        spool.write(out)?;
-        rest = &rest[open + 1..];
-    }
+    let rest = write_up_to(out, &frame, "hosts")?;
+    write_items(&report.hosts, out)?;
+    let rest = write_up_to(out, rest, "findings")?;
+    write_items(&report.findings, out)?;
     out.write_all(rest)?;
     out.write_all(b"\n")
+}
+
+/// Writes `frame` up to and including the opening bracket of the top-level `field`'s empty
+/// array; returns what follows its closing bracket.
+fn write_up_to<'f>(out: &mut dyn Write, frame: &'f [u8], field: &str) -> io::Result<&'f [u8]> {
+    // A top-level field starts a line, two spaces in: raw line breaks in the output are all
+    // the printer's own (strings escape theirs), so this finds the field itself.
+    let marker = format!("\n  \"{field}\": []");
+    let at = frame
+        .windows(marker.len())
+        .position(|window| window == marker.as_bytes())
+        .ok_or_else(|| io::Error::other(format!("the report has no {field} field")))?;
+    let open = at + marker.len() - 1;
+    out.write_all(&frame[..open])?;
+    Ok(&frame[open + 1..])
 }
 
 /// [`ScanReport`]'s fields in its order. A test checks that the report written through it
@@ -84,61 +88,48 @@ impl Serialize for Later {
     }
 }
 
-/// One of the spooled arrays.
-enum Items<'a> {
-    Hosts(&'a Spool<crate::scan::ScanHost>),
-    Findings(&'a Spool<crate::finding::Finding>),
-}
-
-impl Items<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Items::Hosts(spool) => spool.len(),
-            Items::Findings(spool) => spool.len(),
-        }
-    }
-
-    fn raw(&self, position: usize) -> Option<Vec<u8>> {
-        match self {
-            Items::Hosts(spool) => spool.raw(position),
-            Items::Findings(spool) => spool.raw(position),
-        }
-    }
-
-    /// Writes the array's items and its closing bracket, after the opening one.
-    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        let len = self.len();
-        let mut first = true;
-        for start in (0..len).step_by(CHUNK) {
-            let laid_out: Vec<Option<Vec<u8>>> = (start..len.min(start + CHUNK))
-                .into_par_iter()
-                .map(|position| {
-                    self.raw(position).map(|compact| {
-                        let mut pretty = Vec::with_capacity(compact.len() * 3 / 2);
-                        reindent(&compact, ITEM_DEPTH, &mut pretty);
-                        pretty
-                    })
+/// Writes a spooled array's items and its closing bracket, after the opening one: each item
+/// laid out from its stored JSON on the pool, a chunk at a time.
+fn write_items<T: Send + Sync>(spool: &Spool<T>, out: &mut dyn Write) -> io::Result<()> {
+    let len = spool.len();
+    let mut first = true;
+    for start in (0..len).step_by(CHUNK) {
+        let laid_out: Vec<Option<Vec<u8>>> = (start..len.min(start + CHUNK))
+            .into_par_iter()
+            .map(|position| {
+                spool.raw(position).map(|compact| {
+                    let mut pretty = Vec::with_capacity(compact.len() * 3 / 2);
+                    reindent(&compact, ITEM_DEPTH, &mut pretty);
+                    pretty
                 })
-                .collect();
-            for item in laid_out.into_iter().flatten() {
-                out.write_all(if first { b"\n" } else { b",\n" })?;
-                out.write_all(&b"  ".repeat(ITEM_DEPTH))?;
-                out.write_all(&item)?;
-                first = false;
-            }
+            })
+            .collect();
+        for item in laid_out.into_iter().flatten() {
+            out.write_all(if first { b"\n" } else { b",\n" })?;
+            out.write_all(&b"  ".repeat(ITEM_DEPTH))?;
+            out.write_all(&item)?;
+            first = false;
         }
-        if first {
-            out.write_all(b"]")
-        } else {
-            out.write_all(b"\n  ]")
-        }
+    }
+    if first {
+        out.write_all(b"]")
+    } else {
+        out.write_all(b"\n  ]")
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+/// The end of the JSON string that starts at `at` (just past its closing quote, or the end of
+/// `bytes` when it is not closed).
+fn string_end(bytes: &[u8], at: usize) -> usize {
+    let mut at = at + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Lays out compact JSON (as `serde_json::to_vec` writes it) the way serde_json's pretty
@@ -159,19 +150,9 @@ pub(crate) fn reindent(compact: &[u8], depth: usize, out: &mut Vec<u8>) {
         let byte = compact[at];
         match byte {
             b'"' => {
-                let start = at;
-                at += 1;
-                while at < compact.len() {
-                    match compact[at] {
-                        b'\\' => at += 2,
-                        b'"' => {
-                            at += 1;
-                            break;
-                        }
-                        _ => at += 1,
-                    }
-                }
-                out.extend_from_slice(&compact[start..at.min(compact.len())]);
+                let end = string_end(compact, at);
+                out.extend_from_slice(&compact[at..end]);
+                at = end;
                 continue;
             }
             b'{' | b'[' => {
@@ -214,14 +195,8 @@ pub(crate) fn array_elements(compact: &[u8]) -> Option<Vec<&[u8]>> {
     while at < inner.len() {
         match inner[at] {
             b'"' => {
-                at += 1;
-                while at < inner.len() {
-                    match inner[at] {
-                        b'\\' => at += 2,
-                        b'"' => break,
-                        _ => at += 1,
-                    }
-                }
+                at = string_end(inner, at);
+                continue;
             }
             b'{' | b'[' => depth += 1,
             b'}' | b']' => depth = depth.checked_sub(1)?,
