@@ -641,6 +641,16 @@ impl HiveFile {
 
     /// Every value of the key, in stored order, or `None` when the key does not exist.
     pub fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
+        self.each_value(components, |value, shown| self.decode_value(value, shown))
+    }
+
+    /// Every value of the key, in stored order, as `read` gives it (from the value and the key
+    /// as shown in messages), or `None` when the key does not exist.
+    fn each_value<T>(
+        &self,
+        components: &[&str],
+        read: impl Fn(&nt_hive::KeyValue<&[u8]>, &str) -> Result<T, EvidenceError>,
+    ) -> Result<Option<Vec<T>>, EvidenceError> {
         self.with_key(components, |key, shown| {
             let at = |error: NtHiveError| self.damaged(&format!("the values of {shown}"), error);
             self.guard_value_list(key)
@@ -649,7 +659,7 @@ impl HiveFile {
             if let Some(list) = key.values() {
                 for value in list.map_err(at)? {
                     let value = value.map_err(at)?;
-                    values.push(self.decode_value(&value, shown)?);
+                    values.push(read(&value, shown)?);
                 }
             }
             Ok(values)

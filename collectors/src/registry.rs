@@ -468,16 +468,46 @@ impl HostRegistry {
                         })
                     })
                 };
-                let current_values = match read(&current) {
-                    Ok(values) => values,
-                    Err(error) => {
-                        // `Control\Lsa` and `Control\Lsa\MSV1_0` behind one damaged cell are one
-                        // problem, worded the same by the reader: report it once.
-                        push_once(&mut notices, error.to_notice(NoticeLevel::Warning));
-                        continue;
-                    }
+                // Most sets hold the same bytes as the current one: compared as stored, they
+                // need no decoding. Anything else (a difference, damage) is decoded and worded.
+                let stored = |set: &str| {
+                    let mut components = vec![set];
+                    components.extend(&relative);
+                    hive.stored_values(&components)
                 };
+                let current_stored = stored(&current);
+                let mut current_values = None;
+                if current_stored.is_err() {
+                    match read(&current) {
+                        Ok(values) => current_values = Some(values),
+                        Err(error) => {
+                            // `Control\Lsa` and `Control\Lsa\MSV1_0` behind one damaged cell are
+                            // one problem, worded the same by the reader: report it once.
+                            push_once(&mut notices, error.to_notice(NoticeLevel::Warning));
+                            continue;
+                        }
+                    }
+                }
                 for other in &others {
+                    if let (Ok(here), Ok(there)) = (&current_stored, stored(other)) {
+                        if *here == there {
+                            continue;
+                        }
+                    }
+                    if current_values.is_none() {
+                        match read(&current) {
+                            Ok(values) => current_values = Some(values),
+                            // Read as stored without damage, so it decodes; should it not, the
+                            // damage is reported as above.
+                            Err(error) => {
+                                push_once(&mut notices, error.to_notice(NoticeLevel::Warning));
+                                break;
+                            }
+                        }
+                    }
+                    let Some(current_values) = &current_values else {
+                        break;
+                    };
                     // A damaged key in another set cannot be compared; say so rather than
                     // calling it absent.
                     let other_values = match read(other) {
@@ -499,7 +529,7 @@ impl HostRegistry {
                             continue;
                         }
                     };
-                    if other_values == current_values {
+                    if other_values == *current_values {
                         continue;
                     }
                     let changed =

@@ -136,6 +136,39 @@ fn differing_control_sets_are_reported() {
 }
 
 #[test]
+fn control_sets_equal_in_bytes_or_only_in_order_are_not_reported() {
+    let sets = |first: &str, second: &str| {
+        format!(
+            "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\n\"Current\"=dword:00000001\n\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\LanmanServer\\Parameters]\n{first}\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet002\\Services\\LanmanServer\\Parameters]\n{second}\n"
+        )
+    };
+    let key = [r"Services\LanmanServer\Parameters"];
+    let a = "\"RequireSecuritySignature\"=dword:00000001\n\"Sz\"=\"text\"\n";
+    let b = "\"Sz\"=\"text\"\n\"RequireSecuritySignature\"=dword:00000001\n";
+    // The same values in the same order, then in another order: neither is a difference.
+    for (first, second) in [(a, a), (a, b)] {
+        let registry = registry(vec![open("S.HIV", &sets(first, second))]);
+        let notices = registry.control_set_differences(&key);
+        assert!(notices.is_empty(), "{first:?} / {second:?}: {notices:?}");
+    }
+    // One byte of data apart: reported, worded from the decoded values.
+    let c = "\"RequireSecuritySignature\"=dword:00000000\n\"Sz\"=\"text\"\n";
+    let registry = registry(vec![open("S.HIV", &sets(a, c))]);
+    let notices = registry.control_set_differences(&key);
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0]
+            .message
+            .to_lowercase()
+            .contains("requiresecuritysignature: reg_dword 0x1 (1) here, reg_dword 0x0 (0) there"),
+        "{}",
+        notices[0].message
+    );
+}
+
+#[test]
 fn hkcu_paths_map_to_hkcu_software_saves_and_ntuser_hives() {
     let software_save = open(
         "PC1_HKCU.HIV",

@@ -35,7 +35,52 @@ pub(super) struct ValueHeader {
     data_offset: u32,
 }
 
+/// One value as stored: its name's bytes (and whether they are UTF-16), its type code and its
+/// data bytes. Two keys with equal lists of these hold equal values, so comparing them needs no
+/// decoding.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct StoredValue {
+    name: Vec<u8>,
+    utf16: bool,
+    type_code: u32,
+    data: Vec<u8>,
+}
+
 impl HiveFile {
+    /// Every value of the key as stored, in stored order, or `None` when the key does not
+    /// exist. It reads the fields [`HiveFile::values`] decodes, so a key whose values decode
+    /// reads here without error; callers go to `values` for the wording of any damage.
+    pub(crate) fn stored_values(
+        &self,
+        components: &[&str],
+    ) -> Result<Option<Vec<StoredValue>>, crate::error::EvidenceError> {
+        self.each_value(components, |value, shown| {
+            let at = |detail: &dyn std::fmt::Display| {
+                self.damaged(&format!("the values of {shown}"), detail)
+            };
+            let stored_name = value.name().map_err(|error| at(&error))?;
+            let header = self.value_header(&stored_name);
+            let (name, utf16) = match stored_name {
+                nt_hive::NtHiveNameString::Latin1(bytes) => (bytes.to_vec(), false),
+                nt_hive::NtHiveNameString::Utf16LE(bytes) => (bytes.to_vec(), true),
+            };
+            let type_code = match value.data_type() {
+                Ok(data_type) => data_type as u32,
+                Err(nt_hive::NtHiveError::UnsupportedKeyValueDataType { actual, .. }) => actual,
+                Err(error) => return Err(at(&error)),
+            };
+            let data = self
+                .value_data(value, header)
+                .map_err(|detail| at(&detail))?;
+            Ok(StoredValue {
+                name,
+                utf16,
+                type_code,
+                data,
+            })
+        })
+    }
+
     /// The data size and data offset of a value's `vk` record, found through its name the way
     /// [`HiveFile::key_last_written`] finds a key node: the name nt-hive hands out is a slice of
     /// the hive that starts right after the 20-byte record header. `None` when the header cannot
