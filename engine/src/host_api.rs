@@ -276,48 +276,59 @@ fn read_value(
 fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
     let found = read_value(host, path, name)?;
     record(|| Read::value("host.setting", path, name, found.as_ref(), default.as_ref()));
-    let mut map = Map::new();
-    map.insert("kind".into(), "registry".into());
-    map.insert("path".into(), path.into());
-    map.insert("value_name".into(), name.into());
-    match found {
-        Some(found) => {
-            let observed = reg_data_to_dynamic(&found.data.data);
-            map.insert("present".into(), true.into());
-            map.insert("resolved_path".into(), found.resolved_path.into());
-            map.insert(
-                "file".into(),
-                hiveward_collectors::path_text(&found.file).into(),
-            );
-            map.insert("observed_type".into(), found.data.value_type.name().into());
-            map.insert("value".into(), observed.clone());
-            map.insert("observed".into(), observed);
-            map.insert("default_applied".into(), false.into());
-        }
-        None => {
-            map.insert("present".into(), false.into());
-            map.insert("observed".into(), Dynamic::UNIT);
-            map.insert("observed_type".into(), Dynamic::UNIT);
-            // Cite where the value would have been read, resolved the way a read resolves it.
-            match host.0.registry.locate(path) {
-                Some(place) => {
-                    map.insert("resolved_path".into(), place.resolved_path.into());
-                    map.insert(
-                        "file".into(),
-                        hiveward_collectors::path_text(&place.file).into(),
-                    );
-                }
-                None => {
-                    map.insert("resolved_path".into(), path.into());
-                    map.insert("file".into(), Dynamic::UNIT);
-                }
+    // Rules read many settings per host: the map is built from its entries in key order, which
+    // a B-tree takes in one pass instead of ten searches.
+    let (present, resolved_path, file, observed_type, observed, value, default_applied) =
+        match found {
+            Some(found) => {
+                let observed = reg_data_to_dynamic(&found.data.data);
+                (
+                    true,
+                    found.resolved_path.into(),
+                    hiveward_collectors::path_text(&found.file).into(),
+                    found.data.value_type.name().into(),
+                    observed.clone(),
+                    observed,
+                    false,
+                )
             }
-            let applied = default.is_some();
-            map.insert("value".into(), default.unwrap_or(Dynamic::UNIT));
-            map.insert("default_applied".into(), applied.into());
-        }
-    }
-    Ok(map)
+            None => {
+                // Cite where the value would have been read, resolved the way a read resolves it.
+                let (resolved_path, file) = match host.0.registry.locate(path) {
+                    Some(place) => (
+                        place.resolved_path.into(),
+                        hiveward_collectors::path_text(&place.file).into(),
+                    ),
+                    None => (path.into(), Dynamic::UNIT),
+                };
+                let applied = default.is_some();
+                (
+                    false,
+                    resolved_path,
+                    file,
+                    Dynamic::UNIT,
+                    Dynamic::UNIT,
+                    default.unwrap_or(Dynamic::UNIT),
+                    applied,
+                )
+            }
+        };
+    let entries: [(&str, Dynamic); 10] = [
+        ("default_applied", default_applied.into()),
+        ("file", file),
+        ("kind", "registry".into()),
+        ("observed", observed),
+        ("observed_type", observed_type),
+        ("path", path.into()),
+        ("present", present.into()),
+        ("resolved_path", resolved_path),
+        ("value", value),
+        ("value_name", name.into()),
+    ];
+    Ok(entries
+        .into_iter()
+        .map(|(key, value)| (key.into(), value))
+        .collect())
 }
 
 /// One event record as a rule sees it: `event.channel`, `provider`, `id`, `time`,
