@@ -475,17 +475,22 @@ impl HostRegistry {
                     components.extend(&relative);
                     hive.stored_values(&components)
                 };
+                // The current set decoded, or `None` with its damage reported. `Control\Lsa` and
+                // `Control\Lsa\MSV1_0` behind one damaged cell are one problem, worded the same
+                // by the reader: reported once.
+                let decode_current = |notices: &mut Vec<Notice>| match read(&current) {
+                    Ok(values) => Some(values),
+                    Err(error) => {
+                        push_once(notices, error.to_notice(NoticeLevel::Warning));
+                        None
+                    }
+                };
                 let current_stored = stored(&current);
                 let mut current_values = None;
                 if current_stored.is_err() {
-                    match read(&current) {
-                        Ok(values) => current_values = Some(values),
-                        Err(error) => {
-                            // `Control\Lsa` and `Control\Lsa\MSV1_0` behind one damaged cell are
-                            // one problem, worded the same by the reader: report it once.
-                            push_once(&mut notices, error.to_notice(NoticeLevel::Warning));
-                            continue;
-                        }
+                    current_values = decode_current(&mut notices);
+                    if current_values.is_none() {
+                        continue;
                     }
                 }
                 for other in &others {
@@ -494,16 +499,10 @@ impl HostRegistry {
                             continue;
                         }
                     }
+                    // Read as stored without damage, so it decodes; should it not, the damage is
+                    // reported as above.
                     if current_values.is_none() {
-                        match read(&current) {
-                            Ok(values) => current_values = Some(values),
-                            // Read as stored without damage, so it decodes; should it not, the
-                            // damage is reported as above.
-                            Err(error) => {
-                                push_once(&mut notices, error.to_notice(NoticeLevel::Warning));
-                                break;
-                            }
-                        }
+                        current_values = decode_current(&mut notices);
                     }
                     let Some(current_values) = &current_values else {
                         break;
