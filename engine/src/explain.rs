@@ -190,6 +190,11 @@ pub(crate) fn record(read: impl FnOnce() -> Read) {
     });
 }
 
+/// Whether the evaluation on this thread is explained.
+pub(crate) fn recording() -> bool {
+    RECORDER.with(|recorder| recorder.borrow().is_some())
+}
+
 pub(crate) fn start_recording() {
     RECORDER.with(|recorder| *recorder.borrow_mut() = Some(ReadLog::default()));
 }

@@ -31,6 +31,8 @@ pub struct HostFacts {
     /// whatever records the rules asked for: a log that is present but holds no matching
     /// record is evidence that nothing happened.
     pub log_channels: Vec<String>,
+    /// The computations rules kept for this host with `host.memo` (empty when built).
+    pub memo: crate::memo::HostMemo,
 }
 
 impl HostFacts {
@@ -225,6 +227,29 @@ fn os_unknown(host: &HostHandle) -> Option<Box<EvalAltResult>> {
             os.unreadable[0].message
         ),
     ))
+}
+
+/// How many damaged-evidence reads are noted on this thread.
+pub(crate) fn unreadable_read_count() -> usize {
+    UNREADABLE_READS.with(|reads| reads.borrow().len())
+}
+
+/// The damaged-evidence reads noted on this thread after the first `from`.
+pub(crate) fn unreadable_reads_since(from: usize) -> Vec<UnreadableEvidence> {
+    UNREADABLE_READS.with(|reads| {
+        reads
+            .borrow()
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    })
+}
+
+/// Notes `reads` again for the rule running on this thread (a kept computation caught them).
+pub(crate) fn note_unreadable_reads(reads: &[UnreadableEvidence]) {
+    if !reads.is_empty() {
+        UNREADABLE_READS.with(|noted| noted.borrow_mut().extend_from_slice(reads));
+    }
 }
 
 /// Takes the damaged-evidence reads noted on this thread since the last call.
@@ -614,6 +639,7 @@ fn select_events(
             })?);
         }
     }
+    crate::memo::note_event_read();
     // The running rule sees only the records it declares, whatever other rules declare: the
     // same records a scan of that rule alone would read.
     let declared: Option<Vec<crate::rule::EventNeed>> = RUNNING_RULE
@@ -1071,6 +1097,13 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
              host: &mut HostHandle,
              filter: Map|
              -> RhaiResult<Array> { select_events(host, &filter, Some(&call)) },
+        )
+        .register_fn(
+            "memo",
+            |call: rhai::NativeCallContext,
+             host: &mut HostHandle,
+             compute: rhai::FnPtr|
+             -> RhaiResult<Dynamic> { crate::memo::memo(&call, host, compute) },
         )
         .register_fn("event_evidence", |events: Array| -> RhaiResult<Map> {
             event_evidence(&events)

@@ -50,6 +50,7 @@ mod json_report;
 mod junit;
 mod load_checks;
 mod load_limits;
+mod memo;
 mod name_api;
 mod outcome;
 mod pack;
@@ -96,6 +97,7 @@ pub use crate::{
     inspect_text::{hive_kind_name, write_inspect_text},
     json_report::write_json_report,
     junit::{junit_xml, junit_xml_fail_on, write_junit_fail_on},
+    memo::HostMemo,
     outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     partial::{

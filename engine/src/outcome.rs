@@ -247,6 +247,7 @@ mod tests {
             files: Vec::new(),
             events: Vec::new(),
             log_channels: Vec::new(),
+            memo: Default::default(),
         };
         let needs = Needs {
             hives: vec![HiveNeed::System],

@@ -298,6 +298,7 @@ pub(crate) fn judge_host(
         files: host.files,
         events: host.events,
         log_channels,
+        memo: Default::default(),
     }));
     let readable = handle
         .0

@@ -342,6 +342,7 @@ fn host_from_reg(
         files: Vec::new(),
         events: case_events(name, origin, events),
         log_channels: logs.to_vec(),
+        memo: Default::default(),
     })))
 }
 

@@ -403,6 +403,8 @@ pub(crate) fn sandboxed_engine(limits: &Limits, libs: Arc<RwLock<LibRegistry>>) 
     engine.on_print(crate::trace::capture_print);
     engine.on_debug(crate::trace::capture_debug);
     engine.on_progress(|operations| {
+        // `host.memo` keeps the most operations a computation reached (see `crate::memo`).
+        crate::memo::note_operations(operations);
         if operations % 4096 != 0 {
             return None;
         }

@@ -230,6 +230,11 @@ impl Capture {
     }
 }
 
+/// Whether the output of the rule running on this thread is captured.
+pub(crate) fn capturing() -> bool {
+    CAPTURE.with(|capture| capture.borrow().is_some())
+}
+
 /// `print(text)` of the rule running on this thread.
 pub(crate) fn capture_print(text: &str) {
     CAPTURE.with(|capture| {

@@ -33,6 +33,7 @@ fn bare_host(name: &str) -> HostHandle {
         files: vec![],
         events: vec![],
         log_channels: vec![],
+        memo: Default::default(),
     }))
 }
 

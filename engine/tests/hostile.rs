@@ -532,6 +532,7 @@ fn host_with_events(events: Vec<EventRecord>) -> HostHandle {
     HostHandle(Arc::new(HostFacts {
         events,
         log_channels: vec!["Security".to_string()],
+        memo: Default::default(),
         ..base
     }))
 }

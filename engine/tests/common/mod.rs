@@ -99,5 +99,6 @@ pub fn host_from_reg(name: &str, reg: &str) -> HostHandle {
         files: vec![],
         events: vec![],
         log_channels: vec![],
+        memo: Default::default(),
     }))
 }

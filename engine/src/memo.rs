@@ -1,0 +1,267 @@
+//! `host.memo(|host| ...)`: a pack computation made once per host and handed again to every
+//! rule of the pack that asks for the same one, with nothing a rule can observe changed.
+//!
+//! Several rules of a pack often derive the same fact from one host (the signing pack reads
+//! the effective `RequireSecuritySignature` of each side in four rules). A computation passed to
+//! `host.memo` (a closure of one parameter, which receives the host) is made on the first call
+//! and its value kept with the host; later calls return a copy. The result of a scan is the same with or without it:
+//!
+//! - **The key is the computation itself**: the calling file, the closure (Rhai names a closure
+//!   by a hash of its parameters and body) and the values it captured. A closure sees nothing
+//!   else but the host, whose evidence does not change, so equal keys give equal values. A
+//!   captured value that cannot be compared (a function pointer, a custom type other than the
+//!   host) makes the call run without the memo.
+//! - **Limits hold as if the computation ran again.** The most operations it reached is kept with
+//!   its value, and the deepest call level it was made from: a call from which it would run out
+//!   of operations, or from deeper in the call stack, runs it again, so a limit fails exactly
+//!   where and how it would have.
+//! - **Side effects are replayed**: damaged-evidence reads it caught are noted again for the
+//!   calling rule. A computation that reads events is never kept: `host.events` gives each rule
+//!   only the records its own `needs` declares.
+//! - **Errors are never kept**: a failing computation fails again for every rule that makes it.
+//! - `scan --explain` and `scan --trace` run every computation, so their reads and output are
+//!   the rule's own.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use rhai::{Array, Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext};
+
+use crate::host_api::{HostHandle, UnreadableEvidence};
+
+/// The most computations one host keeps; later ones run without the memo.
+const MAX_ENTRIES: usize = 1_024;
+
+/// The longest key (file, closure and captured values) kept.
+const MAX_KEY_BYTES: usize = 4_096;
+
+/// The kept computations of one host.
+#[derive(Default)]
+pub struct HostMemo {
+    entries: Mutex<HashMap<String, Kept>>,
+}
+
+impl std::fmt::Debug for HostMemo {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("HostMemo")
+            .field("kept", &self.kept())
+            .finish()
+    }
+}
+
+impl HostMemo {
+    /// How many computations are kept for the host.
+    pub fn kept(&self) -> usize {
+        self.entries
+            .lock()
+            .map(|entries| entries.len())
+            .unwrap_or(0)
+    }
+}
+
+/// One kept computation.
+#[derive(Clone)]
+struct Kept {
+    value: Dynamic,
+    /// The most operations the computation counted beyond those of its caller.
+    operations: u64,
+    /// The deepest call level it was made from without failing.
+    level: usize,
+    /// The damaged-evidence reads it caught, noted again for each rule it is handed to.
+    unreadable: Vec<UnreadableEvidence>,
+}
+
+thread_local! {
+    /// The highest operation count reached on this thread since the last [`PeakScope`].
+    static PEAK_OPERATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// `host.events` calls made on this thread: a computation that makes one is not kept.
+    static EVENT_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes an operation count (called by the engine's progress callback for every operation).
+#[inline]
+pub(crate) fn note_operations(operations: u64) {
+    PEAK_OPERATIONS.with(|peak| {
+        if operations > peak.get() {
+            peak.set(operations);
+        }
+    });
+}
+
+/// Notes a `host.events` call.
+pub(crate) fn note_event_read() {
+    EVENT_READS.with(|reads| reads.set(reads.get() + 1));
+}
+
+/// `host.memo(compute)`: the value of `compute()` for this host, made once.
+pub(crate) fn memo(
+    call: &NativeCallContext,
+    host: &HostHandle,
+    compute: FnPtr,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    if crate::explain::recording() || crate::trace::capturing() {
+        return compute.call_within_context(call, (Dynamic::from(host.clone()),));
+    }
+    let Some(key) = key_of(call, &compute) else {
+        return compute.call_within_context(call, (Dynamic::from(host.clone()),));
+    };
+    let state = call.global_runtime_state();
+    let (operations, level) = (state.num_operations, state.level);
+    let kept = host
+        .0
+        .memo
+        .entries
+        .lock()
+        .ok()
+        .and_then(|entries| entries.get(&key).cloned());
+    let limit = call.engine().max_operations();
+    // A call from which the computation would fail (too deep, or out of operations) runs it,
+    // so that it fails exactly as it would have.
+    let fits = |kept: &Kept| {
+        level <= kept.level && (limit == 0 || operations.saturating_add(kept.operations) <= limit)
+    };
+    if let Some(kept) = kept.filter(fits) {
+        note_operations(operations.saturating_add(kept.operations));
+        crate::host_api::note_unreadable_reads(&kept.unreadable);
+        return Ok(kept.value);
+    }
+    let outer_peak = PEAK_OPERATIONS.with(|peak| peak.replace(operations));
+    let events_before = EVENT_READS.with(|reads| reads.get());
+    let unreadable_before = crate::host_api::unreadable_read_count();
+    let result = compute.call_within_context::<Dynamic>(call, (Dynamic::from(host.clone()),));
+    let peak = PEAK_OPERATIONS.with(|peak| {
+        let reached = peak.get();
+        peak.set(reached.max(outer_peak));
+        reached
+    });
+    let value = result?;
+    let read_events = EVENT_READS.with(|reads| reads.get()) != events_before;
+    if !read_events && plain(&value, 0) {
+        if let Ok(mut entries) = host.0.memo.entries.lock() {
+            let fits = entries.len() < MAX_ENTRIES || entries.contains_key(&key);
+            if fits {
+                let unreadable = crate::host_api::unreadable_reads_since(unreadable_before);
+                let kept = entries.entry(key).or_insert_with(|| Kept {
+                    value: value.clone(),
+                    operations: peak.saturating_sub(operations),
+                    level,
+                    unreadable,
+                });
+                kept.level = kept.level.max(level);
+            }
+        }
+    }
+    Ok(value)
+}
+
+/// The key of a computation: the calling file, the function and its captured values; `None`
+/// when a captured value cannot be written down exactly.
+fn key_of(call: &NativeCallContext, compute: &FnPtr) -> Option<String> {
+    let mut key = String::new();
+    let _ = write!(
+        key,
+        "{}\u{0}{}",
+        call.call_source().unwrap_or_default(),
+        compute.fn_name()
+    );
+    for captured in compute.curry() {
+        key.push('\u{0}');
+        if !write_value(&mut key, captured, 0) || key.len() > MAX_KEY_BYTES {
+            return None;
+        }
+    }
+    Some(key)
+}
+
+/// The most levels of arrays and maps a key or a kept value may nest.
+const MAX_DEPTH: usize = 16;
+
+/// Writes `value` into a key, tagged by type so that values of different types never meet;
+/// false for values that cannot be compared.
+fn write_value(key: &mut String, value: &Dynamic, depth: usize) -> bool {
+    if depth > MAX_DEPTH || key.len() > MAX_KEY_BYTES {
+        return false;
+    }
+    let flat;
+    let value = if value.is_shared() {
+        flat = value.flatten_clone();
+        &flat
+    } else {
+        value
+    };
+    if value.is_unit() {
+        key.push('u');
+    } else if let Ok(flag) = value.as_bool() {
+        let _ = write!(key, "b{flag}");
+    } else if let Ok(number) = value.as_int() {
+        let _ = write!(key, "i{number}");
+    } else if let Ok(number) = value.as_float() {
+        let _ = write!(key, "f{}", number.to_bits());
+    } else if let Ok(letter) = value.as_char() {
+        let _ = write!(key, "c{letter}");
+    } else if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
+        let _ = write!(key, "s{}:{}", text.len(), text.as_str());
+    } else if let Some(items) = value.read_lock::<Array>() {
+        let _ = write!(key, "a{}[", items.len());
+        for item in items.iter() {
+            if !write_value(key, item, depth + 1) {
+                return false;
+            }
+            key.push(',');
+        }
+        key.push(']');
+    } else if let Some(map) = value.read_lock::<Map>() {
+        let _ = write!(key, "m{}{{", map.len());
+        for (name, item) in map.iter() {
+            let _ = write!(key, "{}:{}=", name.len(), name.as_str());
+            if !write_value(key, item, depth + 1) {
+                return false;
+            }
+            key.push(',');
+        }
+        key.push('}');
+    } else if let Some(blob) = value.read_lock::<rhai::Blob>() {
+        let _ = write!(key, "x{}:", blob.len());
+        for byte in blob.iter() {
+            let _ = write!(key, "{byte:02x}");
+        }
+    } else if value.is::<HostHandle>() {
+        // The memo belongs to one host, so the host it captured is that host.
+        key.push('h');
+    } else {
+        return false;
+    }
+    true
+}
+
+/// Whether `value` is plain data that a copy hands on unchanged: no shared (captured) value,
+/// function pointer or custom type.
+fn plain(value: &Dynamic, depth: usize) -> bool {
+    if depth > MAX_DEPTH || value.is_shared() {
+        return false;
+    }
+    if value.is_unit()
+        || value.is_bool()
+        || value.is_int()
+        || value.is_float()
+        || value.is_char()
+        || value.is_string()
+        || value.is_blob()
+    {
+        return true;
+    }
+    if let Some(items) = value.read_lock::<Array>() {
+        return items.iter().all(|item| plain(item, depth + 1));
+    }
+    if let Some(map) = value.read_lock::<Map>() {
+        return map.values().all(|item| plain(item, depth + 1));
+    }
+    false
+}
+
+/// Marks where a rule's evaluation starts on this thread, for the operation peaks.
+pub(crate) fn start_rule() {
+    PEAK_OPERATIONS.with(|peak| peak.set(0));
+}
