@@ -19,6 +19,8 @@
 //!   calling rule. A computation that reads events is never kept: `host.events` gives each rule
 //!   only the records its own `needs` declares.
 //! - **Errors are never kept**: a failing computation fails again for every rule that makes it.
+//! - **Bounded**: a host keeps at most 1,024 computations and about 1 MiB; beyond that a
+//!   computation runs each time.
 //! - `scan --explain` and `scan --trace` run every computation, so their reads and output are
 //!   the rule's own.
 
@@ -36,10 +38,21 @@ const MAX_ENTRIES: usize = 1_024;
 /// The longest key (file, closure and captured values) kept.
 const MAX_KEY_BYTES: usize = 4_096;
 
+/// The most bytes (keys and values, estimated) one host keeps: rules are untrusted, and what a
+/// host keeps stays until the host is released.
+const MAX_KEPT_BYTES: usize = 1 << 20;
+
 /// The kept computations of one host.
 #[derive(Default)]
 pub struct HostMemo {
-    entries: Mutex<HashMap<String, Kept>>,
+    entries: Mutex<Entries>,
+}
+
+/// The kept computations by key, and their estimated size.
+#[derive(Default)]
+struct Entries {
+    by_key: HashMap<String, Kept>,
+    bytes: usize,
 }
 
 impl std::fmt::Debug for HostMemo {
@@ -56,7 +69,7 @@ impl HostMemo {
     pub fn kept(&self) -> usize {
         self.entries
             .lock()
-            .map(|entries| entries.len())
+            .map(|entries| entries.by_key.len())
             .unwrap_or(0)
     }
 }
@@ -115,7 +128,7 @@ pub(crate) fn memo(
         .entries
         .lock()
         .ok()
-        .and_then(|entries| entries.get(&key).cloned());
+        .and_then(|entries| entries.by_key.get(&key).cloned());
     let limit = call.engine().max_operations();
     // A call from which the computation would fail (too deep, or out of operations) runs it,
     // so that it fails exactly as it would have.
@@ -138,18 +151,26 @@ pub(crate) fn memo(
     });
     let value = result?;
     let read_events = EVENT_READS.with(|reads| reads.get()) != events_before;
-    if !read_events && plain(&value, 0) {
-        if let Ok(mut entries) = host.0.memo.entries.lock() {
-            let fits = entries.len() < MAX_ENTRIES || entries.contains_key(&key);
-            if fits {
+    let size = if read_events {
+        None
+    } else {
+        plain_size(&value, 0)
+    };
+    if let (Some(size), Ok(mut entries)) = (size, host.0.memo.entries.lock()) {
+        if let Some(kept) = entries.by_key.get_mut(&key) {
+            kept.level = kept.level.max(level);
+        } else {
+            let bytes = entries.bytes + key.len() + size;
+            if entries.by_key.len() < MAX_ENTRIES && bytes <= MAX_KEPT_BYTES {
+                entries.bytes = bytes;
                 let unreadable = crate::host_api::unreadable_reads_since(unreadable_before);
-                let kept = entries.entry(key).or_insert_with(|| Kept {
+                let kept = Kept {
                     value: value.clone(),
                     operations: peak.saturating_sub(operations),
                     level,
                     unreadable,
-                });
-                kept.level = kept.level.max(level);
+                };
+                entries.by_key.insert(key, kept);
             }
         }
     }
@@ -236,29 +257,34 @@ fn write_value(key: &mut String, value: &Dynamic, depth: usize) -> bool {
     true
 }
 
-/// Whether `value` is plain data that a copy hands on unchanged: no shared (captured) value,
-/// function pointer or custom type.
-fn plain(value: &Dynamic, depth: usize) -> bool {
+/// The estimated size of `value` when it is plain data that a copy hands on unchanged (no
+/// shared, captured value, function pointer or custom type); `None` otherwise.
+fn plain_size(value: &Dynamic, depth: usize) -> Option<usize> {
+    /// What one value costs besides its text.
+    const SLOT: usize = 16;
     if depth > MAX_DEPTH || value.is_shared() {
-        return false;
+        return None;
     }
-    if value.is_unit()
-        || value.is_bool()
-        || value.is_int()
-        || value.is_float()
-        || value.is_char()
-        || value.is_string()
-        || value.is_blob()
-    {
-        return true;
+    if value.is_unit() || value.is_bool() || value.is_int() || value.is_float() || value.is_char() {
+        return Some(SLOT);
+    }
+    if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
+        return Some(SLOT + text.len());
+    }
+    if let Some(blob) = value.read_lock::<rhai::Blob>() {
+        return Some(SLOT + blob.len());
     }
     if let Some(items) = value.read_lock::<Array>() {
-        return items.iter().all(|item| plain(item, depth + 1));
+        return items.iter().try_fold(SLOT, |total, item| {
+            Some(total + plain_size(item, depth + 1)?)
+        });
     }
     if let Some(map) = value.read_lock::<Map>() {
-        return map.values().all(|item| plain(item, depth + 1));
+        return map.iter().try_fold(SLOT, |total, (name, item)| {
+            Some(total + name.len() + plain_size(item, depth + 1)?)
+        });
     }
-    false
+    None
 }
 
 /// Marks where a rule's evaluation starts on this thread, for the operation peaks.

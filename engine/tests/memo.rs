@@ -48,6 +48,15 @@ fn system_events(host) {
     host.memo(|host| host.events(#{ channel: "System", ids: [7034] }).len())
 }
 
+// A text of 600,000 bytes.
+fn big(host, tag) {
+    host.memo(|host| {
+        let text = `${tag}`;
+        text.pad(600000, 'x');
+        text
+    })
+}
+
 // A computation of about 400 operations.
 fn costly(host) {
     host.memo(|host| {
@@ -246,4 +255,32 @@ fn the_operation_limit_fails_where_it_would_without_the_memo() {
             .filter(|outcome| outcome.rule == "T-MEMO-006")
             .all(|outcome| outcome.outcome == Outcome::Findings));
     }
+}
+
+#[test]
+fn a_host_keeps_at_most_a_mebibyte() {
+    // Two texts of 600,000 bytes: the first is kept, the second would pass the host's 1 MiB
+    // and runs each time; both rules get the right values.
+    let text = rule(
+        "T-MEMO-008",
+        "",
+        "fn check(host) {\n    let a = calc::big(host, \"a\");\n    let b = calc::big(host, \"b\");\n    let again = calc::big(host, \"b\");\n    #{ message: `${a.len()} ${a[0]} ${b.len()} ${b[0]} ${again == b}` }\n}",
+    );
+    let rules = load(&[("T-MEMO-008", &text)], Limits::default());
+    let hosts = [host("FS01")];
+    let evaluation = evaluate(&rules, &hosts);
+    assert!(
+        evaluation.rule_errors.is_empty(),
+        "{:?}",
+        evaluation.rule_errors
+    );
+    assert_eq!(
+        messages(&evaluation),
+        [(
+            "T-MEMO-008".into(),
+            "FS01".into(),
+            "600000 a 600000 b true".into()
+        )]
+    );
+    assert_eq!(hosts[0].0.memo.kept(), 1);
 }
