@@ -562,7 +562,6 @@ impl RuleSet {
         deadline: Option<&RunDeadline>,
     ) -> Result<(Dynamic, Vec<UnreadableEvidence>), RuleFailure> {
         take_unreadable_reads();
-        crate::memo::start_rule();
         // `host.events` gives the rule the records its own `needs` declares, and no others.
         let _running = RunningRuleGuard::enter(&rule.meta);
         let mut scope = Scope::new();

@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn writes_what_the_report_serialises_to() {
-        let report = crate::scan::sample_bundle_report();
+        let report = crate::test_support::sample_bundle_report();
         assert!(report.hosts.len() > 1 && report.findings.len() > 1);
         let mut expected = serde_json::to_vec_pretty(&report).unwrap();
         expected.push(b'\n');
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn empty_arrays_stay_empty() {
-        let mut report = crate::scan::sample_bundle_report();
+        let mut report = crate::test_support::sample_bundle_report();
         report.hosts = Spool::new();
         report.findings = Spool::new();
         let mut expected = serde_json::to_vec_pretty(&report).unwrap();

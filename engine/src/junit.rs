@@ -419,32 +419,12 @@ fn write_properties_suite(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::ScanHost;
 
     /// The sample bundle's report, with `copies` copies of each host and its findings (named
     /// `HOST-N`), every one spooled afresh.
     fn fleet(copies: usize) -> ScanReport {
-        let mut report = crate::scan::sample_bundle_report();
-        let hosts: Vec<ScanHost> = report.hosts.stream().collect();
-        let findings: Vec<Finding> = report.findings.stream().collect();
-        assert!(!findings.is_empty(), "the sample bundle has findings");
-        let copy = |name: &str, at: usize| format!("{name}-{at}");
-        report.hosts = (0..copies)
-            .flat_map(|at| {
-                hosts.iter().cloned().map(move |mut host| {
-                    host.name = copy(&host.name, at);
-                    host
-                })
-            })
-            .collect();
-        report.findings = (0..copies)
-            .flat_map(|at| {
-                findings.iter().cloned().map(move |mut finding| {
-                    finding.host = copy(&finding.host, at);
-                    finding
-                })
-            })
-            .collect();
+        let mut report = crate::test_support::sample_bundle_report();
+        crate::test_support::copy_hosts(&mut report, copies);
         // One finding waived, so that every kind of testcase is written.
         report.findings.update(|finding| {
             if finding.host.ends_with("-1") && finding.severity == Severity::Medium {

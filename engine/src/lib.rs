@@ -71,6 +71,8 @@ mod spool;
 mod summary_text;
 mod terminal;
 mod test_files;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 mod trace;
 mod waiver;
 

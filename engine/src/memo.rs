@@ -4,7 +4,8 @@
 //! Several rules of a pack often derive the same fact from one host (the signing pack reads
 //! the effective `RequireSecuritySignature` of each side in four rules). A computation passed to
 //! `host.memo` (a closure of one parameter, which receives the host) is made on the first call
-//! and its value kept with the host; later calls return a copy. The result of a scan is the same with or without it:
+//! and its value kept with the host; later calls return a copy. The result of a scan is the
+//! same with or without it:
 //!
 //! - **The key is the computation itself**: the calling file, the closure (Rhai names a closure
 //!   by a hash of its parameters and body) and the values it captured. A closure sees nothing
@@ -87,7 +88,8 @@ struct Kept {
 }
 
 thread_local! {
-    /// The highest operation count reached on this thread since the last [`PeakScope`].
+    /// The highest operation count reached on this thread since the computation
+    /// running on it started.
     static PEAK_OPERATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// `host.events` calls made on this thread: a computation that makes one is not kept.
     static EVENT_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -122,20 +124,20 @@ pub(crate) fn memo(
     };
     let state = call.global_runtime_state();
     let (operations, level) = (state.num_operations, state.level);
-    let kept = host
-        .0
-        .memo
-        .entries
-        .lock()
-        .ok()
-        .and_then(|entries| entries.by_key.get(&key).cloned());
     let limit = call.engine().max_operations();
     // A call from which the computation would fail (too deep, or out of operations) runs it,
     // so that it fails exactly as it would have.
     let fits = |kept: &Kept| {
         level <= kept.level && (limit == 0 || operations.saturating_add(kept.operations) <= limit)
     };
-    if let Some(kept) = kept.filter(fits) {
+    let kept = host
+        .0
+        .memo
+        .entries
+        .lock()
+        .ok()
+        .and_then(|entries| entries.by_key.get(&key).filter(|kept| fits(kept)).cloned());
+    if let Some(kept) = kept {
         note_operations(operations.saturating_add(kept.operations));
         crate::host_api::note_unreadable_reads(&kept.unreadable);
         return Ok(kept.value);
@@ -285,9 +287,4 @@ fn plain_size(value: &Dynamic, depth: usize) -> Option<usize> {
         });
     }
     None
-}
-
-/// Marks where a rule's evaluation starts on this thread, for the operation peaks.
-pub(crate) fn start_rule() {
-    PEAK_OPERATIONS.with(|peak| peak.set(0));
 }

@@ -305,24 +305,6 @@ impl ScanReport {
     }
 }
 
-/// The sample bundle (`examples/bundle`) scanned with the built-in packs: the report unit
-/// tests start from.
-#[cfg(test)]
-pub(crate) fn sample_bundle_report() -> ScanReport {
-    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
-    let bundle = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
-    let rules = crate::ruleset::RuleSet::load(
-        crate::pack::PackSource::builtin(),
-        crate::sandbox::Limits::default(),
-    )
-    .expect("packs load");
-    let collection = collect(
-        discover(&[bundle], &DiscoverOptions::default()),
-        &CollectOptions::default(),
-    );
-    run_scan(collection, &rules, &ScanSettings::default())
-}
-
 /// Runs `rules` on hosts already collected and builds the report: the host phase on each host
 /// (in parallel), then the fleet phase. A scan of a bundle streams its hosts instead
 /// ([`crate::scan_planned_hosts`], [`crate::finish_scan`]); both give the same report.

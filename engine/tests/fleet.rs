@@ -5,12 +5,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use common::{evaluate, load_with, manifest_text, pack_source};
-use hiveward_collectors::{HostRegistry, HotfixInventory};
+use common::{bare_host, evaluate, load_with, manifest_text, pack_source};
 use hiveward_engine::{
-    context_map, FleetContribution, HostFacts, HostHandle, Limits, Outcome, PackSource, RuleSet,
+    context_map, FleetContribution, HostHandle, Limits, Outcome, PackSource, RuleSet,
 };
 
 fn pack(rules: &[(&str, &str)]) -> PackSource {
@@ -21,20 +19,6 @@ fn fleet_rule(id: &str, body: &str) -> String {
     format!(
         "export const RULE = #{{ id: \"{id}\", pack: \"p\", title: \"t\", description: \"d\", severity: \"low\", scope: \"fleet\", fix: \"f\" }};\n\n{body}\n"
     )
-}
-
-/// A host with no evidence but its name.
-fn bare_host(name: &str) -> HostHandle {
-    HostHandle(Arc::new(HostFacts {
-        name: name.to_string(),
-        registry: HostRegistry::new(),
-        os: None,
-        hotfixes: HotfixInventory::default(),
-        files: vec![],
-        events: vec![],
-        log_channels: vec![],
-        memo: Default::default(),
-    }))
 }
 
 /// Summaries that name the host's "server" by index: host N reaches host N+1, and every

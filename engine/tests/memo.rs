@@ -5,24 +5,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{evaluate, load_with, manifest_text, pack_source};
-use hiveward_collectors::{HostRegistry, HotfixInventory};
-use hiveward_engine::{HostFacts, HostHandle, Limits, Outcome, RuleSet};
+use common::{bare_host_with_logs, evaluate, load_with, manifest_text, pack_source};
+use hiveward_engine::{HostHandle, Limits, Outcome, RuleSet};
 
 /// A host with no evidence but its name, and a System log that holds no records.
 fn host(name: &str) -> HostHandle {
-    HostHandle(Arc::new(HostFacts {
-        name: name.to_string(),
-        registry: HostRegistry::new(),
-        os: None,
-        hotfixes: HotfixInventory::default(),
-        files: vec![],
-        events: vec![],
-        log_channels: vec!["System".to_string()],
-        memo: Default::default(),
-    }))
+    bare_host_with_logs(name, &["System"])
 }
 
 fn rule(id: &str, needs: &str, body: &str) -> String {
@@ -95,6 +83,21 @@ fn messages(evaluation: &hiveward_engine::Evaluation) -> Vec<(String, String, St
     found
 }
 
+/// Runs one rule, `id` with `body`, on one host without rule errors: its findings' messages
+/// and how many computations the host kept.
+fn run_one(id: &str, body: &str) -> (Vec<(String, String, String)>, usize) {
+    let text = rule(id, "", body);
+    let rules = load(&[(id, &text)], Limits::default());
+    let hosts = [host("FS01")];
+    let evaluation = evaluate(&rules, &hosts);
+    assert!(
+        evaluation.rule_errors.is_empty(),
+        "{:?}",
+        evaluation.rule_errors
+    );
+    (messages(&evaluation), hosts[0].0.memo.kept())
+}
+
 #[test]
 fn rules_share_one_kept_computation_and_each_gets_its_own_copy() {
     // T-MEMO-001 changes its copy; T-MEMO-002 must still see the computed value.
@@ -155,23 +158,19 @@ fn rules_share_one_kept_computation_and_each_gets_its_own_copy() {
 
 #[test]
 fn captured_values_tell_computations_apart() {
-    let text = rule(
+    let (found, kept) = run_one(
         "T-MEMO-003",
-        "",
         "fn check(host) {\n    let a = calc::facts(host, \"alpha\");\n    let b = calc::facts(host, \"beta\");\n    let n = calc::facts(host, 7);\n    #{ message: `${a.word} ${b.word} ${n.word} ${type_of(n.word)}` }\n}",
     );
-    let rules = load(&[("T-MEMO-003", &text)], Limits::default());
-    let hosts = [host("FS01")];
-    let evaluation = evaluate(&rules, &hosts);
     assert_eq!(
-        messages(&evaluation),
+        found,
         [(
             "T-MEMO-003".into(),
             "FS01".into(),
             "alpha beta 7 i64".into()
         )]
     );
-    assert_eq!(hosts[0].0.memo.kept(), 3);
+    assert_eq!(kept, 3);
 }
 
 #[test]
@@ -260,27 +259,18 @@ fn the_operation_limit_fails_where_it_would_without_the_memo() {
 #[test]
 fn a_host_keeps_at_most_a_mebibyte() {
     // Two texts of 600,000 bytes: the first is kept, the second would pass the host's 1 MiB
-    // and runs each time; both rules get the right values.
-    let text = rule(
+    // and runs each time; the rule gets the right values.
+    let (found, kept) = run_one(
         "T-MEMO-008",
-        "",
         "fn check(host) {\n    let a = calc::big(host, \"a\");\n    let b = calc::big(host, \"b\");\n    let again = calc::big(host, \"b\");\n    #{ message: `${a.len()} ${a[0]} ${b.len()} ${b[0]} ${again == b}` }\n}",
     );
-    let rules = load(&[("T-MEMO-008", &text)], Limits::default());
-    let hosts = [host("FS01")];
-    let evaluation = evaluate(&rules, &hosts);
-    assert!(
-        evaluation.rule_errors.is_empty(),
-        "{:?}",
-        evaluation.rule_errors
-    );
     assert_eq!(
-        messages(&evaluation),
+        found,
         [(
             "T-MEMO-008".into(),
             "FS01".into(),
             "600000 a 600000 b true".into()
         )]
     );
-    assert_eq!(hosts[0].0.memo.kept(), 1);
+    assert_eq!(kept, 1);
 }

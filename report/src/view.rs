@@ -294,49 +294,25 @@ impl ReportIndex {
 /// spill to their temporary files. A finding on a host that was not scanned is added too.
 #[cfg(test)]
 pub(crate) fn sample_fleet(copies: usize) -> ScanReport {
-    use hiveward_collectors::{collect, discover, CollectOptions, DiscoverOptions};
-    use hiveward_engine::{
-        run_scan, Limits, PackSource, RuleSet, ScanHost, ScanSettings, Suppression,
-    };
+    use hiveward_engine::test_support::{copy_hosts, sample_bundle_report};
+    use hiveward_engine::Suppression;
 
-    let bundle = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/bundle");
-    let rules = RuleSet::load(PackSource::builtin(), Limits::default()).expect("packs load");
-    let collection = collect(
-        discover(&[bundle], &DiscoverOptions::default()),
-        &CollectOptions::default(),
-    );
-    let mut report = run_scan(collection, &rules, &ScanSettings::default());
-    let hosts: Vec<ScanHost> = report.hosts.stream().collect();
-    let findings: Vec<Finding> = report.findings.stream().collect();
-    let copy = |name: &str, at: usize| format!("{name}-{at}");
-    report.hosts = (0..copies)
-        .flat_map(|at| {
-            hosts.iter().cloned().map(move |mut host| {
-                host.name = copy(&host.name, at);
-                host
-            })
-        })
-        .collect();
-    let mut copied: Vec<Finding> = (0..copies)
-        .flat_map(|at| {
-            findings.iter().cloned().map(move |mut finding| {
-                finding.host = copy(&finding.host, at);
-                if at == 1 {
-                    finding.suppression = Some(Suppression {
-                        kind: SuppressionKind::Waiver,
-                        justification: "accepted".to_string(),
-                        owner: Some("owner@example".to_string()),
-                        expires: None,
-                    });
-                }
-                finding
-            })
-        })
-        .collect();
-    let mut unscanned = findings[0].clone();
+    let mut report = sample_bundle_report();
+    copy_hosts(&mut report, copies);
+    report.findings.update(|finding| {
+        if finding.host.rsplit_once('-').map(|(_, copy)| copy) == Some("1") {
+            finding.suppression = Some(Suppression {
+                kind: SuppressionKind::Waiver,
+                justification: "accepted".to_string(),
+                owner: Some("owner@example".to_string()),
+                expires: None,
+            });
+        }
+    });
+    let mut unscanned = report.findings.get(0).expect("the sample has findings");
     unscanned.host = "NOT-SCANNED".to_string();
-    copied.push(unscanned);
-    report.findings = copied.into();
+    unscanned.suppression = None;
+    report.findings.push(&unscanned);
     report
 }
 

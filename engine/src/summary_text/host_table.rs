@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn each_row_reads_as_in_one_table_of_every_host() {
-        let mut report = crate::scan::sample_bundle_report();
+        let mut report = crate::test_support::sample_bundle_report();
         let mut hosts: Vec<ScanHost> = report.hosts.stream().collect();
         // Wide and zero-width characters, an empty name, a name twice, a long OS.
         let first = hosts[0].clone();

@@ -102,3 +102,26 @@ pub fn host_from_reg(name: &str, reg: &str) -> HostHandle {
         memo: Default::default(),
     }))
 }
+
+/// A host with no evidence but its name, whose event logs `log_channels` were collected and
+/// hold no records.
+pub fn bare_host_with_logs(name: &str, log_channels: &[&str]) -> HostHandle {
+    HostHandle(Arc::new(HostFacts {
+        name: name.to_string(),
+        registry: HostRegistry::new(),
+        os: None,
+        hotfixes: hiveward_collectors::HotfixInventory::default(),
+        files: vec![],
+        events: vec![],
+        log_channels: log_channels
+            .iter()
+            .map(|channel| channel.to_string())
+            .collect(),
+        memo: Default::default(),
+    }))
+}
+
+/// A host with no evidence but its name.
+pub fn bare_host(name: &str) -> HostHandle {
+    bare_host_with_logs(name, &[])
+}
