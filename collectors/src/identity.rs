@@ -24,7 +24,7 @@
 //!
 //! Everything is sorted, so the outcome depends neither on input order nor on thread counts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{host_prefix, FileGroup, GroupLayout};
@@ -559,26 +559,17 @@ fn ungrouped(
 /// Merges drafts that name the same computer, unless they would hold two hives of one type;
 /// the result is sorted by name.
 pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
-    drafts.sort_by(|left, right| {
-        left.name
-            .to_lowercase()
-            .cmp(&right.name.to_lowercase())
-            .then_with(|| left.first_path().cmp(right.first_path()))
-    });
+    drafts.sort_by_cached_key(|draft| (draft.name.to_lowercase(), draft.first_path().to_string()));
     let mut merged: Vec<Draft> = Vec::new();
-    // Drafts that may merge share a name (without regard to case): look them up by it.
-    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    // Drafts that may merge share a name: look them up by it, then by what could stop them.
+    let mut by_name: HashMap<String, MergeCandidates> = HashMap::new();
     for draft in drafts {
-        let key = draft.name.to_lowercase();
-        let found = by_name.get(&key).and_then(|candidates| {
-            candidates
-                .iter()
-                .copied()
-                .find(|&at| merged[at].can_merge(&draft))
-        });
-        match found {
+        let candidates = by_name.entry(draft.name.to_ascii_lowercase()).or_default();
+        match candidates.first_that_can_take(&draft) {
             Some(at) => {
+                debug_assert!(merged[at].can_merge(&draft));
                 let existing = &mut merged[at];
+                candidates.remove(at, existing);
                 let outranks = existing.name_source != NameSource::ComputerName
                     || (draft.name_from_hive && !existing.name_from_hive);
                 if draft.name_source == NameSource::ComputerName && outranks {
@@ -594,9 +585,10 @@ pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
                 for source in draft.registry.into_sources() {
                     existing.registry.add(source);
                 }
+                candidates.insert(at, existing);
             }
             None => {
-                by_name.entry(key).or_default().push(merged.len());
+                candidates.insert(merged.len(), &draft);
                 merged.push(draft);
             }
         }
@@ -604,9 +596,193 @@ pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
     merged
 }
 
+/// The drafts kept so far under one name (without regard to ASCII case, as
+/// [`Draft::can_merge`] compares names), indexed by what decides whether another draft of that
+/// name may join one: the machine hives it holds and its full DNS name. Finding the first that
+/// may take a draft then costs a few lookups, however many computers share the name (cloned
+/// images that kept one `ComputerName`).
+#[derive(Default)]
+struct MergeCandidates {
+    /// Positions in the merged list by the machine hives held (one bit per kind).
+    by_kinds: HashMap<u8, BTreeSet<usize>>,
+    /// The same by machine hives and full name (lower case; `None` when unknown).
+    by_kinds_and_fqdn: HashMap<(u8, Option<String>), BTreeSet<usize>>,
+}
+
+impl MergeCandidates {
+    fn kinds(draft: &Draft) -> u8 {
+        draft
+            .machine_kinds()
+            .iter()
+            .fold(0, |bits, kind| bits | (1 << (*kind as u8)))
+    }
+
+    fn fqdn(draft: &Draft) -> Option<String> {
+        draft.fqdn.as_ref().map(|fqdn| fqdn.to_ascii_lowercase())
+    }
+
+    fn insert(&mut self, at: usize, draft: &Draft) {
+        let kinds = Self::kinds(draft);
+        self.by_kinds.entry(kinds).or_default().insert(at);
+        self.by_kinds_and_fqdn
+            .entry((kinds, Self::fqdn(draft)))
+            .or_default()
+            .insert(at);
+    }
+
+    fn remove(&mut self, at: usize, draft: &Draft) {
+        let kinds = Self::kinds(draft);
+        if let Some(positions) = self.by_kinds.get_mut(&kinds) {
+            positions.remove(&at);
+        }
+        if let Some(positions) = self.by_kinds_and_fqdn.get_mut(&(kinds, Self::fqdn(draft))) {
+            positions.remove(&at);
+        }
+    }
+
+    /// The first kept draft that `draft` may join: no machine hive in common, and full names
+    /// that agree (equal, or one unknown). The same as the first for which
+    /// [`Draft::can_merge`] holds.
+    fn first_that_can_take(&self, draft: &Draft) -> Option<usize> {
+        let kinds = Self::kinds(draft);
+        let fqdn = Self::fqdn(draft);
+        let first = |key: &(u8, Option<String>)| {
+            self.by_kinds_and_fqdn
+                .get(key)
+                .and_then(|positions| positions.first().copied())
+        };
+        self.by_kinds
+            .iter()
+            .filter(|(held, _)| *held & kinds == 0)
+            .filter_map(|(held, positions)| match &fqdn {
+                None => positions.first().copied(),
+                Some(_) => [first(&(*held, None)), first(&(*held, fqdn.clone()))]
+                    .into_iter()
+                    .flatten()
+                    .min(),
+            })
+            .min()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A draft named `name` holding hives of `kinds` (one file each, under `folder`).
+    fn draft(name: &str, fqdn: Option<&str>, kinds: &[HiveKind], folder: usize) -> Draft {
+        let records = kinds
+            .iter()
+            .enumerate()
+            .map(|(at, kind)| FileRecord {
+                path: format!("/bundle/{folder:03}/{at}-{kind:?}"),
+                kind: crate::detect::FileKind::Hive,
+                hive_kind: Some(*kind),
+                hive_state: None,
+                logs: vec![],
+                status: FileStatus::Read,
+                events: None,
+                notices: vec![],
+            })
+            .collect();
+        Draft {
+            name: name.to_string(),
+            name_source: NameSource::ComputerName,
+            name_from_hive: true,
+            fqdn: fqdn.map(str::to_string),
+            layout: GroupLayout::Directory,
+            records,
+            registry: HostRegistry::new(),
+            events: vec![],
+        }
+    }
+
+    /// The merge as first written: each draft joins the first kept draft it may merge with,
+    /// found by trying them all.
+    fn merge_by_trying_all(mut drafts: Vec<Draft>) -> Vec<Draft> {
+        drafts.sort_by(|left, right| {
+            left.name
+                .to_lowercase()
+                .cmp(&right.name.to_lowercase())
+                .then_with(|| left.first_path().cmp(right.first_path()))
+        });
+        let mut merged: Vec<Draft> = Vec::new();
+        for draft in drafts {
+            match merged.iter().position(|kept| kept.can_merge(&draft)) {
+                Some(at) => {
+                    let existing = &mut merged[at];
+                    if existing.fqdn.is_none() {
+                        existing.fqdn = draft.fqdn;
+                    }
+                    existing.records.extend(draft.records);
+                }
+                None => merged.push(draft),
+            }
+        }
+        merged
+    }
+
+    fn shape(drafts: &[Draft]) -> Vec<(String, Option<String>, Vec<String>)> {
+        drafts
+            .iter()
+            .map(|draft| {
+                let paths = draft.records.iter().map(|r| r.path.clone()).collect();
+                (draft.name.clone(), draft.fqdn.clone(), paths)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_indexed_merge_joins_what_trying_every_draft_joins(
+            specs in proptest::collection::vec(
+                (0..3usize, 0..4usize, proptest::collection::vec(0..5usize, 0..3)),
+                0..40,
+            )
+        ) {
+            const NAMES: [&str; 3] = ["FS01", "fs01", "WEB"];
+            const FQDNS: [Option<&str>; 4] =
+                [None, Some("fs01.corp.example"), Some("FS01.CORP.EXAMPLE"), Some("fs01.lab.example")];
+            const KINDS: [HiveKind; 5] =
+                [HiveKind::System, HiveKind::Software, HiveKind::Sam, HiveKind::Ntuser, HiveKind::Security];
+            let make = || -> Vec<Draft> {
+                specs
+                    .iter()
+                    .enumerate()
+                    .map(|(folder, (name, fqdn, kinds))| {
+                        let kinds: Vec<HiveKind> = kinds.iter().map(|at| KINDS[*at]).collect();
+                        draft(NAMES[*name], FQDNS[*fqdn], &kinds, folder)
+                    })
+                    .collect()
+            };
+            proptest::prop_assert_eq!(shape(&merge_drafts(make())), shape(&merge_by_trying_all(make())));
+        }
+    }
+
+    #[test]
+    fn a_thousand_clones_of_one_computer_stay_a_thousand_hosts() {
+        let drafts: Vec<Draft> = (0..1_000)
+            .map(|folder| {
+                draft(
+                    "GOLDEN",
+                    None,
+                    &[HiveKind::System, HiveKind::Software],
+                    folder,
+                )
+            })
+            .collect();
+        let merged = merge_drafts(drafts);
+        assert_eq!(merged.len(), 1_000);
+        assert!(merged.iter().all(|draft| draft.records.len() == 2));
+        // A lone SAM hive of that name joins the first of them.
+        let mut drafts: Vec<Draft> = (0..3)
+            .map(|folder| draft("GOLDEN", None, &[HiveKind::System], folder))
+            .collect();
+        drafts.push(draft("golden", None, &[HiveKind::Sam], 9));
+        let merged = merge_drafts(drafts);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0].records.len(), 2);
+    }
 
     fn id(name: &str) -> ComputerId {
         ComputerId::parse(name).expect("a computer name")
