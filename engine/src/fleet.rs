@@ -239,6 +239,13 @@ impl Fleet {
             .unwrap_or_default()
     }
 
+    /// How many summaries `fleet.by(field, value)` would return, without reading any of them.
+    fn count(&self, field: &str, value: &Dynamic) -> usize {
+        index_key(value)
+            .and_then(|key| self.index(field).get(&key).map(Vec::len))
+            .unwrap_or(0)
+    }
+
     /// The index of `field`, built on first use: every key the field holds (a string, number
     /// or boolean; each item of an array; each key of a map) to the summaries holding it.
     fn index(&self, field: &str) -> Arc<FieldIndex> {
@@ -317,6 +324,21 @@ pub(crate) fn register_fleet_api(engine: &mut Engine) {
             "by",
             |fleet: &mut Fleet, field: &str, value: Dynamic| -> Array { fleet.by(field, &value) },
         )
+        // Whether, and how often, a key occurs: an index lookup that reads no summary, where
+        // `fleet.by(...)` would read every match only to test or count them (a domain every
+        // host belongs to matches the whole fleet).
+        .register_fn(
+            "has",
+            |fleet: &mut Fleet, field: &str, value: Dynamic| -> bool {
+                fleet.count(field, &value) > 0
+            },
+        )
+        .register_fn(
+            "count",
+            |fleet: &mut Fleet, field: &str, value: Dynamic| -> INT {
+                INT::try_from(fleet.count(field, &value)).unwrap_or(INT::MAX)
+            },
+        )
         .register_fn("by_build", |fleet: &mut Fleet, build: INT| -> Array {
             fleet.by("build", &Dynamic::from_int(build))
         })
@@ -385,5 +407,23 @@ mod tests {
         assert_eq!(fleet.by("mounts", &Dynamic::from("Files")).len(), 1);
         assert!(fleet.by("own", &Dynamic::from("nothing")).is_empty());
         assert!(fleet.by("missing", &Dynamic::from("x")).is_empty());
+        // Counting agrees with the lookups it stands in for, and a value that is no key (a map)
+        // counts nothing, as `by` finds nothing for it.
+        let cases = [
+            ("own", Dynamic::from("FILES")),
+            ("build", Dynamic::from_int(17763)),
+            ("mounts", Dynamic::from("Files")),
+            ("own", Dynamic::from("nothing")),
+            ("missing", Dynamic::from("x")),
+            ("own", Dynamic::from_map(Map::new())),
+        ];
+        for (field, value) in &cases {
+            assert_eq!(
+                fleet.count(field, value),
+                fleet.by(field, value).len(),
+                "{field}"
+            );
+        }
+        assert_eq!(fleet.count("build", &Dynamic::from_int(17763)), 2);
     }
 }

@@ -34,7 +34,7 @@ fn check(fleet) {
     let findings = [];
     for client in fleet.hosts {
         for name in client.reached {
-            if fleet.by("own", name).is_empty() {
+            if !fleet.has("own", name) {
                 findings.push(#{ host: client.name, key: name, message: `${client.name} reaches ${name}, which no host owns` });
             }
         }
