@@ -116,11 +116,12 @@ pub(crate) fn memo(
     host: &HostHandle,
     compute: FnPtr,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
+    let run = || compute.call_within_context::<Dynamic>(call, (Dynamic::from(host.clone()),));
     if crate::explain::recording() || crate::trace::capturing() {
-        return compute.call_within_context(call, (Dynamic::from(host.clone()),));
+        return run();
     }
     let Some(key) = key_of(call, &compute) else {
-        return compute.call_within_context(call, (Dynamic::from(host.clone()),));
+        return run();
     };
     let state = call.global_runtime_state();
     let (operations, level) = (state.num_operations, state.level);
@@ -145,7 +146,7 @@ pub(crate) fn memo(
     let outer_peak = PEAK_OPERATIONS.with(|peak| peak.replace(operations));
     let events_before = EVENT_READS.with(|reads| reads.get());
     let unreadable_before = crate::host_api::unreadable_read_count();
-    let result = compute.call_within_context::<Dynamic>(call, (Dynamic::from(host.clone()),));
+    let result = run();
     let peak = PEAK_OPERATIONS.with(|peak| {
         let reached = peak.get();
         peak.set(reached.max(outer_peak));
