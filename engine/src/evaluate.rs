@@ -17,8 +17,8 @@ use crate::eval_errors::{
 use crate::finding::Finding;
 use crate::fleet::{summary_json, Fleet, FleetContribution};
 use crate::host_api::{
-    register_host_api, take_undeclared_read, take_unreadable_reads, HostHandle, RunningRuleGuard,
-    UnreadableEvidence,
+    register_host_api, take_partial_log_reads, take_undeclared_read, take_unreadable_reads,
+    HostHandle, RunningRuleGuard, UnreadableEvidence,
 };
 use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
@@ -311,6 +311,22 @@ impl RuleSet {
                     };
                 }
                 let count = returned.findings.len();
+                // Nothing found, but an event log it read was read only in part: the records it
+                // looks for may be among those lost, so it has not checked the host. (A damaged
+                // read the rule caught is its own to judge: it catches only where it can still
+                // give an honest verdict.)
+                if let (0, Some(read)) = (count, take_partial_log_reads().into_iter().next()) {
+                    return JobResult {
+                        evaluations: 1,
+                        outcomes: vec![outcome(Outcome::NotChecked, Some(read.message.clone()), 0)],
+                        unchecked: vec![UncheckedRule {
+                            rule: rule.meta.id.clone(),
+                            host: name.clone(),
+                            message: read.message,
+                        }],
+                        ..JobResult::default()
+                    };
+                }
                 let kind = if count == 0 {
                     Outcome::Passed
                 } else {
@@ -562,6 +578,7 @@ impl RuleSet {
         deadline: Option<&RunDeadline>,
     ) -> Result<(Dynamic, Vec<UnreadableEvidence>), RuleFailure> {
         take_unreadable_reads();
+        take_partial_log_reads();
         // `host.events` gives the rule the records its own `needs` declares, and no others.
         let _running = RunningRuleGuard::enter(&rule.meta);
         let mut scope = Scope::new();

@@ -123,6 +123,11 @@ thread_local! {
     /// fleet rule that skips a damaged host still leaves a trace. A rule runs on one thread.
     static UNREADABLE_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    /// The event logs read only in part that `host.events` met for the rule running on this
+    /// thread (also among [`UNREADABLE_READS`]): a host rule that finds nothing there is not
+    /// checked.
+    static PARTIAL_LOG_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
+        const { std::cell::RefCell::new(Vec::new()) };
     /// The rule running on this thread and the event records it declares, which are all
     /// `host.events` gives it; `None` outside a rule's evaluation.
     static RUNNING_RULE: std::cell::RefCell<Option<RunningRule>> =
@@ -255,6 +260,44 @@ pub(crate) fn note_unreadable_reads(reads: &[UnreadableEvidence]) {
 /// Takes the damaged-evidence reads noted on this thread since the last call.
 pub(crate) fn take_unreadable_reads() -> Vec<UnreadableEvidence> {
     UNREADABLE_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
+}
+
+/// Notes, without throwing, each log of `channel` on `host` that was read only in part: the
+/// records a rule looks for may be among those lost, so a rule that finds none in what was read
+/// is not checked rather than passed, while one that finds some still reports them.
+fn note_partial_logs(host: &HostHandle, channel: &str) {
+    let partial_logs = host
+        .0
+        .files
+        .iter()
+        .filter(|file| file.status == hiveward_collectors::FileStatus::Partial)
+        .filter_map(|file| Some((file, file.events.as_ref()?)))
+        .filter(|(_, summary)| {
+            summary
+                .channels
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(channel))
+        });
+    for (file, summary) in partial_logs {
+        // Worded so that a summary of reasons ("Security log read only in part") counts it.
+        let error = UnreadableEvidence {
+            host: host.0.name.clone(),
+            message: format!(
+                "{channel} log read only in part: {} ({} record(s) read, {} record(s) and {} chunk(s) unreadable or missing), so the records the rule looks for may be among those lost",
+                file.path, summary.records_read, summary.records_skipped, summary.chunks_skipped
+            ),
+        };
+        record(|| Read::Unreadable {
+            message: error.message.clone(),
+        });
+        PARTIAL_LOG_READS.with(|reads| reads.borrow_mut().push(error.clone()));
+        UNREADABLE_READS.with(|reads| reads.borrow_mut().push(error));
+    }
+}
+
+/// Takes the logs read only in part that `host.events` met on this thread since the last call.
+pub(crate) fn take_partial_log_reads() -> Vec<UnreadableEvidence> {
+    PARTIAL_LOG_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
 }
 
 fn unreadable(host: &HostHandle, message: String) -> Box<EvalAltResult> {
@@ -665,6 +708,7 @@ fn select_events(
             });
             runtime(message)
         })?;
+    note_partial_logs(host, &channel);
     let provider = filter.get("provider").map(|value| value.to_string());
     let since = filter.get("since").map(|value| value.to_string());
     let conditions: Vec<(String, Dynamic)> = match filter.get("where") {

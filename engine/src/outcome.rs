@@ -188,7 +188,9 @@ pub(crate) fn unmet_needs(needs: &Needs, host: &HostFacts) -> Result<Option<Stri
     for alternative in &needs.any {
         match unmet_needs(alternative, host)? {
             None => return Ok(None),
-            Some(reason) => reasons.push(reason),
+            // Alternatives that lack the same thing ("SOFTWARE hive absent") say it once.
+            Some(reason) if !reasons.contains(&reason) => reasons.push(reason),
+            Some(_) => {}
         }
     }
     Ok(Some(reasons.join(", and ")))
@@ -262,6 +264,42 @@ mod tests {
             Ok(Some(
                 r"SYSTEM hive absent; key HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion absent"
                     .to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn alternatives_that_lack_the_same_hive_name_it_once() {
+        let host = HostFacts {
+            name: "EMPTY".to_string(),
+            registry: hiveward_collectors::HostRegistry::new(),
+            os: None,
+            hotfixes: Default::default(),
+            files: Vec::new(),
+            events: Vec::new(),
+            log_channels: Vec::new(),
+            memo: Default::default(),
+        };
+        let software = |key: &str| Needs {
+            hives: vec![HiveNeed::Software],
+            keys: vec![key.to_string()],
+            ..Needs::default()
+        };
+        let needs = Needs {
+            any: vec![
+                software(r"HKLM\SOFTWARE\Microsoft\Updates"),
+                software(r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Hotfix"),
+                Needs {
+                    hives: vec![HiveNeed::System],
+                    ..Needs::default()
+                },
+            ],
+            ..Needs::default()
+        };
+        assert_eq!(
+            unmet_needs(&needs, &host),
+            Ok(Some(
+                "SOFTWARE hive absent, and SYSTEM hive absent".to_string()
             ))
         );
     }
