@@ -199,10 +199,19 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 hive.logs.push(log);
                 hive.logs.sort_by_key(|path| log_order(path));
             }
-            None => passed_over.push(PassedOver {
-                path: crate::path_text(&log),
-                reason: "transaction log with no hive of the same name beside it".to_string(),
-            }),
+            None => {
+                let reason = match hive_file_beside(&log) {
+                    Some(hive) => format!(
+                        "transaction log of the hive {} beside it, which is not among the inputs: give the hive (or its folder) to read it with its logs",
+                        crate::path_text(&hive)
+                    ),
+                    None => "transaction log with no hive of the same name beside it".to_string(),
+                };
+                passed_over.push(PassedOver {
+                    path: crate::path_text(&log),
+                    reason,
+                });
+            }
         }
     }
 
@@ -496,6 +505,32 @@ impl<'a> HiveIndex<'a> {
         let stem = name[..dot].to_ascii_uppercase();
         self.hives.get(&(log.parent(), stem)).copied()
     }
+}
+
+/// The file beside `log` (`NAME.LOG`, `.LOG1` or `.LOG2`) named `NAME` in any case, when the
+/// hive was left out of the inputs (a log given by its own path).
+fn hive_file_beside(log: &Path) -> Option<PathBuf> {
+    let name = log.file_name()?.to_str()?;
+    let stem = &name[..name.rfind('.')?];
+    let entries = std::fs::read_dir(
+        log.parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+    .ok()?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|candidate| candidate.eq_ignore_ascii_case(stem))
+        })
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .map(|entry| entry.path())
+        .collect();
+    found.sort();
+    found.into_iter().next()
 }
 
 /// The host name a flat `REG SAVE` bundle gives a file: the text before the first `_`, when it

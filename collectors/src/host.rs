@@ -289,6 +289,11 @@ fn read_file(
 /// it cannot be read, else what it starts with. Only its first bytes are read.
 fn unknown_content_error(path: &Path) -> EvidenceError {
     match crate::detect::read_head(path, 8) {
+        // SYSTEM.DAT and USER.DAT of Windows 95, 98 and Me: another format altogether.
+        Ok(head) if head.starts_with(b"CREG") => EvidenceError::NotAHive {
+            path: path.to_path_buf(),
+            detail: "it is a Windows 95/98/Me registry file (signature CREG), not a Windows NT hive; hiveward reads the hives of Windows NT and later".to_string(),
+        },
         Ok(head) => EvidenceError::NotAHive {
             path: path.to_path_buf(),
             detail: format!(
@@ -340,7 +345,8 @@ pub struct PlannedHost {
 
 /// Notice codes that come from deciding which host a file belongs to (kept when the file is
 /// read again by [`collect_host`]).
-const IDENTITY_CODES: [&str; 4] = [
+const IDENTITY_CODES: [&str; 5] = [
+    "hiveward::bundle::joined_by_name",
     "hiveward::bundle::log_of_other_computer",
     "hiveward::bundle::log_of_several_computers",
     "hiveward::bundle::split_by_computer",

@@ -40,6 +40,8 @@ const LOG_OF_OTHER_COMPUTER: &str = "hiveward::bundle::log_of_other_computer";
 const LOG_OF_SEVERAL_COMPUTERS: &str = "hiveward::bundle::log_of_several_computers";
 /// A log taken out of a group whose logs name several computers.
 const SPLIT_BY_COMPUTER: &str = "hiveward::bundle::split_by_computer";
+/// Files of another folder joined to a host only because the folder or file names agree.
+const JOINED_BY_NAME: &str = "hiveward::bundle::joined_by_name";
 
 /// A computer as evidence names it.
 #[derive(Clone, Debug)]
@@ -570,6 +572,12 @@ pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
                 debug_assert!(merged[at].can_merge(&draft));
                 let existing = &mut merged[at];
                 candidates.remove(at, existing);
+                let mut draft = draft;
+                if let Some(notice) = joined_by_name_notice(existing, &draft) {
+                    if let Some(first) = draft.records.first_mut() {
+                        first.notices.push(notice);
+                    }
+                }
                 let outranks = existing.name_source != NameSource::ComputerName
                     || (draft.name_from_hive && !existing.name_from_hive);
                 if draft.name_source == NameSource::ComputerName && outranks {
@@ -594,6 +602,63 @@ pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
         }
     }
     merged
+}
+
+/// Whether a draft's name comes only from how its files are laid out (a folder or file name),
+/// not from anything in them that names the computer.
+fn named_by_layout(draft: &Draft) -> bool {
+    matches!(
+        draft.name_source,
+        NameSource::Directory | NameSource::FilePrefix | NameSource::FileName
+    )
+}
+
+/// The folder of a draft's first file, which tells its group apart from another of the name.
+fn first_folder(draft: &Draft) -> &Path {
+    Path::new(draft.first_path())
+        .parent()
+        .unwrap_or(Path::new(""))
+}
+
+/// The notice a draft gets when it joins `host` from another folder only because a folder or
+/// file name agrees with the host's name: nothing says they are one computer, so the report
+/// says why they were joined and how to keep them apart. A warning when neither side's files
+/// name the computer; a note when the host's own files do (a folder named like its computer).
+fn joined_by_name_notice(host: &Draft, draft: &Draft) -> Option<Notice> {
+    if !(named_by_layout(host) || named_by_layout(draft)) {
+        return None;
+    }
+    let (host_folder, folder) = (first_folder(host), first_folder(draft));
+    if host_folder == folder {
+        return None;
+    }
+    let file = Path::new(draft.first_path());
+    let both = named_by_layout(host) && named_by_layout(draft);
+    let (weak, weak_folder) = if named_by_layout(draft) {
+        (draft, folder)
+    } else {
+        (host, host_folder)
+    };
+    let why = if both {
+        "no file in either folder names the computer (no SYSTEM hive with a ComputerName, no event log)".to_string()
+    } else {
+        format!(
+            "no file in {} names the computer",
+            crate::path_text(weak_folder)
+        )
+    };
+    let message = format!(
+        "{}: joined to host {} (files in {}) only because the name of {} matches: {why}; if they come from different computers, give their folders different names or prefix the files with HOST_",
+        crate::path_text(folder),
+        host.name,
+        crate::path_text(host_folder),
+        layout_words(&weak.layout),
+    );
+    Some(if both {
+        Notice::warning(JOINED_BY_NAME, file, message)
+    } else {
+        Notice::note(JOINED_BY_NAME, Some(file), message)
+    })
 }
 
 /// The drafts kept so far under one name (without regard to ASCII case, as

@@ -653,6 +653,71 @@ fn folders_naming_the_same_host_merge_unless_both_hold_a_system_hive() {
     assert_eq!(fs03[1].1, [display(&fs03_two)]);
 }
 
+/// The `hiveward::bundle::joined_by_name` notices of `host`'s files, as (file, level).
+fn joined_by_name(host: &Host) -> Vec<(String, String)> {
+    host.files
+        .iter()
+        .flat_map(|file| {
+            file.notices
+                .iter()
+                .filter(|notice| notice.code == "hiveward::bundle::joined_by_name")
+                .map(|notice| (file.path.clone(), format!("{:?}", notice.level)))
+        })
+        .collect()
+}
+
+#[test]
+fn folders_joined_only_by_their_names_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two sites' folders named PC01, each with a user profile: nothing names the computer, so
+    // they are joined by the folder name alone, with a warning that names both folders.
+    let site_a = write(&dir.path().join("siteA/PC01/NTUSER.DAT"), &ntuser_hive("a"));
+    let site_b = write(&dir.path().join("siteB/PC01/NTUSER.DAT"), &ntuser_hive("b"));
+    // A folder named like the computer its SYSTEM hive names: joined, with a note.
+    write(
+        &dir.path().join("hives/FS01/SYSTEM"),
+        &system_hive(Some("FS01")),
+    );
+    let profile = write(
+        &dir.path().join("profiles/FS01/NTUSER.DAT"),
+        &ntuser_hive("c"),
+    );
+    // A folder whose logs and hive name the same computer: content joins them, no notice.
+    write(
+        &dir.path().join("hives/FS02/SYSTEM"),
+        &system_hive(Some("FS02")),
+    );
+    write(
+        &dir.path().join("logs/any/Security.evtx"),
+        &security_log("FS02"),
+    );
+    // One folder of PC03 files: nothing to join.
+    write(&dir.path().join("PC03/NTUSER.DAT"), &ntuser_hive("d"));
+    write(&dir.path().join("PC03/HKCU.HIV"), &hkcu_software_hive("d"));
+
+    let collection = run(&[dir.path().to_path_buf()]);
+    let pc01 = host(&collection, "PC01");
+    assert_eq!(file_paths(pc01), [display(&site_a), display(&site_b)]);
+    assert_eq!(
+        joined_by_name(pc01),
+        [(display(&site_b), "Warning".to_string())]
+    );
+    let message = &pc01.files[1].notices[0].message;
+    assert!(
+        message.contains("siteA") && message.contains("siteB") && message.contains("HOST_"),
+        "{message}"
+    );
+    let fs01 = host(&collection, "FS01");
+    assert_eq!(fs01.files.len(), 2);
+    assert_eq!(
+        joined_by_name(fs01),
+        [(display(&profile), "Note".to_string())]
+    );
+    assert_eq!(joined_by_name(host(&collection, "FS02")), []);
+    assert_eq!(host(&collection, "FS02").files.len(), 2);
+    assert_eq!(joined_by_name(host(&collection, "PC03")), []);
+}
+
 #[test]
 fn merged_host_name_comes_from_the_system_hive_whichever_folder_sorts_first() {
     // The SYSTEM hive spells the name `FS02`, a `.reg` export beside a SOFTWARE hive in another
@@ -834,6 +899,25 @@ fn passed_over_files_are_listed_with_reasons_and_links_are_not_followed_by_defau
     assert_eq!(
         reg_str(pc9, CURRENT_VERSION, "ProductName").as_deref(),
         Some("Windows 10 Pro")
+    );
+
+    // A log given by its own path, its hive beside it but not given: the reason names the hive.
+    let system_log = write(&bundle.join("PC9/system.LOG1"), &new_format_log());
+    let alone = run(std::slice::from_ref(&system_log));
+    let reasons: Vec<(String, String)> = alone
+        .passed_over
+        .iter()
+        .map(|passed| (passed.path.clone(), passed.reason.clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(
+            display(&system_log),
+            format!(
+                "transaction log of the hive {} beside it, which is not among the inputs: give the hive (or its folder) to read it with its logs",
+                display(&pc9_system)
+            )
+        )]
     );
 }
 

@@ -691,6 +691,26 @@ fn a_large_file_that_is_no_evidence_is_quoted_from_its_first_bytes_only() {
     assert!(messages(file).contains(&quoted), "{}", messages(file));
 }
 
+#[test]
+fn a_windows_9x_registry_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("SYSTEM.DAT");
+    let mut bytes = b"CREG\0\0\x01\0".to_vec();
+    bytes.resize(4096, 0);
+    fs::write(&path, bytes).unwrap();
+    let collection = collect(
+        discover(std::slice::from_ref(&path), &DiscoverOptions::default()),
+        &CollectOptions::default(),
+    );
+    let file = record(&collection, &path).unwrap();
+    assert_eq!(file.status, FileStatus::Unreadable);
+    let message = messages(file);
+    assert!(
+        message.contains("Windows 95/98/Me registry file (signature CREG)"),
+        "{message}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 13. Read errors are reported as such, with the operating system's error.
 
