@@ -544,6 +544,9 @@ pub fn host_prefix(file_name: &str) -> Option<&str> {
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
         && !prefix.starts_with('-')
+        // Windows 2000 and later refuse a computer name made only of digits (KB244412: it reads
+        // as an IP address), so `100_sub_keys.hiv` names no host.
+        && !prefix.bytes().all(|byte| byte.is_ascii_digit())
         && !NOT_HOST_PREFIXES
             .iter()
             .any(|word| word.eq_ignore_ascii_case(prefix));
@@ -637,6 +640,9 @@ mod tests {
         assert_eq!(host_prefix("SYSTEM"), None);
         assert_eq!(host_prefix("FS01_"), None);
         assert_eq!(host_prefix("a b_SYSTEM"), None);
+        assert_eq!(host_prefix("100_sub_keys.hiv"), None);
+        assert_eq!(host_prefix("2019_SYSTEM.HIV"), None);
+        assert_eq!(host_prefix("PC2019_SYSTEM.HIV"), Some("PC2019"));
     }
 
     #[test]
