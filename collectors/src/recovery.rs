@@ -104,6 +104,18 @@ pub enum RecoveryError {
     },
 }
 
+/// The `regf` crate's words for a log it rejects, with a checksum mismatch said the way the
+/// rest of the reports say it: the checksum stored in the file and the one its bytes give.
+fn log_error_text(error: &regf::Error) -> String {
+    match error {
+        regf::Error::ChecksumMismatch {
+            expected,
+            calculated,
+        } => format!("checksum mismatch: stored {expected:#010x}, computed {calculated:#010x}"),
+        other => other.to_string(),
+    }
+}
+
 fn describe_skipped(skipped: &[SkippedLog]) -> String {
     if skipped.is_empty() {
         return " (no logs were given)".to_string();
@@ -323,7 +335,7 @@ fn parse_log(index: usize, bytes: &[u8], budget: usize) -> Result<ParsedLog<'_>,
         }
         Some(1 | 2) => OldFormatLog::parse(Cursor::new(bytes))
             .map(|log| ParsedLog::Old(Box::new(OldLog { index, base, log })))
-            .map_err(|error| format!("invalid old-format (DIRT) log: {error}")),
+            .map_err(|error| format!("invalid old-format (DIRT) log: {}", log_error_text(&error))),
         Some(0) => Err("base block file type 0 marks a primary hive, not a transaction log".into()),
         Some(other) => Err(format!(
             "base block file type {other} is not a transaction log (1, 2 or 6)"
@@ -341,8 +353,12 @@ fn parse_new_log(
     // Only the base block goes through `NewFormatLog::parse` (signature, checksum, file type,
     // format, clustering factor, equal sequence numbers): its entry reader checks hashes with
     // the wrong seed.
-    let header = NewFormatLog::parse(Cursor::new(&base[..]))
-        .map_err(|error| format!("invalid new-format log base block: {error}"))?;
+    let header = NewFormatLog::parse(Cursor::new(&base[..])).map_err(|error| {
+        format!(
+            "invalid new-format log base block: {}",
+            log_error_text(&error)
+        )
+    })?;
     let mut entries = Vec::new();
     let mut stopped = None;
     let mut offset = LOG_BASE_BLOCK_SIZE;

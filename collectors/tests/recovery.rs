@@ -365,7 +365,7 @@ fn short_and_damaged_logs_are_skipped_and_reported() {
         ("short", full[..300].to_vec(), "less than the 512-byte"),
         ("cut", full[..full.len() - 512].to_vec(), "cut short"),
         ("base-only", full[..512].to_vec(), "no entries"),
-        ("checksum", bad_base, "checksum"),
+        ("checksum", bad_base, "checksum mismatch: stored 0x"),
         ("primary", states.after.clone(), "primary hive"),
     ];
     for (name, bytes, expected) in cases {
