@@ -239,9 +239,9 @@ mod tests {
         assert_eq!(Outcome::parse("clean"), None);
     }
 
-    #[test]
-    fn a_key_under_an_absent_hive_is_not_named_again() {
-        let host = HostFacts {
+    /// A host with no evidence at all.
+    fn empty_host() -> HostFacts {
+        HostFacts {
             name: "EMPTY".to_string(),
             registry: hiveward_collectors::HostRegistry::new(),
             os: None,
@@ -250,7 +250,12 @@ mod tests {
             events: Vec::new(),
             log_channels: Vec::new(),
             memo: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_key_under_an_absent_hive_is_not_named_again() {
+        let host = empty_host();
         let needs = Needs {
             hives: vec![HiveNeed::System],
             keys: vec![
@@ -270,16 +275,7 @@ mod tests {
 
     #[test]
     fn alternatives_that_lack_the_same_hive_name_it_once() {
-        let host = HostFacts {
-            name: "EMPTY".to_string(),
-            registry: hiveward_collectors::HostRegistry::new(),
-            os: None,
-            hotfixes: Default::default(),
-            files: Vec::new(),
-            events: Vec::new(),
-            log_channels: Vec::new(),
-            memo: Default::default(),
-        };
+        let host = empty_host();
         let software = |key: &str| Needs {
             hives: vec![HiveNeed::Software],
             keys: vec![key.to_string()],
