@@ -496,22 +496,26 @@ impl<'a> HiveIndex<'a> {
     /// The index of the hive that `log` (`NAME.LOG`, `NAME.LOG1` or `NAME.LOG2`) belongs to: the
     /// first hive named `NAME`, in any case, in the same folder.
     fn hive_for_log(&self, log: &Path) -> Option<usize> {
-        let name = log.file_name()?.to_str()?;
-        let dot = name.rfind('.')?;
-        let extension = name[dot + 1..].to_ascii_uppercase();
-        if !matches!(extension.as_str(), "LOG" | "LOG1" | "LOG2") {
-            return None;
-        }
-        let stem = name[..dot].to_ascii_uppercase();
+        let stem = hive_name_of_log(log)?.to_ascii_uppercase();
         self.hives.get(&(log.parent(), stem)).copied()
     }
 }
 
-/// The file beside `log` (`NAME.LOG`, `.LOG1` or `.LOG2`) named `NAME` in any case, when the
-/// hive was left out of the inputs (a log given by its own path).
-fn hive_file_beside(log: &Path) -> Option<PathBuf> {
+/// The name of the hive that `log` (`NAME.LOG`, `NAME.LOG1` or `NAME.LOG2`, in any case)
+/// belongs to: `NAME`.
+fn hive_name_of_log(log: &Path) -> Option<&str> {
     let name = log.file_name()?.to_str()?;
-    let stem = &name[..name.rfind('.')?];
+    let (stem, extension) = name.rsplit_once('.')?;
+    ["LOG", "LOG1", "LOG2"]
+        .iter()
+        .any(|known| extension.eq_ignore_ascii_case(known))
+        .then_some(stem)
+}
+
+/// The file beside `log` named like its hive ([`hive_name_of_log`]) in any case, when the hive
+/// was left out of the inputs (a log given by its own path).
+fn hive_file_beside(log: &Path) -> Option<PathBuf> {
+    let stem = hive_name_of_log(log)?;
     let entries = std::fs::read_dir(
         log.parent()
             .filter(|parent| !parent.as_os_str().is_empty())
