@@ -29,9 +29,7 @@
 # page-cache pages; the "anon" figure (the heap, sampled from /proc every 0.1 s during the
 # untimed run) is what the scan itself allocates.
 set -euo pipefail
-if [ -n "${HIVEWARD:-}" ] && [ "${HIVEWARD#/}" = "$HIVEWARD" ] && [ -e "$HIVEWARD" ]; then
-  HIVEWARD="$PWD/$HIVEWARD"
-fi
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 sizes="${SIZES:-100 1000 10000}"
@@ -40,16 +38,8 @@ runs_small="${RUNS:-3}"
 run_timeout="${RUN_TIMEOUT:-1800}"
 data="${BENCH_DATA:-../bench-data}"
 with_logs="${LOGS:-0}"
-[ -x /usr/bin/time ] || { echo "GNU time not found: apt-get install time" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 2; }
-
-if [ -n "${HIVEWARD:-}" ]; then
-  bin=$HIVEWARD
-else
-  cargo build --release --quiet
-  bin="${CARGO_TARGET_DIR:-target}/release/hiveward"
-fi
-[ -x "$bin" ] || { echo "no hiveward binary at $bin" >&2; exit 2; }
+bench_require_tools
+bin=$(bench_binary)
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
 tmp=$(mktemp -d)
@@ -60,23 +50,10 @@ trap 'rm -rf "$tmp"' EXIT
 # Makes (or reuses) the N-host bundle and prints its path.
 bundle_for() {
   local n=$1
-  local dir="$data/fleet-$n" flags=(--force)
+  local dir="$data/fleet-$n" flags=()
   if [ "$with_logs" = 1 ]; then dir="$data/fleet-logs-$n"; flags+=(--logs); fi
-  local have=0
-  if [ -d "$dir" ]; then
-    have=$(find "$dir" -mindepth 1 -maxdepth 1 -name 'host*' | wc -l)
-  fi
-  if [ "$have" != "$n" ]; then
-    bash bench/make-bundle.sh "$dir" "$n" "${flags[@]}" >&2
-  fi
+  bench_bundle "$dir" "$n" "${flags[@]}"
   printf '%s\n' "$dir"
-}
-
-# Extra scan flags a bundle needs: --follow-links when make-bundle.sh fell back to symlinks.
-link_flags() {
-  if [ -n "$(find "$1" -mindepth 2 -maxdepth 2 -type l -print -quit)" ]; then
-    printf '%s\n' --follow-links
-  fi
 }
 
 # Runs a command under GNU time; prints "wall_s user_s sys_s maxrss_kb exit".
@@ -163,7 +140,7 @@ done
 
 for n in $sizes; do
   bundle=$(bundle_for "$n")
-  mapfile -t extra < <(link_flags "$bundle")
+  mapfile -t extra < <(bench_link_flags "$bundle")
   runs=1
   if [ "$n" -le 1000 ]; then runs=$runs_small; fi
   base_wall=""
@@ -208,7 +185,7 @@ fi
 
 n=$shard_n
 bundle=$(bundle_for "$n")
-mapfile -t extra < <(link_flags "$bundle")
+mapfile -t extra < <(bench_link_flags "$bundle")
 runs=$runs_small
 shard_cmd() { # k
   printf '%s\0' "$bin" scan "$bundle" "${extra[@]}" --shard "$1/2" --partial "$tmp/p$1.json" --jobs 1 --fail-on never

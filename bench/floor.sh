@@ -20,36 +20,22 @@
 #   BENCH_DATA   where the bundle is made or reused (default ../bench-data)
 # Needs: GNU time (/usr/bin/time), python3.
 set -euo pipefail
-if [ -n "${HIVEWARD:-}" ] && [ "${HIVEWARD#/}" = "$HIVEWARD" ] && [ -e "$HIVEWARD" ]; then
-  HIVEWARD="$PWD/$HIVEWARD"
-fi
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 n="${N:-1000}"
 jobs_list="${JOBS:-1 2}"
 runs="${RUNS:-3}"
 data="${BENCH_DATA:-../bench-data}"
-[ -x /usr/bin/time ] || { echo "GNU time not found: apt-get install time" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 2; }
-if [ -n "${HIVEWARD:-}" ]; then
-  bin=$HIVEWARD
-else
-  cargo build --release --quiet
-  bin="${CARGO_TARGET_DIR:-target}/release/hiveward"
-fi
-[ -x "$bin" ] || { echo "no hiveward binary at $bin" >&2; exit 2; }
+bench_require_tools
+bin=$(bench_binary)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$data"
 bundle="$(cd "$data" && pwd)/fleet-$n"
-have=0
-[ -d "$bundle" ] && have=$(find "$bundle" -mindepth 1 -maxdepth 1 -name 'host*' | wc -l)
-[ "$have" = "$n" ] || bash bench/make-bundle.sh "$bundle" "$n" --force >&2
-links=()
-if [ -n "$(find "$bundle" -mindepth 2 -maxdepth 2 -type l -print -quit)" ]; then
-  links=(--follow-links)
-fi
+bench_bundle "$bundle" "$n"
+mapfile -t links < <(bench_link_flags "$bundle")
 
 # The floor pack, from the loaded rules' own metadata.
 "$bin" --version > /dev/null
