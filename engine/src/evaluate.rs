@@ -332,9 +332,15 @@ impl RuleSet {
                 } else {
                     Outcome::Findings
                 };
+                let mut findings = returned.findings;
+                if count > 0 {
+                    let dirty = crate::dirty_reads::dirty_hives(&host.0.files);
+                    let dirty = dirty.iter().map(String::as_str).collect();
+                    crate::dirty_reads::mark_findings(&mut findings, &dirty);
+                }
                 JobResult {
                     evaluations: 1,
-                    findings: returned.findings,
+                    findings,
                     outcomes: vec![outcome(kind, None, count)],
                     ..JobResult::default()
                 }
@@ -434,6 +440,7 @@ impl RuleSet {
             needs_unreadable: needs.err(),
             caught_unreadable: reads.into_iter().next().map(|read| read.message),
             summary,
+            dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files),
         };
         (JobResult::default(), Some(contribution))
     }
@@ -498,6 +505,11 @@ impl RuleSet {
                 return all_failed(unchecked.message, rhai::Position::NONE);
             }
         };
+        let dirty = contributions
+            .iter()
+            .flat_map(|item| item.dirty_hives.iter().map(String::as_str))
+            .collect();
+        crate::dirty_reads::mark_findings(&mut returned.findings, &dirty);
         let mut result = JobResult {
             evaluations: 1,
             rule_errors: stray_hosts(rule, &names, &mut returned),

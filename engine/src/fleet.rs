@@ -33,6 +33,10 @@ pub struct FleetContribution {
     /// The summary as compact JSON; `None` when `summarize` returned `()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Box<RawValue>>,
+    /// The host's hives that were read dirty, without their transaction logs: a finding whose
+    /// evidence names one of them is inferred.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirty_hives: Vec<String>,
 }
 
 impl PartialEq for FleetContribution {
@@ -42,6 +46,7 @@ impl PartialEq for FleetContribution {
             && self.not_applicable == other.not_applicable
             && self.needs_unreadable == other.needs_unreadable
             && self.caught_unreadable == other.caught_unreadable
+            && self.dirty_hives == other.dirty_hives
             && self.summary.as_ref().map(|raw| raw.get())
                 == other.summary.as_ref().map(|raw| raw.get())
     }
@@ -362,6 +367,7 @@ mod tests {
             needs_unreadable: None,
             caught_unreadable: None,
             summary: summary.map(|text| RawValue::from_string(text.to_string()).unwrap()),
+            dirty_hives: Vec::new(),
         }
     }
 

@@ -35,6 +35,7 @@ mod compile;
 mod deadline;
 mod definitions;
 mod diagnostics;
+mod dirty_reads;
 mod error;
 mod eval_errors;
 mod evaluate;

@@ -1,0 +1,114 @@
+//! Marks findings that rest on a hive read dirty, without its transaction logs, as inferred.
+//!
+//! A dirty hive (sequence numbers that differ, or a bad base-block checksum) that no usable
+//! `.LOG1`/`.LOG2` could bring up to date is read as it is: its latest writes may be missing,
+//! so a finding judged from its values rests on the assumption that they are current. Such a
+//! finding is marked inferred, and its message names the file and says why.
+
+use std::collections::BTreeSet;
+
+use hiveward_collectors::{FileRecord, HiveState};
+
+use crate::finding::Finding;
+
+/// The paths of the hives among `files` that were read dirty, as is.
+pub(crate) fn dirty_hives(files: &[FileRecord]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|file| matches!(file.hive_state, Some(HiveState::Dirty { .. })))
+        .map(|file| file.path.clone())
+        .collect()
+}
+
+/// Marks each finding whose evidence names one of `dirty` as inferred, and says so in its
+/// message.
+pub(crate) fn mark_findings(findings: &mut [Finding], dirty: &BTreeSet<&str>) {
+    if dirty.is_empty() {
+        return;
+    }
+    for finding in findings {
+        let named: BTreeSet<&str> = finding
+            .evidence
+            .iter()
+            .filter(|item| item.kind == "registry")
+            .flat_map(|item| item.file.iter().chain(item.files.iter()))
+            .map(String::as_str)
+            .filter(|file| dirty.contains(file))
+            .collect();
+        if named.is_empty() {
+            continue;
+        }
+        finding.inferred = true;
+        let files: Vec<&str> = named.into_iter().collect();
+        let (subject, verb) = if files.len() == 1 {
+            ("a dirty hive", "was")
+        } else {
+            ("dirty hives", "were")
+        };
+        finding.message = format!(
+            "{} (Inferred: {} {verb} read as {subject} without {} transaction logs, so {} latest changes may be missing.)",
+            finding.message.trim_end(),
+            files.join(", "),
+            if files.len() == 1 { "its" } else { "their" },
+            if files.len() == 1 { "its" } else { "their" },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Evidence;
+
+    fn finding(evidence: Vec<Evidence>) -> Finding {
+        Finding {
+            rule: "R".into(),
+            pack: "p".into(),
+            severity: crate::rule::Severity::Medium,
+            host: "H".into(),
+            title: "t".into(),
+            message: "SMB signing is off.".into(),
+            fix: String::new(),
+            fix_values: Default::default(),
+            evidence,
+            inferred: false,
+            fingerprint: "f".into(),
+            suppression: None,
+        }
+    }
+
+    fn registry(file: &str) -> Evidence {
+        let mut item = Evidence::note("");
+        item.kind = "registry".into();
+        item.note = None;
+        item.file = Some(file.into());
+        item
+    }
+
+    #[test]
+    fn a_finding_read_from_a_dirty_hive_is_inferred_and_says_which_file() {
+        let dirty = BTreeSet::from(["b/SYSTEM"]);
+        let mut findings = vec![
+            finding(vec![registry("a/SYSTEM")]),
+            finding(vec![registry("a/SOFTWARE"), registry("b/SYSTEM")]),
+        ];
+        mark_findings(&mut findings, &dirty);
+        assert!(!findings[0].inferred);
+        assert_eq!(findings[0].message, "SMB signing is off.");
+        assert!(findings[1].inferred);
+        assert_eq!(
+            findings[1].message,
+            "SMB signing is off. (Inferred: b/SYSTEM was read as a dirty hive without its transaction logs, so its latest changes may be missing.)"
+        );
+    }
+
+    #[test]
+    fn notes_and_events_naming_a_dirty_hive_do_not_count() {
+        let dirty = BTreeSet::from(["b/SYSTEM"]);
+        let mut note = Evidence::note("b/SYSTEM");
+        note.file = Some("b/SYSTEM".into());
+        let mut findings = vec![finding(vec![note])];
+        mark_findings(&mut findings, &dirty);
+        assert!(!findings[0].inferred);
+    }
+}
