@@ -53,7 +53,15 @@ fn write_fleet(folder: &Path, hosts: usize) {
         let dir = folder.join(&name);
         fs::create_dir_all(&dir).unwrap();
         let alias = format!("ALIAS{}", index % 4);
-        fs::write(dir.join("SYSTEM"), system_hive(&name, index as u32, &alias)).unwrap();
+        let system = system_hive(&name, index as u32, &alias);
+        // Every seventh host's SYSTEM hive is dirty, with no log beside it: its findings are
+        // inferred, fleet rules' included, whichever shard judged it.
+        let system = if index % 7 == 2 {
+            hiveward_testkit::dirty_primary(&system, 41)
+        } else {
+            system
+        };
+        fs::write(dir.join("SYSTEM"), system).unwrap();
         if index % 3 == 1 {
             let target = match index % 2 {
                 0 => format!("HOST{:03}", (index + 5) % hosts),
@@ -152,6 +160,30 @@ fn merged_shards_equal_a_single_scan_byte_for_byte() {
         fleet_findings > 0,
         "the fleet rule judged aliases across hosts"
     );
+    let dirty_rules: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| {
+            finding["inferred"] == true
+                && finding["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("was read as a dirty hive")
+        })
+        .map(|finding| finding["rule"].as_str().unwrap())
+        .collect();
+    for rule in ["HW-SIGN-001", "HW-HARD-002"] {
+        assert!(
+            dirty_rules.contains(rule),
+            "{rule} (a {} rule) marks its findings from dirty hives: {dirty_rules:?}",
+            if rule == "HW-HARD-002" {
+                "fleet"
+            } else {
+                "host"
+            }
+        );
+    }
 
     for count in [1, 3, 5] {
         let partials = scan_shards(dir.path(), "fleet", count, &[]);
