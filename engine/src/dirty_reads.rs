@@ -12,17 +12,23 @@ use hiveward_collectors::{FileRecord, HiveState};
 use crate::finding::Finding;
 
 /// The paths of the hives among `files` that were read dirty, as is.
-pub(crate) fn dirty_hives(files: &[FileRecord]) -> Vec<String> {
+pub(crate) fn dirty_hives(files: &[FileRecord]) -> impl Iterator<Item = &str> {
     files
         .iter()
         .filter(|file| matches!(file.hive_state, Some(HiveState::Dirty { .. })))
-        .map(|file| file.path.clone())
-        .collect()
+        .map(|file| file.path.as_str())
 }
 
-/// Marks each finding whose evidence names one of `dirty` as inferred, and says so in its
-/// message.
-pub(crate) fn mark_findings(findings: &mut [Finding], dirty: &BTreeSet<&str>) {
+/// Marks each finding whose evidence names one of the `dirty` hives as inferred, and says so
+/// in its message.
+pub(crate) fn mark_findings<'a>(
+    findings: &mut [Finding],
+    dirty: impl IntoIterator<Item = &'a str>,
+) {
+    if findings.is_empty() {
+        return;
+    }
+    let dirty: BTreeSet<&str> = dirty.into_iter().collect();
     if dirty.is_empty() {
         return;
     }
@@ -39,18 +45,16 @@ pub(crate) fn mark_findings(findings: &mut [Finding], dirty: &BTreeSet<&str>) {
             continue;
         }
         finding.inferred = true;
-        let files: Vec<&str> = named.into_iter().collect();
-        let (subject, verb) = if files.len() == 1 {
-            ("a dirty hive", "was")
+        let (verb, subject, its) = if named.len() == 1 {
+            ("was", "a dirty hive", "its")
         } else {
-            ("dirty hives", "were")
+            ("were", "dirty hives", "their")
         };
+        let files: Vec<&str> = named.into_iter().collect();
         finding.message = format!(
-            "{} (Inferred: {} {verb} read as {subject} without {} transaction logs, so {} latest changes may be missing.)",
+            "{} (Inferred: {} {verb} read as {subject} without {its} transaction logs, so {its} latest changes may be missing.)",
             finding.message.trim_end(),
             files.join(", "),
-            if files.len() == 1 { "its" } else { "their" },
-            if files.len() == 1 { "its" } else { "their" },
         );
     }
 }
@@ -87,12 +91,11 @@ mod tests {
 
     #[test]
     fn a_finding_read_from_a_dirty_hive_is_inferred_and_says_which_file() {
-        let dirty = BTreeSet::from(["b/SYSTEM"]);
         let mut findings = vec![
             finding(vec![registry("a/SYSTEM")]),
             finding(vec![registry("a/SOFTWARE"), registry("b/SYSTEM")]),
         ];
-        mark_findings(&mut findings, &dirty);
+        mark_findings(&mut findings, ["b/SYSTEM"]);
         assert!(!findings[0].inferred);
         assert_eq!(findings[0].message, "SMB signing is off.");
         assert!(findings[1].inferred);
@@ -104,11 +107,10 @@ mod tests {
 
     #[test]
     fn notes_and_events_naming_a_dirty_hive_do_not_count() {
-        let dirty = BTreeSet::from(["b/SYSTEM"]);
         let mut note = Evidence::note("b/SYSTEM");
         note.file = Some("b/SYSTEM".into());
         let mut findings = vec![finding(vec![note])];
-        mark_findings(&mut findings, &dirty);
+        mark_findings(&mut findings, ["b/SYSTEM"]);
         assert!(!findings[0].inferred);
     }
 }

@@ -333,11 +333,10 @@ impl RuleSet {
                     Outcome::Findings
                 };
                 let mut findings = returned.findings;
-                if count > 0 {
-                    let dirty = crate::dirty_reads::dirty_hives(&host.0.files);
-                    let dirty = dirty.iter().map(String::as_str).collect();
-                    crate::dirty_reads::mark_findings(&mut findings, &dirty);
-                }
+                crate::dirty_reads::mark_findings(
+                    &mut findings,
+                    crate::dirty_reads::dirty_hives(&host.0.files),
+                );
                 JobResult {
                     evaluations: 1,
                     findings,
@@ -440,7 +439,9 @@ impl RuleSet {
             needs_unreadable: needs.err(),
             caught_unreadable: reads.into_iter().next().map(|read| read.message),
             summary,
-            dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files),
+            dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files)
+                .map(str::to_owned)
+                .collect(),
         };
         (JobResult::default(), Some(contribution))
     }
@@ -505,11 +506,12 @@ impl RuleSet {
                 return all_failed(unchecked.message, rhai::Position::NONE);
             }
         };
-        let dirty = contributions
-            .iter()
-            .flat_map(|item| item.dirty_hives.iter().map(String::as_str))
-            .collect();
-        crate::dirty_reads::mark_findings(&mut returned.findings, &dirty);
+        crate::dirty_reads::mark_findings(
+            &mut returned.findings,
+            contributions
+                .iter()
+                .flat_map(|item| item.dirty_hives.iter().map(String::as_str)),
+        );
         let mut result = JobResult {
             evaluations: 1,
             rule_errors: stray_hosts(rule, &names, &mut returned),
