@@ -353,7 +353,7 @@ const IDENTITY_CODES: [&str; 5] = [
     "hiveward::bundle::ungrouped",
 ];
 
-/// Decides the hosts of `discovery` ([`crate::identity`]), reading groups in parallel on the
+/// Decides the hosts of `discovery` (the `identity` module), reading groups in parallel on the
 /// current rayon pool. Whatever `options.events` says, logs are only counted here.
 pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
     let identify = CollectOptions {

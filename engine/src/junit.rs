@@ -351,11 +351,11 @@ fn write_evidence_suites(report: &ScanReport, out: &mut dyn Write) -> io::Result
         let mut listing = format!("Evidence files of {}:\n", host.name);
         property(&mut properties, "host", &host.name);
         for file in &host.files {
-            let status = crate::sarif_artifacts::status_name(file.status);
+            let status = crate::sarif::artifacts::status_name(file.status);
             property(&mut properties, status, &file.path);
             let _ = writeln!(listing, "{status}: {}", file.path);
             for log in &file.logs {
-                let status = crate::sarif_artifacts::log_status(file, log);
+                let status = crate::sarif::artifacts::log_status(file, log);
                 property(&mut properties, status, log);
                 let _ = writeln!(
                     listing,

@@ -63,7 +63,6 @@ mod rule_test_text;
 mod ruleset;
 mod sandbox;
 mod sarif;
-mod sarif_artifacts;
 mod scan;
 mod scan_text;
 mod selector;

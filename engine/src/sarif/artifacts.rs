@@ -9,7 +9,7 @@ use hiveward_collectors::{FileRecord, FileStatus, HiveState};
 use serde_json::{json, Value};
 use serde_sarif::sarif::{Artifact, Message, PropertyBag};
 
-use crate::sarif::PathMapper;
+use super::paths::PathMapper;
 use crate::scan::{ScanHost, ScanReport};
 
 /// One file, before it becomes an artifact.

@@ -1,0 +1,168 @@
+//! What the rule running on this thread read: damaged evidence (caught or not), event logs read
+//! only in part, and `host.events` calls its `needs` does not declare.
+
+use rhai::{Dynamic, EvalAltResult, Position};
+
+use super::HostHandle;
+use crate::explain::{record, Read};
+
+/// The error value a host read throws when the evidence itself is damaged. Rules may catch it
+/// (`try { ... } catch (error) { ... }`; it prints as its message); uncaught, it makes the
+/// evaluation an unchecked rule × host rather than a rule error.
+#[derive(Clone, Debug)]
+pub struct UnreadableEvidence {
+    /// The host whose evidence could not be read.
+    pub host: String,
+    /// What could not be read, naming the file.
+    pub message: String,
+}
+
+thread_local! {
+    /// The damaged-evidence reads of the rule running on this thread, caught or not, so that a
+    /// fleet rule that skips a damaged host still leaves a trace. A rule runs on one thread.
+    static UNREADABLE_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    /// The event logs read only in part that `host.events` met for the rule running on this
+    /// thread (also among [`UNREADABLE_READS`]): a host rule that finds nothing there is not
+    /// checked.
+    static PARTIAL_LOG_READS: std::cell::RefCell<Vec<UnreadableEvidence>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    /// The rule running on this thread and the event records it declares, which are all
+    /// `host.events` gives it; `None` outside a rule's evaluation.
+    pub(super) static RUNNING_RULE: std::cell::RefCell<Option<RunningRule>> =
+        const { std::cell::RefCell::new(None) };
+    /// The first `host.events` call of the running rule that asked for records its `needs`
+    /// does not declare, caught or not: it makes the evaluation a rule error.
+    pub(super) static UNDECLARED_READ: std::cell::RefCell<Option<UndeclaredRead>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The rule being evaluated: its id and the event records its `needs` declares (from the top
+/// level and from every alternative).
+#[derive(Clone, Debug)]
+pub(super) struct RunningRule {
+    pub(super) id: String,
+    pub(super) events: Vec<crate::rule::EventNeed>,
+}
+
+/// A `host.events` call for records the rule does not declare.
+#[derive(Clone, Debug)]
+pub(crate) struct UndeclaredRead {
+    /// What was asked for and the `needs` entry to declare.
+    pub(crate) message: String,
+    /// Where the call is, in the file named by `source`.
+    pub(crate) position: Position,
+    /// The source (rule or `lib/` module) of the call.
+    pub(crate) source: String,
+}
+
+/// While it lives, `host.events` on this thread gives `rule` only the records its `needs`
+/// declares, and a call for others is an [`UndeclaredRead`]. Dropping it restores what was
+/// there before.
+pub(crate) struct RunningRuleGuard {
+    previous: Option<RunningRule>,
+}
+
+impl RunningRuleGuard {
+    /// Marks `rule` as the rule running on this thread.
+    pub(crate) fn enter(rule: &crate::rule::RuleMeta) -> RunningRuleGuard {
+        let running = RunningRule {
+            id: rule.id.clone(),
+            events: rule.needs.all_events().into_iter().cloned().collect(),
+        };
+        UNDECLARED_READ.with(|read| read.borrow_mut().take());
+        RunningRuleGuard {
+            previous: RUNNING_RULE.with(|slot| slot.borrow_mut().replace(running)),
+        }
+    }
+}
+
+impl Drop for RunningRuleGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        RUNNING_RULE.with(|slot| *slot.borrow_mut() = previous);
+    }
+}
+
+/// Takes the undeclared `host.events` call noted on this thread since the rule started.
+pub(crate) fn take_undeclared_read() -> Option<UndeclaredRead> {
+    UNDECLARED_READ.with(|read| read.borrow_mut().take())
+}
+
+/// How many damaged-evidence reads are noted on this thread.
+pub(crate) fn unreadable_read_count() -> usize {
+    UNREADABLE_READS.with(|reads| reads.borrow().len())
+}
+
+/// The damaged-evidence reads noted on this thread after the first `from`.
+pub(crate) fn unreadable_reads_since(from: usize) -> Vec<UnreadableEvidence> {
+    UNREADABLE_READS.with(|reads| {
+        reads
+            .borrow()
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    })
+}
+
+/// Notes `reads` again for the rule running on this thread (a kept computation caught them).
+pub(crate) fn note_unreadable_reads(reads: &[UnreadableEvidence]) {
+    if !reads.is_empty() {
+        UNREADABLE_READS.with(|noted| noted.borrow_mut().extend_from_slice(reads));
+    }
+}
+
+/// Takes the damaged-evidence reads noted on this thread since the last call.
+pub(crate) fn take_unreadable_reads() -> Vec<UnreadableEvidence> {
+    UNREADABLE_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
+}
+
+/// Notes, without throwing, each log of `channel` on `host` that was read only in part: the
+/// records a rule looks for may be among those lost, so a rule that finds none in what was read
+/// is not checked rather than passed, while one that finds some still reports them.
+pub(super) fn note_partial_logs(host: &HostHandle, channel: &str) {
+    let partial_logs = host
+        .0
+        .files
+        .iter()
+        .filter(|file| file.status == hiveward_collectors::FileStatus::Partial)
+        .filter_map(|file| Some((file, file.events.as_ref()?)))
+        .filter(|(_, summary)| {
+            summary
+                .channels
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(channel))
+        });
+    for (file, summary) in partial_logs {
+        // Worded so that a summary of reasons ("Security log read only in part") counts it.
+        let error = UnreadableEvidence {
+            host: host.0.name.clone(),
+            message: format!(
+                "{channel} log read only in part: {} ({} record(s) read, {} record(s) and {} chunk(s) unreadable or missing), so the records the rule looks for may be among those lost",
+                file.path, summary.records_read, summary.records_skipped, summary.chunks_skipped
+            ),
+        };
+        record(|| Read::Unreadable {
+            message: error.message.clone(),
+        });
+        PARTIAL_LOG_READS.with(|reads| reads.borrow_mut().push(error.clone()));
+        UNREADABLE_READS.with(|reads| reads.borrow_mut().push(error));
+    }
+}
+
+/// Takes the logs read only in part that `host.events` met on this thread since the last call.
+pub(crate) fn take_partial_log_reads() -> Vec<UnreadableEvidence> {
+    PARTIAL_LOG_READS.with(|reads| std::mem::take(&mut *reads.borrow_mut()))
+}
+
+pub(super) fn unreadable(host: &HostHandle, message: String) -> Box<EvalAltResult> {
+    let error = UnreadableEvidence {
+        host: host.0.name.clone(),
+        message,
+    };
+    UNREADABLE_READS.with(|reads| reads.borrow_mut().push(error.clone()));
+    record(|| Read::Unreadable {
+        message: error.message.clone(),
+    });
+    EvalAltResult::ErrorRuntime(Dynamic::from(error), Position::NONE).into()
+}
