@@ -17,7 +17,7 @@ use crate::registry::HostRegistry;
 use crate::value::RegType;
 
 /// `HKLM\SOFTWARE\...\Component Based Servicing\Packages`.
-const CBS_PACKAGES: &str =
+pub const CBS_PACKAGES: &str =
     r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages";
 
 /// The servicing state of a CBS package, from its `CurrentState` DWORD.

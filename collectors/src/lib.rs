@@ -85,12 +85,14 @@ pub use crate::{
     },
     hotfix::{
         read_hotfixes, HotfixInventory, KbStatus, KbSummary, PackageState, RollupBuild,
-        ServicingPackage,
+        ServicingPackage, CBS_PACKAGES as CBS_PACKAGES_KEY,
     },
     os::{
         read_os_facts, BuildBasis, EditionBasis, FactSource, IgnoredValue, OsFacts, Platform,
         PlatformBasis, Role, RoleBasis, ServicePack, ServicePackBasis, UnreadableFact,
+        CURRENT_VERSION as OS_CURRENT_VERSION_KEY,
     },
+    os_system::PRODUCT_OPTIONS as OS_PRODUCT_OPTIONS_KEY,
     path_text::{path_from_text, path_text},
     recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
     registry::{

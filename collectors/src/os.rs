@@ -37,7 +37,7 @@ use crate::registry::{HostRegistry, Located};
 use crate::value::{RegType, RegValue};
 
 /// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`.
-const CURRENT_VERSION: &str = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion";
+pub const CURRENT_VERSION: &str = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion";
 
 /// What kind of machine the host is, from `ProductOptions\ProductType`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

@@ -26,7 +26,7 @@ use crate::value::RegData;
 /// `HKLM\SYSTEM\CurrentControlSet\Control\Class`.
 const DEVICE_CLASSES: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\Class";
 /// `HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions`.
-pub(crate) const PRODUCT_OPTIONS: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions";
+pub const PRODUCT_OPTIONS: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\ProductOptions";
 /// Fewer in-box drivers than this do not make a build.
 const MIN_INBOX_DRIVERS: usize = 3;
 

@@ -12,8 +12,10 @@ use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
 use crate::fleet::FleetContribution;
-use crate::host_api::{register_host_api, take_partial_log_reads, HostHandle};
-use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
+use crate::host_api::{
+    register_host_api, take_dirty_hive_read, take_partial_log_reads, HostHandle,
+};
+use crate::outcome::{passed_on_dirty_hive, unmet_needs, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
 use crate::ruleset::{CompiledRule, Evaluation, RuleSet};
 use crate::sandbox::sandboxed_engine;
@@ -241,6 +243,7 @@ impl RuleSet {
             outcome,
             reason,
             findings,
+            inferred: false,
         };
         let needs = unmet_needs(&rule.meta.needs, &host.0);
         crate::trace::note_needs(&rule.meta, &name, &needs);
@@ -325,11 +328,21 @@ impl RuleSet {
                         ..JobResult::default()
                     };
                 }
-                let kind = if count == 0 {
-                    Outcome::Passed
-                } else {
-                    Outcome::Findings
-                };
+                let dirty_hive = take_dirty_hive_read();
+                if count == 0 {
+                    // Nothing found, from a hive whose latest writes may be missing: passed,
+                    // inferred.
+                    let mut passed = outcome(Outcome::Passed, None, 0);
+                    if let Some(hive) = dirty_hive {
+                        passed.reason = Some(passed_on_dirty_hive(&hive));
+                        passed.inferred = true;
+                    }
+                    return JobResult {
+                        evaluations: 1,
+                        outcomes: vec![passed],
+                        ..JobResult::default()
+                    };
+                }
                 let mut findings = returned.findings;
                 crate::dirty_reads::mark_findings(
                     &mut findings,
@@ -338,7 +351,7 @@ impl RuleSet {
                 JobResult {
                     evaluations: 1,
                     findings,
-                    outcomes: vec![outcome(kind, None, count)],
+                    outcomes: vec![outcome(Outcome::Findings, None, count)],
                     ..JobResult::default()
                 }
             }
@@ -433,6 +446,7 @@ fn timed_out(rule: &CompiledRule, hosts: &[&str], reason: String) -> JobResult {
                 outcome: Outcome::NotChecked,
                 reason: Some(reason.clone()),
                 findings: 0,
+                inferred: false,
             })
             .collect(),
         timed_out: hosts.len(),

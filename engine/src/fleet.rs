@@ -37,6 +37,10 @@ pub struct FleetContribution {
     /// evidence names one of them is inferred.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dirty_hives: Vec<String>,
+    /// The first of those that `summarize` read: a passed verdict on the host rests on it, and
+    /// is inferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_hive_read: Option<String>,
 }
 
 impl PartialEq for FleetContribution {
@@ -47,6 +51,7 @@ impl PartialEq for FleetContribution {
             && self.needs_unreadable == other.needs_unreadable
             && self.caught_unreadable == other.caught_unreadable
             && self.dirty_hives == other.dirty_hives
+            && self.dirty_hive_read == other.dirty_hive_read
             && self.summary.as_ref().map(|raw| raw.get())
                 == other.summary.as_ref().map(|raw| raw.get())
     }
@@ -368,6 +373,7 @@ mod tests {
             caught_unreadable: None,
             summary: summary.map(|text| RawValue::from_string(text.to_string()).unwrap()),
             dirty_hives: Vec::new(),
+            dirty_hive_read: None,
         }
     }
 

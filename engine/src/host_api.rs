@@ -17,11 +17,13 @@ mod events;
 mod reads;
 
 use events::{event_evidence, register_event_type, select_events};
+use reads::note_hive_read;
 use reads::unreadable;
 pub use reads::UnreadableEvidence;
 pub(crate) use reads::{
-    note_unreadable_reads, take_partial_log_reads, take_undeclared_read, take_unreadable_reads,
-    unreadable_read_count, unreadable_reads_since, RunningRuleGuard,
+    note_dirty_hive_read, note_unreadable_reads, take_dirty_hive_read, take_partial_log_reads,
+    take_undeclared_read, take_unreadable_reads, unreadable_read_count, unreadable_reads_since,
+    RunningRuleGuard,
 };
 
 /// Everything a rule may read about one host.
@@ -121,6 +123,13 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Notes the hives the OS facts come from (`SOFTWARE`'s `CurrentVersion` and `SYSTEM`'s
+/// `ProductOptions`) as read by the running rule.
+fn note_os_read(host: &HostHandle) {
+    note_hive_read(host, hiveward_collectors::OS_CURRENT_VERSION_KEY, None);
+    note_hive_read(host, hiveward_collectors::OS_PRODUCT_OPTIONS_KEY, None);
+}
+
 /// `read` over the host's OS facts as a Rhai value (`()` when there are none), made once per
 /// host and thread.
 fn with_os_value<R>(host: &HostHandle, read: impl FnOnce(&Dynamic) -> R) -> R {
@@ -188,10 +197,13 @@ fn read_value(
     path: &str,
     name: &str,
 ) -> RhaiResult<Option<hiveward_collectors::Located<RegValue>>> {
-    host.0
+    let found = host
+        .0
         .registry
         .value(path, name)
-        .map_err(|error| unreadable(host, format!("cannot read {path}\\{name}: {error}")))
+        .map_err(|error| unreadable(host, format!("cannot read {path}\\{name}: {error}")))?;
+    note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
+    Ok(found)
 }
 
 fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
@@ -261,6 +273,7 @@ fn key_info(host: &HostHandle, path: &str) -> RhaiResult<Map> {
         .registry
         .key_last_written(path)
         .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))?;
+    note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
     record(|| Read::key("host.key_info", path, found.is_some(), None));
     let mut map = Map::new();
     map.insert("kind".into(), "registry".into());
@@ -301,6 +314,7 @@ fn audit_policy(host: &HostHandle) -> RhaiResult<Dynamic> {
         .registry
         .value(path, "")
         .map_err(|error| unreadable(host, format!("cannot read {path}\\(Default): {error}")))?;
+    note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
     let Some(found) = found else {
         return Ok(Dynamic::UNIT);
     };
@@ -456,6 +470,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     .registry
                     .key_exists(path)
                     .map_err(|error| unreadable(host, format!("cannot read {path}: {error}")))?;
+                note_hive_read(host, path, None);
                 record(|| Read::key("host.key_exists", path, found, None));
                 Ok(found)
             },
@@ -467,6 +482,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     host.0.registry.subkeys(path).map_err(|error| {
                         unreadable(host, format!("cannot read {path}: {error}"))
                     })?;
+                note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
                 let count = found.as_ref().map(|found| found.data.len());
                 record(|| Read::listing("host.subkeys", path, count));
                 Ok(found
@@ -481,6 +497,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                     host.0.registry.values(path).map_err(|error| {
                         unreadable(host, format!("cannot read {path}: {error}"))
                     })?;
+                note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
                 let count = found.as_ref().map(|found| found.data.len());
                 record(|| Read::listing("host.values", path, count));
                 Ok(found
@@ -517,6 +534,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                 return Err(error);
             }
             let os = with_os_value(host, Dynamic::clone);
+            note_os_read(host);
             record(|| Read::fact("host.os".to_string(), os.to_string()));
             Ok(os)
         })
@@ -531,6 +549,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                         .and_then(|map| map.get(name).cloned())
                         .unwrap_or(Dynamic::UNIT)
                 });
+                note_os_read(host);
                 record(|| Read::fact(format!("host.os_fact({name:?})"), fact.to_string()));
                 Ok(fact)
             },
@@ -556,6 +575,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
             "hotfix",
             |host: &mut HostHandle, kb: &str| -> RhaiResult<ImmutableString> {
                 let status = host.0.hotfixes.status(kb);
+                note_hive_read(host, hiveward_collectors::CBS_PACKAGES_KEY, None);
                 // "absent" from an inventory that damage left incomplete is not known.
                 if status == KbStatus::Absent {
                     if let Some(damage) = host.0.hotfixes.unreadable.first() {

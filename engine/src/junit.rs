@@ -18,6 +18,9 @@
 //! - else `<skipped message="not applicable: REASON"/>` or `not checked: REASON` when the rule
 //!   could not judge the host (every host has a testcase per host rule; a fleet rule also has
 //!   one per host it did not judge);
+//! - else, when the verdict is inferred (the rule read a hive read dirty, without its
+//!   transaction logs), a passed testcase whose `<system-out>` says so (a fleet rule also has
+//!   one per such host);
 //! - else nothing: the check passed.
 //!
 //! After the rule suites, one suite per host, `evidence: HOST`, has no testcases: its
@@ -253,7 +256,14 @@ fn write_case(
             skipped(out, &reasons.join("; "))
         }
         Verdict::Declined => skipped(out, case.declined.unwrap_or_default()),
-        Verdict::Passed => out.write_all(b"/>\n"),
+        Verdict::Passed => match case.inferred {
+            Some(inferred) => write!(
+                out,
+                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                xml_escape(inferred, false)
+            ),
+            None => out.write_all(b"/>\n"),
+        },
     }
 }
 

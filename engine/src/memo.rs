@@ -85,6 +85,8 @@ struct Kept {
     level: usize,
     /// The damaged-evidence reads it caught, noted again for each rule it is handed to.
     unreadable: Vec<UnreadableEvidence>,
+    /// The hive read dirty, without its transaction logs, that it read, noted again likewise.
+    dirty_hive: Option<String>,
 }
 
 thread_local! {
@@ -141,12 +143,17 @@ pub(crate) fn memo(
     if let Some(kept) = kept {
         note_operations(operations.saturating_add(kept.operations));
         crate::host_api::note_unreadable_reads(&kept.unreadable);
+        crate::host_api::note_dirty_hive_read(kept.dirty_hive.as_deref());
         return Ok(kept.value);
     }
     let outer_peak = PEAK_OPERATIONS.with(|peak| peak.replace(operations));
     let events_before = EVENT_READS.with(|reads| reads.get());
     let unreadable_before = crate::host_api::unreadable_read_count();
+    // The computation's own dirty hive read, apart from the caller's, which is put back.
+    let caller_dirty_hive = crate::host_api::take_dirty_hive_read();
     let result = run();
+    let dirty_hive = crate::host_api::take_dirty_hive_read();
+    crate::host_api::note_dirty_hive_read(caller_dirty_hive.as_deref().or(dirty_hive.as_deref()));
     let peak = PEAK_OPERATIONS.with(|peak| {
         let reached = peak.get();
         peak.set(reached.max(outer_peak));
@@ -172,6 +179,7 @@ pub(crate) fn memo(
                     operations: peak.saturating_sub(operations),
                     level,
                     unreadable,
+                    dirty_hive,
                 };
                 entries.by_key.insert(key, kept);
             }

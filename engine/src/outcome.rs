@@ -80,11 +80,28 @@ pub struct RuleOutcome {
     pub host: String,
     /// How the evaluation ended.
     pub outcome: Outcome,
-    /// Why the rule did not apply, could not check, or failed; `None` when it looked.
+    /// Why the rule did not apply, could not check, or failed; for a passed verdict marked
+    /// `inferred`, the assumption it rests on. `None` when it looked and assumed nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// How many findings it reported on the host.
     pub findings: usize,
+    /// A passed verdict that rests on an assumption: the rule read a hive that was read dirty,
+    /// without the transaction logs that hold its latest writes (the reason names it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inferred: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The reason of a passed verdict that read `hive`, a hive read dirty without its transaction
+/// logs.
+pub(crate) fn passed_on_dirty_hive(hive: &str) -> String {
+    format!(
+        "inferred: it read {hive}, a hive read dirty without its transaction logs, so the latest changes to the settings it judged may be missing"
+    )
 }
 
 /// A host's coverage: how many of the rules run could really look at it.
@@ -98,6 +115,10 @@ pub struct Coverage {
     pub findings: usize,
     /// Rules that found nothing wrong.
     pub passed: usize,
+    /// Of those, rules whose verdict is inferred: they read a hive read dirty, without its
+    /// transaction logs. Left out of the JSON when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub passed_inferred: usize,
     /// Rules that do not apply, for want of evidence or of the setting.
     pub not_applicable: usize,
     /// Rules stopped by damaged or unreadable evidence.
@@ -106,12 +127,19 @@ pub struct Coverage {
     pub errors: usize,
 }
 
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
 impl Coverage {
     /// Counts `outcomes`.
     pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a RuleOutcome>) -> Coverage {
         let mut coverage = Coverage::default();
         for outcome in outcomes {
             coverage.add(outcome.outcome);
+            if outcome.inferred && outcome.outcome == Outcome::Passed {
+                coverage.passed_inferred += 1;
+            }
         }
         coverage
     }

@@ -330,6 +330,7 @@ pub(crate) fn judge_host(
                     outcome: Outcome::NotChecked,
                     reason: Some(reason.clone()),
                     findings: 0,
+                    inferred: false,
                 })
                 .collect(),
             ..HostEvaluation::default()

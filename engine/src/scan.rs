@@ -145,11 +145,17 @@ pub struct HostOutcome {
     pub rule: String,
     /// How the evaluation ended.
     pub outcome: Outcome,
-    /// Why the rule did not apply, could not check, or failed.
+    /// Why the rule did not apply, could not check, or failed; for a passed verdict marked
+    /// `inferred`, the assumption it rests on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Findings it reported on the host.
     pub findings: usize,
+    /// A passed verdict that rests on an assumption: the rule read a hive that was read dirty,
+    /// without the transaction logs that hold its latest writes (the reason names it). Left out
+    /// of the JSON when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inferred: bool,
 }
 
 /// Findings per severity.
@@ -190,6 +196,11 @@ pub struct ScanSummary {
     pub checked: usize,
     /// Rule × host outcomes that passed.
     pub passed: usize,
+    /// Of those, outcomes whose verdict is inferred: the rule read a hive read dirty, without
+    /// its transaction logs, so its latest changes may be missing. Left out of the JSON when
+    /// none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub passed_inferred: usize,
     /// Rule × host outcomes that are not applicable.
     pub not_applicable: usize,
     /// Hosts on which no rule could check anything.
@@ -506,6 +517,7 @@ fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>, summary: &mut Sc
     host.coverage = Coverage::of(&mine);
     summary.checked += host.coverage.checked;
     summary.passed += host.coverage.passed;
+    summary.passed_inferred += host.coverage.passed_inferred;
     summary.not_applicable += host.coverage.not_applicable;
     if host.coverage.checked == 0 && host.coverage.rules > 0 {
         summary.hosts_not_checked += 1;
@@ -533,6 +545,7 @@ fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>, summary: &mut Sc
             outcome: outcome.outcome,
             reason: outcome.reason,
             findings: outcome.findings,
+            inferred: outcome.inferred,
         })
         .collect();
 }
@@ -607,4 +620,12 @@ fn evidence_held(host: &ScanHost) -> String {
 /// The JSON Schema of [`ScanReport`], as committed in `schemas/findings.schema.json`.
 pub fn findings_schema() -> schemars::Schema {
     schemars::schema_for!(ScanReport)
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }

@@ -307,6 +307,18 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
             )?;
         }
         write_not_applicable(&host, out)?;
+        for outcome in host
+            .outcomes
+            .iter()
+            .filter(|outcome| outcome.outcome == Outcome::Passed && outcome.inferred)
+        {
+            writeln!(
+                out,
+                "  PASSED (INFERRED) {}: {}",
+                one_line(&outcome.rule),
+                one_line(outcome.reason.as_deref().unwrap_or("no reason given"))
+            )?;
+        }
         if !host.missing_required.is_empty() {
             writeln!(
                 out,
@@ -393,9 +405,10 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
     )?;
     writeln!(
         out,
-        "coverage: {} rule × host check(s) made ({} passed), {} not applicable, {} not checked; {} of {} host(s) with nothing checked{}",
+        "coverage: {} rule × host check(s) made ({} passed{}), {} not applicable, {} not checked; {} of {} host(s) with nothing checked{}",
         summary.checked,
         summary.passed,
+        crate::summary_text::passed_inferred_note(summary.passed_inferred),
         summary.not_applicable,
         not_checked,
         summary.hosts_not_checked,
@@ -438,7 +451,7 @@ pub(crate) fn no_findings_line(host: &ScanHost) -> String {
     if coverage.errors > 0 {
         rest.push(format!("{} FAILED", coverage.errors));
     }
-    if rest.is_empty() {
+    let line = if rest.is_empty() {
         format!(
             "no findings: all {} rule(s) checked and passed",
             coverage.rules
@@ -450,7 +463,14 @@ pub(crate) fn no_findings_line(host: &ScanHost) -> String {
             rest.join(", "),
             coverage.rules
         )
+    };
+    if coverage.passed_inferred == 0 {
+        return line;
     }
+    format!(
+        "{line}; {} passed by inference only (a hive read dirty, without its transaction logs)",
+        coverage.passed_inferred
+    )
 }
 
 /// The rules that did not apply to `host`, grouped by reason.

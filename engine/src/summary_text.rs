@@ -128,9 +128,10 @@ fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
         .map(|host| host.coverage.not_checked)
         .sum();
     let mut checks = format!(
-        "checks:       {} made ({} passed), {} not applicable, {} not checked (rule × host); {} of {} with nothing checked",
+        "checks:       {} made ({} passed{}), {} not applicable, {} not checked (rule × host); {} of {} with nothing checked",
         summary.checked,
         summary.passed,
+        passed_inferred_note(summary.passed_inferred),
         summary.not_applicable,
         not_checked,
         summary.hosts_not_checked,
@@ -412,7 +413,11 @@ fn capped_list(items: &[String]) -> String {
 fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
     // Not applicable, by reason, most common first.
     let mut reasons: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
-    let mut not_checked: Vec<String> = Vec::new();
+    // The first lines of each list, and how many there are: a fleet can have a line per rule
+    // and host.
+    let mut not_checked = CappedLines::default();
+    // Passed verdicts that read a hive read dirty, without its transaction logs.
+    let mut inferred = CappedLines::default();
     // Hosts on which nothing was checked, and those that lack evidence `--require` demands.
     let mut nothing: Vec<String> = Vec::new();
     let mut missing: Vec<String> = Vec::new();
@@ -437,22 +442,34 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
                         entry.1.push(outcome.rule.clone());
                     }
                 }
-                Outcome::NotChecked => not_checked.push(format!(
-                    "NOT CHECKED {} on {}: {}",
-                    one_line(&outcome.rule),
-                    one_line(&host.name),
-                    one_line(reason)
-                )),
+                Outcome::NotChecked => not_checked.push(|| {
+                    format!(
+                        "NOT CHECKED {} on {}: {}",
+                        one_line(&outcome.rule),
+                        one_line(&host.name),
+                        one_line(reason)
+                    )
+                }),
+                Outcome::Passed if outcome.inferred => inferred.push(|| {
+                    format!(
+                        "PASSED (INFERRED) {} on {}: {}",
+                        one_line(&outcome.rule),
+                        one_line(&host.name),
+                        one_line(reason)
+                    )
+                }),
                 _ => {}
             }
         }
     }
     for unchecked in report.unchecked.iter().filter(|item| item.host == "*") {
-        not_checked.push(format!(
-            "NOT CHECKED {} (fleet): {}",
-            one_line(&unchecked.rule),
-            one_line(&unchecked.message)
-        ));
+        not_checked.push(|| {
+            format!(
+                "NOT CHECKED {} (fleet): {}",
+                one_line(&unchecked.rule),
+                one_line(&unchecked.message)
+            )
+        });
     }
     if !reasons.is_empty() {
         let mut reasons: Vec<(String, (usize, Vec<String>))> = reasons.into_iter().collect();
@@ -492,9 +509,19 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     write_capped_section(
         &format!(
             "Not checked: {} (damaged evidence or --timeout):",
-            count(not_checked.len(), "rule × host outcome")
+            count(not_checked.total, "rule × host outcome")
         ),
-        &not_checked,
+        &not_checked.lines,
+        not_checked.total,
+        out,
+    )?;
+    write_capped_section(
+        &format!(
+            "Passed, inferred: {} (the rule read a hive read dirty, without its transaction logs):",
+            count(inferred.total, "rule × host outcome")
+        ),
+        &inferred.lines,
+        inferred.total,
         out,
     )?;
     let errors: Vec<String> = report
@@ -521,6 +548,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
             errors.len()
         ),
         &errors,
+        errors.len(),
         out,
     )?;
     if !nothing.is_empty() {
@@ -544,10 +572,15 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     Ok(())
 }
 
-/// A heading and up to [`LIST_CAP`] lines under it, with how many more `--detail` shows;
-/// nothing when `lines` is empty.
-fn write_capped_section(heading: &str, lines: &[String], out: &mut dyn Write) -> io::Result<()> {
-    if lines.is_empty() {
+/// A heading and up to [`LIST_CAP`] of `lines` under it, with how many more of the `total`
+/// `--detail` shows; nothing when there are none.
+fn write_capped_section(
+    heading: &str,
+    lines: &[String],
+    total: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if total == 0 {
         return Ok(());
     }
     writeln!(out)?;
@@ -555,14 +588,31 @@ fn write_capped_section(heading: &str, lines: &[String], out: &mut dyn Write) ->
     for line in lines.iter().take(LIST_CAP) {
         writeln!(out, "  {line}")?;
     }
-    if lines.len() > LIST_CAP {
+    if total > LIST_CAP.min(lines.len()) {
         writeln!(
             out,
             "  ... and {} more (--detail lists them all)",
-            lines.len() - LIST_CAP
+            total - LIST_CAP.min(lines.len())
         )?;
     }
     Ok(())
+}
+
+/// The first [`LIST_CAP`] lines of a list, made only while there is room, and how many
+/// there are in all.
+#[derive(Default)]
+struct CappedLines {
+    lines: Vec<String>,
+    total: usize,
+}
+
+impl CappedLines {
+    fn push(&mut self, line: impl FnOnce() -> String) {
+        if self.lines.len() < LIST_CAP {
+            self.lines.push(line());
+        }
+        self.total += 1;
+    }
 }
 
 /// The notices about the run (all of them), how many notices the hosts' evidence gave, and the
@@ -621,8 +671,18 @@ fn write_notices(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
             count(passed_over.len(), "file")
         ),
         &passed_over,
+        passed_over.len(),
         out,
     )
+}
+
+/// `, N inferred` after the passed count, when some passed verdicts are inferred.
+pub(crate) fn passed_inferred_note(passed_inferred: usize) -> String {
+    if passed_inferred == 0 {
+        String::new()
+    } else {
+        format!(", {passed_inferred} inferred")
+    }
 }
 
 #[cfg(test)]

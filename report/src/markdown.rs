@@ -65,9 +65,17 @@ fn write_summary(
     )?;
     writeln!(
         out,
-        "**Coverage**: {} rule × host check(s) made ({} passed), {} not applicable, {not_checked} not checked, {errors} rule error(s); {} of {} host(s) with nothing checked; {} file(s) read, {} partly, {} unreadable.\n",
+        "**Coverage**: {} rule × host check(s) made ({} passed{}), {} not applicable, {not_checked} not checked, {errors} rule error(s); {} of {} host(s) with nothing checked; {} file(s) read, {} partly, {} unreadable.\n",
         summary.checked,
         summary.passed,
+        if summary.passed_inferred > 0 {
+            format!(
+                ", {} of them inferred from a hive read dirty without its transaction logs",
+                summary.passed_inferred
+            )
+        } else {
+            String::new()
+        },
         summary.not_applicable,
         summary.hosts_not_checked,
         summary.hosts,

@@ -11,8 +11,8 @@ use crate::budget::shorten;
 use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::fleet::{summary_json, Fleet, FleetContribution};
-use crate::host_api::HostHandle;
-use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
+use crate::host_api::{take_dirty_hive_read, HostHandle};
+use crate::outcome::{passed_on_dirty_hive, unmet_needs, Outcome, RuleOutcome};
 use crate::ruleset::{CompiledRule, RuleSet};
 use crate::sandbox::Limits;
 
@@ -40,6 +40,7 @@ impl RuleSet {
             outcome,
             reason: Some(reason),
             findings: 0,
+            inferred: false,
         };
         let run = self.call_rule(
             &self.engine,
@@ -97,6 +98,7 @@ impl RuleSet {
             dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files)
                 .map(str::to_owned)
                 .collect(),
+            dirty_hive_read: take_dirty_hive_read(),
         };
         (JobResult::default(), Some(contribution))
     }
@@ -126,6 +128,7 @@ impl RuleSet {
                         outcome: Outcome::Error,
                         reason: Some(error.message.clone()),
                         findings: 0,
+                        inferred: false,
                     })
                     .collect(),
                 rule_errors: vec![error],
@@ -217,15 +220,21 @@ impl RuleSet {
                 (Outcome::NotChecked, Some(message.clone()))
             } else if let Some(reason) = &contribution.not_applicable {
                 (Outcome::NotApplicable, Some(reason.clone()))
+            } else if let Some(hive) = &contribution.dirty_hive_read {
+                // Nothing found from this host's summary, which read a hive whose latest writes
+                // may be missing: passed, inferred.
+                (Outcome::Passed, Some(passed_on_dirty_hive(hive)))
             } else {
                 (Outcome::Passed, None)
             };
+            let inferred = outcome == Outcome::Passed && reason.is_some();
             result.outcomes.push(RuleOutcome {
                 rule: rule.meta.id.clone(),
                 host: contribution.host.clone(),
                 outcome,
                 reason,
                 findings,
+                inferred,
             });
         }
         result.findings = returned.findings;

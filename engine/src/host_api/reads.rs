@@ -1,5 +1,6 @@
 //! What the rule running on this thread read: damaged evidence (caught or not), event logs read
-//! only in part, and `host.events` calls its `needs` does not declare.
+//! only in part, hives read dirty without their transaction logs, and `host.events` calls its
+//! `needs` does not declare.
 
 use rhai::{Dynamic, EvalAltResult, Position};
 
@@ -35,6 +36,45 @@ thread_local! {
     /// does not declare, caught or not: it makes the evaluation a rule error.
     pub(super) static UNDECLARED_READ: std::cell::RefCell<Option<UndeclaredRead>> =
         const { std::cell::RefCell::new(None) };
+    /// The first hive the rule running on this thread read (a value, a key or a fact derived
+    /// from it) that was read dirty, without transaction logs to bring it up to date: a verdict
+    /// of "passed" then rests on the assumption that its latest writes did not matter.
+    static DIRTY_HIVE_READ: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Notes that the running rule read `path` on `host`, from `file` when the read found it there
+/// (else from the hive the path would be read from), if that hive was read dirty. Costs nothing
+/// on hosts without dirty hives.
+pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::path::Path>) {
+    let mut dirty = crate::dirty_reads::dirty_hives(&host.0.files).peekable();
+    if dirty.peek().is_none() || DIRTY_HIVE_READ.with(|read| read.borrow().is_some()) {
+        return;
+    }
+    let file = match file {
+        Some(file) => hiveward_collectors::path_text(file),
+        None => match host.0.registry.locate(path) {
+            Some(place) => hiveward_collectors::path_text(&place.file),
+            None => return,
+        },
+    };
+    if dirty.any(|hive| hive == file) {
+        DIRTY_HIVE_READ.with(|read| *read.borrow_mut() = Some(file));
+    }
+}
+
+/// Notes a dirty hive read again (`host.memo` hands back a computation that read one).
+pub(crate) fn note_dirty_hive_read(file: Option<&str>) {
+    if let Some(file) = file {
+        DIRTY_HIVE_READ.with(|read| {
+            read.borrow_mut().get_or_insert_with(|| file.to_string());
+        });
+    }
+}
+
+/// Takes the dirty hive the running rule read, if any, since the last call.
+pub(crate) fn take_dirty_hive_read() -> Option<String> {
+    DIRTY_HIVE_READ.with(|read| read.borrow_mut().take())
 }
 
 /// The rule being evaluated: its id and the event records its `needs` declares (from the top

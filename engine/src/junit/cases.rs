@@ -143,6 +143,8 @@ pub(super) struct Case<'i> {
     pub(super) unchecked: &'i [&'i UncheckedRule],
     /// Why the rule did not judge the host, when it did not.
     pub(super) declined: Option<&'i str>,
+    /// The assumption a passed verdict rests on, when it is inferred.
+    pub(super) inferred: Option<&'i str>,
 }
 
 impl Case<'_> {
@@ -183,6 +185,8 @@ pub(super) struct CaseIndex<'r> {
     unchecked: BTreeMap<(RuleId, HostId), Vec<&'r UncheckedRule>>,
     /// `not applicable: …` or `not checked: …`, by (rule, host); the texts are kept once each.
     declined: HashMap<(RuleId, HostId), Rc<str>>,
+    /// `passed, inferred: …`, by (rule, host), for the passed verdicts that are inferred.
+    inferred: HashMap<(RuleId, HostId), Rc<str>>,
 }
 
 impl<'r> CaseIndex<'r> {
@@ -197,6 +201,7 @@ impl<'r> CaseIndex<'r> {
         let mut readable = false;
         let mut texts: HashSet<Rc<str>> = HashSet::new();
         let mut declined = HashMap::new();
+        let mut inferred = HashMap::new();
         for host in report.hosts.stream() {
             let id = names.intern(&host.name);
             evaluated.push(id);
@@ -212,6 +217,7 @@ impl<'r> CaseIndex<'r> {
                 let text = match outcome.outcome {
                     Outcome::NotApplicable => format!("not applicable: {reason}"),
                     Outcome::NotChecked => format!("not checked: {reason}"),
+                    Outcome::Passed if outcome.inferred => format!("passed, {reason}"),
                     _ => continue,
                 };
                 let text = match texts.get(text.as_str()) {
@@ -223,7 +229,13 @@ impl<'r> CaseIndex<'r> {
                     }
                 };
                 // A later host of the same name has the last word, as in a map by name.
-                declined.insert((*rule, id), text);
+                if outcome.outcome == Outcome::Passed {
+                    declined.remove(&(*rule, id));
+                    inferred.insert((*rule, id), text);
+                } else {
+                    inferred.remove(&(*rule, id));
+                    declined.insert((*rule, id), text);
+                }
             }
         }
         let scanned = names.names.len() as HostId;
@@ -269,6 +281,7 @@ impl<'r> CaseIndex<'r> {
             errors,
             unchecked,
             declined,
+            inferred,
         }
     }
 
@@ -308,10 +321,12 @@ impl<'r> CaseIndex<'r> {
                     .collect();
                 let failed = fleet_host.is_some_and(|star| self.errors.contains_key(&(id, star)));
                 if !failed {
-                    // Hosts the fleet rule did not judge, each with its reason.
+                    // Hosts the fleet rule did not judge, or passed by inference, each with its
+                    // reason.
                     for host in &self.evaluated {
                         if named.binary_search_by_key(&by_rank(host), by_rank).is_err()
-                            && self.declined.contains_key(&(id, *host))
+                            && (self.declined.contains_key(&(id, *host))
+                                || self.inferred.contains_key(&(id, *host)))
                         {
                             hosts.push(*host);
                         }
@@ -339,6 +354,7 @@ impl<'r> CaseIndex<'r> {
                     errors: self.errors.get(&(id, host)).map_or(&[], Vec::as_slice),
                     unchecked: self.unchecked.get(&(id, host)).map_or(&[], Vec::as_slice),
                     declined: self.declined.get(&(id, host)).map(|text| &**text),
+                    inferred: self.inferred.get(&(id, host)).map(|text| &**text),
                 },
                 None => Case {
                     name,
@@ -346,6 +362,7 @@ impl<'r> CaseIndex<'r> {
                     errors: &[],
                     unchecked: &[],
                     declined: None,
+                    inferred: None,
                 },
             })
             .collect()

@@ -16,10 +16,10 @@ use crate::error::RuleError;
 use crate::outcome::Outcome;
 use crate::scan::{ScanHost, ScanReport};
 
-/// Notifications for the rule × host outcomes that are not a judgement: one per rule and reason
-/// for rules that do not apply (`note`) or could not check (`warning`; those stopped by a
-/// damaged read already have their own), and one per host on which nothing could be checked or
-/// that lacks evidence `--require` demands (`error`).
+/// Notifications for the rule × host outcomes that are not a plain judgement: one per rule and
+/// reason for rules that do not apply or passed only by inference (`note`) or could not check
+/// (`warning`; those stopped by a damaged read already have their own), and one per host on
+/// which nothing could be checked or that lacks evidence `--require` demands (`error`).
 pub(super) fn coverage_notifications(
     report: &ScanReport,
     hosts: &[ScanHost],
@@ -37,6 +37,7 @@ pub(super) fn coverage_notifications(
         for outcome in &host.outcomes {
             let wanted = match outcome.outcome {
                 Outcome::NotApplicable => true,
+                Outcome::Passed => outcome.inferred,
                 Outcome::NotChecked => {
                     !stopped.contains(&(outcome.rule.as_str(), host.name.as_str()))
                 }
@@ -56,14 +57,14 @@ pub(super) fn coverage_notifications(
     }
     let mut notifications = Vec::new();
     for ((outcome, rule, reason), hosts) in grouped {
-        let (level, what, descriptor) = if outcome == Outcome::NotApplicable {
-            (
+        let (level, what, descriptor) = match outcome {
+            Outcome::NotApplicable => (
                 "note",
                 "does not apply to",
                 "hiveward::rules::not_applicable",
-            )
-        } else {
-            ("warning", "could not check", "hiveward::rules::not_checked")
+            ),
+            Outcome::Passed => ("note", "passed on", "hiveward::rules::passed_inferred"),
+            _ => ("warning", "could not check", "hiveward::rules::not_checked"),
         };
         notifications.push(Notification {
             level: Some(json!(level)),
@@ -112,7 +113,7 @@ pub(super) fn coverage_properties(report: &ScanReport, all_hosts: &[ScanHost]) -
     let hosts: Vec<Value> = all_hosts
         .iter()
         .map(|host| {
-            json!({
+            let mut counts = json!({
                 "host": host.name,
                 "rules": host.coverage.rules,
                 "checked": host.coverage.checked,
@@ -121,23 +122,32 @@ pub(super) fn coverage_properties(report: &ScanReport, all_hosts: &[ScanHost]) -
                 "notApplicable": host.coverage.not_applicable,
                 "notChecked": host.coverage.not_checked,
                 "errors": host.coverage.errors,
-            })
+            });
+            with_passed_inferred(&mut counts, host.coverage.passed_inferred);
+            counts
         })
         .collect();
-    bag([(
-        "coverage",
-        json!({
-            "hosts": summary.hosts,
-            "rules": summary.rules,
-            "checked": summary.checked,
-            "passed": summary.passed,
-            "notApplicable": summary.not_applicable,
-            "notChecked": all_hosts.iter().map(|host| host.coverage.not_checked).sum::<usize>(),
-            "hostsNotChecked": summary.hosts_not_checked,
-            "hostsMissingRequired": summary.hosts_missing_required,
-            "perHost": hosts,
-        }),
-    )])
+    let mut coverage = json!({
+        "hosts": summary.hosts,
+        "rules": summary.rules,
+        "checked": summary.checked,
+        "passed": summary.passed,
+        "notApplicable": summary.not_applicable,
+        "notChecked": all_hosts.iter().map(|host| host.coverage.not_checked).sum::<usize>(),
+        "hostsNotChecked": summary.hosts_not_checked,
+        "hostsMissingRequired": summary.hosts_missing_required,
+        "perHost": hosts,
+    });
+    with_passed_inferred(&mut coverage, summary.passed_inferred);
+    bag([("coverage", coverage)])
+}
+
+/// Adds `passedInferred` to `counts` when there are any (passed verdicts that read a hive read
+/// dirty), so that scans without them keep their bytes.
+fn with_passed_inferred(counts: &mut Value, passed_inferred: usize) {
+    if let (Some(map), true) = (counts.as_object_mut(), passed_inferred > 0) {
+        map.insert("passedInferred".to_string(), json!(passed_inferred));
+    }
 }
 
 fn notice_level(level: NoticeLevel) -> &'static str {

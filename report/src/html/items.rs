@@ -216,7 +216,11 @@ pub(super) fn host_view(
                         .map(|at| report.rules[at].severity.name().to_string())
                         .unwrap_or_default(),
                     outcome: outcome.outcome.name(),
-                    label: view::outcome_label(outcome.outcome),
+                    label: if outcome.inferred {
+                        "passed (inferred)"
+                    } else {
+                        view::outcome_label(outcome.outcome)
+                    },
                     reason: outcome.reason.as_deref().map(line).unwrap_or_default(),
                     findings: outcome.findings,
                 }
