@@ -1,0 +1,174 @@
+//! .reg exports, files passed over and symbolic links.
+
+use super::*;
+
+#[test]
+fn reg_exports_are_grouped_like_hives_and_answer_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    // Flat layout: a prefixed export beside a prefixed hive of the same host.
+    let web_software = write(
+        &bundle.join("WEB01_SOFTWARE.HIV"),
+        &software_hive("Windows Server 2019 Datacenter"),
+    );
+    let web_export = write(
+        &bundle.join("WEB01_lanman.reg"),
+        format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+             \"SmbServerNameHardeningLevel\"=dword:00000002\r\n\
+             \"SrvAllowedServerNames\"=hex(7):66,00,69,00,6c,00,65,00,73,00,00,00,00,00\r\n"
+        )
+        .as_bytes(),
+    );
+    // Folder layout: an export alone, UTF-16 as `reg export` writes it, naming its host.
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(
+        format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName]\r\n\
+             \"ComputerName\"=\"GAMMA\"\r\n\r\n\
+             [HKEY_CURRENT_USER\\Software\\Policies\\Hiveward]\r\n\"Marker\"=\"g\"\r\n"
+        )
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes),
+    );
+    let gamma_export = write(&bundle.join("hosts/gamma-folder/export.reg"), &utf16);
+
+    let discovery = discover(std::slice::from_ref(&bundle), &DiscoverOptions::default());
+    let kinds: Vec<(&Path, FileKind)> = discovery
+        .groups
+        .iter()
+        .flat_map(|group| &group.files)
+        .map(|file| (file.path.as_path(), file.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (web_software.as_path(), FileKind::Hive),
+            (web_export.as_path(), FileKind::RegExport),
+            (gamma_export.as_path(), FileKind::RegExport),
+        ]
+    );
+    let collection = collect(discovery, &CollectOptions::default());
+    assert_eq!(host_names(&collection), ["GAMMA", "WEB01"]);
+
+    let web = host(&collection, "WEB01");
+    assert_eq!(web.name_source, NameSource::FilePrefix);
+    assert_eq!(
+        file_paths(web),
+        [display(&web_software), display(&web_export)]
+    );
+    assert!(web.files.iter().all(|file| file.status == FileStatus::Read));
+    assert_eq!(web.files[1].kind, FileKind::RegExport);
+    assert_eq!(web.files[1].hive_kind, None);
+    let level = web
+        .registry
+        .value(
+            r"HKLM\System\CurrentControlSet\Services\LanmanServer\Parameters",
+            "smbservernamehardeninglevel",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(level.data.as_integer(), Some(2));
+    assert_eq!(level.file, web_export);
+    assert_eq!(
+        reg_str(web, CURRENT_VERSION, "ProductName").as_deref(),
+        Some("Windows Server 2019 Datacenter")
+    );
+
+    let gamma = host(&collection, "GAMMA");
+    assert_eq!(gamma.name_source, NameSource::ComputerName);
+    assert_eq!(gamma.layout, GroupLayout::Directory);
+    assert_eq!(
+        reg_str(gamma, r"HKCU\Software\Policies\Hiveward", "Marker").as_deref(),
+        Some("g")
+    );
+}
+
+#[test]
+fn passed_over_files_are_listed_with_reasons_and_links_are_not_followed_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let pc9_system = write(&bundle.join("PC9/SYSTEM"), &system_hive(Some("PC9")));
+    let shared_software = write(
+        &bundle.join("store/software.hiv"),
+        &software_hive("Windows 10 Pro"),
+    );
+    let notes = write(&bundle.join("PC9/notes.txt"), b"collected by J. Smith\n");
+    let readme = write(&bundle.join("PC9/readme"), b"");
+    let orphan_log = write(&bundle.join("PC9/SAM.LOG1"), &new_format_log());
+    let link = bundle.join("PC9/SOFTWARE");
+    std::os::unix::fs::symlink("../store/software.hiv", &link).unwrap();
+
+    let inputs = [bundle.clone()];
+    let default = run(&inputs);
+    let reasons: Vec<(String, &str)> = default
+        .passed_over
+        .iter()
+        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                display(&orphan_log),
+                "transaction log with no hive of the same name beside it"
+            ),
+            (
+                display(&link),
+                "symbolic link not followed (use --follow-links to read it)"
+            ),
+            (
+                display(&notes),
+                "content is not a registry hive, .reg export or EVTX log"
+            ),
+            (display(&readme), "empty file"),
+        ]
+    );
+    assert_eq!(host_names(&default), ["PC9", "store"]);
+    let pc9 = host(&default, "PC9");
+    assert_eq!(file_paths(pc9), [display(&pc9_system)]);
+    assert_eq!(reg_str(pc9, CURRENT_VERSION, "ProductName"), None);
+    assert_eq!(
+        file_paths(host(&default, "store")),
+        [display(&shared_software)]
+    );
+
+    let followed = run_with(&inputs, &DiscoverOptions { follow_links: true });
+    let passed: Vec<&str> = followed
+        .passed_over
+        .iter()
+        .map(|passed| passed.path.as_str())
+        .collect();
+    assert_eq!(
+        passed,
+        [display(&orphan_log), display(&notes), display(&readme)]
+    );
+    assert_eq!(host_names(&followed), ["PC9", "store"]);
+    let pc9 = host(&followed, "PC9");
+    assert_eq!(file_paths(pc9), [display(&link), display(&pc9_system)]);
+    assert_eq!(pc9.files[0].hive_kind, Some(HiveKind::Software));
+    assert_eq!(pc9.files[0].status, FileStatus::Read);
+    assert_eq!(
+        reg_str(pc9, CURRENT_VERSION, "ProductName").as_deref(),
+        Some("Windows 10 Pro")
+    );
+
+    // A log given by its own path, its hive beside it but not given: the reason names the hive.
+    let system_log = write(&bundle.join("PC9/system.LOG1"), &new_format_log());
+    let alone = run(std::slice::from_ref(&system_log));
+    let reasons: Vec<(String, String)> = alone
+        .passed_over
+        .iter()
+        .map(|passed| (passed.path.clone(), passed.reason.clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(
+            display(&system_log),
+            format!(
+                "transaction log of the hive {} beside it, which is not among the inputs: give the hive (or its folder) to read it with its logs",
+                display(&pc9_system)
+            )
+        )]
+    );
+}

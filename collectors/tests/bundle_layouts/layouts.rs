@@ -1,0 +1,308 @@
+//! Layouts: the flat REG SAVE bundle, one folder per host, triage trees.
+
+use super::*;
+
+#[test]
+fn flat_reg_save_bundle_groups_by_prefix_and_names_hosts_from_computer_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("TEMP");
+    let fs01_system = write(
+        &bundle.join("FS01_SYSTEM.HIV"),
+        &system_hive(Some("FILESRV01")),
+    );
+    let fs01_software = write(
+        &bundle.join("FS01_SOFTWARE.HIV"),
+        &software_hive("Windows Server 2019 Standard"),
+    );
+    let fs01_hkcu = write(
+        &bundle.join("FS01_HKCU.HIV"),
+        &hkcu_software_hive("fs01-user"),
+    );
+    let pc7_system = write(&bundle.join("PC7_SYSTEM.HIV"), &system_hive(Some("PC7")));
+    let pc7_hkcu = write(
+        &bundle.join("PC7_HKCU.HIV"),
+        &hkcu_software_hive("pc7-user"),
+    );
+
+    let discovery = discover(std::slice::from_ref(&bundle), &DiscoverOptions::default());
+    assert!(
+        discovery.passed_over.is_empty(),
+        "{:?}",
+        discovery.passed_over
+    );
+    let groups: Vec<(GroupLayout, &str, usize)> = discovery
+        .groups
+        .iter()
+        .map(|group| {
+            (
+                group.layout.clone(),
+                group.suggested_name.as_str(),
+                group.files.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (GroupLayout::FlatPrefix, "FS01", 3),
+            (GroupLayout::FlatPrefix, "PC7", 2)
+        ]
+    );
+    assert!(discovery
+        .groups
+        .iter()
+        .flat_map(|group| &group.files)
+        .all(|file| file.kind == FileKind::Hive && file.logs.is_empty()));
+
+    let collection = collect(discovery, &CollectOptions::default());
+    assert_eq!(host_names(&collection), ["FILESRV01", "PC7"]);
+    assert!(collection.diagnostics.is_empty());
+
+    // The prefix said FS01; the SYSTEM hive says FILESRV01, and the hive wins.
+    let fs01 = host(&collection, "FILESRV01");
+    assert_eq!(fs01.name_source, NameSource::ComputerName);
+    assert_eq!(fs01.layout, GroupLayout::FlatPrefix);
+    assert_eq!(
+        file_paths(fs01),
+        [
+            display(&fs01_hkcu),
+            display(&fs01_software),
+            display(&fs01_system)
+        ]
+    );
+    assert_eq!(
+        hive_kinds(fs01),
+        [
+            Some(HiveKind::HkcuSoftware),
+            Some(HiveKind::Software),
+            Some(HiveKind::System)
+        ]
+    );
+    assert!(fs01
+        .files
+        .iter()
+        .all(|file| file.status == FileStatus::Read));
+    assert_eq!(
+        reg_str(fs01, CURRENT_VERSION, "productname").as_deref(),
+        Some("Windows Server 2019 Standard")
+    );
+    assert_eq!(
+        reg_str(fs01, r"HKCU\Software\Microsoft\Hiveward", "Marker").as_deref(),
+        Some("fs01-user")
+    );
+
+    let pc7 = host(&collection, "PC7");
+    assert_eq!(pc7.name_source, NameSource::ComputerName);
+    assert_eq!(file_paths(pc7), [display(&pc7_hkcu), display(&pc7_system)]);
+    assert_eq!(
+        reg_str(pc7, r"hkcu\software\microsoft\hiveward", "marker").as_deref(),
+        Some("pc7-user")
+    );
+    // PC7 has no SOFTWARE hive, and FS01's is not lent to it.
+    assert_eq!(reg_str(pc7, CURRENT_VERSION, "ProductName"), None);
+}
+
+#[test]
+fn flat_bundle_host_without_system_hive_is_named_by_its_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("TEMP");
+    write(
+        &bundle.join("FS01_SYSTEM.HIV"),
+        &system_hive(Some("FILESRV01")),
+    );
+    write(
+        &bundle.join("LAPTOP3_SOFTWARE.HIV"),
+        &software_hive("Windows 11 Pro"),
+    );
+    write(&bundle.join("LAPTOP3_HKCU.HIV"), &hkcu_software_hive("l3"));
+    // A SYSTEM hive without ComputerName: the prefix is all there is.
+    write(&bundle.join("web-02_SYSTEM.HIV"), &system_hive(None));
+
+    let collection = run(&[bundle]);
+    assert_eq!(host_names(&collection), ["FILESRV01", "LAPTOP3", "web-02"]);
+    let laptop = host(&collection, "LAPTOP3");
+    assert_eq!(laptop.name_source, NameSource::FilePrefix);
+    assert_eq!(laptop.layout, GroupLayout::FlatPrefix);
+    assert_eq!(laptop.files.len(), 2);
+    assert_eq!(
+        reg_str(laptop, CURRENT_VERSION, "ProductName").as_deref(),
+        Some("Windows 11 Pro")
+    );
+    assert_eq!(
+        host(&collection, "web-02").name_source,
+        NameSource::FilePrefix
+    );
+    assert_eq!(
+        host(&collection, "FILESRV01").name_source,
+        NameSource::ComputerName
+    );
+}
+
+#[test]
+fn one_folder_per_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    let alpha_system = write(&hosts.join("alpha/SYSTEM"), &system_hive(Some("ALPHA-DC")));
+    let alpha_software = write(
+        &hosts.join("alpha/SOFTWARE"),
+        &software_hive("Windows Server 2022 Datacenter"),
+    );
+    // beta's SYSTEM hive does not record a ComputerName, so the folder names the host.
+    let beta_system = write(&hosts.join("beta/SYSTEM"), &system_hive(None));
+
+    let discovery = discover(std::slice::from_ref(&hosts), &DiscoverOptions::default());
+    let groups: Vec<(GroupLayout, &str, usize)> = discovery
+        .groups
+        .iter()
+        .map(|group| {
+            (
+                group.layout.clone(),
+                group.suggested_name.as_str(),
+                group.files.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (GroupLayout::Directory, "alpha", 2),
+            (GroupLayout::Directory, "beta", 1)
+        ]
+    );
+
+    let collection = collect(discovery, &CollectOptions::default());
+    assert_eq!(host_names(&collection), ["ALPHA-DC", "beta"]);
+    let alpha = host(&collection, "ALPHA-DC");
+    assert_eq!(alpha.name_source, NameSource::ComputerName);
+    assert_eq!(alpha.layout, GroupLayout::Directory);
+    assert_eq!(
+        file_paths(alpha),
+        [display(&alpha_software), display(&alpha_system)]
+    );
+    assert_eq!(
+        hive_kinds(alpha),
+        [Some(HiveKind::Software), Some(HiveKind::System)]
+    );
+    assert_eq!(
+        reg_str(alpha, CURRENT_VERSION, "ProductName").as_deref(),
+        Some("Windows Server 2022 Datacenter")
+    );
+    let beta = host(&collection, "beta");
+    assert_eq!(beta.name_source, NameSource::Directory);
+    assert_eq!(file_paths(beta), [display(&beta_system)]);
+    assert_eq!(
+        beta.registry
+            .value(
+                r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters",
+                "SmbServerNameHardeningLevel"
+            )
+            .unwrap()
+            .unwrap()
+            .data
+            .as_integer(),
+        Some(1)
+    );
+}
+
+#[test]
+fn triage_tree_is_one_host_with_logs_paired_to_their_hive() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    let root = case.join("HOSTA/C");
+    let config = root.join("Windows/System32/config");
+    let system = write(&config.join("SYSTEM"), &system_hive(Some("WKS-0042")));
+    let software = write(
+        &config.join("SOFTWARE"),
+        &software_hive("Windows 10 Enterprise"),
+    );
+    let log1 = write(&config.join("SYSTEM.LOG1"), &new_format_log());
+    let ntuser = write(&root.join("Users/bob/NTUSER.DAT"), &ntuser_hive("bob"));
+    // The log names the host by its full name: it stays with the SYSTEM hive's WKS-0042.
+    let evtx = write(
+        &root.join("Windows/System32/winevt/Logs/Security.evtx"),
+        &security_log("WKS-0042.corp.example"),
+    );
+    // A second machine in the same case folder stays apart.
+    let hostb_system = write(
+        &case.join("HOSTB/C/Windows/System32/config/SYSTEM"),
+        &system_hive(None),
+    );
+
+    let discovery = discover(std::slice::from_ref(&case), &DiscoverOptions::default());
+    assert!(
+        discovery.passed_over.is_empty(),
+        "{:?}",
+        discovery.passed_over
+    );
+    assert_eq!(discovery.groups.len(), 2, "{:?}", discovery.groups);
+    let hosta_group = &discovery.groups[0];
+    assert_eq!(hosta_group.layout, GroupLayout::TriageTree);
+    assert_eq!(hosta_group.suggested_name, "HOSTA");
+    let files: Vec<(&Path, FileKind, Vec<PathBuf>)> = hosta_group
+        .files
+        .iter()
+        .map(|file| (file.path.as_path(), file.kind, file.logs.clone()))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            (ntuser.as_path(), FileKind::Hive, vec![]),
+            (software.as_path(), FileKind::Hive, vec![]),
+            (system.as_path(), FileKind::Hive, vec![log1.clone()]),
+            (evtx.as_path(), FileKind::Evtx, vec![]),
+        ]
+    );
+    assert_eq!(discovery.groups[1].suggested_name, "HOSTB");
+    assert_eq!(discovery.groups[1].files[0].path, hostb_system);
+
+    let collection = collect(discovery, &CollectOptions::default());
+    assert_eq!(host_names(&collection), ["HOSTB", "WKS-0042"]);
+    let hosta = host(&collection, "WKS-0042");
+    assert_eq!(hosta.name_source, NameSource::ComputerName);
+    assert_eq!(hosta.layout, GroupLayout::TriageTree);
+    assert_eq!(
+        file_paths(hosta),
+        [
+            display(&ntuser),
+            display(&software),
+            display(&system),
+            display(&evtx)
+        ]
+    );
+    assert_eq!(
+        hive_kinds(hosta),
+        [
+            Some(HiveKind::Ntuser),
+            Some(HiveKind::Software),
+            Some(HiveKind::System),
+            None
+        ]
+    );
+    // The log is read even though no event is selected: the computers it names decide its
+    // host. It is counted, and no record is returned.
+    let statuses: Vec<FileStatus> = hosta.files.iter().map(|file| file.status).collect();
+    assert_eq!(statuses, [FileStatus::Read; 4]);
+    let summary = hosta.files[3].events.as_ref().expect("the log was read");
+    assert_eq!(summary.computers, ["WKS-0042.corp.example"]);
+    assert_eq!((summary.records_read, summary.records_rendered), (1, 0));
+    assert!(hosta.events.is_empty());
+    assert!(
+        hosta.files[3].notices.is_empty(),
+        "{:?}",
+        hosta.files[3].notices
+    );
+    let system_record = &hosta.files[2];
+    assert_eq!(system_record.logs, [display(&log1)]);
+    assert!(hosta.files[0].logs.is_empty() && hosta.files[1].logs.is_empty());
+    // HKCU\Software maps to the Software key of NTUSER.DAT.
+    let marker = hosta
+        .registry
+        .value(r"HKCU\Software\Hiveward", "Marker")
+        .unwrap()
+        .unwrap();
+    assert_eq!(marker.data.as_str(), Some("bob"));
+    assert_eq!(marker.file, ntuser);
+    let hostb = host(&collection, "HOSTB");
+    assert_eq!(hostb.name_source, NameSource::Directory);
+    assert_eq!(hostb.layout, GroupLayout::TriageTree);
+}
