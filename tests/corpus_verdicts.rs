@@ -135,6 +135,32 @@ fn corpus_system_hives_give_the_verdicts_of_their_defaults() {
                 "{name}: {message}"
             );
         }
+        // So is every pass there (each rule that passed read the hive, the host's only file),
+        // and no pass anywhere else.
+        let dirty = DIRTY_WITHOUT_LOGS.contains(&name);
+        let mut passes = 0;
+        for host in report["hosts"].as_array().expect("hosts") {
+            for outcome in host["outcomes"].as_array().expect("outcomes") {
+                if outcome["outcome"] != "passed" {
+                    continue;
+                }
+                passes += 1;
+                assert_eq!(outcome["inferred"] == true, dirty, "{name}: {outcome}");
+                let reason = outcome["reason"].as_str().unwrap_or_default();
+                assert_eq!(
+                    reason.contains("a hive read dirty without its transaction logs"),
+                    dirty,
+                    "{name}: {outcome}"
+                );
+            }
+        }
+        assert!(passes > 0, "{name}: some rules pass");
+        let inferred = if dirty { passes } else { 0 };
+        assert_eq!(
+            report["summary"]["passed_inferred"].as_u64().unwrap_or(0),
+            inferred,
+            "{name}"
+        );
         assert_eq!(report["summary"]["rule_errors"], 0, "{name}");
         let unchecked: Vec<&str> = report["unchecked"]
             .as_array()
