@@ -130,7 +130,7 @@ fn corpus_system_hives_give_the_verdicts_of_their_defaults() {
         for finding in report["findings"].as_array().expect("findings") {
             let message = finding["message"].as_str().expect("message");
             assert_eq!(
-                message.contains("was read as a dirty hive without its transaction logs"),
+                message.contains("was read as a dirty hive, with no transaction log that could bring it up to date"),
                 DIRTY_WITHOUT_LOGS.contains(&name),
                 "{name}: {message}"
             );
@@ -148,7 +148,9 @@ fn corpus_system_hives_give_the_verdicts_of_their_defaults() {
                 assert_eq!(outcome["inferred"] == true, dirty, "{name}: {outcome}");
                 let reason = outcome["reason"].as_str().unwrap_or_default();
                 assert_eq!(
-                    reason.contains("a hive read dirty without its transaction logs"),
+                    reason.contains(
+                        "a hive read dirty with no transaction log that could bring it up to date"
+                    ),
                     dirty,
                     "{name}: {outcome}"
                 );

@@ -92,7 +92,7 @@ fn findings_from_a_dirty_hive_are_inferred_and_name_it_in_every_format() {
                 assert_eq!(finding["inferred"], dirty, "{rule} on {host}: {message}");
                 assert_eq!(
                     message.contains(&format!(
-                        "(Inferred: {DIRTY_FILE} was read as a dirty hive without its transaction logs, so its latest changes may be missing.)"
+                        "(Inferred: {DIRTY_FILE} was read as a dirty hive, with no transaction log that could bring it up to date, so its latest changes may be missing.)"
                     )),
                     dirty,
                     "{rule} on {host}: {message}"
@@ -129,7 +129,7 @@ fn findings_from_a_dirty_hive_are_inferred_and_name_it_in_every_format() {
     assert!(text.contains("(inferred)"), "{text}");
 }
 
-const PASSED_INFERRED: &str = "inferred: it read bundle/DIRTY01/SYSTEM, a hive read dirty without its transaction logs, so the latest changes to the settings it judged may be missing";
+const PASSED_INFERRED: &str = "inferred: it read bundle/DIRTY01/SYSTEM, a hive read dirty with no transaction log that could bring it up to date, so the latest changes to the settings it judged may be missing";
 
 /// The rules that passed on `host`, and whether each is marked inferred.
 fn passed_on(report: &Value, host: &str) -> Vec<(String, bool)> {

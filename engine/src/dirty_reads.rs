@@ -1,4 +1,5 @@
-//! Marks findings that rest on a hive read dirty, without its transaction logs, as inferred.
+//! Marks findings that rest on a hive read dirty, with no transaction log that could bring it up
+//! to date, as inferred.
 //!
 //! A dirty hive (sequence numbers that differ, or a bad base-block checksum) that no usable
 //! `.LOG1`/`.LOG2` could bring up to date is read as it is: its latest writes may be missing,
@@ -45,14 +46,14 @@ pub(crate) fn mark_findings<'a>(
             continue;
         }
         finding.inferred = true;
-        let (verb, subject, its) = if named.len() == 1 {
-            ("was", "a dirty hive", "its")
+        let (verb, subject, it, its) = if named.len() == 1 {
+            ("was", "a dirty hive", "it", "its")
         } else {
-            ("were", "dirty hives", "their")
+            ("were", "dirty hives", "them", "their")
         };
         let files: Vec<&str> = named.into_iter().collect();
         finding.message = format!(
-            "{} (Inferred: {} {verb} read as {subject} without {its} transaction logs, so {its} latest changes may be missing.)",
+            "{} (Inferred: {} {verb} read as {subject}, with no transaction log that could bring {it} up to date, so {its} latest changes may be missing.)",
             finding.message.trim_end(),
             files.join(", "),
         );
@@ -101,7 +102,7 @@ mod tests {
         assert!(findings[1].inferred);
         assert_eq!(
             findings[1].message,
-            "SMB signing is off. (Inferred: b/SYSTEM was read as a dirty hive without its transaction logs, so its latest changes may be missing.)"
+            "SMB signing is off. (Inferred: b/SYSTEM was read as a dirty hive, with no transaction log that could bring it up to date, so its latest changes may be missing.)"
         );
     }
 

@@ -96,11 +96,11 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
-/// The reason of a passed verdict that read `hive`, a hive read dirty without its transaction
-/// logs.
+/// The reason of a passed verdict that read `hive`, a hive read dirty with no transaction log
+/// that could bring it up to date.
 pub(crate) fn passed_on_dirty_hive(hive: &str) -> String {
     format!(
-        "inferred: it read {hive}, a hive read dirty without its transaction logs, so the latest changes to the settings it judged may be missing"
+        "inferred: it read {hive}, a hive read dirty with no transaction log that could bring it up to date, so the latest changes to the settings it judged may be missing"
     )
 }
 
@@ -115,8 +115,8 @@ pub struct Coverage {
     pub findings: usize,
     /// Rules that found nothing wrong.
     pub passed: usize,
-    /// Of those, rules whose verdict is inferred: they read a hive read dirty, without its
-    /// transaction logs. Left out of the JSON when none.
+    /// Of those, rules whose verdict is inferred: they read a hive read dirty, with no usable
+    /// transaction log. Left out of the JSON when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub passed_inferred: usize,
     /// Rules that do not apply, for want of evidence or of the setting.

@@ -196,8 +196,8 @@ pub struct ScanSummary {
     pub checked: usize,
     /// Rule × host outcomes that passed.
     pub passed: usize,
-    /// Of those, outcomes whose verdict is inferred: the rule read a hive read dirty, without
-    /// its transaction logs, so its latest changes may be missing. Left out of the JSON when
+    /// Of those, outcomes whose verdict is inferred: the rule read a hive read dirty, with no
+    /// usable transaction log, so its latest changes may be missing. Left out of the JSON when
     /// none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub passed_inferred: usize,

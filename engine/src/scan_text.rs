@@ -468,7 +468,7 @@ pub(crate) fn no_findings_line(host: &ScanHost) -> String {
         return line;
     }
     format!(
-        "{line}; {} passed by inference only (a hive read dirty, without its transaction logs)",
+        "{line}; {} passed by inference only (a hive read dirty, with no usable transaction log)",
         coverage.passed_inferred
     )
 }

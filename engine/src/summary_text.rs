@@ -416,7 +416,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     // The first lines of each list, and how many there are: a fleet can have a line per rule
     // and host.
     let mut not_checked = CappedLines::default();
-    // Passed verdicts that read a hive read dirty, without its transaction logs.
+    // Passed verdicts that read a hive read dirty, with no usable transaction log.
     let mut inferred = CappedLines::default();
     // Hosts on which nothing was checked, and those that lack evidence `--require` demands.
     let mut nothing: Vec<String> = Vec::new();
@@ -517,7 +517,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     )?;
     write_capped_section(
         &format!(
-            "Passed, inferred: {} (the rule read a hive read dirty, without its transaction logs):",
+            "Passed, inferred: {} (the rule read a hive read dirty, with no usable transaction log):",
             count(inferred.total, "rule × host outcome")
         ),
         &inferred.lines,
