@@ -44,8 +44,8 @@ thread_local! {
 }
 
 /// Notes that the running rule read `path` on `host`, from `file` when the read found it there
-/// (else from the hive the path would be read from), if that hive was read dirty. Costs nothing
-/// on hosts without dirty hives.
+/// (else from the hive the path would be read from), if that hive was read dirty. On a host
+/// without dirty hives it only looks through the host's file records.
 pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::path::Path>) {
     let mut dirty = crate::dirty_reads::dirty_hives(&host.0.files).peekable();
     if dirty.peek().is_none() || DIRTY_HIVE_READ.with(|read| read.borrow().is_some()) {
