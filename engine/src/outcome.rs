@@ -92,7 +92,8 @@ pub struct RuleOutcome {
     pub inferred: bool,
 }
 
-fn is_false(value: &bool) -> bool {
+/// For `skip_serializing_if`: a flag left out of the JSON when false.
+pub(crate) fn is_false(value: &bool) -> bool {
     !*value
 }
 
@@ -127,7 +128,8 @@ pub struct Coverage {
     pub errors: usize,
 }
 
-fn is_zero(value: &usize) -> bool {
+/// For `skip_serializing_if`: a count left out of the JSON when zero.
+pub(crate) fn is_zero(value: &usize) -> bool {
     *value == 0
 }
 

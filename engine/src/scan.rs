@@ -154,7 +154,7 @@ pub struct HostOutcome {
     /// A passed verdict that rests on an assumption: the rule read a hive that was read dirty,
     /// without the transaction logs that hold its latest writes (the reason names it). Left out
     /// of the JSON when false.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::outcome::is_false")]
     pub inferred: bool,
 }
 
@@ -199,7 +199,7 @@ pub struct ScanSummary {
     /// Of those, outcomes whose verdict is inferred: the rule read a hive read dirty, with no
     /// usable transaction log, so its latest changes may be missing. Left out of the JSON when
     /// none.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::outcome::is_zero")]
     pub passed_inferred: usize,
     /// Rule × host outcomes that are not applicable.
     pub not_applicable: usize,
@@ -620,12 +620,4 @@ fn evidence_held(host: &ScanHost) -> String {
 /// The JSON Schema of [`ScanReport`], as committed in `schemas/findings.schema.json`.
 pub fn findings_schema() -> schemars::Schema {
     schemars::schema_for!(ScanReport)
-}
-
-fn is_zero(value: &usize) -> bool {
-    *value == 0
-}
-
-fn is_false(value: &bool) -> bool {
-    !*value
 }
