@@ -248,8 +248,26 @@ fn passes_read_from_a_dirty_hive_are_inferred_in_every_format() {
         "{text}"
     );
     assert!(text.contains("Passed, inferred:"), "{text}");
-    assert!(text.contains("PASSED (INFERRED) "), "{text}");
-    assert!(!text.contains("on CLEAN01: inferred"), "{text}");
+    // One line for the host, naming how many rules and why, without saying "inferred" again.
+    let reason = PASSED_INFERRED.strip_prefix("inferred: ").unwrap();
+    assert!(
+        text.contains(&format!(
+            "PASSED (INFERRED) on DIRTY01, {} rule(s) (",
+            dirty.len()
+        )) && text.contains(&format!("): {reason}\n")),
+        "{text}"
+    );
+    assert_eq!(text.matches("PASSED (INFERRED)").count(), 1, "{text}");
+    assert!(!text.contains("on CLEAN01,"), "{text}");
+    let detail = scan_with(dir.path(), "text", &["--detail"]);
+    let rules: Vec<&str> = dirty.iter().map(|(rule, _)| rule.as_str()).collect();
+    assert!(
+        detail.contains(&format!(
+            "  PASSED (INFERRED) {}: {reason}\n",
+            rules.join(", ")
+        )),
+        "{detail}"
+    );
 
     let markdown = scan_all(dir.path(), "markdown");
     assert!(

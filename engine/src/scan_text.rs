@@ -307,16 +307,12 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
             )?;
         }
         write_not_applicable(&host, out)?;
-        for outcome in host
-            .outcomes
-            .iter()
-            .filter(|outcome| outcome.outcome == Outcome::Passed && outcome.inferred)
-        {
+        for (reason, rules) in crate::summary_text::inferred_passes(&host.outcomes) {
             writeln!(
                 out,
                 "  PASSED (INFERRED) {}: {}",
-                one_line(&outcome.rule),
-                one_line(outcome.reason.as_deref().unwrap_or("no reason given"))
+                one_line(&rules.join(", ")),
+                one_line(reason)
             )?;
         }
         if !host.missing_required.is_empty() {

@@ -33,7 +33,7 @@ use hiveward_collectors::NoticeLevel;
 use crate::finding::{Finding, SuppressionKind};
 use crate::outcome::Outcome;
 use crate::rule::Severity;
-use crate::scan::ScanReport;
+use crate::scan::{HostOutcome, ScanReport};
 use crate::scan_text::{Paint, TextLayout, TextOptions};
 use crate::terminal::escape_terminal as one_line;
 
@@ -395,6 +395,25 @@ fn write_host_finding(
     Ok(())
 }
 
+/// A host's passed-but-inferred outcomes grouped by reason, in the order each reason first
+/// appears: the reason (without its leading `inferred: `, which the `PASSED (INFERRED)` label
+/// already says) and the rules it covers.
+pub(crate) fn inferred_passes(outcomes: &[HostOutcome]) -> Vec<(&str, Vec<String>)> {
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for outcome in outcomes
+        .iter()
+        .filter(|outcome| outcome.outcome == Outcome::Passed && outcome.inferred)
+    {
+        let reason = outcome.reason.as_deref().unwrap_or("no reason given");
+        let reason = reason.strip_prefix("inferred: ").unwrap_or(reason);
+        match groups.iter_mut().find(|(known, _)| *known == reason) {
+            Some((_, rules)) => rules.push(outcome.rule.clone()),
+            None => groups.push((reason, vec![outcome.rule.clone()])),
+        }
+    }
+    groups
+}
+
 /// `items` joined with `, `, cut after [`LIST_CAP`] with how many more there are.
 fn capped_list(items: &[String]) -> String {
     let mut text = items
@@ -418,6 +437,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     let mut not_checked = CappedLines::default();
     // Passed verdicts that read a hive read dirty, with no usable transaction log.
     let mut inferred = CappedLines::default();
+    let mut inferred_outcomes = 0;
     // Hosts on which nothing was checked, and those that lack evidence `--require` demands.
     let mut nothing: Vec<String> = Vec::new();
     let mut missing: Vec<String> = Vec::new();
@@ -450,16 +470,21 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
                         one_line(reason)
                     )
                 }),
-                Outcome::Passed if outcome.inferred => inferred.push(|| {
-                    format!(
-                        "PASSED (INFERRED) {} on {}: {}",
-                        one_line(&outcome.rule),
-                        one_line(&host.name),
-                        one_line(reason)
-                    )
-                }),
                 _ => {}
             }
+        }
+        // One line per host and reason: the reason names the hive, the same for every rule.
+        for (reason, rules) in inferred_passes(&host.outcomes) {
+            inferred_outcomes += rules.len();
+            inferred.push(|| {
+                format!(
+                    "PASSED (INFERRED) on {}, {} ({}): {}",
+                    one_line(&host.name),
+                    count(rules.len(), "rule"),
+                    capped_list(&rules),
+                    one_line(reason)
+                )
+            });
         }
     }
     for unchecked in report.unchecked.iter().filter(|item| item.host == "*") {
@@ -518,7 +543,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     write_capped_section(
         &format!(
             "Passed, inferred: {} (the rule read a hive read dirty, with no usable transaction log):",
-            count(inferred.total, "rule × host outcome")
+            count(inferred_outcomes, "rule × host outcome")
         ),
         &inferred.lines,
         inferred.total,
