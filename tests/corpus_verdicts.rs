@@ -110,15 +110,7 @@ fn corpus_system_hives_give_the_verdicts_of_their_defaults() {
     let Some(corpus) = hiveward_testkit::corpus_dir() else {
         return;
     };
-    let names = [
-        "dfwinreg/SYSTEM",
-        "regipy/SYSTEM",
-        "regipy/SYSTEM_2",
-        "regipy/SYSTEM_B",
-        "regipy/SYSTEM_WIN_10_1709",
-        "regipy/corrupted_system_hive",
-    ];
-    for name in names {
+    for name in hiveward_testkit::CORPUS_SYSTEM_HIVES {
         let path = corpus.join("hives").join(name);
         if !path.is_file() {
             hiveward_testkit::skip_or_fail(&format!("{} is not in the corpus", path.display()));

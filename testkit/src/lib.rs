@@ -86,6 +86,18 @@ fn strip_mount(path: &str, mount: Option<&str>) -> String {
     components[skip.min(components.len())..].join("\\")
 }
 
+/// The SYSTEM hives of the corpus, relative to its `hives/` folder: the clean ones, the dirty
+/// ones with and without their logs, and a corrupted one. `tests/corpus_hivex` checks that
+/// these are exactly the corpus's SYSTEM hives.
+pub const CORPUS_SYSTEM_HIVES: [&str; 6] = [
+    "dfwinreg/SYSTEM",
+    "regipy/SYSTEM",
+    "regipy/SYSTEM_2",
+    "regipy/SYSTEM_B",
+    "regipy/SYSTEM_WIN_10_1709",
+    "regipy/corrupted_system_hive",
+];
+
 /// The corpus of real hives and logs, from `HIVEWARD_CORPUS` (default `../shared/corpus`
 /// relative to the workspace root).
 ///

@@ -29,14 +29,7 @@ use hivex::*;
 
 /// The SYSTEM hives of the corpus, relative to `hives/`. Their discovery by content is checked by
 /// [`system_hive_list_matches_the_corpus`].
-const SYSTEM_HIVES: [&str; 6] = [
-    "dfwinreg/SYSTEM",
-    "regipy/SYSTEM",
-    "regipy/SYSTEM_2",
-    "regipy/SYSTEM_B",
-    "regipy/SYSTEM_WIN_10_1709",
-    "regipy/corrupted_system_hive",
-];
+const SYSTEM_HIVES: [&str; 6] = hiveward_testkit::CORPUS_SYSTEM_HIVES;
 
 /// The keys compared in every control set, relative to `ControlSet00N`.
 const KEYS: [&str; 4] = [
