@@ -168,7 +168,21 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 logs: Vec::new(),
             }),
             FileKind::Empty | FileKind::Unknown => {
-                if unreadable.contains(&path) || looks_like_evidence(&path) {
+                // A `.dat` file of a known other format is no hive, whatever its name says.
+                let other = (kind == FileKind::Unknown
+                    && !unreadable.contains(&path)
+                    && evidence_only_by_extension(&path))
+                .then(|| crate::detect::read_head(&path, crate::detect::SNIFF_LEN).ok())
+                .flatten()
+                .and_then(|head| crate::detect::other_format(&head));
+                if let Some(format) = other {
+                    passed_over.push(PassedOver {
+                        path: crate::path_text(&path),
+                        reason: format!(
+                            "content is {format}, not a registry hive, .reg export or EVTX log"
+                        ),
+                    });
+                } else if unreadable.contains(&path) || looks_like_evidence(&path) {
                     evidence.push(EvidenceFile {
                         path,
                         kind,
@@ -435,6 +449,17 @@ fn logs_beside(
     }
 }
 
+/// The names Windows gives its hives.
+const HIVE_NAMES: [&str; 7] = [
+    "SYSTEM",
+    "SOFTWARE",
+    "SAM",
+    "SECURITY",
+    "NTUSER.DAT",
+    "USRCLASS.DAT",
+    "DEFAULT",
+];
+
 /// Names that collectors hand out for hives, exports and logs, so that an empty or damaged
 /// file with such a name is reported as unreadable evidence rather than passed over.
 fn looks_like_evidence(path: &Path) -> bool {
@@ -442,17 +467,18 @@ fn looks_like_evidence(path: &Path) -> bool {
         return false;
     };
     let upper = name.to_ascii_uppercase();
-    const NAMES: [&str; 7] = [
-        "SYSTEM",
-        "SOFTWARE",
-        "SAM",
-        "SECURITY",
-        "NTUSER.DAT",
-        "USRCLASS.DAT",
-        "DEFAULT",
-    ];
     const EXTENSIONS: [&str; 4] = [".HIV", ".REG", ".EVTX", ".DAT"];
-    NAMES.contains(&upper.as_str()) || EXTENSIONS.iter().any(|ext| upper.ends_with(ext))
+    HIVE_NAMES.contains(&upper.as_str()) || EXTENSIONS.iter().any(|ext| upper.ends_with(ext))
+}
+
+/// Whether `path` looks like evidence only by its `.dat` extension, which many other files
+/// share (`index.dat`, `WebCacheV01.dat`), rather than by a hive's own name.
+fn evidence_only_by_extension(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    let upper = name.to_ascii_uppercase();
+    upper.ends_with(".DAT") && !HIVE_NAMES.contains(&upper.as_str())
 }
 
 fn log_order(path: &Path) -> (u8, PathBuf) {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Offset of the file-type field in a `regf` base block.
 const BASE_BLOCK_FILE_TYPE_OFFSET: usize = 0x1c;
 /// How many leading bytes are enough to tell every supported kind apart.
-const SNIFF_LEN: usize = 512;
+pub(crate) const SNIFF_LEN: usize = 512;
 
 /// What a file holds, judged from its first bytes.
 #[derive(
@@ -153,6 +153,49 @@ pub fn sniff_bytes(head: &[u8]) -> FileKind {
     FileKind::Unknown
 }
 
+/// The file format other than the supported ones that `head` (a file's first bytes) shows,
+/// named for messages; `None` when it is none of those below. Triage collections hold many
+/// files of these formats under names like evidence (`index.dat`, `WebCacheV01.dat`,
+/// `SRUDB.dat`), and none of them can be a damaged hive: a hive's first bytes are its base
+/// block, never another format's header or text.
+pub(crate) fn other_format(head: &[u8]) -> Option<&'static str> {
+    const ESE_SIGNATURE: [u8; 4] = [0xef, 0xcd, 0xab, 0x89];
+    const OLE_SIGNATURE: [u8; 8] = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
+    if head.starts_with(b"Client UrlCache MMF") {
+        return Some("an Internet Explorer cache index (index.dat)");
+    }
+    if head.get(4..8) == Some(&ESE_SIGNATURE[..]) {
+        return Some("an ESE database (such as WebCacheV01.dat or SRUDB.dat)");
+    }
+    if head.starts_with(b"SQLite format 3\0") {
+        return Some("an SQLite database");
+    }
+    if head.starts_with(&OLE_SIGNATURE) {
+        return Some("an OLE compound file");
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Some("a ZIP archive");
+    }
+    is_text(head).then_some("a text file")
+}
+
+/// Whether `head` is the start of a text file: UTF-8 (a character cut off at the end aside)
+/// with no control characters but tab, line feed, form feed and carriage return.
+fn is_text(head: &[u8]) -> bool {
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        // Only a character cut off by the end of `head`.
+        Err(error) if error.error_len().is_none() => {
+            std::str::from_utf8(&head[..error.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return false,
+    };
+    !text.is_empty()
+        && text.chars().all(|character| {
+            !character.is_control() || matches!(character, '\t' | '\n' | '\x0c' | '\r')
+        })
+}
+
 const REG5_HEADER: &str = "Windows Registry Editor Version 5.00";
 const REG4_HEADER: &str = "REGEDIT4";
 
@@ -174,6 +217,38 @@ fn is_reg_export(head: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn other_formats_are_named_and_hives_and_damage_are_not() {
+        let mut ese = vec![0x12, 0x34, 0x56, 0x78, 0xef, 0xcd, 0xab, 0x89];
+        ese.extend_from_slice(&[0; 32]);
+        let cases: [(&[u8], Option<&str>); 9] = [
+            (
+                b"Client UrlCache MMF Ver 5.2\0",
+                Some("an Internet Explorer cache index (index.dat)"),
+            ),
+            (
+                &ese,
+                Some("an ESE database (such as WebCacheV01.dat or SRUDB.dat)"),
+            ),
+            (b"SQLite format 3\0\x10\0", Some("an SQLite database")),
+            (
+                &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0],
+                Some("an OLE compound file"),
+            ),
+            (b"PK\x03\x04\x14\0", Some("a ZIP archive")),
+            // Text, with a multi-byte character cut off by the end of the head.
+            (b"http://example.test/\r\n\xc3", Some("a text file")),
+            // A zeroed or garbled base block may be a damaged hive: no format is named.
+            (&[0; 64], None),
+            (b"rexf\0\0\x01\0\x07v\xb2q", None),
+            (b"", None),
+        ];
+        for (head, expected) in cases {
+            assert_eq!(other_format(head), expected, "{head:?}");
+        }
+    }
+
     use super::*;
 
     fn regf_with_type(file_type: u32) -> Vec<u8> {

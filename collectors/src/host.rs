@@ -288,7 +288,7 @@ fn read_file(
 /// Why a file that is not evidence cannot be read as such: the operating system's error when
 /// it cannot be read, else what it starts with. Only its first bytes are read.
 fn unknown_content_error(path: &Path) -> EvidenceError {
-    match crate::detect::read_head(path, 8) {
+    match crate::detect::read_head(path, crate::detect::SNIFF_LEN) {
         // SYSTEM.DAT and USER.DAT of Windows 95, 98 and Me: another format altogether.
         Ok(head) if head.starts_with(b"CREG") => EvidenceError::NotAHive {
             path: path.to_path_buf(),
@@ -296,10 +296,15 @@ fn unknown_content_error(path: &Path) -> EvidenceError {
         },
         Ok(head) => EvidenceError::NotAHive {
             path: path.to_path_buf(),
-            detail: format!(
-                "its content is not a registry hive, .reg export or EVTX log (it starts with {:?})",
-                String::from_utf8_lossy(&head)
-            ),
+            detail: match crate::detect::other_format(&head) {
+                Some(format) => format!(
+                    "its content is {format}, not a registry hive, .reg export or EVTX log"
+                ),
+                None => format!(
+                    "its content is not a registry hive, .reg export or EVTX log (it starts with {:?})",
+                    String::from_utf8_lossy(&head[..head.len().min(8)])
+                ),
+            },
         },
         Err(error) => EvidenceError::Io {
             path: path.to_path_buf(),

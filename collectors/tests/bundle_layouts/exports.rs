@@ -172,3 +172,88 @@ fn passed_over_files_are_listed_with_reasons_and_links_are_not_followed_by_defau
         )]
     );
 }
+
+#[test]
+fn dat_files_of_other_formats_are_passed_over_naming_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_dir = dir.path().join("triage/PC7");
+    let system = write(&host_dir.join("SYSTEM"), &system_hive(Some("PC7")));
+    // Files a triage collection holds beside the hives, under `.dat` names.
+    let mut ese = vec![0x5a, 0x5a, 0x5a, 0x5a, 0xef, 0xcd, 0xab, 0x89];
+    ese.resize(4096, 0);
+    let mut index = b"Client UrlCache MMF Ver 5.2\0".to_vec();
+    index.resize(4096, 0);
+    let web_cache = write(&host_dir.join("WebCacheV01.dat"), &ese);
+    let ie_index = write(&host_dir.join("History.IE5/index.dat"), &index);
+    let history = write(
+        &host_dir.join("global_history.dat"),
+        b"http://example.test/\r\nhttp://example.test/share\r\n",
+    );
+    // Unknown bytes under a `.dat` name may be a damaged hive, and a hive's own name with
+    // another format's content is damaged evidence: both stay unreadable evidence.
+    let garbled = write(&host_dir.join("hkcu.dat"), b"rexf\0\0\x01\0\x07v\xb2q");
+    let mut sqlite = b"SQLite format 3\0".to_vec();
+    sqlite.resize(4096, 0);
+    let ntuser = write(&host_dir.join("NTUSER.DAT"), &sqlite);
+
+    let collection = run(&[dir.path().join("triage")]);
+    // Sorted by path, byte by byte.
+    let reasons: Vec<(String, &str)> = collection
+        .passed_over
+        .iter()
+        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                display(&ie_index),
+                "content is an Internet Explorer cache index (index.dat), not a registry hive, .reg export or EVTX log"
+            ),
+            (
+                display(&web_cache),
+                "content is an ESE database (such as WebCacheV01.dat or SRUDB.dat), not a registry hive, .reg export or EVTX log"
+            ),
+            (
+                display(&history),
+                "content is a text file, not a registry hive, .reg export or EVTX log"
+            ),
+        ]
+    );
+    // The passed-over files make no host of their own.
+    assert_eq!(host_names(&collection), ["PC7"]);
+    let pc7 = host(&collection, "PC7");
+    assert_eq!(
+        file_paths(pc7),
+        [display(&ntuser), display(&system), display(&garbled)]
+    );
+    let status: Vec<FileStatus> = pc7.files.iter().map(|file| file.status).collect();
+    assert_eq!(
+        status,
+        [
+            FileStatus::Unreadable,
+            FileStatus::Read,
+            FileStatus::Unreadable
+        ]
+    );
+    let message = |index: usize| -> String {
+        pc7.files[index]
+            .notices
+            .iter()
+            .map(|notice| notice.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        message(2).contains(r#"it starts with "rexf\0\0\u{1}\0")"#),
+        "{}",
+        message(2)
+    );
+    assert!(
+        message(0).contains(
+            "its content is an SQLite database, not a registry hive, .reg export or EVTX log"
+        ),
+        "{}",
+        message(0)
+    );
+}
