@@ -274,15 +274,20 @@ pub(crate) fn deliver(
     if render_failed.get() {
         return EXIT_ERROR;
     }
-    for host in report.hosts.stream() {
-        for notice in host.notices.iter().filter(|notice| {
-            notice.code == "hiveward::scan::nothing_checked"
-                || notice.code == "hiveward::scan::required_evidence_missing"
-        }) {
-            eprintln!(
-                "error: {}",
-                hiveward_engine::escape_terminal(&notice.message)
-            );
+    // Only hosts counted as not checked or missing required evidence carry these notices: a
+    // report without any is not read back host by host for them.
+    let hosts_in_error = report.summary.hosts_not_checked + report.summary.hosts_missing_required;
+    if hosts_in_error > 0 {
+        for host in report.hosts.stream() {
+            for notice in host.notices.iter().filter(|notice| {
+                notice.code == "hiveward::scan::nothing_checked"
+                    || notice.code == "hiveward::scan::required_evidence_missing"
+            }) {
+                eprintln!(
+                    "error: {}",
+                    hiveward_engine::escape_terminal(&notice.message)
+                );
+            }
         }
     }
     let mut code = report.exit_code_with(args.fail_on.0, args.allow_partial);
