@@ -112,6 +112,11 @@ impl RegPath {
     pub fn components(&self) -> Vec<&str> {
         self.components.iter().map(String::as_str).collect()
     }
+
+    /// Whether the path is under `HKCU`, where a host may hold one hive per user.
+    pub fn is_current_user(&self) -> bool {
+        self.components.first().is_some_and(|root| root == "HKCU")
+    }
 }
 
 impl std::fmt::Display for RegPath {
@@ -346,9 +351,54 @@ impl HostRegistry {
         self.first_hit(path, |source, components| source.values(components))
     }
 
-    /// Lists the subkeys of a key.
+    /// Lists the subkeys of a key. Under `HKCU` a host holds one hive per user (a triage
+    /// collection copies every profile's `NTUSER.DAT`), so the listing there is the union over
+    /// every user hive and export that holds the key, in the order of the sources, each name
+    /// once (without regard to case); `Located::file` is the first of them, and
+    /// [`HostRegistry::user_sources_holding`] names them all. Elsewhere the first source that
+    /// holds the key answers, as for every other read.
     pub fn subkeys(&self, path: &str) -> Result<Option<Located<Vec<String>>>, EvidenceError> {
-        self.first_hit(path, |source, components| source.subkeys(components))
+        let parsed = RegPath::parse(path);
+        if !parsed.is_current_user() {
+            return self.first_hit(path, |source, components| source.subkeys(components));
+        }
+        let mut merged: Option<Located<Vec<String>>> = None;
+        let mut seen = std::collections::HashSet::new();
+        for (source, inner) in self.candidates(&parsed) {
+            let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+            let Some(names) = source.subkeys(&components)? else {
+                continue;
+            };
+            let located = merged.get_or_insert_with(|| Located {
+                data: Vec::new(),
+                file: source.path().to_path_buf(),
+                resolved_path: Self::resolved(source, &inner),
+            });
+            for name in names {
+                if seen.insert(name.to_lowercase()) {
+                    located.data.push(name);
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// The files of every user hive or export that holds the `HKCU` key `path`, in the order
+    /// of the sources (what [`HostRegistry::subkeys`] merged); empty for any other path, or
+    /// when no source holds it or it cannot be read.
+    pub fn user_sources_holding(&self, path: &str) -> Vec<PathBuf> {
+        let parsed = RegPath::parse(path);
+        if !parsed.is_current_user() {
+            return Vec::new();
+        }
+        self.candidates(&parsed)
+            .into_iter()
+            .filter(|(source, inner)| {
+                let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+                source.key_exists(&components).unwrap_or(false)
+            })
+            .map(|(source, _)| source.path().to_path_buf())
+            .collect()
     }
 
     /// A key's LastWriteTime as a FILETIME (`None` inside when the source, a `.reg` export,

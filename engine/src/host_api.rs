@@ -483,6 +483,10 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                         unreadable(host, format!("cannot read {path}: {error}"))
                     })?;
                 note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
+                // Under HKCU the listing merges every user's hive: each one was read.
+                for file in host.0.registry.user_sources_holding(path).iter().skip(1) {
+                    note_hive_read(host, path, Some(file));
+                }
                 let count = found.as_ref().map(|found| found.data.len());
                 record(|| Read::listing("host.subkeys", path, count));
                 Ok(found

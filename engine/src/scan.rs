@@ -559,10 +559,11 @@ pub(crate) fn lacking_summary(outcomes: &[RuleOutcome]) -> String {
         .iter()
         .filter_map(|outcome| outcome.reason.as_ref())
     {
-        let mut parts: Vec<String> = reason
-            .split("; ")
-            .flat_map(|part| part.split(", and "))
-            .map(|part| part.split(": ").next().unwrap_or(part).trim().to_string())
+        // Reasons are cut only outside parentheses: a clause in brackets stays whole.
+        let mut parts: Vec<String> = split_outside_brackets(reason, "; ")
+            .into_iter()
+            .flat_map(|part| split_outside_brackets(part, ", and "))
+            .map(|part| split_outside_brackets(part, ": ")[0].trim().to_string())
             .filter(|part| !part.is_empty())
             .collect();
         parts.sort();
@@ -585,6 +586,31 @@ pub(crate) fn lacking_summary(outcomes: &[RuleOutcome]) -> String {
         text.push_str(&format!(", and {} other reason(s)", counted.len() - 4));
     }
     text
+}
+
+/// `text` cut at each `separator` (ASCII) that is outside parentheses and square brackets.
+fn split_outside_brackets<'t>(text: &'t str, separator: &str) -> Vec<&'t str> {
+    let bytes = text.as_bytes();
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let (mut start, mut at) = (0, 0);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        // An ASCII separator that matches starts at a char boundary.
+        if depth == 0 && bytes[at..].starts_with(separator.as_bytes()) {
+            parts.push(&text[start..at]);
+            at += separator.len();
+            start = at;
+            continue;
+        }
+        at += 1;
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// The evidence a host has, for messages: `SAM hive, SECURITY hive, 1 event log`.
@@ -620,4 +646,41 @@ fn evidence_held(host: &ScanHost) -> String {
 /// The JSON Schema of [`ScanReport`], as committed in `schemas/findings.schema.json`.
 pub fn findings_schema() -> schemars::Schema {
     schemars::schema_for!(ScanReport)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_applicable(rule: &str, reason: &str) -> RuleOutcome {
+        RuleOutcome {
+            rule: rule.to_string(),
+            host: "FS01".to_string(),
+            outcome: Outcome::NotApplicable,
+            reason: Some(reason.to_string()),
+            findings: 0,
+            inferred: false,
+        }
+    }
+
+    #[test]
+    fn lacking_summary_cuts_reasons_only_outside_brackets() {
+        let outcomes = [
+            not_applicable(
+                "HW-A",
+                "outgoing: the SOFTWARE hive is absent, so the policy is unknown (and the build is unknown, and it applies from build 26100 (Windows 11 24H2; Server 2025)); SYSTEM hive absent",
+            ),
+            not_applicable("HW-B", "SYSTEM hive absent: the setting is unknown"),
+            not_applicable("HW-C", "ünïcode reason (x: y), and SYSTEM hive absent"),
+        ];
+        assert_eq!(
+            lacking_summary(&outcomes),
+            "SYSTEM hive absent (3 rule(s)), outgoing (1 rule(s)), ünïcode reason (x: y) (1 rule(s))"
+        );
+        assert_eq!(
+            split_outside_brackets("a; b (c; d); e", "; "),
+            ["a", "b (c; d)", "e"]
+        );
+        assert_eq!(split_outside_brackets("", "; "), [""]);
+    }
 }

@@ -306,3 +306,82 @@ fn triage_tree_is_one_host_with_logs_paired_to_their_hive() {
     assert_eq!(hostb.name_source, NameSource::Directory);
     assert_eq!(hostb.layout, GroupLayout::TriageTree);
 }
+
+#[test]
+fn every_users_hive_answers_an_hkcu_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case/HOSTA/C");
+    write(
+        &root.join("Windows/System32/config/SYSTEM"),
+        &system_hive(Some("WKS-0042")),
+    );
+    let mounts = |user: &str, shares: &[&str]| {
+        let mut text = format!(
+            "{HEADER}[HKEY_CURRENT_USER\\Software\\Hiveward]\r\n\"Marker\"=\"{user}\"\r\n\r\n\
+             [HKEY_CURRENT_USER\\Control Panel\\Desktop]\r\n\"Wallpaper\"=\"\"\r\n"
+        );
+        for share in shares {
+            text.push_str(&format!(
+                "\r\n[HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\MountPoints2\\{share}]\r\n\"_LabelFromReg\"=\"{user}\"\r\n"
+            ));
+        }
+        hive_from_reg(&text)
+    };
+    let alice = write(
+        &root.join("Users/alice/NTUSER.DAT"),
+        &mounts("alice", &["##fs01#data", "##FS02#home"]),
+    );
+    let bob = write(
+        &root.join("Users/bob/NTUSER.DAT"),
+        &mounts("bob", &["##fs02#HOME", "##10.0.0.5#scans"]),
+    );
+    // A user who mounted nothing holds no MountPoints2 key.
+    let carol = write(&root.join("Users/carol/NTUSER.DAT"), &mounts("carol", &[]));
+
+    let collection = run(&[dir.path().join("case")]);
+    let hosta = host(&collection, "WKS-0042");
+    assert_eq!(
+        hive_kinds(hosta)[..3],
+        [
+            Some(HiveKind::Ntuser),
+            Some(HiveKind::Ntuser),
+            Some(HiveKind::Ntuser)
+        ]
+    );
+    let path = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Explorer\MountPoints2";
+    let listing = hosta.registry.subkeys(path).unwrap().unwrap();
+    // Every user's mounts, each share once (names match without regard to case).
+    assert_eq!(
+        listing.data,
+        ["##fs01#data", "##FS02#home", "##10.0.0.5#scans"]
+    );
+    assert_eq!(listing.file, alice);
+    assert_eq!(
+        hosta.registry.user_sources_holding(path),
+        [alice, bob.clone()]
+    );
+    // Reads below the listing find the user whose hive holds the key.
+    let label = hosta
+        .registry
+        .value(&format!(r"{path}\##10.0.0.5#scans"), "_LabelFromReg")
+        .unwrap()
+        .unwrap();
+    assert_eq!((label.data.as_str(), label.file), (Some("bob"), bob));
+    // A value is read from the first user's hive that holds it, as before.
+    let marker = hosta
+        .registry
+        .value(r"HKCU\Software\Hiveward", "Marker")
+        .unwrap()
+        .unwrap();
+    assert_eq!(marker.data.as_str(), Some("alice"));
+    assert!(hosta
+        .registry
+        .subkeys(&format!(r"{path}\none"))
+        .unwrap()
+        .is_none());
+    assert!(hosta
+        .registry
+        .user_sources_holding(r"HKLM\SYSTEM\Select")
+        .is_empty());
+    let _ = carol;
+}

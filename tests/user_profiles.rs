@@ -1,0 +1,114 @@
+//! A host collected with every user's profile hive: the rules that judge where a computer's
+//! users connect (HKCU MountPoints2) see the mounts of every user, not only of the first.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
+
+/// A SYSTEM hive of `computer`, with the `.reg` sections `extra`.
+fn system_hive(computer: &str, extra: &str) -> Vec<u8> {
+    hiveward_testkit::hive_from_reg(&format!(
+        "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n\
+         \"ComputerName\"=\"{computer}\"\r\n\r\n{extra}"
+    ))
+}
+
+/// A user profile hive whose MountPoints2 lists `shares`.
+fn ntuser_hive(user: &str, shares: &[&str]) -> Vec<u8> {
+    let mut text = format!(
+        "{HEADER}[HKEY_CURRENT_USER\\Control Panel\\Desktop]\r\n\"Wallpaper\"=\"\"\r\n\r\n\
+         [HKEY_CURRENT_USER\\Software\\Hiveward]\r\n\"User\"=\"{user}\"\r\n"
+    );
+    for share in shares {
+        text.push_str(&format!(
+            "\r\n[HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\MountPoints2\\{share}]\r\n\"_LabelFromReg\"=\"{user}\"\r\n"
+        ));
+    }
+    hiveward_testkit::hive_from_reg(&text)
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A triage collection of WS01 (two users; only the second mounted a share by IP address) and
+/// a folder for FS01.
+fn write_bundle(bundle: &Path) {
+    let ws01 = bundle.join("WS01/C");
+    write(
+        &ws01.join("Windows/System32/config/SYSTEM"),
+        &system_hive(
+            "WS01",
+            "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Lsa\\MSV1_0]\r\n\
+             \"RestrictSendingNTLMTraffic\"=dword:00000002\r\n",
+        ),
+    );
+    write(
+        &ws01.join("Users/alice/NTUSER.DAT"),
+        &ntuser_hive("alice", &["##FS01#data"]),
+    );
+    write(
+        &ws01.join("Users/bob/NTUSER.DAT"),
+        &ntuser_hive("bob", &["##10.0.0.5#data"]),
+    );
+    write(
+        &bundle.join("FS01/SYSTEM"),
+        &system_hive(
+            "FS01",
+            "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\{11111111-2222-3333-4444-555555555555}]\r\n\
+             \"IPAddress\"=hex(7):31,00,30,00,2e,00,30,00,2e,00,30,00,2e,00,35,00,00,00,00,00\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Lsa\\MSV1_0]\r\n\
+             \"RestrictSendingNTLMTraffic\"=dword:00000000\r\n\
+             \"RestrictReceivingNTLMTraffic\"=dword:00000000\r\n",
+        ),
+    );
+}
+
+#[test]
+fn a_share_only_the_second_user_mounted_is_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(&dir.path().join("bundle"));
+    let output = Command::cargo_bin("hiveward")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "scan",
+            "bundle",
+            "--only",
+            "HW-NTLM-005",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            // FS01 lacks what the rule needs to judge its own NTLM settings.
+            "--allow-partial",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding["host"], "WS01");
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains("\\\\10.0.0.5 (an IP address of FS01"),
+        "{message}"
+    );
+    // The evidence cites the mount in the second user's hive.
+    let evidence = finding["evidence"].to_string();
+    assert!(
+        evidence.contains("Users/bob/NTUSER.DAT") && evidence.contains("##10.0.0.5#data"),
+        "{evidence}"
+    );
+    // FS01 is reached by its own name from alice's profile, with Kerberos: not a finding.
+    assert!(!message.contains("\\\\FS01"), "{message}");
+}
