@@ -304,6 +304,18 @@ fn walk(
             if entry.file_type().is_dir() {
                 continue;
             }
+            if let Some(reason) = entry
+                .path()
+                .strip_prefix(input)
+                .ok()
+                .and_then(|relative| backup_folder_reason(input, relative))
+            {
+                passed_over.push(PassedOver {
+                    path: crate::path_text(entry.path()),
+                    reason: reason.to_string(),
+                });
+                continue;
+            }
             if entry.path_is_symlink() && !options.follow_links && entry.depth() > 0 {
                 passed_over.push(PassedOver {
                     path: crate::path_text(entry.path()),
@@ -345,6 +357,44 @@ fn walk(
             sniff(entry.into_path(), given);
         }
     }
+}
+
+/// Why a file at `relative` (its path below the input it was found in) is a copy of a host's
+/// registry that is not its live configuration, if it is: a triage collection copies
+/// `Windows\System32\config\RegBack` (empty since Windows 10 1803, stale before) and
+/// `Windows.old` (the installation an upgrade replaced) beside the live hives, and reading
+/// them as the host's hives would judge stale settings, or report the empty backups as
+/// failed copies. A backup folder given as an input itself (`RegBack`, `Windows.old`) is read
+/// as asked.
+fn backup_folder_reason(input: &Path, relative: &Path) -> Option<&'static str> {
+    let below: Vec<&std::ffi::OsStr> = relative
+        .parent()?
+        .components()
+        .map(|component| component.as_os_str())
+        .collect();
+    // The input's own name counts as the folder above: `config` given, `RegBack` found in it.
+    let input_name = input.file_name();
+    let folders: Vec<&std::ffi::OsStr> = input_name.into_iter().chain(below).collect();
+    let named = |folder: &std::ffi::OsStr, name: &str| {
+        folder
+            .to_str()
+            .is_some_and(|folder| folder.eq_ignore_ascii_case(name))
+    };
+    if folders
+        .iter()
+        .skip(usize::from(input_name.is_some()))
+        .any(|folder| named(folder, "Windows.old"))
+    {
+        return Some(
+            "in Windows.old, the installation an upgrade replaced: not the host's live configuration",
+        );
+    }
+    let in_regback = folders
+        .windows(2)
+        .any(|pair| named(pair[0], "config") && named(pair[1], "RegBack"));
+    in_regback.then_some(
+        "registry backup copy in config\\RegBack: not the host's live configuration (Windows 10 1803 and later leave these files empty)",
+    )
 }
 
 /// Reads what each file of `batch` holds, adding the outcomes to `sniffed`.

@@ -385,3 +385,65 @@ fn every_users_hive_answers_an_hkcu_listing() {
         .is_empty());
     let _ = carol;
 }
+
+#[test]
+fn registry_backups_and_windows_old_are_passed_over_unless_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    let root = case.join("HOSTA/C");
+    let config = root.join("Windows/System32/config");
+    let system = write(&config.join("SYSTEM"), &system_hive(Some("WKS-0042")));
+    // Windows 10 1803 and later leave RegBack empty; older systems keep stale copies, and an
+    // upgrade keeps the replaced installation's hives in Windows.old.
+    let empty_backup = write(&config.join("RegBack/SYSTEM"), b"");
+    let stale_backup = write(
+        &config.join("RegBack/SOFTWARE"),
+        &software_hive("Windows 8.1 Pro"),
+    );
+    let old_system = write(
+        &root.join("Windows.old/Windows/System32/config/SYSTEM"),
+        &system_hive(Some("OLD-NAME")),
+    );
+
+    let collection = run(std::slice::from_ref(&case));
+    assert_eq!(host_names(&collection), ["WKS-0042"]);
+    assert_eq!(
+        file_paths(host(&collection, "WKS-0042")),
+        [display(&system)]
+    );
+    let reasons: Vec<(String, &str)> = collection
+        .passed_over
+        .iter()
+        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
+        .collect();
+    let regback = "registry backup copy in config\\RegBack: not the host's live configuration (Windows 10 1803 and later leave these files empty)";
+    assert_eq!(
+        reasons,
+        [
+            (
+                display(&old_system),
+                "in Windows.old, the installation an upgrade replaced: not the host's live configuration"
+            ),
+            (display(&stale_backup), regback),
+            (display(&empty_backup), regback),
+        ]
+    );
+    // The config folder given as the input: its RegBack is still a backup.
+    let from_config = run(std::slice::from_ref(&config));
+    assert_eq!(
+        from_config.passed_over.len(),
+        2,
+        "{:?}",
+        from_config.passed_over
+    );
+    // The backup folders given themselves are read as asked.
+    let backups = run(&[config.join("RegBack"), root.join("Windows.old")]);
+    assert!(backups.passed_over.is_empty(), "{:?}", backups.passed_over);
+    let files: Vec<String> = backups
+        .hosts
+        .iter()
+        .flat_map(|host| host.files.iter().map(|file| file.path.clone()))
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files.contains(&display(&old_system)), "{files:?}");
+}
