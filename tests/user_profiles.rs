@@ -112,3 +112,64 @@ fn a_share_only_the_second_user_mounted_is_judged() {
     // FS01 is reached by its own name from alice's profile, with Kerberos: not a finding.
     assert!(!message.contains("\\\\FS01"), "{message}");
 }
+
+#[test]
+fn default_and_service_profiles_do_not_stand_for_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    // A collection of the config folder only: the default and LocalSystem profiles, no user's.
+    let config = bundle.join("WS02/C/Windows/System32/config");
+    write(
+        &config.join("SYSTEM"),
+        &system_hive(
+            "WS02",
+            "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Lsa\\MSV1_0]\r\n\
+             \"RestrictSendingNTLMTraffic\"=dword:00000002\r\n",
+        ),
+    );
+    write(&config.join("DEFAULT"), &ntuser_hive(".DEFAULT", &[]));
+    write(
+        &config.join("systemprofile/NTUSER.DAT"),
+        &ntuser_hive("SYSTEM", &["##10.0.0.9#backup"]),
+    );
+    let output = Command::cargo_bin("hiveward")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "scan",
+            "bundle",
+            "--only",
+            "HW-NTLM-005",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
+    // Nothing could be checked: the run says so and exits 3.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("it has default or service-account profile hive, SYSTEM hive"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let host = &report["hosts"][0];
+    assert_eq!(host["name"], "WS02");
+    let kinds: Vec<&str> = host["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["hive_kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ACCOUNT_PROFILE", "SYSTEM", "ACCOUNT_PROFILE"]);
+    // Whether outgoing NTLM breaks a user's access is unknown without a user's profile: not
+    // a pass, and the service account's mount is not taken for a user's.
+    let outcome = &host["outcomes"][0];
+    assert_eq!(outcome["outcome"], "not_applicable", "{outcome:#}");
+    let reason = outcome["reason"].as_str().unwrap();
+    assert!(reason.contains("the HKCU hive is absent"), "{reason}");
+    assert!(report["findings"].as_array().unwrap().is_empty());
+}

@@ -17,6 +17,7 @@ use crate::value::RegValue;
 mod cells;
 mod key_cache;
 mod lists;
+mod profile;
 
 /// Size of the `regf` base block that precedes the hive bins.
 pub const BASE_BLOCK_SIZE: usize = 4096;
@@ -110,6 +111,9 @@ pub enum HiveKind {
     HkcuSoftware,
     /// A whole user profile hive (`NTUSER.DAT`): `Software` plus `Control Panel` or `Environment`.
     Ntuser,
+    /// A user profile hive of no interactive user: the default profile (`config\DEFAULT`) or a
+    /// service account's (`config\systemprofile`, `ServiceProfiles\*`). Not read as `HKCU`.
+    AccountProfile,
     /// `HKLM\SAM`.
     Sam,
     /// `HKLM\SECURITY`.
@@ -126,6 +130,7 @@ impl HiveKind {
             HiveKind::Software => Some(r"HKLM\SOFTWARE"),
             HiveKind::HkcuSoftware => Some(r"HKCU\Software"),
             HiveKind::Ntuser => Some("HKCU"),
+            HiveKind::AccountProfile => None,
             HiveKind::Sam => Some(r"HKLM\SAM"),
             HiveKind::Security => Some(r"HKLM\SECURITY"),
             HiveKind::Other => None,
@@ -404,7 +409,10 @@ impl HiveFile {
             subkey_lists_checked: Mutex::new(HashSet::new()),
             value_lists_checked: Mutex::new(HashSet::new()),
         };
-        hive.kind = hive.detect_kind()?;
+        hive.kind = match hive.detect_kind()? {
+            HiveKind::Ntuser if profile::is_account_profile(path) => HiveKind::AccountProfile,
+            kind => kind,
+        };
         Ok(hive)
     }
 

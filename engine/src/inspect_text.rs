@@ -230,6 +230,7 @@ pub fn hive_kind_name(kind: HiveKind) -> &'static str {
         HiveKind::Software => "SOFTWARE",
         HiveKind::HkcuSoftware => r"HKCU\Software",
         HiveKind::Ntuser => "NTUSER.DAT",
+        HiveKind::AccountProfile => "default or service-account profile",
         HiveKind::Sam => "SAM",
         HiveKind::Security => "SECURITY",
         HiveKind::Other => "other",
