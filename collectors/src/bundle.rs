@@ -643,12 +643,17 @@ fn triage_root(path: &Path) -> Option<PathBuf> {
             .is_some_and(|part| part.eq_ignore_ascii_case(name))
     };
     for index in 0..parts.len() {
+        // Where a triage collection finds evidence below `Windows`: the hives and logs under
+        // System32, Amcache.hve under AppCompat, the service accounts' profiles.
         let windows_tree = is(index, "Windows")
-            && is(index + 1, "System32")
-            && (is(index + 2, "config") || (is(index + 2, "winevt") && is(index + 3, "Logs")));
-        let users_tree = is(index, "Users") && index + 3 == parts.len();
-        let service_profile = is(index, "Windows") && is(index + 1, "ServiceProfiles");
-        if windows_tree || users_tree || service_profile {
+            && (is(index + 1, "System32")
+                || is(index + 1, "AppCompat")
+                || is(index + 1, "ServiceProfiles"))
+            && index + 2 < parts.len();
+        // A profile's NTUSER.DAT, or any file deeper in it (AppData\...\UsrClass.dat).
+        let users_tree =
+            (is(index, "Users") || is(index, "Documents and Settings")) && index + 3 <= parts.len();
+        if windows_tree || users_tree {
             let root: PathBuf = parts[..index].iter().collect();
             return Some(root);
         }
@@ -741,7 +746,33 @@ mod tests {
             triage_root(Path::new("t/HOSTA/C/Users/bob/NTUSER.DAT")),
             Some(PathBuf::from("t/HOSTA/C"))
         );
+        // KAPE's RegistryHives target also copies UsrClass.dat and Amcache.hve.
+        assert_eq!(
+            triage_root(Path::new(
+                "t/HOSTA/C/Users/bob/AppData/Local/Microsoft/Windows/UsrClass.dat"
+            )),
+            Some(PathBuf::from("t/HOSTA/C"))
+        );
+        assert_eq!(
+            triage_root(Path::new(
+                "t/HOSTA/C/Windows/AppCompat/Programs/Amcache.hve"
+            )),
+            Some(PathBuf::from("t/HOSTA/C"))
+        );
+        assert_eq!(
+            triage_root(Path::new(
+                "t/HOSTA/C/Windows/ServiceProfiles/LocalService/NTUSER.DAT"
+            )),
+            Some(PathBuf::from("t/HOSTA/C"))
+        );
+        assert_eq!(
+            triage_root(Path::new("t/XP/C/Documents and Settings/bob/NTUSER.DAT")),
+            Some(PathBuf::from("t/XP/C"))
+        );
         assert_eq!(triage_root(Path::new("bundle/FS01_SYSTEM.HIV")), None);
+        // A host folder that happens to be named Windows, or a lone Users folder, is not one.
+        assert_eq!(triage_root(Path::new("bundle/Windows/SYSTEM")), None);
+        assert_eq!(triage_root(Path::new("bundle/Users/NTUSER.DAT")), None);
     }
 
     #[test]

@@ -447,3 +447,48 @@ fn registry_backups_and_windows_old_are_passed_over_unless_given() {
     assert_eq!(files.len(), 3, "{files:?}");
     assert!(files.contains(&display(&old_system)), "{files:?}");
 }
+
+#[test]
+fn usrclass_and_amcache_stay_with_their_triage_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("case/HOSTA/C");
+    let system = write(
+        &root.join("Windows/System32/config/SYSTEM"),
+        &system_hive(Some("WKS-0042")),
+    );
+    // What KAPE's RegistryHives target copies beside the machine and profile hives.
+    let other = |key: &str| {
+        hive_from_reg(&format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\{key}]\r\n\"Marker\"=\"x\"\r\n"
+        ))
+    };
+    let usrclass = write(
+        &root.join("Users/bob/AppData/Local/Microsoft/Windows/UsrClass.dat"),
+        &other("Local Settings\\Software"),
+    );
+    let amcache = write(
+        &root.join("Windows/AppCompat/Programs/Amcache.hve"),
+        &other("Root\\InventoryApplication"),
+    );
+
+    let collection = run(&[dir.path().join("case")]);
+    assert_eq!(host_names(&collection), ["WKS-0042"]);
+    let hosta = host(&collection, "WKS-0042");
+    assert_eq!(
+        file_paths(hosta),
+        [display(&usrclass), display(&amcache), display(&system)]
+    );
+    assert_eq!(
+        hive_kinds(hosta),
+        [
+            Some(HiveKind::Other),
+            Some(HiveKind::Other),
+            Some(HiveKind::System)
+        ]
+    );
+    assert!(
+        collection.passed_over.is_empty(),
+        "{:?}",
+        collection.passed_over
+    );
+}
