@@ -1,4 +1,4 @@
-//! A host collected with every user's profile hive: the rules that judge where a computer's
+//! A host collected with every user's profile hive (or an export of HKEY_USERS): the rules that judge where a computer's
 //! users connect (HKCU MountPoints2) see the mounts of every user, not only of the first.
 
 use std::path::Path;
@@ -172,4 +172,66 @@ fn default_and_service_profiles_do_not_stand_for_the_users() {
     let reason = outcome["reason"].as_str().unwrap();
     assert!(reason.contains("the HKCU hive is absent"), "{reason}");
     assert!(report["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn an_hkey_users_export_gives_every_users_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    write_bundle(&bundle);
+    // WS03: its SYSTEM hive and `reg export HKU users.reg`, whose second user mounted FS01 by
+    // address; the LocalSystem key's mount is no user's.
+    write(
+        &bundle.join("WS03/SYSTEM"),
+        &system_hive(
+            "WS03",
+            "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Lsa\\MSV1_0]\r\n\
+             \"RestrictSendingNTLMTraffic\"=dword:00000002\r\n",
+        ),
+    );
+    let mp2 = r"Software\Microsoft\Windows\CurrentVersion\Explorer\MountPoints2";
+    write(
+        &bundle.join("WS03/users.reg"),
+        format!(
+            "{HEADER}[HKEY_USERS\\S-1-5-18\\{mp2}\\##10.0.0.99#svc]\r\n\r\n\
+             [HKEY_USERS\\S-1-5-21-1-2-3-1001\\{mp2}\\##FS01#data]\r\n\r\n\
+             [HKEY_USERS\\S-1-5-21-1-2-3-1002\\{mp2}\\##10.0.0.5#data]\r\n"
+        )
+        .as_bytes(),
+    );
+    let output = Command::cargo_bin("hiveward")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "scan",
+            "bundle",
+            "--only",
+            "HW-NTLM-005",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--allow-partial",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let on_ws03: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["host"] == "WS03")
+        .collect();
+    assert_eq!(on_ws03.len(), 1, "{on_ws03:#?}");
+    let message = on_ws03[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\\\\10.0.0.5 (an IP address of FS01"),
+        "{message}"
+    );
+    assert!(!message.contains("10.0.0.99"), "{message}");
+    let evidence = on_ws03[0]["evidence"].to_string();
+    assert!(evidence.contains(r"S-1-5-21-1-2-3-1002"), "{evidence}");
 }

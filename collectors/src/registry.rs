@@ -152,6 +152,14 @@ fn starts_with_ignore_case(components: &[&str], prefix: &[&str]) -> bool {
 
 const CURRENT_CONTROL_SET: &str = "CurrentControlSet";
 
+/// Whether a key name under `HKEY_USERS` is an interactive user's profile: a domain or local
+/// account SID (`S-1-5-21-...`), not `.DEFAULT`, the service accounts (`S-1-5-18`, `-19`,
+/// `-20`) or a user's classes (`S-1-5-21-..._Classes`).
+fn is_user_sid(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("S-1-5-21-") && !upper.ends_with("_CLASSES")
+}
+
 /// The registry of one host, assembled from its hives and exports.
 #[derive(Default)]
 pub struct HostRegistry {
@@ -253,9 +261,19 @@ impl HostRegistry {
                     }
                     found.push((source, inner));
                 }
-                RegistrySource::Export(_) => {
+                RegistrySource::Export(export) => {
                     let literal: Vec<String> = query.iter().map(|s| s.to_string()).collect();
                     found.push((source, literal.clone()));
+                    // `reg export HKU`: each interactive user's key under HKEY_USERS is that
+                    // user's HKCU.
+                    if path.is_current_user() {
+                        let users = export.subkeys(&["HKU"]).unwrap_or_default();
+                        for sid in users.into_iter().filter(|sid| is_user_sid(sid)) {
+                            let mut mapped = vec!["HKU".to_string(), sid];
+                            mapped.extend(literal.iter().skip(1).cloned());
+                            found.push((source, mapped));
+                        }
+                    }
                     let is_ccs = starts_with_ignore_case(&query, &["HKLM", "SYSTEM"])
                         && query
                             .get(2)

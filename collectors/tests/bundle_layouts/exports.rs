@@ -257,3 +257,52 @@ fn dat_files_of_other_formats_are_passed_over_naming_the_format() {
         message(0)
     );
 }
+
+#[test]
+fn an_hku_export_stands_for_each_users_hkcu() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp2 = r"Software\Microsoft\Windows\CurrentVersion\Explorer\MountPoints2";
+    let user = |sid: &str, name: &str, share: &str| {
+        format!(
+            "[HKEY_USERS\\{sid}\\Software\\Hiveward]\r\n\"User\"=\"{name}\"\r\n\r\n\
+             [HKEY_USERS\\{sid}\\{mp2}\\{share}]\r\n\"_LabelFromReg\"=\"{name}\"\r\n\r\n"
+        )
+    };
+    // `reg export HKU users.reg`: the default profile, LocalSystem, two users and one user's
+    // classes.
+    let text = format!(
+        "{HEADER}{}{}{}{}{}",
+        user(".DEFAULT", "default", "##default#x"),
+        user("S-1-5-18", "system", "##10.9.9.9#svc"),
+        user("S-1-5-21-1-2-3-1001", "alice", "##fs01#data"),
+        user("S-1-5-21-1-2-3-1001_Classes", "classes", "##classes#x"),
+        user("S-1-5-21-1-2-3-1002", "bob", "##10.0.0.5#data"),
+    );
+    let users = write(&dir.path().join("PC5/users.reg"), text.as_bytes());
+    write(&dir.path().join("PC5/SYSTEM"), &system_hive(Some("PC5")));
+
+    let collection = run(&[dir.path().to_path_buf()]);
+    let pc5 = host(&collection, "PC5");
+    let listing = pc5
+        .registry
+        .subkeys(&format!(r"HKCU\{mp2}"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(listing.data, ["##fs01#data", "##10.0.0.5#data"]);
+    assert_eq!(listing.file, users);
+    assert_eq!(
+        listing.resolved_path,
+        format!(r"HKU\S-1-5-21-1-2-3-1001\{mp2}")
+    );
+    let bob = pc5
+        .registry
+        .value(&format!(r"HKCU\{mp2}\##10.0.0.5#data"), "_LabelFromReg")
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.data.as_str(), Some("bob"));
+    assert_eq!(
+        bob.resolved_path,
+        format!(r"HKU\S-1-5-21-1-2-3-1002\{mp2}\##10.0.0.5#data")
+    );
+    assert!(pc5.registry.key_exists(r"HKCU\Software").unwrap());
+}
