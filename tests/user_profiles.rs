@@ -1,5 +1,6 @@
-//! A host collected with every user's profile hive (or an export of HKEY_USERS): the rules that judge where a computer's
-//! users connect (HKCU MountPoints2) see the mounts of every user, not only of the first.
+//! A host collected with every user's profile hive, or with an export of HKEY_USERS: the rules
+//! that judge where a computer's users connect (HKCU MountPoints2) see the mounts of every user,
+//! not only of the first.
 
 use std::path::Path;
 
