@@ -70,13 +70,12 @@ fn write_bundle(bundle: &Path) {
     );
 }
 
-#[test]
-fn a_share_only_the_second_user_mounted_is_judged() {
-    let dir = tempfile::tempdir().unwrap();
-    write_bundle(&dir.path().join("bundle"));
+/// `hiveward scan bundle --only HW-NTLM-005` in `dir` (with `extra` arguments): the exit code,
+/// standard error and the JSON report.
+fn scan_ntlm005(dir: &Path, extra: &[&str]) -> (Option<i32>, String, Value) {
     let output = Command::cargo_bin("hiveward")
         .unwrap()
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args([
             "scan",
             "bundle",
@@ -84,17 +83,23 @@ fn a_share_only_the_second_user_mounted_is_judged() {
             "HW-NTLM-005",
             "--format",
             "json",
-            "--fail-on",
-            "never",
-            // FS01 lacks what the rule needs to judge its own NTLM settings.
-            "--allow-partial",
-            "--no-config",
         ])
+        .args(["--fail-on", "never", "--no-config"])
+        .args(extra)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.code(), stderr, report)
+}
+
+#[test]
+fn a_share_only_the_second_user_mounted_is_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(&dir.path().join("bundle"));
+    // FS01 lacks what the rule needs to judge its own NTLM settings.
+    let (code, stderr, report) = scan_ntlm005(dir.path(), &["--allow-partial"]);
+    assert_eq!(code, Some(0), "{stderr}");
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{findings:#?}");
     let finding = &findings[0];
@@ -133,30 +138,13 @@ fn default_and_service_profiles_do_not_stand_for_the_users() {
         &config.join("systemprofile/NTUSER.DAT"),
         &ntuser_hive("SYSTEM", &["##10.0.0.9#backup"]),
     );
-    let output = Command::cargo_bin("hiveward")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
-            "scan",
-            "bundle",
-            "--only",
-            "HW-NTLM-005",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-            "--no-config",
-        ])
-        .output()
-        .unwrap();
+    let (code, stderr, report) = scan_ntlm005(dir.path(), &[]);
     // Nothing could be checked: the run says so and exits 3.
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("it has default or service-account profile hive, SYSTEM hive"),
         "{stderr}"
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let host = &report["hosts"][0];
     assert_eq!(host["name"], "WS02");
     let kinds: Vec<&str> = host["files"]
@@ -200,26 +188,8 @@ fn an_hkey_users_export_gives_every_users_mounts() {
         )
         .as_bytes(),
     );
-    let output = Command::cargo_bin("hiveward")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
-            "scan",
-            "bundle",
-            "--only",
-            "HW-NTLM-005",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-            "--allow-partial",
-            "--no-config",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (code, stderr, report) = scan_ntlm005(dir.path(), &["--allow-partial"]);
+    assert_eq!(code, Some(0), "{stderr}");
     let on_ws03: Vec<&Value> = report["findings"]
         .as_array()
         .unwrap()
