@@ -101,11 +101,7 @@ fn passed_over_files_are_listed_with_reasons_and_links_are_not_followed_by_defau
 
     let inputs = [bundle.clone()];
     let default = run(&inputs);
-    let reasons: Vec<(String, &str)> = default
-        .passed_over
-        .iter()
-        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
-        .collect();
+    let reasons = passed_over_reasons(&default);
     assert_eq!(
         reasons,
         [
@@ -198,11 +194,7 @@ fn dat_files_of_other_formats_are_passed_over_naming_the_format() {
 
     let collection = run(&[dir.path().join("triage")]);
     // Sorted by path, byte by byte.
-    let reasons: Vec<(String, &str)> = collection
-        .passed_over
-        .iter()
-        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
-        .collect();
+    let reasons = passed_over_reasons(&collection);
     assert_eq!(
         reasons,
         [

@@ -411,11 +411,7 @@ fn registry_backups_and_windows_old_are_passed_over_unless_given() {
         file_paths(host(&collection, "WKS-0042")),
         [display(&system)]
     );
-    let reasons: Vec<(String, &str)> = collection
-        .passed_over
-        .iter()
-        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
-        .collect();
+    let reasons = passed_over_reasons(&collection);
     let regback = "registry backup copy in config\\RegBack: not the host's live configuration (Windows 10 1803 and later leave these files empty)";
     assert_eq!(
         reasons,

@@ -91,6 +91,15 @@ fn run_with(inputs: &[PathBuf], options: &DiscoverOptions) -> Collection {
     collect(discover(inputs, options), &CollectOptions::default())
 }
 
+/// The files passed over, each with its reason.
+fn passed_over_reasons(collection: &Collection) -> Vec<(String, &str)> {
+    collection
+        .passed_over
+        .iter()
+        .map(|passed| (passed.path.clone(), passed.reason.as_str()))
+        .collect()
+}
+
 fn host<'c>(collection: &'c Collection, name: &str) -> &'c Host {
     collection
         .hosts
