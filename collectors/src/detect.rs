@@ -217,6 +217,7 @@ fn is_reg_export(head: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn other_formats_are_named_and_hives_and_damage_are_not() {
@@ -248,8 +249,6 @@ mod tests {
             assert_eq!(other_format(head), expected, "{head:?}");
         }
     }
-
-    use super::*;
 
     fn regf_with_type(file_type: u32) -> Vec<u8> {
         let mut head = vec![0u8; 64];

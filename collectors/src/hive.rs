@@ -111,8 +111,9 @@ pub enum HiveKind {
     HkcuSoftware,
     /// A whole user profile hive (`NTUSER.DAT`): `Software` plus `Control Panel` or `Environment`.
     Ntuser,
-    /// A user profile hive of no interactive user: the default profile (`config\DEFAULT`) or a
-    /// service account's (`config\systemprofile`, `ServiceProfiles\*`). Not read as `HKCU`.
+    /// A user profile hive of no interactive user: the default profile (`config\DEFAULT`), the
+    /// new-profile template (`Users\Default`) or a service account's (`config\systemprofile`,
+    /// `ServiceProfiles\*`). Not read as `HKCU`.
     AccountProfile,
     /// `HKLM\SAM`.
     Sam,

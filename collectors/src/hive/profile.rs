@@ -6,9 +6,10 @@ use std::path::Path;
 /// profile (`Windows\System32\config\DEFAULT`, `HKU\.DEFAULT`, what the logon screen runs
 /// with), the template new profiles are copied from (`Users\Default\NTUSER.DAT`, `Default
 /// User` before Windows Vista), or a service account's (`config\systemprofile\NTUSER.DAT`
-/// for LocalSystem, `ServiceProfiles\LocalService\NTUSER.DAT` and `NetworkService`). A triage collection copies
-/// them beside the users' own `NTUSER.DAT`; read as `HKCU`, they would make a host without any
-/// user's profile look as if its users' settings and mounted shares were known.
+/// for LocalSystem, `ServiceProfiles\LocalService\NTUSER.DAT` and `NetworkService`). A triage
+/// collection copies them beside the users' own `NTUSER.DAT`; read as `HKCU`, they would make
+/// a host without any user's profile look as if its users' settings and mounted shares were
+/// known.
 pub(crate) fn is_account_profile(path: &Path) -> bool {
     let names: Vec<String> = path
         .components()
