@@ -2,7 +2,8 @@
 //! SMB1, NTLM and guest/anonymous packs, each must give the verdicts its own build's defaults
 //! imply. The builds and editions are what SYSTEM records (see the collectors' `os_facts`
 //! test): no SOFTWARE hive comes with them, so the build is inferred from the in-box drivers and
-//! every verdict that rests on it is marked inferred.
+//! every verdict that rests on it is marked inferred. A copy cut short gives the same verdicts
+//! where it can still read, and "not checked", naming the file, where it cannot.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -175,4 +176,83 @@ fn corpus_system_hives_give_the_verdicts_of_their_defaults() {
             }
         }
     }
+}
+
+/// Each rule's outcome on the report's one host: (outcome, reason).
+fn outcomes(report: &Json) -> BTreeMap<String, (String, String)> {
+    let hosts = report["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 1, "{report:#}");
+    hosts[0]["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .map(|outcome| {
+            (
+                outcome["rule"].as_str().expect("rule").to_string(),
+                (
+                    outcome["outcome"].as_str().expect("outcome").to_string(),
+                    outcome["reason"].as_str().unwrap_or_default().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_truncated_copy_gives_the_whole_hives_verdicts_or_says_it_could_not_look() {
+    let Some(corpus) = hiveward_testkit::corpus_dir() else {
+        return;
+    };
+    let whole_path = corpus.join("hives/regipy/SYSTEM");
+    let (whole_verdicts, whole) = scan(&whole_path);
+    let bytes = std::fs::read(&whole_path).expect("the corpus hive reads");
+    let whole_outcomes = outcomes(&whole);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut same, mut not_checked) = (0, 0);
+    for percent in [10, 30, 50] {
+        let cut_path = dir.path().join(format!("CUT{percent}")).join("SYSTEM");
+        std::fs::create_dir_all(cut_path.parent().unwrap()).expect("creates the folder");
+        std::fs::write(&cut_path, &bytes[..bytes.len() * percent / 100]).expect("writes the copy");
+        let (cut_verdicts, cut) = scan(&cut_path);
+
+        let file = &cut["hosts"][0]["files"][0];
+        assert_eq!(file["status"], "partial", "{file:#}");
+        assert!(
+            file["notices"]
+                .as_array()
+                .expect("notices")
+                .iter()
+                .any(|notice| notice["code"] == "hiveward::hive::truncated"
+                    && notice["level"] == "warning"),
+            "{file:#}"
+        );
+        for (rule, (outcome, reason)) in outcomes(&cut) {
+            if outcome == "not_checked" {
+                assert!(
+                    reason.contains(&cut_path.display().to_string())
+                        && reason.contains("the file is truncated"),
+                    "{percent}%: {rule}: {reason}"
+                );
+                not_checked += 1;
+            } else {
+                assert_eq!(
+                    outcome, whole_outcomes[&rule].0,
+                    "{percent}%: {rule}: {reason}"
+                );
+                same += 1;
+            }
+        }
+        // Every finding a cut copy gives, the whole hive gives too.
+        for (verdict, count) in &cut_verdicts {
+            assert_eq!(
+                whole_verdicts.get(verdict),
+                Some(count),
+                "{percent}%: {verdict:?}"
+            );
+        }
+    }
+    assert!(
+        same > 10 && not_checked > 5,
+        "{same} same, {not_checked} not checked"
+    );
 }

@@ -14,88 +14,15 @@ use crate::error::{EvidenceError, Notice};
 use crate::recovery::{self, TransactionLogInput};
 use crate::value::RegValue;
 
+mod base_block;
 mod cells;
 mod key_cache;
 mod lists;
 mod profile;
 
-/// Size of the `regf` base block that precedes the hive bins.
-pub const BASE_BLOCK_SIZE: usize = 4096;
-
-/// The fields of a `regf` base block that decide whether a hive is clean.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BaseBlock {
-    /// Incremented when a write starts.
-    pub primary_sequence: u32,
-    /// Set equal to the primary sequence when the write completes.
-    pub secondary_sequence: u32,
-    /// The format's major version (1).
-    pub major_version: u32,
-    /// The format's minor version: 3 (NT 4, XP and many user hives), 4 and later add big-data
-    /// (`db`) records for values over 16,344 bytes, 5 (XP and later system hives) and 6.
-    pub minor_version: u32,
-    /// 0 for a primary hive, 1, 2 or 6 for transaction logs.
-    pub file_type: u32,
-    /// Offset of the root key cell, relative to the hive bins.
-    pub root_cell_offset: u32,
-    /// Size of the hive bins in bytes.
-    pub hive_bins_data_size: u32,
-    /// Checksum stored at offset 0x1fc.
-    pub stored_checksum: u32,
-    /// Checksum computed over the first 508 bytes.
-    pub computed_checksum: u32,
-}
-
-impl BaseBlock {
-    /// Parses the base block at the start of `bytes`, or `None` when there is no `regf` signature
-    /// or fewer than 512 bytes.
-    pub fn parse(bytes: &[u8]) -> Option<BaseBlock> {
-        if bytes.len() < 512 || !bytes.starts_with(b"regf") {
-            return None;
-        }
-        let field = |offset: usize| {
-            u32::from_le_bytes([
-                bytes[offset],
-                bytes[offset + 1],
-                bytes[offset + 2],
-                bytes[offset + 3],
-            ])
-        };
-        Some(BaseBlock {
-            primary_sequence: field(0x04),
-            secondary_sequence: field(0x08),
-            major_version: field(0x14),
-            minor_version: field(0x18),
-            file_type: field(0x1c),
-            root_cell_offset: field(0x24),
-            hive_bins_data_size: field(0x28),
-            stored_checksum: field(0x1fc),
-            computed_checksum: base_block_checksum(bytes),
-        })
-    }
-
-    /// Whether the stored checksum matches the bytes.
-    pub fn checksum_ok(&self) -> bool {
-        self.stored_checksum == self.computed_checksum
-    }
-
-    /// Whether the last write completed.
-    pub fn sequences_match(&self) -> bool {
-        self.primary_sequence == self.secondary_sequence
-    }
-}
-
-/// The XOR-32 checksum of the first 508 bytes of a base block, with 0 and `u32::MAX` avoided.
-pub fn base_block_checksum(bytes: &[u8]) -> u32 {
-    let sum = bytes[..0x1fc].chunks_exact(4).fold(0u32, |acc, dword| {
-        acc ^ u32::from_le_bytes([dword[0], dword[1], dword[2], dword[3]])
-    });
-    match sum {
-        0 => 1,
-        u32::MAX => u32::MAX - 1,
-        other => other,
-    }
-}
+pub use base_block::{
+    base_block_checksum, BaseBlock, Truncation, BASE_BLOCK_SIZE, TRUNCATED_HIVE_CODE,
+};
 
 /// What a hive holds, decided from the layout under its root key.
 #[derive(
@@ -205,6 +132,8 @@ pub struct HiveFile {
     subkey_lists_checked: Mutex<HashSet<usize>>,
     /// The same for value lists.
     value_lists_checked: Mutex<HashSet<usize>>,
+    /// Set when the file is shorter than its base block declares.
+    truncation: Option<Truncation>,
 }
 
 impl std::fmt::Debug for HiveFile {
@@ -309,6 +238,10 @@ impl HiveFile {
                 ),
             });
         }
+        // Measured on the file itself: recovery pads a short primary with zeros up to the size
+        // its logs declare, which must not hide that the file was cut short.
+        let file_len = bytes.len() as u64;
+        let cut_short = BASE_BLOCK_SIZE as u64 + u64::from(base.hive_bins_data_size) > file_len;
         let mut notices = Vec::new();
         let mut reasons = Vec::new();
         if !base.sequences_match() {
@@ -388,12 +321,29 @@ impl HiveFile {
             }
         };
         let declared = BASE_BLOCK_SIZE as u64 + u64::from(base.hive_bins_data_size);
-        if declared > bytes.len() as u64 {
-            return Err(EvidenceError::TruncatedHive {
-                path: path.to_path_buf(),
-                declared,
-                available: bytes.len() as u64,
-            });
+        // A copy cut short is read as far as it goes: a cell inside the part present reads as
+        // usual, and a read that needs a cell past the end fails as damage naming the file,
+        // never as an absent key or value.
+        let truncation = (cut_short || declared > bytes.len() as u64).then_some(Truncation {
+            declared,
+            available: file_len,
+        });
+        if let Some(cut) = &truncation {
+            notices.push(Notice::warning(
+                TRUNCATED_HIVE_CODE,
+                path,
+                format!(
+                    "{}: the hive is truncated: it needs {} bytes (base block and hive bins) but the file has {}; the part present was read{}, and keys and values stored past its end cannot be",
+                    path.display(),
+                    cut.declared,
+                    cut.available,
+                    if matches!(state, HiveState::Recovered { .. }) {
+                        " with the pages its transaction logs supply"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
         }
         // Recovery may have rewritten the base block: take the version from the bytes read.
         let minor_version =
@@ -409,12 +359,31 @@ impl HiveFile {
             notices,
             subkey_lists_checked: Mutex::new(HashSet::new()),
             value_lists_checked: Mutex::new(HashSet::new()),
+            truncation,
         };
-        hive.kind = match hive.detect_kind()? {
+        let detected = match (hive.detect_kind(), &hive.truncation) {
+            (Ok(kind), _) => kind,
+            // Not even the root key lies in the part present: nothing can be read.
+            (Err(_), Some(cut)) => {
+                return Err(EvidenceError::TruncatedHive {
+                    path: path.to_path_buf(),
+                    declared: cut.declared,
+                    available: cut.available,
+                })
+            }
+            (Err(error), None) => return Err(error),
+        };
+        hive.kind = match detected {
             HiveKind::Ntuser if profile::is_account_profile(path) => HiveKind::AccountProfile,
             kind => kind,
         };
         Ok(hive)
+    }
+
+    /// How far the file falls short of the size its base block declares, if it does. Such a
+    /// hive is read as far as it goes.
+    pub fn truncation(&self) -> Option<Truncation> {
+        self.truncation
     }
 
     /// The file this hive was read from.
@@ -448,9 +417,16 @@ impl HiveFile {
     /// reader words the same damage the same way, so a problem met by two reads (the control-set
     /// comparison and the OS facts, say) is one problem and is reported once.
     fn damaged(&self, place: &str, error: impl std::fmt::Display) -> EvidenceError {
+        let cut = match &self.truncation {
+            Some(cut) => format!(
+                " (the file is truncated: it ends at byte {} of the {} its base block declares)",
+                cut.available, cut.declared
+            ),
+            None => String::new(),
+        };
         EvidenceError::CorruptHive {
             path: self.path.clone(),
-            detail: format!("{place}: {error}"),
+            detail: format!("{place}: {error}{cut}"),
         }
     }
 

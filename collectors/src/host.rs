@@ -65,7 +65,8 @@ impl Default for CollectOptions {
 pub enum FileStatus {
     /// Read fully.
     Read,
-    /// Read, but not cleanly: a dirty hive without usable logs.
+    /// Read, but not cleanly: a dirty hive without usable logs, or a hive cut short and read
+    /// as far as it goes.
     Partial,
     /// Recognised and listed without being read. [`collect`] does not give it any more: every
     /// event log is read, at least for the computers it names. Kept so that report formats
@@ -224,7 +225,7 @@ fn read_file(
                 record.hive_kind = Some(hive.kind());
                 record.hive_state = Some(hive.state().clone());
                 record.notices.extend(hive.notices().iter().cloned());
-                if matches!(hive.state(), HiveState::Dirty { .. }) {
+                if matches!(hive.state(), HiveState::Dirty { .. }) || hive.truncation().is_some() {
                     record.status = FileStatus::Partial;
                 }
                 Opened {

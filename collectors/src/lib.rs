@@ -78,7 +78,10 @@ pub use crate::{
         read_evtx, read_evtx_with, EventCount, EventNeedFilter, EventRecord, EventSelection,
         EvtxReadOptions, EvtxSummary, EVTX_DAMAGED_CODE,
     },
-    hive::{base_block_checksum, BaseBlock, HiveFile, HiveKind, HiveState, BASE_BLOCK_SIZE},
+    hive::{
+        base_block_checksum, BaseBlock, HiveFile, HiveKind, HiveState, Truncation, BASE_BLOCK_SIZE,
+        TRUNCATED_HIVE_CODE,
+    },
     host::{
         collect, collect_host, mark_damaged_files, plan, CollectOptions, Collection, FileRecord,
         FileStatus, Host, NameSource, Plan, PlannedHost, DEFAULT_CONTROL_SET_KEYS,

@@ -253,9 +253,18 @@ fn write_file(file: &FileRecord, out: &mut dyn Write) -> io::Result<()> {
         }
         None => String::new(),
     };
+    let truncated = if file
+        .notices
+        .iter()
+        .any(|notice| notice.code == hiveward_collectors::TRUNCATED_HIVE_CODE)
+    {
+        ", truncated"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "    {status:<10} {}  [{}{state}]",
+        "    {status:<10} {}  [{}{state}{truncated}]",
         one_line(&file.path),
         describe_kind(file)
     )?;
