@@ -1,7 +1,7 @@
 //! Opens one hive file over a memory map, recovers it from its transaction logs when dirty,
 //! decides its type from the root key layout, and answers key and value lookups through nt-hive.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,6 +18,7 @@ mod base_block;
 mod cells;
 mod key_cache;
 mod lists;
+mod lookup;
 mod profile;
 
 pub use base_block::{
@@ -134,6 +135,8 @@ pub struct HiveFile {
     value_lists_checked: Mutex<HashSet<usize>>,
     /// Set when the file is shorter than its base block declares.
     truncation: Option<Truncation>,
+    /// By key node: the shape of its subkey list, read when a lookup in it first finds nothing.
+    subkey_list_shapes: Mutex<HashMap<usize, lookup::ListShape>>,
 }
 
 impl std::fmt::Debug for HiveFile {
@@ -360,6 +363,7 @@ impl HiveFile {
             subkey_lists_checked: Mutex::new(HashSet::new()),
             value_lists_checked: Mutex::new(HashSet::new()),
             truncation,
+            subkey_list_shapes: Mutex::new(HashMap::new()),
         };
         let detected = match (hive.detect_kind(), &hive.truncation) {
             (Ok(kind), _) => kind,
@@ -523,7 +527,14 @@ impl HiveFile {
                 let place = || format!("key {}", self.key_display(&parts[..=index]));
                 self.guard_subkey_list(&key)
                     .map_err(|detail| self.damaged(&place(), detail))?;
-                match key.subkey(component) {
+                let found = match key.subkey(component) {
+                    None => self
+                        .confirm_missing_subkey(&key, component)
+                        .map_err(|detail| self.damaged(&place(), detail))?
+                        .map(Ok),
+                    other => other,
+                };
+                match found {
                     None => {
                         nodes.remember(&path[..ends[index]], None);
                         return Ok(None);
@@ -662,7 +673,14 @@ impl HiveFile {
             .with_key(components, |key, shown| {
                 self.guard_value_list(key)
                     .map_err(|detail| self.damaged(&format!("the values of {shown}"), detail))?;
-                match key.value(name) {
+                let found = match key.value(name) {
+                    None => self
+                        .find_value_by_shown_name(key, name)
+                        .map_err(|detail| self.damaged(&format!("the values of {shown}"), detail))?
+                        .map(Ok),
+                    other => other,
+                };
+                match found {
                     None => Ok(None),
                     Some(Ok(value)) => self.decode_value(&value, shown).map(Some),
                     Some(Err(error)) => Err(self.damaged(&format!("the values of {shown}"), error)),

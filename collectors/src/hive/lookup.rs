@@ -1,0 +1,138 @@
+//! Confirms a lookup that finds nothing before it counts as "absent".
+//!
+//! nt-hive finds a subkey by binary search over its parent's subkey list, which Windows keeps
+//! sorted by upper-cased name. The search misses a key that is stored but out of order (only
+//! damage or a hostile hive stores one; Windows checks the order when it loads a hive and
+//! repairs or drops such keys), and a key or value whose stored UTF-16 name is broken (a lone
+//! surrogate): listings give such a name with U+FFFD in its place, which no lookup can spell. A
+//! miss in a list that is in order and holds no broken name is final; any other miss is checked
+//! against the list name by name, so that a listed key never reads back as absent.
+
+use std::cmp::Ordering;
+
+use nt_hive::{KeyNode, KeyValue, NtHiveNameString};
+
+use super::HiveFile;
+
+/// What a subkey list holds that a binary search can miss, found once per list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ListShape {
+    /// Every name sorts after the one before it, as nt-hive's search compares them.
+    in_order: bool,
+    /// Some name's stored UTF-16 is broken, so it reads back with U+FFFD.
+    broken_names: bool,
+}
+
+/// Whether a stored name holds UTF-16 that does not decode (a lone surrogate).
+fn is_broken(name: &NtHiveNameString<'_>) -> bool {
+    match name {
+        NtHiveNameString::Latin1(_) => false,
+        NtHiveNameString::Utf16LE(bytes) => char::decode_utf16(
+            bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_le_bytes([pair[0], pair[1]])),
+        )
+        .any(|unit| unit.is_err()),
+    }
+}
+
+/// Whether `stored`, a broken name as listings give it, is the name `wanted` (a name with
+/// U+FFFD, as a listing gave it), without regard to case.
+fn broken_name_matches(stored: &NtHiveNameString<'_>, wanted: &str) -> bool {
+    let shown = stored.to_string_lossy();
+    shown == wanted || shown.to_lowercase() == wanted.to_lowercase()
+}
+
+impl HiveFile {
+    /// The shape of `key`'s subkey list, from the cache or read once.
+    fn list_shape(&self, key: &KeyNode<&[u8]>) -> Result<ListShape, String> {
+        let node = self.key_node_offset(key);
+        let shapes = || {
+            self.subkey_list_shapes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(shape) = node.and_then(|node| shapes().get(&node).copied()) {
+            return Ok(shape);
+        }
+        let mut shape = ListShape {
+            in_order: true,
+            broken_names: false,
+        };
+        if let Some(subkeys) = key.subkeys() {
+            let mut previous: Option<KeyNode<&[u8]>> = None;
+            for subkey in subkeys.map_err(|error| error.to_string())? {
+                let subkey = subkey.map_err(|error| error.to_string())?;
+                let name = subkey.name().map_err(|error| error.to_string())?;
+                if let Some(before) = &previous {
+                    let before = before.name().map_err(|error| error.to_string())?;
+                    if before.cmp(&name) != Ordering::Less {
+                        shape.in_order = false;
+                    }
+                }
+                shape.broken_names |= is_broken(&name);
+                previous = Some(subkey.clone());
+            }
+        }
+        if let Some(node) = node {
+            shapes().insert(node, shape);
+        }
+        Ok(shape)
+    }
+
+    /// After nt-hive's search found no subkey `name` under `key`: the subkey after all, when it
+    /// is stored under a broken name that `name` spells as listings give it; `Ok(None)` when the
+    /// list holds no such key; an error when the key is stored out of order, where what Windows
+    /// reads cannot be known.
+    pub(super) fn confirm_missing_subkey<'h>(
+        &self,
+        key: &KeyNode<'h, &'h [u8]>,
+        name: &str,
+    ) -> Result<Option<KeyNode<'h, &'h [u8]>>, String> {
+        let shape = self.list_shape(key)?;
+        let wants_broken = name.contains('\u{fffd}');
+        if shape.in_order && !(wants_broken && shape.broken_names) {
+            return Ok(None);
+        }
+        let Some(subkeys) = key.subkeys() else {
+            return Ok(None);
+        };
+        for subkey in subkeys.map_err(|error| error.to_string())? {
+            let subkey = subkey.map_err(|error| error.to_string())?;
+            let stored = subkey.name().map_err(|error| error.to_string())?;
+            if stored == name && !shape.in_order {
+                return Err(format!(
+                    "the subkeys are not in the order Windows keeps them: {:?} is stored but a lookup cannot find it (Windows repairs or drops keys out of order when it loads a hive, so what it reads there cannot be known)",
+                    stored.to_string_lossy()
+                ));
+            }
+            if wants_broken && is_broken(&stored) && broken_name_matches(&stored, name) {
+                return Ok(Some(subkey));
+            }
+        }
+        Ok(None)
+    }
+
+    /// After nt-hive found no value `name` in `key`: the value after all, when `name` spells a
+    /// broken stored name as listings give it.
+    pub(super) fn find_value_by_shown_name<'h>(
+        &self,
+        key: &KeyNode<'h, &'h [u8]>,
+        name: &str,
+    ) -> Result<Option<KeyValue<'h, &'h [u8]>>, String> {
+        if !name.contains('\u{fffd}') {
+            return Ok(None);
+        }
+        let Some(values) = key.values() else {
+            return Ok(None);
+        };
+        for value in values.map_err(|error| error.to_string())? {
+            let value = value.map_err(|error| error.to_string())?;
+            let stored = value.name().map_err(|error| error.to_string())?;
+            if is_broken(&stored) && broken_name_matches(&stored, name) {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+}
