@@ -23,6 +23,11 @@ pub(super) struct ListShape {
     broken_names: bool,
 }
 
+/// An entry of a subkey list, or `None` when it or its name cannot be read.
+fn readable<'h>(entry: nt_hive::Result<KeyNode<'h, &'h [u8]>>) -> Option<KeyNode<'h, &'h [u8]>> {
+    entry.ok().filter(|node| node.name().is_ok())
+}
+
 /// Whether a stored name holds UTF-16 that does not decode (a lone surrogate).
 fn is_broken(name: &NtHiveNameString<'_>) -> bool {
     match name {
@@ -60,12 +65,17 @@ impl HiveFile {
             broken_names: false,
         };
         if let Some(subkeys) = key.subkeys() {
+            // A damaged entry is passed over: the search touches only the entries it needs,
+            // and a miss that never met the damaged one stands (the names around it are in
+            // order, so it cannot hold the name searched for).
             let mut previous: Option<KeyNode<&[u8]>> = None;
             for subkey in subkeys.map_err(|error| error.to_string())? {
-                let subkey = subkey.map_err(|error| error.to_string())?;
+                let Some(subkey) = readable(subkey) else {
+                    previous = None;
+                    continue;
+                };
                 let name = subkey.name().map_err(|error| error.to_string())?;
-                if let Some(before) = &previous {
-                    let before = before.name().map_err(|error| error.to_string())?;
+                if let Some(before) = previous.as_ref().and_then(|before| before.name().ok()) {
                     if before.cmp(&name) != Ordering::Less {
                         shape.in_order = false;
                     }
@@ -98,7 +108,9 @@ impl HiveFile {
             return Ok(None);
         };
         for subkey in subkeys.map_err(|error| error.to_string())? {
-            let subkey = subkey.map_err(|error| error.to_string())?;
+            let Some(subkey) = readable(subkey) else {
+                continue;
+            };
             let stored = subkey.name().map_err(|error| error.to_string())?;
             if stored == name && !shape.in_order {
                 return Err(format!(
