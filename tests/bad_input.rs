@@ -350,21 +350,74 @@ fn dangling_symlink_given_as_an_input() {
 }
 
 #[test]
-fn reg_export_with_a_syntax_error_on_line_4() {
+fn reg_export_with_a_syntax_error_on_line_4_loses_that_value_only() {
     let text = "Windows Registry Editor Version 5.00\r\n\r\n\
                 [HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Hiveward]\r\n\
                 \"Broken\"=dword:not-a-number\r\n\
                 \"Fine\"=dword:00000001\r\n";
     let case = case("FS01_policy.reg", text.as_bytes());
-    let run = assert_reported(&case, "syntax error on line 4");
-    // The rendered snippet names the file with the line (and column) of the error.
+    let run = inspect_json(&[&case.folder]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // A warning on stderr names the file, and its snippet the line (and column).
+    let stderr = run.stderr_joined();
+    let bad = case.bad.display().to_string();
     assert!(
-        run.stderr.contains(&format!("{}:4:", case.bad.display())),
+        stderr.contains(&format!("{bad}: .reg syntax error on line 4")),
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains(&format!("{bad}:4:")), "{}", run.stderr);
     assert!(run.stderr.contains("not-a-number"), "{}", run.stderr);
-    assert_library_diagnostic(&case, "hiveward::reg::syntax");
+    assert!(
+        stderr.contains(
+            r#"rules that read value "Broken" of HKLM\SOFTWARE\Policies\Hiveward are not checked"#
+        ),
+        "{}",
+        run.stderr
+    );
+    // The report marks the file read in part, with the same warning.
+    let report = run.json();
+    assert_good_host_read(&report, &case.good);
+    let (_, record) = file_record(&report, &case.bad).expect("the export is listed");
+    assert_eq!(record["status"], "partial", "{record:#}");
+    assert!(
+        record["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|notice| notice["level"] == "warning"
+                && notice["code"] == "hiveward::reg::syntax"
+                && notice["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains("line 4"))),
+        "{record:#}"
+    );
+    assert_eq!(report["summary"]["files_partial"], 1);
+    assert_eq!(report["summary"]["files_unreadable"], 0);
+
+    // The other value reads; the broken one is an error naming the file and the line.
+    let collection = assert_library_diagnostic(&case, "hiveward::reg::syntax");
+    let host = collection
+        .hosts
+        .iter()
+        .find(|host| host.name == "FS01")
+        .expect("the export forms a host");
+    let fine = host
+        .registry
+        .value(r"HKLM\SOFTWARE\Policies\Hiveward", "Fine")
+        .expect("Fine reads")
+        .expect("Fine is set");
+    assert_eq!(fine.data.data, hiveward_collectors::RegData::Integer(1));
+    let broken = host
+        .registry
+        .value(r"HKLM\SOFTWARE\Policies\Hiveward", "Broken")
+        .expect_err("Broken was lost");
+    assert!(
+        broken.to_string().contains(&format!(
+            r#"{bad}: value "Broken" of HKLM\SOFTWARE\Policies\Hiveward cannot be read: line 4"#
+        )),
+        "{broken}"
+    );
 }
 
 #[test]
@@ -378,30 +431,40 @@ fn every_bad_file_in_one_run_is_reported_and_the_good_host_is_read() {
     truncated.truncate(truncated.len() / 2);
     let mut rootless = system_hive("ROOTLESS");
     rootless[0x24..0x28].copy_from_slice(&0xFFFF_FF00u32.to_le_bytes());
-    let bad: Vec<(PathBuf, Vec<u8>, &str)> = vec![
-        (bundle.join("HALF_SYSTEM.HIV"), truncated, "truncated"),
+    // Each bad file, what stderr says of it, and how the report lists it.
+    let bad: Vec<(PathBuf, Vec<u8>, &str, &str)> = vec![
+        (
+            bundle.join("HALF_SYSTEM.HIV"),
+            truncated,
+            "truncated",
+            "unreadable",
+        ),
         (
             bundle.join("triage/C/Windows/System32/config/SYSTEM"),
             Vec::new(),
             "empty",
+            "unreadable",
         ),
         (
             bundle.join("FS01_SYSTEM.HIV"),
             b"Access is denied.\r\n".to_vec(),
             "not a registry hive",
+            "unreadable",
         ),
         (
             bundle.join("ROOTLESS_SYSTEM.HIV"),
             with_fixed_checksum(rootless),
             "damaged hive",
+            "unreadable",
         ),
         (
             bundle.join("WS1_x.reg"),
             format!("{HEADER}[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n\"a=1\r\n").into_bytes(),
             "syntax error on line 4",
+            "partial",
         ),
     ];
-    for (path, bytes, _) in &bad {
+    for (path, bytes, _, _) in &bad {
         fs::write(path, bytes).unwrap();
     }
     let run = inspect_json(&[&bundle]);
@@ -409,7 +472,7 @@ fn every_bad_file_in_one_run_is_reported_and_the_good_host_is_read() {
     let stderr = run.stderr_joined();
     let report = run.json();
     assert_good_host_read(&report, &good);
-    for (path, _, problem) in &bad {
+    for (path, _, problem, status) in &bad {
         let named = format!("{}: ", path.display());
         let at = stderr
             .find(&named)
@@ -420,9 +483,10 @@ fn every_bad_file_in_one_run_is_reported_and_the_good_host_is_read() {
             path.display()
         );
         let (_, record) = file_record(&report, path).expect("bad file listed");
-        assert_eq!(record["status"], "unreadable", "{record:#}");
+        assert_eq!(record["status"], *status, "{record:#}");
     }
-    assert_eq!(report["summary"]["files_unreadable"], bad.len());
+    assert_eq!(report["summary"]["files_unreadable"], bad.len() - 1);
+    assert_eq!(report["summary"]["files_partial"], 1);
     assert_eq!(report["summary"]["files_read"], 1);
 }
 
@@ -512,4 +576,60 @@ fn exit_code_2_for_usage_errors() {
         good.as_os_str(),
     ]);
     assert_eq!(run.code, 2);
+}
+
+#[test]
+fn a_rule_that_reads_a_value_lost_to_a_bad_reg_line_is_not_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("FS01_lanman.reg");
+    fs::write(
+        &export,
+        format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+             \"RequireSecuritySignature\"=dword:000000001\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanWorkstation\\Parameters]\r\n\
+             \"RequireSecuritySignature\"=dword:00000000\r\n"
+        ),
+    )
+    .unwrap();
+    let args: Vec<&OsStr> = vec![
+        OsStr::new("scan"),
+        OsStr::new("--only"),
+        OsStr::new("HW-SIGN-001,HW-SIGN-002"),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+        export.as_os_str(),
+    ];
+    let run = hiveward(&args);
+    let report = run.json();
+    let outcomes: Vec<(&str, &str, &str)> = report["hosts"][0]["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .map(|outcome| {
+            (
+                outcome["rule"].as_str().unwrap(),
+                outcome["outcome"].as_str().unwrap(),
+                outcome["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // The server's value is on the bad line: its rule could not look. The client's reads.
+    let (_, server, reason) = outcomes[0];
+    assert_eq!(
+        (outcomes[0].0, server),
+        ("HW-SIGN-001", "not_checked"),
+        "{outcomes:?}"
+    );
+    assert!(
+        reason.contains(&format!(
+            "{}: value \"RequireSecuritySignature\" of HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters cannot be read: line 4",
+            export.display()
+        )),
+        "{reason}"
+    );
+    assert_eq!(outcomes[1].0, "HW-SIGN-002");
+    assert_eq!(outcomes[1].1, "findings", "{outcomes:?}");
+    // Incomplete: exit 3 without --allow-partial, as for any damaged evidence.
+    assert_eq!(run.code, 3, "{}", run.stderr);
 }

@@ -111,6 +111,49 @@ pub enum EvidenceError {
         detail: String,
     },
 
+    /// A value of a `.reg` export whose line could not be read, so what the file sets it to is
+    /// unknown.
+    #[error(
+        "{}: {what} of {key} cannot be read: line {line}, which sets it, is malformed",
+        path.display()
+    )]
+    #[diagnostic(
+        code(hiveward::reg::value_lost),
+        help("fix the line in the export, or export the key again with `reg export`")
+    )]
+    RegValueLost {
+        /// The file.
+        path: PathBuf,
+        /// The value as reports name it (`value "Name"`, `the default value`, `the values`).
+        what: String,
+        /// The key, as the export writes it.
+        key: String,
+        /// The one-based line number of the malformed line.
+        line: usize,
+    },
+
+    /// A value line of a `.reg` export does not parse and was skipped; the rest of the file
+    /// was read.
+    #[error("{}: .reg syntax error on line {line}: {message}", path.display())]
+    #[diagnostic(code(hiveward::reg::syntax), severity(Warning))]
+    RegLineSkipped {
+        /// The file.
+        path: PathBuf,
+        /// One-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+        /// What skipping the line costs.
+        #[help]
+        consequence: String,
+        /// The file text, for the rendered snippet (shared, to keep the error small).
+        #[source_code]
+        source_code: std::sync::Arc<NamedSource<String>>,
+        /// Where in the text.
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
     /// A `.reg` export has a line that does not parse.
     #[error("{}: .reg syntax error on line {line}: {message}", path.display())]
     #[diagnostic(code(hiveward::reg::syntax))]
@@ -142,7 +185,9 @@ impl EvidenceError {
             | EvidenceError::CorruptHive { path, .. }
             | EvidenceError::BadTransactionLog { path, .. }
             | EvidenceError::ReaderFailed { path, .. }
-            | EvidenceError::RegSyntax { path, .. } => path,
+            | EvidenceError::RegSyntax { path, .. }
+            | EvidenceError::RegLineSkipped { path, .. }
+            | EvidenceError::RegValueLost { path, .. } => path,
         }
     }
 

@@ -65,8 +65,8 @@ impl Default for CollectOptions {
 pub enum FileStatus {
     /// Read fully.
     Read,
-    /// Read, but not cleanly: a dirty hive without usable logs, or a hive cut short and read
-    /// as far as it goes.
+    /// Read, but not cleanly: a dirty hive without usable logs, a hive cut short and read as
+    /// far as it goes, or a `.reg` export with value lines that could not be read.
     Partial,
     /// Recognised and listed without being read. [`collect`] does not give it any more: every
     /// event log is read, at least for the computers it names. Kept so that report formats
@@ -142,7 +142,8 @@ impl Host {
 
 /// Everything collected from the inputs.
 pub struct Collection {
-    /// The errors behind unreadable files, sorted by path, for rendering as diagnostics.
+    /// The errors behind unreadable files and the warnings of files read in part (the lines
+    /// of `.reg` exports that were skipped), sorted by path, for rendering as diagnostics.
     pub diagnostics: Vec<EvidenceError>,
     /// Hosts, sorted by name.
     pub hosts: Vec<Host>,
@@ -173,6 +174,8 @@ pub(crate) struct Opened {
     pub(crate) source: Option<RegistrySource>,
     /// Why it could not be read.
     pub(crate) error: Option<EvidenceError>,
+    /// Diagnostics of a file read in part (the lines of a `.reg` export that were skipped).
+    pub(crate) warnings: Vec<EvidenceError>,
     /// The event records selected from it.
     pub(crate) events: Vec<EventRecord>,
 }
@@ -208,6 +211,7 @@ fn unreadable(mut record: FileRecord, error: EvidenceError) -> Opened {
         record,
         source: None,
         error: Some(error),
+        warnings: Vec::new(),
         events: Vec::new(),
     }
 }
@@ -232,19 +236,31 @@ fn read_file(
                     record,
                     source: Some(RegistrySource::Hive(hive)),
                     error: None,
+                    warnings: Vec::new(),
                     events: Vec::new(),
                 }
             }
             Err(error) => unreadable(record, error),
         },
         FileKind::RegExport => match crate::detect::read_regular(path) {
-            Ok(bytes) => match RegExport::parse(path, &bytes) {
-                Ok(export) => Opened {
-                    record,
-                    source: Some(RegistrySource::Export(export)),
-                    error: None,
-                    events: Vec::new(),
-                },
+            Ok(bytes) => match RegExport::parse_with_skipped(path, &bytes) {
+                Ok((export, skipped)) => {
+                    // Lines that could not be read lose their values only: the file is read in
+                    // part, and a read of a lost value reports it.
+                    if !skipped.is_empty() {
+                        record.status = FileStatus::Partial;
+                        record
+                            .notices
+                            .extend(export.skipped_lines().iter().cloned());
+                    }
+                    Opened {
+                        record,
+                        source: Some(RegistrySource::Export(export)),
+                        error: None,
+                        warnings: skipped,
+                        events: Vec::new(),
+                    }
+                }
                 Err(error) => unreadable(record, error),
             },
             Err(source) => unreadable(
@@ -269,6 +285,7 @@ fn read_file(
                     record,
                     source: None,
                     error: None,
+                    warnings: Vec::new(),
                     events,
                 }
             }
@@ -332,7 +349,8 @@ pub struct Plan {
     pub hosts: Vec<PlannedHost>,
     /// Files that were passed over, with reasons.
     pub passed_over: Vec<PassedOver>,
-    /// The errors behind unreadable files, sorted by path, for rendering as diagnostics.
+    /// The errors behind unreadable files and the warnings of files read in part (the lines
+    /// of `.reg` exports that were skipped), sorted by path, for rendering as diagnostics.
     pub diagnostics: Vec<EvidenceError>,
 }
 

@@ -233,6 +233,7 @@ impl Draft {
 
     fn add(&mut self, item: Opened, diagnostics: &mut Vec<EvidenceError>) {
         diagnostics.extend(item.error);
+        diagnostics.extend(item.warnings);
         self.events.extend(item.events);
         if let Some(source) = item.source {
             self.registry.add(source);

@@ -102,7 +102,7 @@ pub use crate::{
         is_control_set_name, short_root_name, ControlSetChoice, HostRegistry, Located, RegPath,
         RegistrySource,
     },
-    regtext::{RawRegValue, RegExport, RegExportKey},
+    regtext::{LostValue, RawRegValue, RegExport, RegExportKey},
     value::{
         encode_utf16_sz, filetime_to_rfc3339, rfc3339_to_filetime, to_hex, RegData, RegType,
         RegValue,

@@ -40,14 +40,14 @@ impl RegistrySource {
     fn value(&self, components: &[&str], name: &str) -> Result<Option<RegValue>, EvidenceError> {
         match self {
             RegistrySource::Hive(hive) => hive.value(components, name),
-            RegistrySource::Export(export) => Ok(export.value(components, name)),
+            RegistrySource::Export(export) => export.value(components, name),
         }
     }
 
     fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
         match self {
             RegistrySource::Hive(hive) => hive.values(components),
-            RegistrySource::Export(export) => Ok(export.values(components)),
+            RegistrySource::Export(export) => export.values(components),
         }
     }
 
@@ -490,7 +490,9 @@ impl HostRegistry {
                     } else {
                         control_set_of(
                             &|components: &[&str], name: Option<&str>| match name {
-                                Some(name) => ReadResult::Value(export.value(components, name)),
+                                Some(name) => {
+                                    ReadResult::Value(export.value(components, name).ok().flatten())
+                                }
                                 None => ReadResult::Keys(export.subkeys(components)),
                             },
                             &["HKLM", "SYSTEM"],

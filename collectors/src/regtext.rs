@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::EvidenceError;
+use crate::error::{EvidenceError, Notice};
 use crate::registry::RegPath;
 use crate::value::RegValue;
 
@@ -36,6 +36,66 @@ pub struct RegExportKey {
     pub path: String,
     /// Its values, in file order.
     pub values: Vec<RawRegValue>,
+    /// Values whose lines could not be read (and that no later line sets or deletes).
+    pub lost: Vec<LostValue>,
+}
+
+/// A value of a `.reg` export lost to a line that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostValue {
+    /// The value's name, or `None` when the line did not get as far as a name (then every
+    /// value of the key is in doubt).
+    pub name: Option<String>,
+    /// The one-based line number.
+    pub line: usize,
+}
+
+impl LostValue {
+    /// Whether reading the value `name` (every value when `None`) meets this loss.
+    fn covers(&self, name: Option<&str>) -> bool {
+        match (&self.name, name) {
+            (Some(lost), Some(name)) => lost.eq_ignore_ascii_case(name),
+            _ => true,
+        }
+    }
+}
+
+/// A value line that could not be read, as a warning: the syntax error with what skipping the
+/// line costs.
+fn skipped_line(key: &str, name: Option<&str>, error: EvidenceError) -> EvidenceError {
+    let what = match name {
+        Some("") => format!("the default value of {key}"),
+        Some(name) => format!("value {name:?} of {key}"),
+        None => format!("the values of {key}"),
+    };
+    let consequence =
+        format!("the line was skipped and the rest of the file read; rules that read {what} are not checked");
+    match error {
+        EvidenceError::RegSyntax {
+            path,
+            line,
+            message,
+            source_code,
+            span,
+        } => EvidenceError::RegLineSkipped {
+            path,
+            line,
+            message,
+            consequence,
+            source_code,
+            span,
+        },
+        other => other,
+    }
+}
+
+/// The report notice for a skipped line: its diagnostic, and what skipping it costs.
+fn skipped_notice(error: &EvidenceError) -> Notice {
+    let mut notice = error.to_notice(crate::error::NoticeLevel::Warning);
+    if let EvidenceError::RegLineSkipped { consequence, .. } = error {
+        notice.message = format!("{}; {consequence}", notice.message);
+    }
+    notice
 }
 
 /// A parsed `.reg` export.
@@ -45,6 +105,8 @@ pub struct RegExport {
     keys: Vec<RegExportKey>,
     /// The key tree, whose nodes give the position in `keys` of the keys written as sections.
     index: KeyIndex,
+    /// A warning for each value line that could not be read.
+    skipped: Vec<Notice>,
 }
 
 impl RegExport {
@@ -54,10 +116,24 @@ impl RegExport {
     /// `REGEDIT4` headers, continuation lines, comments, repeated sections (merged), and the
     /// deletion forms `[-KEY]` and `"name"=-` (applied, so the export reads as the state it
     /// would leave behind).
+    ///
+    /// A value line that does not parse loses that value only, as when regedit imports the
+    /// file: [`RegExport::skipped_lines`] lists it, and a read of the value fails.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<RegExport, EvidenceError> {
+        Self::parse_with_skipped(path, bytes).map(|(export, _)| export)
+    }
+
+    /// [`RegExport::parse`], with the diagnostic (a warning, with the text around the line) of
+    /// each value line that was skipped.
+    pub fn parse_with_skipped(
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(RegExport, Vec<EvidenceError>), EvidenceError> {
         let text = decode_text(bytes);
-        let keys = Parser::new(path, &text).run()?;
-        Ok(RegExport::from_keys(path, keys))
+        let (keys, skipped) = Parser::new(path, &text).run()?;
+        let mut export = RegExport::from_keys(path, keys);
+        export.skipped = skipped.iter().map(skipped_notice).collect();
+        Ok((export, skipped))
     }
 
     /// Builds an export from keys that are already parsed.
@@ -75,7 +151,14 @@ impl RegExport {
             path: path.to_path_buf(),
             keys,
             index,
+            skipped: Vec::new(),
         }
+    }
+
+    /// A warning for each value line that could not be read: the rest of the file was read,
+    /// and a read of a value such a line would have set fails (see [`RegExport::value`]).
+    pub fn skipped_lines(&self) -> &[Notice] {
+        &self.skipped
     }
 
     /// The file it was read from.
@@ -93,26 +176,57 @@ impl RegExport {
         self.index.find(components).is_some()
     }
 
-    /// One value, matched without regard to case.
-    pub fn value(&self, components: &[&str], name: &str) -> Option<RegValue> {
-        self.section(components)?
+    /// One value, matched without regard to case. An error when a line that would set it
+    /// could not be read.
+    pub fn value(
+        &self,
+        components: &[&str],
+        name: &str,
+    ) -> Result<Option<RegValue>, EvidenceError> {
+        let Some(section) = self.section(components) else {
+            return Ok(None);
+        };
+        self.check_lost(section, Some(name))?;
+        Ok(section
             .values
             .iter()
             .rev()
             .find(|value| value.name.eq_ignore_ascii_case(name))
-            .map(RawRegValue::decode)
+            .map(RawRegValue::decode))
     }
 
-    /// Every value of the key, or `None` when the key is absent.
-    pub fn values(&self, components: &[&str]) -> Option<Vec<RegValue>> {
+    /// Every value of the key, or `None` when the key is absent. An error when a line that
+    /// would set one of them could not be read.
+    pub fn values(&self, components: &[&str]) -> Result<Option<Vec<RegValue>>, EvidenceError> {
         if !self.key_exists(components) {
-            return None;
+            return Ok(None);
         }
-        Some(
-            self.section(components)
-                .map(|key| key.values.iter().map(RawRegValue::decode).collect())
-                .unwrap_or_default(),
-        )
+        let Some(section) = self.section(components) else {
+            return Ok(Some(Vec::new()));
+        };
+        self.check_lost(section, None)?;
+        Ok(Some(
+            section.values.iter().map(RawRegValue::decode).collect(),
+        ))
+    }
+
+    /// The error for reading `name` (every value when `None`) of `section`, if a line that
+    /// would set it could not be read.
+    fn check_lost(&self, section: &RegExportKey, name: Option<&str>) -> Result<(), EvidenceError> {
+        match section.lost.iter().find(|lost| lost.covers(name)) {
+            Some(lost) => Err(EvidenceError::RegValueLost {
+                path: self.path.clone(),
+                what: match (&lost.name, name) {
+                    (Some(lost), _) if lost.is_empty() => "the default value".to_string(),
+                    (Some(lost), _) => format!("value {lost:?}"),
+                    (None, Some(name)) => format!("value {name:?}"),
+                    (None, None) => "the values".to_string(),
+                },
+                key: section.path.clone(),
+                line: lost.line,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The names of the direct subkeys, or `None` when the key is absent.
@@ -246,7 +360,8 @@ impl<'a> Parser<'a> {
         lines
     }
 
-    fn run(&self) -> Result<Vec<RegExportKey>, EvidenceError> {
+    /// The keys, and a warning for each value line that could not be read.
+    fn run(&self) -> Result<(Vec<RegExportKey>, Vec<EvidenceError>), EvidenceError> {
         let lines = self.logical_lines();
         let mut iter = lines.iter().filter(|line| !line.text.trim().is_empty());
         let format = match iter.next() {
@@ -272,6 +387,7 @@ impl<'a> Parser<'a> {
         let mut keys: Vec<Option<KeyDraft>> = Vec::new();
         let mut index = KeyIndex::new();
         let mut current: Option<usize> = None;
+        let mut skipped = Vec::new();
         for line in iter {
             let text = line.text.trim();
             if text.starts_with(';') {
@@ -326,12 +442,21 @@ impl<'a> Parser<'a> {
                     "a value line must follow a `[key]` line",
                 ));
             };
-            match self.value_line(line, indent, format)? {
-                ValueLine::Set(value) => key.set(value),
-                ValueLine::Delete(name) => key.delete(&name),
+            // A malformed value line loses that value only, as when regedit imports the file:
+            // the rest of the export is read, and reads of the lost value report it.
+            match self.value_line(line, indent, format) {
+                Ok(ValueLine::Set(value)) => key.set(value),
+                Ok(ValueLine::Delete(name)) => key.delete(&name),
+                Err(LineError { name, error }) => {
+                    key.lose(name.clone(), line.number);
+                    skipped.push(skipped_line(&key.path, name.as_deref(), *error));
+                }
             }
         }
-        Ok(keys.into_iter().flatten().map(KeyDraft::finish).collect())
+        Ok((
+            keys.into_iter().flatten().map(KeyDraft::finish).collect(),
+            skipped,
+        ))
     }
 
     fn value_line(
@@ -339,48 +464,56 @@ impl<'a> Parser<'a> {
         line: &LogicalLine,
         indent: usize,
         format: Format,
-    ) -> Result<ValueLine, EvidenceError> {
+    ) -> Result<ValueLine, LineError> {
         let text = line.text.trim();
         let at = |offset: usize| line.start + indent + offset;
         let (name, rest_offset) = if let Some(rest) = text.strip_prefix('@') {
             (String::new(), text.len() - rest.len())
         } else if text.starts_with('"') {
-            let (name, consumed) = parse_quoted(text).ok_or_else(|| {
-                self.error(
+            let (name, consumed) = parse_quoted(text).ok_or_else(|| LineError {
+                name: None,
+                error: Box::new(self.error(
                     line.number,
                     at(0),
                     text.len(),
                     "the value name has no closing quote",
-                )
+                )),
             })?;
             (name, consumed)
         } else {
-            return Err(self.error(
-                line.number,
-                at(0),
-                text.len(),
-                "expected a `[key]`, a `\"name\"=data` or `@=data` line, or a `;` comment",
-            ));
+            return Err(LineError {
+                name: None,
+                error: Box::new(self.error(
+                    line.number,
+                    at(0),
+                    text.len(),
+                    "expected a `[key]`, a `\"name\"=data` or `@=data` line, or a `;` comment",
+                )),
+            });
         };
         let after_name = text[rest_offset..].trim_start();
         let after_offset = text.len() - after_name.len();
         let Some(data) = after_name.strip_prefix('=') else {
-            return Err(self.error(
-                line.number,
-                at(after_offset),
-                after_name.len().max(1),
-                "expected `=` after the value name",
-            ));
+            return Err(LineError {
+                error: Box::new(self.error(
+                    line.number,
+                    at(after_offset),
+                    after_name.len().max(1),
+                    "expected `=` after the value name",
+                )),
+                name: Some(name),
+            });
         };
         let data = data.trim();
         let data_offset = text.len() - text[after_offset + 1..].trim_start().len();
-        let fail = |message: &str| {
-            self.error(
+        let fail = |message: &str| LineError {
+            name: Some(name.clone()),
+            error: Box::new(self.error(
                 line.number,
                 at(data_offset),
                 data.len().max(1),
                 message.to_string(),
-            )
+            )),
         };
         if data == "-" {
             return Ok(ValueLine::Delete(name));
@@ -435,6 +568,12 @@ enum ValueLine {
     Delete(String),
 }
 
+/// A value line that could not be read, with the value's name when the line gets that far.
+struct LineError {
+    name: Option<String>,
+    error: Box<EvidenceError>,
+}
+
 /// A key while its export is parsed: values set again or deleted leave a gap, found through a
 /// map by name, so that neither costs a scan of the key's values.
 struct KeyDraft {
@@ -442,6 +581,8 @@ struct KeyDraft {
     values: Vec<Option<RawRegValue>>,
     /// ASCII-upper-cased value name to its place in `values`.
     by_name: HashMap<String, usize>,
+    /// Values whose lines could not be read and that no later line sets or deletes.
+    lost: Vec<LostValue>,
 }
 
 impl KeyDraft {
@@ -450,12 +591,30 @@ impl KeyDraft {
             path,
             values: Vec::new(),
             by_name: HashMap::new(),
+            lost: Vec::new(),
         }
+    }
+
+    /// Notes a value line that could not be read: the value `name`, or every value of the key
+    /// when the line does not get as far as a name.
+    fn lose(&mut self, name: Option<String>, line: usize) {
+        self.lost.push(LostValue { name, line });
+    }
+
+    /// A later line decides the value `name`: a loss of that value no longer matters.
+    fn decided(&mut self, name: &str) {
+        self.lost.retain(|lost| {
+            !lost
+                .name
+                .as_deref()
+                .is_some_and(|lost| lost.eq_ignore_ascii_case(name))
+        });
     }
 
     /// Sets a value; one set before under the same name (in any case) is dropped, and the
     /// value takes its place at the end, as its line comes last.
     fn set(&mut self, value: RawRegValue) {
+        self.decided(&value.name);
         let folded = value.name.to_ascii_uppercase();
         if let Some(earlier) = self.by_name.insert(folded, self.values.len()) {
             self.values[earlier] = None;
@@ -464,6 +623,7 @@ impl KeyDraft {
     }
 
     fn delete(&mut self, name: &str) {
+        self.decided(name);
         if let Some(earlier) = self.by_name.remove(&name.to_ascii_uppercase()) {
             self.values[earlier] = None;
         }
@@ -473,6 +633,7 @@ impl KeyDraft {
         RegExportKey {
             path: self.path,
             values: self.values.into_iter().flatten().collect(),
+            lost: self.lost,
         }
     }
 }
@@ -537,120 +698,4 @@ fn encode_string(text: &str, _format: Format) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::value::{RegData, RegType};
-
-    const SAMPLE: &str = "Windows Registry Editor Version 5.00\r\n\r\n\
-; exported for the test\r\n\
-[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
-\"SmbServerNameHardeningLevel\"=dword:00000002\r\n\
-\"SrvAllowedServerNames\"=hex(7):66,00,73,00,00,00,\\\r\n  61,00,00,00,00,00\r\n\
-\"Description\"=\"say \\\"hi\\\" C:\\\\temp\"\r\n\
-@=\"default\"\r\n\
-\"Blob\"=hex:de,ad,\\\r\n    be,ef\r\n\
-\"Big\"=hex(b):01,00,00,00,00,00,00,00\r\n\
-\"Gone\"=dword:1\r\n\
-\"Gone\"=-\r\n\
-\r\n\
-[HKEY_LOCAL_MACHINE\\SYSTEM\\Deleted\\Child]\r\n\
-[-HKEY_LOCAL_MACHINE\\SYSTEM\\Deleted]\r\n";
-
-    fn parse(text: &str) -> Result<RegExport, EvidenceError> {
-        RegExport::parse(Path::new("sample.reg"), text.as_bytes())
-    }
-
-    #[test]
-    fn parses_every_data_form_with_continuations() {
-        let export = parse(SAMPLE).unwrap();
-        let key = [
-            "HKLM",
-            "SYSTEM",
-            "CurrentControlSet",
-            "Services",
-            "LanmanServer",
-            "Parameters",
-        ];
-        let level = export.value(&key, "smbservernamehardeninglevel").unwrap();
-        assert_eq!(level.value_type, RegType::Dword);
-        assert_eq!(level.as_integer(), Some(2));
-        assert_eq!(
-            export.value(&key, "SrvAllowedServerNames").unwrap().data,
-            RegData::MultiString(vec!["fs".into(), "a".into()])
-        );
-        assert_eq!(
-            export.value(&key, "Description").unwrap().as_str(),
-            Some("say \"hi\" C:\\temp")
-        );
-        assert_eq!(export.value(&key, "").unwrap().as_str(), Some("default"));
-        assert_eq!(
-            export.value(&key, "Blob").unwrap().data,
-            RegData::Bytes(vec![0xde, 0xad, 0xbe, 0xef])
-        );
-        assert_eq!(export.value(&key, "Big").unwrap().as_integer(), Some(1));
-        assert!(export.value(&key, "Gone").is_none());
-        assert!(!export.key_exists(&["HKLM", "SYSTEM", "Deleted"]));
-        assert!(export.key_exists(&["hklm", "system", "currentcontrolset"]));
-        assert_eq!(
-            export.subkeys(&["HKLM", "SYSTEM", "CurrentControlSet", "Services"]),
-            Some(vec!["LanmanServer".to_string()])
-        );
-    }
-
-    #[test]
-    fn utf16_and_regedit4_exports_parse_alike() {
-        let mut utf16 = vec![0xff, 0xfe];
-        utf16.extend(SAMPLE.encode_utf16().flat_map(u16::to_le_bytes));
-        let export = RegExport::parse(Path::new("u.reg"), &utf16).unwrap();
-        assert_eq!(export.keys().len(), 1);
-        let regedit4 = "REGEDIT4\n\n[HKEY_CURRENT_USER\\Software\\X]\n\"M\"=hex(7):61,62,00,63,00,00\n\"S\"=\"v\"\n";
-        let export = parse(regedit4).unwrap();
-        assert_eq!(
-            export.value(&["HKCU", "Software", "X"], "M").unwrap().data,
-            RegData::MultiString(vec!["ab".into(), "c".into()])
-        );
-        assert_eq!(
-            export
-                .value(&["HKCU", "Software", "X"], "S")
-                .unwrap()
-                .as_str(),
-            Some("v")
-        );
-    }
-
-    #[test]
-    fn syntax_errors_name_the_line() {
-        let cases = [
-            ("REGEDIT5\n[HKLM\\X]\n", 1, "first line"),
-            (
-                "REGEDIT4\n\n\"orphan\"=dword:1\n",
-                3,
-                "must follow a `[key]`",
-            ),
-            ("REGEDIT4\n[HKLM\\X]\n\"a\"=dword:xyz\n", 3, "dword"),
-            ("REGEDIT4\n[HKLM\\X]\n\"a\"=hex:0g\n", 3, "hex byte"),
-            ("REGEDIT4\n[HKLM\\X\n", 2, "must end with `]`"),
-            ("REGEDIT4\n[HKLM\\X]\n\"a=1\n", 3, "closing quote"),
-            ("REGEDIT4\n[HKLM\\X]\njunk\n", 3, "expected a `[key]`"),
-            ("", 1, "no header"),
-        ];
-        for (text, line, needle) in cases {
-            match parse(text) {
-                Err(EvidenceError::RegSyntax {
-                    line: got, message, ..
-                }) => {
-                    assert_eq!(got, line, "{text:?}: {message}");
-                    assert!(message.contains(needle), "{text:?}: {message}");
-                }
-                other => panic!("{text:?} gave {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn repeated_sections_merge() {
-        let text = "REGEDIT4\n[HKLM\\A]\n\"x\"=dword:1\n[HKLM\\B]\n[hklm\\a]\n\"y\"=dword:2\n";
-        let export = parse(text).unwrap();
-        assert_eq!(export.values(&["HKLM", "A"]).unwrap().len(), 2);
-    }
-}
+mod tests;

@@ -78,6 +78,7 @@ fn hivex_reads_the_same_policy() {
         RegExport::parse(Path::new("hivex.reg"), text.as_bytes()).expect("hivex's export parses");
     let theirs = export
         .value(&["HKLM", "SECURITY", "Policy", "PolAdtEv"], "")
+        .expect("hivex's line reads")
         .expect("hivex exports the default value");
     let RegData::Bytes(theirs) = theirs.data else {
         panic!("hivex's PolAdtEv is not binary: {theirs:?}");

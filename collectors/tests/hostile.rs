@@ -404,7 +404,7 @@ fn parse(text: &str) -> Result<RegExport, EvidenceError> {
 }
 
 #[test]
-fn non_ascii_type_words_are_syntax_errors() {
+fn non_ascii_type_words_are_syntax_errors_that_lose_their_value() {
     for data in [
         "ab耀",
         "耀",
@@ -421,8 +421,18 @@ fn non_ascii_type_words_are_syntax_errors() {
         "\"x\"耀",
     ] {
         let text = format!("REGEDIT4\n[HKEY_LOCAL_MACHINE\\X]\n\"a\"={data}\n");
-        match parse(&text) {
-            Err(EvidenceError::RegSyntax { line, .. }) => assert_eq!(line, 3, "{data}"),
+        // The line is skipped with a diagnostic naming it; the value it would set is lost.
+        match RegExport::parse_with_skipped(Path::new("hostile.reg"), text.as_bytes()) {
+            Ok((export, skipped)) => {
+                assert!(
+                    matches!(
+                        &skipped[..],
+                        [EvidenceError::RegLineSkipped { line: 3, .. }]
+                    ),
+                    "{data}: {skipped:?}"
+                );
+                assert!(export.value(&["HKLM", "X"], "a").is_err(), "{data}");
+            }
             other => panic!("{data}: {other:?}"),
         }
     }
@@ -453,7 +463,7 @@ fn a_hostile_reg_file_leaves_the_other_files() {
     let collection = run(&[bundle], &DiscoverOptions::default());
     assert_eq!(collection.hosts.len(), 1);
     let file = record(&collection, &reg).unwrap();
-    assert_eq!(file.status, FileStatus::Unreadable);
+    assert_eq!(file.status, FileStatus::Partial);
     assert!(
         messages(file).contains("syntax error on line 4"),
         "{}",
@@ -510,7 +520,10 @@ fn a_deep_key_costs_memory_in_proportion_to_its_line() {
         let mut path = vec!["HKLM"];
         path.extend(&components);
         assert!(export.key_exists(&path[..depth / 2]));
-        assert_eq!(export.value(&path, "v").unwrap().as_integer(), Some(1));
+        assert_eq!(
+            export.value(&path, "v").unwrap().unwrap().as_integer(),
+            Some(1)
+        );
         (text.len(), bytes)
     };
     let (short_text, short) = parse_deep(4_000);
@@ -555,12 +568,13 @@ fn many_sections_repeats_and_deletions_merge_in_file_order() {
     assert_eq!(subkeys.len(), sections - sections / 4);
     assert_eq!(subkeys[..2], ["k1".to_string(), "k2".to_string()]);
     assert!(!export.key_exists(&["HKLM", "S", "k0"]));
-    let two = export.values(&["HKLM", "S", "K2"]).unwrap();
+    let two = export.values(&["HKLM", "S", "K2"]).unwrap().unwrap();
     let names: Vec<&str> = two.iter().map(|value| value.name.as_str()).collect();
     assert_eq!(names, ["w"]);
     assert_eq!(
         export
             .value(&["HKLM", "S", "k3"], "v")
+            .unwrap()
             .unwrap()
             .as_integer(),
         Some(3)

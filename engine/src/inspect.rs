@@ -255,6 +255,12 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
     }
     match registry.subkeys(requested) {
         Ok(Some(found)) => {
+            // A key whose values could not be read is there all the same.
+            if !report.found {
+                report.found = true;
+                report.resolved_path = Some(found.resolved_path);
+                report.file = Some(hiveward_collectors::path_text(&found.file));
+            }
             report.subkeys = found.data;
             report.subkeys.sort_by_key(|name| name.to_lowercase());
         }

@@ -322,8 +322,14 @@ fn host_from_reg(
 ) -> Result<HostHandle, String> {
     let mut registry = HostRegistry::new();
     if !text.trim().is_empty() {
-        let export = RegExport::parse(Path::new(origin), text.trim_start().as_bytes())
-            .map_err(|error| format!("the case's .reg text does not parse: {error}"))?;
+        let (export, skipped) =
+            RegExport::parse_with_skipped(Path::new(origin), text.trim_start().as_bytes())
+                .map_err(|error| format!("the case's .reg text does not parse: {error}"))?;
+        // A scan reads the rest of an export around a bad line; a case's text is the author's,
+        // so a bad line there is a mistake to fix, not evidence to judge.
+        if let Some(error) = skipped.first() {
+            return Err(format!("the case's .reg text does not parse: {error}"));
+        }
         registry.add(RegistrySource::Export(export));
     }
     for (path, time) in key_written {

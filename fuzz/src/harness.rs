@@ -436,15 +436,23 @@ pub fn reg_parse(data: &[u8]) {
             return;
         }
     };
+    for notice in export.skipped_lines() {
+        assert_eq!(notice.file.as_deref(), Some(REG_FILE), "{notice:?}");
+    }
     for key in export.keys().iter().take(MAX_KEYS / 8) {
         let parsed = RegPath::parse(&key.path);
         let components = parsed.components();
         let _ = parsed.to_string();
         let _ = export.key_exists(&components);
         let _ = export.subkeys(&components);
-        for value in export.values(&components).unwrap_or_default() {
-            let _ = value.display_data();
-            let _ = export.value(&components, &value.name);
+        match export.values(&components) {
+            Ok(values) => {
+                for value in values.unwrap_or_default() {
+                    let _ = value.display_data();
+                    let _ = export.value(&components, &value.name);
+                }
+            }
+            Err(error) => check_diagnostic(&error, REG_FILE),
         }
         for raw in key.values.iter().take(MAX_VALUES_PER_KEY) {
             let _ = raw.decode().display_data();

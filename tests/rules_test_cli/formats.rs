@@ -238,3 +238,23 @@ fn the_committed_rules_test_schema_is_current() {
         assert!(required.contains(&field), "{field} in {required:?}");
     }
 }
+
+#[test]
+fn a_bad_line_in_a_cases_reg_text_fails_the_case_instead_of_being_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    // A scan reads the rest of an export around a bad line; in a case, where the text is the
+    // author's, the bad line (9 hex digits) is an error that names it.
+    let tests = complete_cases("E2E-A-001").replace(
+        "\"EnablePlainTextPassword\"=dword:00000000",
+        "\"EnablePlainTextPassword\"=dword:000000000",
+    );
+    write_pack(dir.path(), &[("E2E-A-001", plain_rule("E2E-A-001"), tests)]);
+    let run = hiveward(dir.path(), &["rules", "test", PACK]);
+    run.assert_code(1);
+    let output = format!("{}{}", run.stdout_str(), run.stderr);
+    assert!(
+        output.contains("the case's .reg text does not parse")
+            && output.contains(".reg syntax error on line 4: a dword needs 1 to 8 hex digits"),
+        "{output}"
+    );
+}

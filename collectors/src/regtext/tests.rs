@@ -1,0 +1,205 @@
+//! Parsing of `.reg` text: every data form, encodings, syntax errors, and lines skipped.
+
+use super::*;
+use crate::value::{RegData, RegType};
+
+const SAMPLE: &str = "Windows Registry Editor Version 5.00\r\n\r\n\
+; exported for the test\r\n\
+[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+\"SmbServerNameHardeningLevel\"=dword:00000002\r\n\
+\"SrvAllowedServerNames\"=hex(7):66,00,73,00,00,00,\\\r\n  61,00,00,00,00,00\r\n\
+\"Description\"=\"say \\\"hi\\\" C:\\\\temp\"\r\n\
+@=\"default\"\r\n\
+\"Blob\"=hex:de,ad,\\\r\n    be,ef\r\n\
+\"Big\"=hex(b):01,00,00,00,00,00,00,00\r\n\
+\"Gone\"=dword:1\r\n\
+\"Gone\"=-\r\n\
+\r\n\
+[HKEY_LOCAL_MACHINE\\SYSTEM\\Deleted\\Child]\r\n\
+[-HKEY_LOCAL_MACHINE\\SYSTEM\\Deleted]\r\n";
+
+fn parse(text: &str) -> Result<RegExport, EvidenceError> {
+    RegExport::parse(Path::new("sample.reg"), text.as_bytes())
+}
+
+#[test]
+fn parses_every_data_form_with_continuations() {
+    let export = parse(SAMPLE).unwrap();
+    let key = [
+        "HKLM",
+        "SYSTEM",
+        "CurrentControlSet",
+        "Services",
+        "LanmanServer",
+        "Parameters",
+    ];
+    let level = export
+        .value(&key, "smbservernamehardeninglevel")
+        .unwrap()
+        .unwrap();
+    assert_eq!(level.value_type, RegType::Dword);
+    assert_eq!(level.as_integer(), Some(2));
+    assert_eq!(
+        export
+            .value(&key, "SrvAllowedServerNames")
+            .unwrap()
+            .unwrap()
+            .data,
+        RegData::MultiString(vec!["fs".into(), "a".into()])
+    );
+    assert_eq!(
+        export.value(&key, "Description").unwrap().unwrap().as_str(),
+        Some("say \"hi\" C:\\temp")
+    );
+    assert_eq!(
+        export.value(&key, "").unwrap().unwrap().as_str(),
+        Some("default")
+    );
+    assert_eq!(
+        export.value(&key, "Blob").unwrap().unwrap().data,
+        RegData::Bytes(vec![0xde, 0xad, 0xbe, 0xef])
+    );
+    assert_eq!(
+        export.value(&key, "Big").unwrap().unwrap().as_integer(),
+        Some(1)
+    );
+    assert!(export.value(&key, "Gone").unwrap().is_none());
+    assert!(!export.key_exists(&["HKLM", "SYSTEM", "Deleted"]));
+    assert!(export.key_exists(&["hklm", "system", "currentcontrolset"]));
+    assert_eq!(
+        export.subkeys(&["HKLM", "SYSTEM", "CurrentControlSet", "Services"]),
+        Some(vec!["LanmanServer".to_string()])
+    );
+}
+
+#[test]
+fn utf16_and_regedit4_exports_parse_alike() {
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(SAMPLE.encode_utf16().flat_map(u16::to_le_bytes));
+    let export = RegExport::parse(Path::new("u.reg"), &utf16).unwrap();
+    assert_eq!(export.keys().len(), 1);
+    let regedit4 = "REGEDIT4\n\n[HKEY_CURRENT_USER\\Software\\X]\n\"M\"=hex(7):61,62,00,63,00,00\n\"S\"=\"v\"\n";
+    let export = parse(regedit4).unwrap();
+    assert_eq!(
+        export
+            .value(&["HKCU", "Software", "X"], "M")
+            .unwrap()
+            .unwrap()
+            .data,
+        RegData::MultiString(vec!["ab".into(), "c".into()])
+    );
+    assert_eq!(
+        export
+            .value(&["HKCU", "Software", "X"], "S")
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        Some("v")
+    );
+}
+
+#[test]
+fn syntax_errors_outside_value_lines_name_the_line_and_stop_the_parse() {
+    let cases = [
+        ("REGEDIT5\n[HKLM\\X]\n", 1, "first line"),
+        (
+            "REGEDIT4\n\n\"orphan\"=dword:1\n",
+            3,
+            "must follow a `[key]`",
+        ),
+        ("REGEDIT4\n[HKLM\\X\n", 2, "must end with `]`"),
+        ("", 1, "no header"),
+    ];
+    for (text, line, needle) in cases {
+        match parse(text) {
+            Err(EvidenceError::RegSyntax {
+                line: got, message, ..
+            }) => {
+                assert_eq!(got, line, "{text:?}: {message}");
+                assert!(message.contains(needle), "{text:?}: {message}");
+            }
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_bad_value_line_loses_its_value_only() {
+    // (text, line, what the message says, the value it loses: `None` for every value).
+    let cases = [
+        ("\"a\"=dword:xyz", "dword", Some("a")),
+        ("\"a\"=dword:123456789", "1 to 8 hex digits", Some("a")),
+        ("\"a\"=hex:0g", "hex byte", Some("a")),
+        ("@=expand:\"x\"", "unknown data form", Some("")),
+        ("\"a\" 1", "expected `=`", Some("a")),
+        ("\"a=1", "closing quote", None),
+        ("junk", "expected a `[key]`", None),
+    ];
+    for (line, needle, lost) in cases {
+        let text = format!("REGEDIT4\n[HKLM\\X]\n\"before\"=dword:1\n{line}\n\"after\"=dword:2\n[HKLM\\Y]\n\"y\"=dword:3\n");
+        let (export, skipped) =
+            RegExport::parse_with_skipped(Path::new("sample.reg"), text.as_bytes())
+                .unwrap_or_else(|error| panic!("{line:?}: {error}"));
+        let [EvidenceError::RegLineSkipped {
+            line: 4, message, ..
+        }] = &skipped[..]
+        else {
+            panic!("{line:?}: {skipped:?}");
+        };
+        assert!(message.contains(needle), "{line:?}: {message}");
+        assert_eq!(export.skipped_lines().len(), 1);
+        assert!(export.skipped_lines()[0].message.contains("line 4"));
+        // The other key and the key itself are read.
+        assert_eq!(
+            export
+                .value(&["HKLM", "Y"], "y")
+                .unwrap()
+                .unwrap()
+                .as_integer(),
+            Some(3)
+        );
+        assert!(export.key_exists(&["HKLM", "X"]));
+        // The lost value, and the whole key's values, fail; a value named elsewhere in
+        // the key reads unless the line lost every value of the key.
+        let key = ["HKLM", "X"];
+        assert!(export.values(&key).is_err(), "{line:?}");
+        match lost {
+            Some(name) => {
+                let error = export.value(&key, name).expect_err(line);
+                assert!(error.to_string().contains("line 4"), "{error}");
+                assert_eq!(
+                    export.value(&key, "after").unwrap().unwrap().as_integer(),
+                    Some(2)
+                );
+            }
+            None => {
+                assert!(export.value(&key, "after").is_err(), "{line:?}");
+                assert!(export.value(&key, "anything").is_err(), "{line:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_later_line_that_sets_or_deletes_a_lost_value_decides_it() {
+    let text = "REGEDIT4\n[HKLM\\X]\n\"a\"=dword:xyz\n\"a\"=dword:5\n\"b\"=hex:zz\n\"B\"=-\n";
+    let export = parse(text).unwrap();
+    assert_eq!(export.skipped_lines().len(), 2);
+    let key = ["HKLM", "X"];
+    assert_eq!(
+        export.value(&key, "a").unwrap().unwrap().as_integer(),
+        Some(5)
+    );
+    assert!(export.value(&key, "b").unwrap().is_none());
+    assert_eq!(export.values(&key).unwrap().unwrap().len(), 1);
+    // A bad line after a good one leaves the value in doubt.
+    let text = "REGEDIT4\n[HKLM\\X]\n\"a\"=dword:5\n\"a\"=dword:xyz\n";
+    assert!(parse(text).unwrap().value(&key, "a").is_err());
+}
+
+#[test]
+fn repeated_sections_merge() {
+    let text = "REGEDIT4\n[HKLM\\A]\n\"x\"=dword:1\n[HKLM\\B]\n[hklm\\a]\n\"y\"=dword:2\n";
+    let export = parse(text).unwrap();
+    assert_eq!(export.values(&["HKLM", "A"]).unwrap().unwrap().len(), 2);
+}
