@@ -665,22 +665,9 @@ fn assert_same_hive_bins(hive: &Path, logs: &[&Path], regipy_out: &Path) {
     );
 }
 
-fn corpus_hive(name: &str) -> Option<PathBuf> {
-    let path = hiveward_testkit::corpus_dir()?
-        .join("hives")
-        .join("regipy")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing from the corpus",
-        path.display()
-    );
-    Some(path)
-}
-
 #[test]
 fn system_b_recovery_matches_regipy() {
-    let Some(hive_path) = corpus_hive("SYSTEM_B") else {
+    let Some(hive_path) = corpus_regipy_hive("SYSTEM_B") else {
         return;
     };
     if !hiveward_testkit::oracle_available(REGIPY) {
@@ -747,7 +734,7 @@ fn system_b_recovery_matches_regipy() {
 
 #[test]
 fn transactions_ntuser_recovery_matches_regipy() {
-    let Some(hive_path) = corpus_hive("transactions_NTUSER.DAT") else {
+    let Some(hive_path) = corpus_regipy_hive("transactions_NTUSER.DAT") else {
         return;
     };
     if !hiveward_testkit::oracle_available(REGIPY) {
@@ -792,4 +779,9 @@ fn transactions_ntuser_recovery_matches_regipy() {
         "transactions_NTUSER.DAT: {} keys equal to regipy's recovery, {changed} differ from the dirty hive",
         keys.len()
     );
+}
+
+/// A hive of the corpus's regipy folder, or `None` when the corpus is absent.
+fn corpus_regipy_hive(name: &str) -> Option<PathBuf> {
+    hiveward_testkit::corpus_file(&format!("hives/regipy/{name}"))
 }

@@ -37,20 +37,6 @@ fn read(hive: &HiveFile, key: &[String], value: Option<&str>) -> Result<Read, Ev
     }
 }
 
-/// A corpus hive, or `None` (the test prints why and passes) when the corpus is absent.
-fn corpus_hive(name: &str) -> Option<PathBuf> {
-    let path = hiveward_testkit::corpus_dir()?
-        .join("hives")
-        .join("regipy")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing from the corpus",
-        path.display()
-    );
-    Some(path)
-}
-
 /// Every `stride`-th key of `hive` down to `depth` levels, depth first, and the reads to
 /// compare on each: its content, each of its values by name, and a value name it lacks.
 fn sampled_reads(
@@ -98,7 +84,7 @@ fn sampled_reads(
 
 #[test]
 fn every_read_of_a_truncated_copy_is_the_whole_files_answer_or_damage() {
-    let Some(path) = corpus_hive("SYSTEM") else {
+    let Some(path) = corpus_regipy_hive("SYSTEM") else {
         println!("skipped: no corpus");
         return;
     };
@@ -174,7 +160,7 @@ fn every_read_of_a_truncated_copy_is_the_whole_files_answer_or_damage() {
 
 #[test]
 fn a_dirty_truncated_primary_stays_marked_truncated_after_recovery() {
-    let Some(path) = corpus_hive("SYSTEM_B") else {
+    let Some(path) = corpus_regipy_hive("SYSTEM_B") else {
         println!("skipped: no corpus");
         return;
     };
@@ -232,4 +218,9 @@ fn a_file_cut_before_its_root_keys_subkeys_is_refused_as_truncated() {
             "{error}"
         );
     }
+}
+
+/// A hive of the corpus's regipy folder, or `None` when the corpus is absent.
+fn corpus_regipy_hive(name: &str) -> Option<PathBuf> {
+    hiveward_testkit::corpus_file(&format!("hives/regipy/{name}"))
 }

@@ -122,6 +122,19 @@ pub fn corpus_dir() -> Option<std::path::PathBuf> {
     None
 }
 
+/// The corpus file at `relative` (such as `hives/regipy/SYSTEM`), or `None` after saying why
+/// when the corpus is absent (see [`corpus_dir`]). Panics when the corpus is there but the file
+/// is not.
+pub fn corpus_file(relative: &str) -> Option<std::path::PathBuf> {
+    let path = corpus_dir()?.join(relative);
+    assert!(
+        path.is_file(),
+        "{} is missing from the corpus",
+        path.display()
+    );
+    Some(path)
+}
+
 /// Whether an outside oracle tool is on `PATH`. When it is not, prints why and returns `false`
 /// so the calling test can skip; with `HIVEWARD_REQUIRE_ORACLES=1` it panics instead.
 pub fn oracle_available(tool: &str) -> bool {
