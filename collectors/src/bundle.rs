@@ -375,11 +375,7 @@ fn backup_folder_reason(input: &Path, relative: &Path) -> Option<&'static str> {
     // The input's own name counts as the folder above: `config` given, `RegBack` found in it.
     let input_name = input.file_name();
     let folders: Vec<&std::ffi::OsStr> = input_name.into_iter().chain(below).collect();
-    let named = |folder: &std::ffi::OsStr, name: &str| {
-        folder
-            .to_str()
-            .is_some_and(|folder| folder.eq_ignore_ascii_case(name))
-    };
+    let named = |folder: &std::ffi::OsStr, name: &str| part_is(folder, name);
     if folders
         .iter()
         .skip(usize::from(input_name.is_some()))
@@ -633,15 +629,16 @@ pub fn host_prefix(file_name: &str) -> Option<&str> {
     plausible.then_some(prefix)
 }
 
+/// Whether a path component is `name`, without regard to ASCII case (as Windows names them).
+fn part_is(part: &std::ffi::OsStr, name: &str) -> bool {
+    part.to_str()
+        .is_some_and(|part| part.eq_ignore_ascii_case(name))
+}
+
 /// The folder above a triage tree's `Windows` or `Users` folder, if the path lies in one.
 fn triage_root(path: &Path) -> Option<PathBuf> {
     let parts: Vec<&std::ffi::OsStr> = path.iter().collect();
-    let is = |index: usize, name: &str| {
-        parts
-            .get(index)
-            .and_then(|part| part.to_str())
-            .is_some_and(|part| part.eq_ignore_ascii_case(name))
-    };
+    let is = |index: usize, name: &str| parts.get(index).is_some_and(|part| part_is(part, name));
     for index in 0..parts.len() {
         // Where a triage collection finds evidence below `Windows`: the hives and logs under
         // System32, Amcache.hve under AppCompat, the service accounts' profiles.
