@@ -10,7 +10,7 @@ use nt_hive::{Hive, KeyNode, NtHiveError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EvidenceError, Notice};
+use crate::error::{EvidenceError, Notice, NoticeLevel};
 use crate::recovery::{self, TransactionLogInput};
 use crate::value::RegValue;
 
@@ -532,7 +532,10 @@ impl HiveFile {
                         .confirm_missing_subkey(&key, component)
                         .map_err(|detail| self.damaged(&place(), detail))?
                         .map(Ok),
-                    other => other,
+                    Some(Err(error)) => {
+                        Some(self.find_subkey_past_damage(&key, component).ok_or(error))
+                    }
+                    found => found,
                 };
                 match found {
                     None => {
@@ -713,8 +716,37 @@ impl HiveFile {
         Ok(RegValue::decode(name, type_code, &raw))
     }
 
-    fn detect_kind(&self) -> Result<HiveKind, EvidenceError> {
-        let root = self.subkeys(&[])?.unwrap_or_default();
+    /// The names of the root key's subkeys that can be read, and the damage met on the others:
+    /// the type of a hive is read from the keys that are there, so one damaged key under the
+    /// root does not make the whole file unreadable (reads through it report the damage).
+    fn readable_root_subkeys(&self) -> Result<(Vec<String>, Option<EvidenceError>), EvidenceError> {
+        let read = self.with_key(&[], |key, shown| {
+            let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
+            self.guard_subkey_list(key)
+                .map_err(|detail| self.damaged(&format!("the subkeys of {shown}"), detail))?;
+            let mut names = Vec::new();
+            let mut damage = None;
+            if let Some(subkeys) = key.subkeys() {
+                for subkey in subkeys.map_err(at)? {
+                    match subkey.and_then(|subkey| subkey.name().map(|name| name.to_string_lossy()))
+                    {
+                        Ok(name) => names.push(name),
+                        Err(error) => {
+                            damage.get_or_insert_with(|| at(error));
+                        }
+                    }
+                }
+            }
+            Ok((names, damage))
+        })?;
+        Ok(read.unwrap_or_default())
+    }
+
+    fn detect_kind(&mut self) -> Result<HiveKind, EvidenceError> {
+        let (root, damage) = self.readable_root_subkeys()?;
+        if let Some(damage) = damage {
+            self.notices.push(damage.to_notice(NoticeLevel::Warning));
+        }
         let has = |name: &str| root.iter().any(|key| key.eq_ignore_ascii_case(name));
         let control_sets = root
             .iter()

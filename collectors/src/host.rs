@@ -229,7 +229,15 @@ fn read_file(
                 record.hive_kind = Some(hive.kind());
                 record.hive_state = Some(hive.state().clone());
                 record.notices.extend(hive.notices().iter().cloned());
-                if matches!(hive.state(), HiveState::Dirty { .. }) || hive.truncation().is_some() {
+                // Dirty, cut short, or damaged under the root key: read, but not all of it.
+                let damaged = hive
+                    .notices()
+                    .iter()
+                    .any(|notice| notice.code == "hiveward::hive::corrupt");
+                if matches!(hive.state(), HiveState::Dirty { .. })
+                    || hive.truncation().is_some()
+                    || damaged
+                {
                     record.status = FileStatus::Partial;
                 }
                 Opened {

@@ -399,3 +399,61 @@ fn each_problem_is_reported_once_per_host() {
         .collect();
     assert_eq!(distinct.len(), 1, "{distinct:?}");
 }
+
+#[test]
+fn a_damaged_key_under_the_root_leaves_the_hive_readable() {
+    let text = format!(
+        "{}[HKEY_LOCAL_MACHINE\\SYSTEM\\MountedDevices]\r\n\"X\"=dword:1\r\n",
+        system_text()
+    );
+    let mut bytes = hive_from_reg(&text);
+    // The key node of MountedDevices loses its signature: nt-hive cannot read it.
+    let record = key_record(&bytes, "MountedDevices");
+    bytes[record..record + 2].copy_from_slice(b"xx");
+    let hive = HiveFile::from_bytes(Path::new("WKS7_SYSTEM.HIV"), bytes, &[])
+        .expect("one damaged key does not make the hive unreadable");
+    // The type comes from the keys that are there.
+    assert_eq!(hive.kind(), hiveward_collectors::HiveKind::System);
+    let product_type = hive
+        .value(
+            &["ControlSet001", "Control", "ProductOptions"],
+            "ProductType",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(product_type.as_str(), Some("WinNT"));
+    // The damage is reported once, and a listing that meets it says so.
+    let damage: Vec<&Notice> = hive
+        .notices()
+        .iter()
+        .filter(|notice| notice.code == "hiveward::hive::corrupt")
+        .collect();
+    assert_eq!(damage.len(), 1, "{:?}", hive.notices());
+    assert!(
+        damage[0].message.contains("WKS7_SYSTEM.HIV")
+            && damage[0].message.contains("the subkeys of the root key"),
+        "{}",
+        damage[0].message
+    );
+    assert!(hive.subkeys(&[]).is_err());
+    assert!(hive.key_exists(&["MountedDevices"]).is_err());
+
+    // Collected, the file is read in part and its host still named from the hive.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("WKS7_SYSTEM.HIV");
+    let mut bytes = hive_from_reg(&text);
+    let record = key_record(&bytes, "MountedDevices");
+    bytes[record..record + 2].copy_from_slice(b"xx");
+    std::fs::write(&path, bytes).unwrap();
+    let collection = collect(
+        discover(&[path], &DiscoverOptions::default()),
+        &CollectOptions::default(),
+    );
+    assert_eq!(collection.hosts.len(), 1);
+    let host = &collection.hosts[0];
+    assert_eq!(host.name, "WKS7");
+    assert_eq!(
+        host.files[0].status,
+        hiveward_collectors::FileStatus::Partial
+    );
+}

@@ -6,7 +6,9 @@
 //! repairs or drops such keys), and a key or value whose stored UTF-16 name is broken (a lone
 //! surrogate): listings give such a name with U+FFFD in its place, which no lookup can spell. A
 //! miss in a list that is in order and holds no broken name is final; any other miss is checked
-//! against the list name by name, so that a listed key never reads back as absent.
+//! against the list name by name, so that a listed key never reads back as absent. A search
+//! that meets a damaged entry is likewise retried name by name over the readable entries: a key
+//! found there exists whatever the damaged entry holds.
 
 use std::cmp::Ordering;
 
@@ -123,6 +125,21 @@ impl HiveFile {
             }
         }
         Ok(None)
+    }
+
+    /// After nt-hive's search for the subkey `name` of `key` met a damaged entry: the subkey,
+    /// when a readable entry of the list holds that name. A key found that way exists whatever
+    /// the damaged entries hold; when none holds it, the damaged entry might, and the caller
+    /// reports the damage.
+    pub(super) fn find_subkey_past_damage<'h>(
+        &self,
+        key: &KeyNode<'h, &'h [u8]>,
+        name: &str,
+    ) -> Option<KeyNode<'h, &'h [u8]>> {
+        key.subkeys()?
+            .ok()?
+            .filter_map(readable)
+            .find(|subkey| subkey.name().is_ok_and(|stored| stored == name))
     }
 
     /// After nt-hive found no value `name` in `key`: the value after all, when `name` spells a
