@@ -244,7 +244,7 @@ impl HiveFile {
         // Measured on the file itself: recovery pads a short primary with zeros up to the size
         // its logs declare, which must not hide that the file was cut short.
         let file_len = bytes.len() as u64;
-        let cut_short = BASE_BLOCK_SIZE as u64 + u64::from(base.hive_bins_data_size) > file_len;
+        let declared = BASE_BLOCK_SIZE as u64 + u64::from(base.hive_bins_data_size);
         let mut notices = Vec::new();
         let mut reasons = Vec::new();
         if !base.sequences_match() {
@@ -323,11 +323,10 @@ impl HiveFile {
                 }
             }
         };
-        let declared = BASE_BLOCK_SIZE as u64 + u64::from(base.hive_bins_data_size);
         // A copy cut short is read as far as it goes: a cell inside the part present reads as
         // usual, and a read that needs a cell past the end fails as damage naming the file,
         // never as an absent key or value.
-        let truncation = (cut_short || declared > bytes.len() as u64).then_some(Truncation {
+        let truncation = (declared > file_len).then_some(Truncation {
             declared,
             available: file_len,
         });
@@ -532,9 +531,10 @@ impl HiveFile {
                         .confirm_missing_subkey(&key, component)
                         .map_err(|detail| self.damaged(&place(), detail))?
                         .map(Ok),
-                    Some(Err(error)) => {
-                        Some(self.find_subkey_past_damage(&key, component).ok_or(error))
-                    }
+                    Some(Err(error)) => Some(
+                        self.find_readable_subkey(&key, |stored| stored == component)
+                            .ok_or(error),
+                    ),
                     found => found,
                 };
                 match found {

@@ -229,17 +229,12 @@ fn read_file(
                 record.hive_kind = Some(hive.kind());
                 record.hive_state = Some(hive.state().clone());
                 record.notices.extend(hive.notices().iter().cloned());
-                // Dirty, cut short, or damaged under the root key: read, but not all of it.
-                let damaged = hive
-                    .notices()
-                    .iter()
-                    .any(|notice| notice.code == "hiveward::hive::corrupt");
-                if matches!(hive.state(), HiveState::Dirty { .. })
-                    || hive.truncation().is_some()
-                    || damaged
-                {
+                // Dirty or cut short: read, but not all of it; so is a hive found damaged under
+                // its root key while its type was decided.
+                if matches!(hive.state(), HiveState::Dirty { .. }) || hive.truncation().is_some() {
                     record.status = FileStatus::Partial;
                 }
+                mark_damaged_files(std::slice::from_mut(&mut record), hive.notices());
                 Opened {
                     record,
                     source: Some(RegistrySource::Hive(hive)),

@@ -106,40 +106,37 @@ impl HiveFile {
         if shape.in_order && !(wants_broken && shape.broken_names) {
             return Ok(None);
         }
-        let Some(subkeys) = key.subkeys() else {
-            return Ok(None);
-        };
-        for subkey in subkeys.map_err(|error| error.to_string())? {
-            let Some(subkey) = readable(subkey) else {
-                continue;
-            };
-            let stored = subkey.name().map_err(|error| error.to_string())?;
-            if stored == name && !shape.in_order {
+        if !shape.in_order {
+            if let Some(stored) = self.find_readable_subkey(key, |stored| stored == name) {
+                let stored = stored.name().map_err(|error| error.to_string())?;
                 return Err(format!(
                     "the subkeys are not in the order Windows keeps them: {:?} is stored but a lookup cannot find it (Windows repairs or drops keys out of order when it loads a hive, so what it reads there cannot be known)",
                     stored.to_string_lossy()
                 ));
             }
-            if wants_broken && is_broken(&stored) && broken_name_matches(&stored, name) {
-                return Ok(Some(subkey));
-            }
         }
-        Ok(None)
+        Ok(wants_broken
+            .then(|| {
+                self.find_readable_subkey(key, |stored| {
+                    is_broken(stored) && broken_name_matches(stored, name)
+                })
+            })
+            .flatten())
     }
 
-    /// After nt-hive's search for the subkey `name` of `key` met a damaged entry: the subkey,
-    /// when a readable entry of the list holds that name. A key found that way exists whatever
-    /// the damaged entries hold; when none holds it, the damaged entry might, and the caller
-    /// reports the damage.
-    pub(super) fn find_subkey_past_damage<'h>(
+    /// The first readable entry of `key`'s subkey list whose stored name `matches`, searched
+    /// name by name. After nt-hive's search for a subkey met a damaged entry, a key found this
+    /// way exists whatever the damaged entries hold; when none is found, the damaged entry
+    /// might be the one, and the caller reports the damage.
+    pub(super) fn find_readable_subkey<'h>(
         &self,
         key: &KeyNode<'h, &'h [u8]>,
-        name: &str,
+        matches: impl Fn(&NtHiveNameString<'_>) -> bool,
     ) -> Option<KeyNode<'h, &'h [u8]>> {
         key.subkeys()?
             .ok()?
             .filter_map(readable)
-            .find(|subkey| subkey.name().is_ok_and(|stored| stored == name))
+            .find(|subkey| subkey.name().is_ok_and(|stored| matches(&stored)))
     }
 
     /// After nt-hive found no value `name` in `key`: the value after all, when `name` spells a
