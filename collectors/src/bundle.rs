@@ -168,10 +168,11 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 logs: Vec::new(),
             }),
             FileKind::Empty | FileKind::Unknown => {
-                // A `.dat` file of a known other format is no hive, whatever its name says.
+                // A `.dat` file of a known other format is no hive, whatever its name says; a
+                // `.evt` file is named for what it is, with the way to convert it.
                 let other = (kind == FileKind::Unknown
                     && !unreadable.contains(&path)
-                    && evidence_only_by_extension(&path))
+                    && (evidence_only_by_extension(&path) || is_legacy_event_log_name(&path)))
                 .then(|| crate::detect::read_head(&path, crate::detect::SNIFF_LEN).ok())
                 .flatten()
                 .and_then(|head| crate::detect::other_format(&head));
@@ -525,6 +526,12 @@ fn evidence_only_by_extension(path: &Path) -> bool {
     };
     let upper = name.to_ascii_uppercase();
     upper.ends_with(".DAT") && !HIVE_NAMES.contains(&upper.as_str())
+}
+
+/// Whether `path` is named as a legacy event log (`System.evt`, `SysEvent.Evt`).
+fn is_legacy_event_log_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("evt"))
 }
 
 fn log_order(path: &Path) -> (u8, PathBuf) {

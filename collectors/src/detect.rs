@@ -176,7 +176,19 @@ pub(crate) fn other_format(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"PK\x03\x04") {
         return Some("a ZIP archive");
     }
+    if is_legacy_event_log(head) {
+        return Some(LEGACY_EVENT_LOG);
+    }
     is_text(head).then_some("a text file")
+}
+
+/// How messages name a legacy event log, with the way to convert it.
+const LEGACY_EVENT_LOG: &str = "a legacy event log of Windows 2000, XP or Server 2003 (.evt, signature LfLe), which hiveward does not read: convert it to EVTX on Windows with `wevtutil epl FILE.evt FILE.evtx /lf:true`";
+
+/// Whether `head` starts a legacy event log: its header record is 0x30 bytes long and carries
+/// the signature `LfLe` after the length.
+fn is_legacy_event_log(head: &[u8]) -> bool {
+    head.get(..8) == Some(&b"\x30\0\0\0LfLe"[..])
 }
 
 /// Whether `head` is the start of a text file: UTF-8 (a character cut off at the end aside)
@@ -223,7 +235,7 @@ mod tests {
     fn other_formats_are_named_and_hives_and_damage_are_not() {
         let mut ese = vec![0x12, 0x34, 0x56, 0x78, 0xef, 0xcd, 0xab, 0x89];
         ese.extend_from_slice(&[0; 32]);
-        let cases: [(&[u8], Option<&str>); 9] = [
+        let cases: [(&[u8], Option<&str>); 10] = [
             (
                 b"Client UrlCache MMF Ver 5.2\0",
                 Some("an Internet Explorer cache index (index.dat)"),
@@ -238,6 +250,7 @@ mod tests {
                 Some("an OLE compound file"),
             ),
             (b"PK\x03\x04\x14\0", Some("a ZIP archive")),
+            (b"\x30\0\0\0LfLe\x01\0\0\0", Some(LEGACY_EVENT_LOG)),
             // Text, with a multi-byte character cut off by the end of the head.
             (b"http://example.test/\r\n\xc3", Some("a text file")),
             // A zeroed or garbled base block may be a damaged hive: no format is named.

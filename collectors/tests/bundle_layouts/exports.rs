@@ -251,6 +251,49 @@ fn dat_files_of_other_formats_are_passed_over_naming_the_format() {
 }
 
 #[test]
+fn legacy_event_logs_are_named_with_the_way_to_convert_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_dir = dir.path().join("PC8");
+    let system = write(&host_dir.join("SYSTEM"), &system_hive(Some("PC8")));
+    // The header record of a Windows XP event log: its size (0x30) and the signature `LfLe`.
+    let mut legacy = b"\x30\0\0\0LfLe\x01\0\0\0\x01\0\0\0".to_vec();
+    legacy.resize(4096, 0);
+    let sys_event = write(&host_dir.join("SysEvent.Evt"), &legacy);
+    let other_evt = write(&host_dir.join("notes.evt"), b"\x01\x02\x03\x04binary");
+    // The same bytes under an EVTX name: evidence that cannot be read, naming what it is.
+    let renamed = write(&host_dir.join("System.evtx"), &legacy);
+
+    let collection = run(&[host_dir.clone()]);
+    let convert = "a legacy event log of Windows 2000, XP or Server 2003 (.evt, signature LfLe), which hiveward does not read: convert it to EVTX on Windows with `wevtutil epl FILE.evt FILE.evtx /lf:true`";
+    let legacy_reason =
+        format!("content is {convert}, not a registry hive, .reg export or EVTX log");
+    assert_eq!(
+        passed_over_reasons(&collection),
+        [
+            (display(&sys_event), legacy_reason.as_str()),
+            (
+                display(&other_evt),
+                "content is not a registry hive, .reg export or EVTX log"
+            ),
+        ]
+    );
+    let pc8 = host(&collection, "PC8");
+    assert_eq!(file_paths(pc8), [display(&system), display(&renamed)]);
+    assert_eq!(pc8.files[1].status, FileStatus::Unreadable);
+    let message: Vec<&str> = pc8.files[1]
+        .notices
+        .iter()
+        .map(|notice| notice.message.as_str())
+        .collect();
+    assert!(
+        message
+            .iter()
+            .any(|message| message.contains(&format!("its content is {convert}"))),
+        "{message:?}"
+    );
+}
+
+#[test]
 fn an_hku_export_stands_for_each_users_hkcu() {
     let dir = tempfile::tempdir().unwrap();
     let mp2 = r"Software\Microsoft\Windows\CurrentVersion\Explorer\MountPoints2";
