@@ -263,7 +263,7 @@ fn legacy_event_logs_are_named_with_the_way_to_convert_them() {
     // The same bytes under an EVTX name: evidence that cannot be read, naming what it is.
     let renamed = write(&host_dir.join("System.evtx"), &legacy);
 
-    let collection = run(&[host_dir.clone()]);
+    let collection = run(std::slice::from_ref(&host_dir));
     let convert = "a legacy event log of Windows 2000, XP or Server 2003 (.evt, signature LfLe), which hiveward does not read: convert it to EVTX on Windows with `wevtutil epl FILE.evt FILE.evtx /lf:true`";
     let legacy_reason =
         format!("content is {convert}, not a registry hive, .reg export or EVTX log");
