@@ -4,7 +4,8 @@
 //! and `Control\ComputerName\ComputerName` must have the same names, types and data in both, and
 //! a key absent for one must be absent for the other.
 //!
-//! Also checks that `inspect` lists every file of `hives/` and exits 0 on all of them.
+//! Also checks that `inspect` lists every file of `hives/` and exits 0 on all of them, and that
+//! hivex's `.reg` export of each hive scans to the hive's own verdicts (`reg_exports`).
 //!
 //! The corpus comes from `hiveward_testkit::corpus_dir()` and hivex must be installed
 //! (`libwin-hivex-perl`); either missing skips the tests, unless `HIVEWARD_REQUIRE_ORACLES=1`.
@@ -23,6 +24,7 @@ use serde_json::{json, Value};
 mod comparison;
 mod hiveward;
 mod hivex;
+mod reg_exports;
 
 use hiveward::*;
 use hivex::*;
