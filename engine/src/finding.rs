@@ -356,11 +356,11 @@ impl Evidence {
                 let observed = if self.default_applied {
                     format!("not set, default {}", show(&self.effective))
                 } else {
-                    format!(
-                        "{} ({})",
-                        show(&self.observed),
-                        self.observed_type.as_deref().unwrap_or("absent")
-                    )
+                    match (&self.observed, self.observed_type.as_deref()) {
+                        (None, _) => "absent".to_string(),
+                        (Some(_), Some(kind)) => format!("{} ({kind})", show(&self.observed)),
+                        (Some(_), None) => show(&self.observed),
+                    }
                 };
                 let expected = self
                     .expected

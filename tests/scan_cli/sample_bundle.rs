@@ -150,6 +150,29 @@ fn output_file_holds_the_same_json_as_stdout() {
 }
 
 #[test]
+fn an_absent_value_reads_absent_once_in_the_text_and_junit_evidence() {
+    let share = r"HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Shares\public";
+    let expected =
+        format!("{share} = absent; expected a REG_MULTI_SZ share definition with a Path= line");
+    for format in ["text", "junit"] {
+        let run = hiveward(
+            &root(),
+            &[
+                "scan",
+                "examples/bundle",
+                "--only",
+                "HW-SHARE-001",
+                "--format",
+                format,
+            ],
+        );
+        let output = run.stdout_text();
+        assert!(output.contains(&expected), "{format}:\n{output}");
+        assert!(!output.contains("absent (absent)"), "{format}:\n{output}");
+    }
+}
+
+#[test]
 fn text_output_groups_findings_by_host_and_ends_with_a_summary() {
     let run = hiveward(
         &root(),
