@@ -484,7 +484,8 @@ pub fn collect_host(planned: &PlannedHost, options: &CollectOptions) -> Host {
         .iter()
         .map(String::as_str)
         .collect();
-    let notices = registry.control_set_differences(&keys);
+    let mut notices = registry.control_set_differences(&keys);
+    notices.extend(registry.find_disagreements());
     // A hive that turned out damaged where it was read counts as partly read.
     mark_damaged_files(&mut records, &notices);
     Host {

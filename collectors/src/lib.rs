@@ -100,7 +100,7 @@ pub use crate::{
     recovery::{recover, Recovered, RecoveryError, SkippedLog, TransactionLogInput},
     registry::{
         is_control_set_name, short_root_name, ControlSetChoice, HostRegistry, Located, RegPath,
-        RegistrySource,
+        RegistrySource, SourceDisagreement, SOURCES_DISAGREE_CODE,
     },
     regtext::{LostValue, RawRegValue, RegExport, RegExportKey},
     value::{

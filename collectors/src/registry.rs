@@ -13,6 +13,10 @@ use crate::hive::{HiveFile, HiveKind};
 use crate::regtext::RegExport;
 use crate::value::RegValue;
 
+mod disagreements;
+
+pub use disagreements::{SourceDisagreement, SOURCES_DISAGREE_CODE};
+
 /// Where the registry reads of one host come from.
 pub enum RegistrySource {
     /// A hive file, mounted at the path its kind stands for.
@@ -179,6 +183,9 @@ pub struct HostRegistry {
     /// among the sources (the cache is cleared when a source is added): finding it lists the
     /// hive's root keys, and nearly every path goes through it.
     hive_sets: Mutex<HashMap<usize, Option<String>>>,
+    /// Values two sources hold differently, by case-folded key (as reads resolve it) and name,
+    /// as [`HostRegistry::find_disagreements`] found them.
+    disagreements: std::collections::BTreeMap<(String, String), SourceDisagreement>,
 }
 
 /// A value read once, as [`HostRegistry::value`] found it (errors are not kept).
@@ -204,6 +211,7 @@ impl HostRegistry {
         lock(&self.key_cache).clear();
         lock(&self.place_cache).clear();
         lock(&self.hive_sets).clear();
+        self.disagreements.clear();
         self.sources.push(source);
         self.sources
             .sort_by_key(|source| matches!(source, RegistrySource::Export(_)));

@@ -1,5 +1,6 @@
-//! Marks findings that rest on a hive read dirty, with no transaction log that could bring it up
-//! to date, as inferred.
+//! Marks findings that rest on evidence whose currency is in doubt as inferred: a hive read
+//! dirty, with no transaction log that could bring it up to date, or a value that two sources of
+//! the host hold differently.
 //!
 //! A dirty hive (sequence numbers that differ, or a bad base-block checksum) that no usable
 //! `.LOG1`/`.LOG2` could bring up to date is read as it is: its latest writes may be missing,
@@ -8,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use hiveward_collectors::{FileRecord, HiveState};
+use hiveward_collectors::{FileRecord, HiveState, SourceDisagreement};
 
 use crate::finding::Finding;
 
@@ -56,6 +57,64 @@ pub(crate) fn mark_findings<'a>(
             "{} (Inferred: {} {verb} read as {subject}, with no transaction log that could bring {it} up to date, so {its} latest changes may be missing.)",
             finding.message.trim_end(),
             files.join(", "),
+        );
+    }
+}
+
+/// Marks each finding whose evidence cites a value where `disagreements` says reads took it,
+/// while another source of the host holds it differently, as inferred, and says so in its
+/// message, naming both copies.
+pub(crate) fn mark_disagreeing_findings(
+    findings: &mut [Finding],
+    disagreements: &[SourceDisagreement],
+) {
+    if disagreements.is_empty() {
+        return;
+    }
+    for finding in findings {
+        let mut cited: Vec<&SourceDisagreement> = Vec::new();
+        for item in finding
+            .evidence
+            .iter()
+            .filter(|item| item.kind == "registry")
+        {
+            let (Some(name), Some(file)) = (&item.value_name, &item.file) else {
+                continue;
+            };
+            let Some(key) = item.resolved_path.as_ref().or(item.path.as_ref()) else {
+                continue;
+            };
+            for disagreement in disagreements {
+                if disagreement.key.eq_ignore_ascii_case(key)
+                    && disagreement.value.eq_ignore_ascii_case(name)
+                    && disagreement.read_file == *file
+                    && !cited.contains(&disagreement)
+                {
+                    cited.push(disagreement);
+                }
+            }
+        }
+        if cited.is_empty() {
+            continue;
+        }
+        finding.inferred = true;
+        let copies: Vec<String> = cited
+            .iter()
+            .map(|item| {
+                format!(
+                    "{} holds {} as {}, not {} as {}, which was read",
+                    item.other_file,
+                    item.value_path(),
+                    item.other,
+                    item.read,
+                    item.read_file
+                )
+            })
+            .collect();
+        finding.message = format!(
+            "{} (Inferred: {}; which copy is current cannot be told.)",
+            finding.message.trim_end(),
+            copies.join("; "),
         );
     }
 }

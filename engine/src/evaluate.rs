@@ -12,10 +12,8 @@ use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
 use crate::fleet::FleetContribution;
-use crate::host_api::{
-    register_host_api, take_dirty_hive_read, take_partial_log_reads, HostHandle,
-};
-use crate::outcome::{passed_on_dirty_hive, unmet_needs, Outcome, RuleOutcome};
+use crate::host_api::{register_host_api, take_inferred_reads, take_partial_log_reads, HostHandle};
+use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
 use crate::ruleset::{CompiledRule, Evaluation, RuleSet};
 use crate::sandbox::sandboxed_engine;
@@ -328,13 +326,13 @@ impl RuleSet {
                         ..JobResult::default()
                     };
                 }
-                let dirty_hive = take_dirty_hive_read();
+                let inferred = take_inferred_reads();
                 if count == 0 {
-                    // Nothing found, from a hive whose latest writes may be missing: passed,
-                    // inferred.
+                    // Nothing found, from a hive whose latest writes may be missing or a value
+                    // another source holds differently: passed, inferred.
                     let mut passed = outcome(Outcome::Passed, None, 0);
-                    if let Some(hive) = dirty_hive {
-                        passed.reason = Some(passed_on_dirty_hive(&hive));
+                    if let Some(reason) = inferred.reason {
+                        passed.reason = Some(reason);
                         passed.inferred = true;
                     }
                     return JobResult {
@@ -347,6 +345,10 @@ impl RuleSet {
                 crate::dirty_reads::mark_findings(
                     &mut findings,
                     crate::dirty_reads::dirty_hives(&host.0.files),
+                );
+                crate::dirty_reads::mark_disagreeing_findings(
+                    &mut findings,
+                    &inferred.disagreements,
                 );
                 JobResult {
                     evaluations: 1,

@@ -37,10 +37,14 @@ pub struct FleetContribution {
     /// evidence names one of them is inferred.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dirty_hives: Vec<String>,
-    /// The first of those that `summarize` read: a passed verdict on the host rests on it, and
-    /// is inferred.
+    /// Why a passed verdict on the host is inferred: the first of those hives, or the first
+    /// value another source holds differently, that `summarize` read, worded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dirty_hive_read: Option<String>,
+    pub inferred_read: Option<String>,
+    /// The values `summarize` read that another source of the host holds differently: a
+    /// finding whose evidence names one is inferred.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreements: Vec<hiveward_collectors::SourceDisagreement>,
 }
 
 impl PartialEq for FleetContribution {
@@ -51,7 +55,8 @@ impl PartialEq for FleetContribution {
             && self.needs_unreadable == other.needs_unreadable
             && self.caught_unreadable == other.caught_unreadable
             && self.dirty_hives == other.dirty_hives
-            && self.dirty_hive_read == other.dirty_hive_read
+            && self.inferred_read == other.inferred_read
+            && self.disagreements == other.disagreements
             && self.summary.as_ref().map(|raw| raw.get())
                 == other.summary.as_ref().map(|raw| raw.get())
     }
@@ -373,7 +378,8 @@ mod tests {
             caught_unreadable: None,
             summary: summary.map(|text| RawValue::from_string(text.to_string()).unwrap()),
             dirty_hives: Vec::new(),
-            dirty_hive_read: None,
+            inferred_read: None,
+            disagreements: Vec::new(),
         }
     }
 

@@ -17,13 +17,13 @@ mod events;
 mod reads;
 
 use events::{event_evidence, register_event_type, select_events};
-use reads::note_hive_read;
 use reads::unreadable;
 pub use reads::UnreadableEvidence;
+use reads::{note_hive_read, note_value_read};
 pub(crate) use reads::{
-    note_dirty_hive_read, note_unreadable_reads, take_dirty_hive_read, take_partial_log_reads,
+    note_inferred_reads, note_unreadable_reads, take_inferred_reads, take_partial_log_reads,
     take_undeclared_read, take_unreadable_reads, unreadable_read_count, unreadable_reads_since,
-    RunningRuleGuard,
+    InferredReads, RunningRuleGuard,
 };
 
 /// Everything a rule may read about one host.
@@ -203,6 +203,9 @@ fn read_value(
         .value(path, name)
         .map_err(|error| unreadable(host, format!("cannot read {path}\\{name}: {error}")))?;
     note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
+    if let Some(found) = &found {
+        note_value_read(host, name, found);
+    }
     Ok(found)
 }
 

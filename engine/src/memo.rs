@@ -85,8 +85,9 @@ struct Kept {
     level: usize,
     /// The damaged-evidence reads it caught, noted again for each rule it is handed to.
     unreadable: Vec<UnreadableEvidence>,
-    /// The hive read dirty, without its transaction logs, that it read, noted again likewise.
-    dirty_hive: Option<String>,
+    /// What it read that makes a verdict inferred (a dirty hive, values two sources hold
+    /// differently), noted again likewise.
+    inferred: crate::host_api::InferredReads,
 }
 
 thread_local! {
@@ -143,17 +144,18 @@ pub(crate) fn memo(
     if let Some(kept) = kept {
         note_operations(operations.saturating_add(kept.operations));
         crate::host_api::note_unreadable_reads(&kept.unreadable);
-        crate::host_api::note_dirty_hive_read(kept.dirty_hive.as_deref());
+        crate::host_api::note_inferred_reads(&kept.inferred);
         return Ok(kept.value);
     }
     let outer_peak = PEAK_OPERATIONS.with(|peak| peak.replace(operations));
     let events_before = EVENT_READS.with(|reads| reads.get());
     let unreadable_before = crate::host_api::unreadable_read_count();
-    // The computation's own dirty hive read, apart from the caller's, which is put back.
-    let caller_dirty_hive = crate::host_api::take_dirty_hive_read();
+    // The computation's own inferred reads, apart from the caller's, which are put back.
+    let mut caller_inferred = crate::host_api::take_inferred_reads();
     let result = run();
-    let dirty_hive = crate::host_api::take_dirty_hive_read();
-    crate::host_api::note_dirty_hive_read(caller_dirty_hive.as_deref().or(dirty_hive.as_deref()));
+    let inferred = crate::host_api::take_inferred_reads();
+    caller_inferred.merge(&inferred);
+    crate::host_api::note_inferred_reads(&caller_inferred);
     let peak = PEAK_OPERATIONS.with(|peak| {
         let reached = peak.get();
         peak.set(reached.max(outer_peak));
@@ -179,7 +181,7 @@ pub(crate) fn memo(
                     operations: peak.saturating_sub(operations),
                     level,
                     unreadable,
-                    dirty_hive,
+                    inferred,
                 };
                 entries.by_key.insert(key, kept);
             }

@@ -105,6 +105,21 @@ pub(crate) fn passed_on_dirty_hive(hive: &str) -> String {
     )
 }
 
+/// The reason of a passed verdict that read a value another source of the host holds
+/// differently.
+pub(crate) fn passed_on_disagreement(
+    disagreement: &hiveward_collectors::SourceDisagreement,
+) -> String {
+    format!(
+        "inferred: it read {} = {} from {}, but {} holds {}: which copy is current cannot be told",
+        disagreement.value_path(),
+        disagreement.read,
+        disagreement.read_file,
+        disagreement.other_file,
+        disagreement.other,
+    )
+}
+
 /// A host's coverage: how many of the rules run could really look at it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Coverage {

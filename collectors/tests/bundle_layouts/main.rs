@@ -15,6 +15,7 @@ use hiveward_testkit::hive_from_reg;
 mod damaged_hives;
 mod determinism;
 mod dirty_by_path;
+mod disagreements;
 mod exports;
 mod layouts;
 mod merging;

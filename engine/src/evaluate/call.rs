@@ -12,7 +12,7 @@ use crate::eval_errors::{
 };
 use crate::finding::Finding;
 use crate::host_api::{
-    take_dirty_hive_read, take_partial_log_reads, take_undeclared_read, take_unreadable_reads,
+    take_inferred_reads, take_partial_log_reads, take_undeclared_read, take_unreadable_reads,
     RunningRuleGuard, UnreadableEvidence,
 };
 use crate::outcome::NotApplicable;
@@ -37,7 +37,7 @@ impl RuleSet {
     ) -> Result<(Dynamic, Vec<UnreadableEvidence>), RuleFailure> {
         take_unreadable_reads();
         take_partial_log_reads();
-        take_dirty_hive_read();
+        take_inferred_reads();
         // `host.events` gives the rule the records its own `needs` declares, and no others.
         let _running = RunningRuleGuard::enter(&rule.meta);
         let mut scope = Scope::new();

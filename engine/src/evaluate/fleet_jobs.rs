@@ -11,8 +11,8 @@ use crate::budget::shorten;
 use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::fleet::{summary_json, Fleet, FleetContribution};
-use crate::host_api::{take_dirty_hive_read, HostHandle};
-use crate::outcome::{passed_on_dirty_hive, unmet_needs, Outcome, RuleOutcome};
+use crate::host_api::{take_inferred_reads, HostHandle};
+use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
 use crate::ruleset::{CompiledRule, RuleSet};
 use crate::sandbox::Limits;
 
@@ -88,6 +88,7 @@ impl RuleSet {
         };
         let needs = unmet_needs(&rule.meta.needs, &host.0);
         crate::trace::note_needs(&rule.meta, &name, &needs);
+        let inferred = take_inferred_reads();
         let contribution = FleetContribution {
             rule: rule.meta.id.clone(),
             host: name.clone(),
@@ -98,7 +99,8 @@ impl RuleSet {
             dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files)
                 .map(str::to_owned)
                 .collect(),
-            dirty_hive_read: take_dirty_hive_read(),
+            inferred_read: inferred.reason,
+            disagreements: inferred.disagreements,
         };
         (JobResult::default(), Some(contribution))
     }
@@ -170,6 +172,11 @@ impl RuleSet {
                 .iter()
                 .flat_map(|item| item.dirty_hives.iter().map(String::as_str)),
         );
+        let disagreements: Vec<hiveward_collectors::SourceDisagreement> = contributions
+            .iter()
+            .flat_map(|item| item.disagreements.iter().cloned())
+            .collect();
+        crate::dirty_reads::mark_disagreeing_findings(&mut returned.findings, &disagreements);
         let mut result = JobResult {
             evaluations: 1,
             rule_errors: stray_hosts(rule, &names, &mut returned),
@@ -220,10 +227,10 @@ impl RuleSet {
                 (Outcome::NotChecked, Some(message.clone()))
             } else if let Some(reason) = &contribution.not_applicable {
                 (Outcome::NotApplicable, Some(reason.clone()))
-            } else if let Some(hive) = &contribution.dirty_hive_read {
+            } else if let Some(reason) = &contribution.inferred_read {
                 // Nothing found from this host's summary, which read a hive whose latest writes
-                // may be missing: passed, inferred.
-                (Outcome::Passed, Some(passed_on_dirty_hive(hive)))
+                // may be missing, or a value another source holds differently: passed, inferred.
+                (Outcome::Passed, Some(reason.clone()))
             } else {
                 (Outcome::Passed, None)
             };

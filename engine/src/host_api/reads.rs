@@ -1,7 +1,8 @@
 //! What the rule running on this thread read: damaged evidence (caught or not), event logs read
-//! only in part, hives read dirty without their transaction logs, and `host.events` calls its
-//! `needs` does not declare.
+//! only in part, hives read dirty without their transaction logs, values two sources of the host
+//! hold differently, and `host.events` calls its `needs` does not declare.
 
+use hiveward_collectors::{Located, RegValue, SourceDisagreement};
 use rhai::{Dynamic, EvalAltResult, Position};
 
 use super::HostHandle;
@@ -36,11 +37,35 @@ thread_local! {
     /// does not declare, caught or not: it makes the evaluation a rule error.
     pub(super) static UNDECLARED_READ: std::cell::RefCell<Option<UndeclaredRead>> =
         const { std::cell::RefCell::new(None) };
-    /// The first hive the rule running on this thread read (a value, a key or a fact derived
-    /// from it) that was read dirty, without transaction logs to bring it up to date: a verdict
-    /// of "passed" then rests on the assumption that its latest writes did not matter.
-    static DIRTY_HIVE_READ: std::cell::RefCell<Option<String>> =
-        const { std::cell::RefCell::new(None) };
+    /// What makes a verdict of the rule running on this thread rest on an assumption: the
+    /// first hive it read dirty (a value, a key or a fact derived from it) and the values it
+    /// read that another source of the host holds differently.
+    static INFERRED_READS: std::cell::RefCell<InferredReads> =
+        const { std::cell::RefCell::new(InferredReads { reason: None, disagreements: Vec::new() }) };
+}
+
+/// What a rule (or a kept computation) read that makes its verdicts rest on an assumption.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct InferredReads {
+    /// Why a verdict of "passed" is inferred: the first such read, worded.
+    pub(crate) reason: Option<String>,
+    /// The values read that another source of the host holds differently: a finding whose
+    /// evidence names one is inferred.
+    pub(crate) disagreements: Vec<SourceDisagreement>,
+}
+
+impl InferredReads {
+    /// Adds what `other` read after what this one did.
+    pub(crate) fn merge(&mut self, other: &InferredReads) {
+        if self.reason.is_none() {
+            self.reason.clone_from(&other.reason);
+        }
+        for item in &other.disagreements {
+            if !self.disagreements.contains(item) {
+                self.disagreements.push(item.clone());
+            }
+        }
+    }
 }
 
 /// Notes that the running rule read `path` on `host`, from `file` when the read found it there
@@ -48,7 +73,7 @@ thread_local! {
 /// without dirty hives it only looks through the host's file records.
 pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::path::Path>) {
     let mut dirty = crate::dirty_reads::dirty_hives(&host.0.files).peekable();
-    if dirty.peek().is_none() || DIRTY_HIVE_READ.with(|read| read.borrow().is_some()) {
+    if dirty.peek().is_none() || INFERRED_READS.with(|read| read.borrow().reason.is_some()) {
         return;
     }
     let file = match file {
@@ -59,22 +84,37 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
         },
     };
     if dirty.any(|hive| hive == file) {
-        DIRTY_HIVE_READ.with(|read| *read.borrow_mut() = Some(file));
-    }
-}
-
-/// Notes a dirty hive read again (`host.memo` hands back a computation that read one).
-pub(crate) fn note_dirty_hive_read(file: Option<&str>) {
-    if let Some(file) = file {
-        DIRTY_HIVE_READ.with(|read| {
-            read.borrow_mut().get_or_insert_with(|| file.to_string());
+        INFERRED_READS.with(|read| {
+            read.borrow_mut().reason = Some(crate::outcome::passed_on_dirty_hive(&file));
         });
     }
 }
 
-/// Takes the dirty hive the running rule read, if any, since the last call.
-pub(crate) fn take_dirty_hive_read() -> Option<String> {
-    DIRTY_HIVE_READ.with(|read| read.borrow_mut().take())
+/// Notes that the running rule read the value `name` where `found` says, if another source of
+/// `host` holds it differently.
+pub(super) fn note_value_read(host: &HostHandle, name: &str, found: &Located<RegValue>) {
+    let Some(disagreement) = host.0.registry.disagreement(&found.resolved_path, name) else {
+        return;
+    };
+    INFERRED_READS.with(|read| {
+        let mut read = read.borrow_mut();
+        if !read.disagreements.contains(disagreement) {
+            read.disagreements.push(disagreement.clone());
+        }
+        if read.reason.is_none() {
+            read.reason = Some(crate::outcome::passed_on_disagreement(disagreement));
+        }
+    });
+}
+
+/// Notes again what a kept computation read (`host.memo` hands it to another rule).
+pub(crate) fn note_inferred_reads(reads: &InferredReads) {
+    INFERRED_READS.with(|read| read.borrow_mut().merge(reads));
+}
+
+/// Takes what the running rule read that makes its verdicts inferred, since the last call.
+pub(crate) fn take_inferred_reads() -> InferredReads {
+    INFERRED_READS.with(|read| std::mem::take(&mut *read.borrow_mut()))
 }
 
 /// The rule being evaluated: its id and the event records its `needs` declares (from the top

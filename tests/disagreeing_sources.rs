@@ -1,0 +1,192 @@
+//! A host whose hive and `.reg` export hold a value differently: reads take the hive's copy,
+//! the host gets a warning naming both files, and every verdict that read such a value (a
+//! finding or a pass, of a host rule, a fleet rule or a computation `host.memo` kept) is
+//! inferred and names both copies, in every format. The same bundle without the export is not.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The sample bundle, plus, with `export`, FS01_lanman.reg: a `reg export` of FS01's
+/// `LanmanServer\Parameters` taken at another time, where SPN validation is at level 1 (the hive
+/// has 2) and signing is not required (the hive requires it).
+fn write_bundle(dir: &Path, export: bool) {
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let sample = hiveward_testkit::workspace_root().join("examples/bundle");
+    for entry in std::fs::read_dir(sample).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), bundle.join(entry.file_name())).unwrap();
+    }
+    if export {
+        std::fs::write(
+            bundle.join("FS01_lanman.reg"),
+            "Windows Registry Editor Version 5.00\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+             \"SmbServerNameHardeningLevel\"=dword:00000001\r\n\
+             \"RequireSecuritySignature\"=dword:00000000\r\n\
+             \"DisableStrictNameChecking\"=dword:00000001\r\n",
+        )
+        .unwrap();
+    }
+}
+
+fn scan(dir: &Path, format: &str) -> String {
+    let output = Command::cargo_bin("hiveward")
+        .unwrap()
+        .current_dir(dir)
+        .args(["scan", "bundle", "--format", format, "--fail-on", "never"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+const PARAMETERS: &str = r"HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Parameters";
+const HIVE: &str = "bundle/FS01_SYSTEM.HIV";
+const EXPORT: &str = "bundle/FS01_lanman.reg";
+
+/// FS01's entry in the JSON report.
+fn fs01(report: &Value) -> &Value {
+    report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["name"] == "FS01")
+        .unwrap()
+}
+
+/// FS01's outcome of `rule`: (outcome, reason, inferred).
+fn outcome(report: &Value, rule: &str) -> (String, String, bool) {
+    let entry = fs01(report)["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} on FS01"));
+    (
+        entry["outcome"].as_str().unwrap().to_string(),
+        entry["reason"].as_str().unwrap_or_default().to_string(),
+        entry["inferred"].as_bool().unwrap_or(false),
+    )
+}
+
+fn passed_reason(value: &str, read: &str, other: &str) -> String {
+    format!(
+        "inferred: it read {PARAMETERS}\\{value} = {read} (REG_DWORD) from {HIVE}, but {EXPORT} holds {other} (REG_DWORD): which copy is current cannot be told"
+    )
+}
+
+fn finding_note(value: &str, read: &str, other: &str) -> String {
+    format!(
+        "(Inferred: {EXPORT} holds {PARAMETERS}\\{value} as {other} (REG_DWORD), not {read} (REG_DWORD) as {HIVE}, which was read; which copy is current cannot be told.)"
+    )
+}
+
+#[test]
+fn verdicts_that_read_a_value_two_sources_hold_differently_are_inferred() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(dir.path(), true);
+    let report: Value = serde_json::from_str(&scan(dir.path(), "json")).unwrap();
+
+    let level = passed_reason("SmbServerNameHardeningLevel", "2", "1");
+    let signing = passed_reason("RequireSecuritySignature", "1", "0");
+    // Host rules; the signing pack's effective RequireSecuritySignature is a kept computation,
+    // handed to HW-SIGN-004 (a fleet rule) with what it read.
+    for (rule, reason) in [
+        ("HW-HARD-003", &level),
+        ("HW-SIGN-001", &signing),
+        ("HW-SIGN-004", &signing),
+    ] {
+        assert_eq!(
+            outcome(&report, rule),
+            ("passed".to_string(), reason.clone(), true),
+            "{rule}"
+        );
+    }
+
+    let findings = report["findings"].as_array().unwrap();
+    let message = |rule: &str| -> (String, bool) {
+        let finding = findings
+            .iter()
+            .find(|finding| finding["rule"] == rule && finding["host"] == "FS01")
+            .unwrap_or_else(|| panic!("no {rule} finding on FS01"));
+        (
+            finding["message"].as_str().unwrap().to_string(),
+            finding["inferred"].as_bool().unwrap(),
+        )
+    };
+    // A fleet rule's finding, judged from the level the hive holds.
+    let (hard, inferred) = message("HW-HARD-002");
+    assert!(inferred);
+    assert!(
+        hard.ends_with(&finding_note("SmbServerNameHardeningLevel", "2", "1")),
+        "{hard}"
+    );
+    // A host rule's finding from a value both copies hold alike says nothing of the export.
+    let (strict, inferred) = message("HW-STRICT-001");
+    assert!(!inferred, "{strict}");
+    assert!(!strict.contains(EXPORT), "{strict}");
+
+    // The host's warning names both files and both values.
+    let host = fs01(&report);
+    let warnings: Vec<&str> = host["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|notice| notice["code"] == "hiveward::registry::sources_disagree")
+        .map(|notice| notice["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{host:#}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "{HIVE} and {EXPORT} hold 2 value(s) of the same keys differently ({HIVE}'s first): \
+             {PARAMETERS}\\RequireSecuritySignature 1 (REG_DWORD) against 0 (REG_DWORD); \
+             {PARAMETERS}\\SmbServerNameHardeningLevel 2 (REG_DWORD) against 1 (REG_DWORD). "
+        )),
+        "{}",
+        warnings[0]
+    );
+
+    // SARIF and text carry the same words.
+    let note = finding_note("SmbServerNameHardeningLevel", "2", "1");
+    let sarif: Value = serde_json::from_str(&scan(dir.path(), "sarif")).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|result| {
+            result["ruleId"] == "HW-HARD-002"
+                && result["properties"]["inferred"] == true
+                && result["message"]["text"]
+                    .as_str()
+                    .is_some_and(|text| text.contains(&note))
+        }),
+        "{results:#?}"
+    );
+    assert!(
+        sarif
+            .to_string()
+            .contains("hiveward::registry::sources_disagree"),
+        "{sarif}"
+    );
+    let text = scan(dir.path(), "text");
+    assert!(text.contains(&note), "{text}");
+}
+
+#[test]
+fn without_the_other_copy_the_same_verdicts_are_firm() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(dir.path(), false);
+    let report: Value = serde_json::from_str(&scan(dir.path(), "json")).unwrap();
+    for rule in ["HW-HARD-003", "HW-SIGN-001", "HW-SIGN-004"] {
+        assert_eq!(
+            outcome(&report, rule),
+            ("passed".to_string(), String::new(), false),
+            "{rule}"
+        );
+    }
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains("sources_disagree"), "{text}");
+    assert!(!text.contains("which copy is current"), "{text}");
+}
