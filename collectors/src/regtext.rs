@@ -675,20 +675,34 @@ fn parse_hex_list(list: &str) -> Result<Vec<u8>, String> {
     if list.is_empty() {
         return Ok(Vec::new());
     }
-    list.split(',')
-        .map(str::trim)
-        .enumerate()
-        .filter(|(index, part)| !(part.is_empty() && *index > 0 && list.trim_end().ends_with(',')))
-        .map(|(_, part)| {
-            if part.len() == 2 || part.len() == 1 {
-                u8::from_str_radix(part, 16).map_err(|_| format!("`{part}` is not a hex byte"))
-            } else {
-                Err(format!(
-                    "`{part}` is not a hex byte (bytes are two hex digits separated by commas)"
-                ))
-            }
-        })
-        .collect()
+    // A list may end with a comma (continuation lines leave one behind): empty items are then
+    // dropped.
+    let trailing_comma = list.ends_with(',');
+    // Whole-hive exports hold megabytes of these lists: one pass, one allocation.
+    let mut bytes = Vec::with_capacity(list.len() / 3 + 1);
+    for (index, part) in list.split(',').enumerate() {
+        let part = part.trim();
+        if part.is_empty() && index > 0 && trailing_comma {
+            continue;
+        }
+        bytes.push(hex_byte(part)?);
+    }
+    Ok(bytes)
+}
+
+/// One item of a hex list: one or two hex digits.
+fn hex_byte(part: &str) -> Result<u8, String> {
+    let digit = |byte: u8| char::from(byte).to_digit(16).map(|value| value as u8);
+    match *part.as_bytes() {
+        [high, low] => match (digit(high), digit(low)) {
+            (Some(high), Some(low)) => Ok(high << 4 | low),
+            _ => Err(format!("`{part}` is not a hex byte")),
+        },
+        [only] => digit(only).ok_or_else(|| format!("`{part}` is not a hex byte")),
+        _ => Err(format!(
+            "`{part}` is not a hex byte (bytes are two hex digits separated by commas)"
+        )),
+    }
 }
 
 /// `REG_SZ` data: UTF-16LE with a terminating NUL (version 5), or ANSI with a NUL (REGEDIT4),

@@ -203,3 +203,22 @@ fn repeated_sections_merge() {
     let export = parse(text).unwrap();
     assert_eq!(export.values(&["HKLM", "A"]).unwrap().unwrap().len(), 2);
 }
+
+#[test]
+fn hex_lists_take_one_or_two_digits_per_item_and_nothing_else() {
+    assert_eq!(parse_hex_list(" 01,a, FF ,0c,"), Ok(vec![1, 10, 255, 12]));
+    assert_eq!(parse_hex_list(""), Ok(Vec::new()));
+    // A sign is no hex digit, though `u8::from_str_radix` would take it.
+    assert_eq!(
+        parse_hex_list("01,+f"),
+        Err("`+f` is not a hex byte".to_string())
+    );
+    assert_eq!(
+        parse_hex_list("01,,02"),
+        Err("`` is not a hex byte (bytes are two hex digits separated by commas)".to_string())
+    );
+    assert_eq!(
+        parse_hex_list("100"),
+        Err("`100` is not a hex byte (bytes are two hex digits separated by commas)".to_string())
+    );
+}
