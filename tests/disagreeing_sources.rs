@@ -33,10 +33,15 @@ fn write_bundle(dir: &Path, export: bool) {
 }
 
 fn scan(dir: &Path, format: &str) -> String {
+    scan_with(dir, format, &[])
+}
+
+fn scan_with(dir: &Path, format: &str, extra: &[&str]) -> String {
     let output = Command::cargo_bin("hiveward")
         .unwrap()
         .current_dir(dir)
         .args(["scan", "bundle", "--format", format, "--fail-on", "never"])
+        .args(extra)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -189,4 +194,66 @@ fn without_the_other_copy_the_same_verdicts_are_firm() {
     let text = serde_json::to_string(&report).unwrap();
     assert!(!text.contains("sources_disagree"), "{text}");
     assert!(!text.contains("which copy is current"), "{text}");
+}
+
+/// A site rule that lists the values of `LanmanServer\Parameters` and finds nothing.
+const LISTING_RULE: &str = r#"//! Lists the server's parameters.
+
+export const RULE = #{
+    id: "E2E-LIST-001",
+    pack: "e2e-site",
+    title: "Server parameters listed",
+    description: "Lists every value of LanmanServer\\Parameters.",
+    severity: "low",
+    tags: ["test"],
+    references: ["end-to-end test"],
+    scope: "host",
+    needs: #{ keys: [`HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters`] },
+    fix: `Nothing to do on {{host}}.`,
+};
+
+fn check(host) {
+    let listed = host.values(`HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters`);
+    if listed.is_empty() {
+        throw "no values";
+    }
+    []
+}
+"#;
+
+#[test]
+fn a_rule_that_lists_a_key_two_sources_hold_differently_passes_inferred() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(dir.path(), true);
+    let pack = dir.path().join("pack");
+    std::fs::create_dir_all(&pack).unwrap();
+    std::fs::write(
+        pack.join("pack.toml"),
+        "name = \"e2e-site\"\nversion = \"1.0.0\"\ndescription = \"End-to-end test pack.\"\nmin_hiveward = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(pack.join("E2E-LIST-001.rhai"), LISTING_RULE).unwrap();
+    let report: Value = serde_json::from_str(&scan_with(
+        dir.path(),
+        "json",
+        &["--rules", "pack", "--only", "E2E-LIST-001"],
+    ))
+    .unwrap();
+    assert_eq!(
+        outcome(&report, "E2E-LIST-001"),
+        (
+            "passed".to_string(),
+            passed_reason("RequireSecuritySignature", "1", "0"),
+            true
+        )
+    );
+    // PC22 has no such export: its pass is firm.
+    let pc22 = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["name"] == "PC22")
+        .unwrap();
+    assert_eq!(pc22["outcomes"][0]["outcome"], "passed", "{pc22:#}");
+    assert_eq!(pc22["outcomes"][0].get("inferred"), None, "{pc22:#}");
 }

@@ -19,7 +19,7 @@ mod reads;
 use events::{event_evidence, register_event_type, select_events};
 use reads::unreadable;
 pub use reads::UnreadableEvidence;
-use reads::{note_hive_read, note_value_read};
+use reads::{note_hive_read, note_value_read, note_values_read};
 pub(crate) use reads::{
     note_inferred_reads, note_unreadable_reads, take_inferred_reads, take_partial_log_reads,
     take_undeclared_read, take_unreadable_reads, unreadable_read_count, unreadable_reads_since,
@@ -505,6 +505,9 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
                         unreadable(host, format!("cannot read {path}: {error}"))
                     })?;
                 note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
+                if let Some(found) = &found {
+                    note_values_read(host, found);
+                }
                 let count = found.as_ref().map(|found| found.data.len());
                 record(|| Read::listing("host.values", path, count));
                 Ok(found

@@ -93,9 +93,24 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
 /// Notes that the running rule read the value `name` where `found` says, if another source of
 /// `host` holds it differently.
 pub(super) fn note_value_read(host: &HostHandle, name: &str, found: &Located<RegValue>) {
-    let Some(disagreement) = host.0.registry.disagreement(&found.resolved_path, name) else {
-        return;
-    };
+    if let Some(disagreement) = host.0.registry.disagreement(&found.resolved_path, name) {
+        note_disagreement(disagreement);
+    }
+}
+
+/// Notes that the running rule listed the values of the key `found` names: every value of it
+/// that another source of `host` holds differently is among what it judged.
+pub(super) fn note_values_read<T>(host: &HostHandle, found: &Located<T>) {
+    let file = hiveward_collectors::path_text(&found.file);
+    for disagreement in host.0.registry.disagreements().filter(|item| {
+        item.key.eq_ignore_ascii_case(&found.resolved_path)
+            && (item.read_file == file || item.other_file == file)
+    }) {
+        note_disagreement(disagreement);
+    }
+}
+
+fn note_disagreement(disagreement: &SourceDisagreement) {
     INFERRED_READS.with(|read| {
         let mut read = read.borrow_mut();
         if !read.disagreements.contains(disagreement) {
