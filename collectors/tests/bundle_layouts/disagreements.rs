@@ -143,3 +143,46 @@ fn a_host_whose_sources_agree_has_no_disagreement() {
         .iter()
         .all(|notice| notice.code != SOURCES_DISAGREE_CODE));
 }
+
+#[test]
+fn two_exports_disagree_only_on_values_both_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_dir = dir.path().join("FS3");
+    let section =
+        "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n";
+    let first = write(
+        &host_dir.join("a-monday.reg"),
+        format!("{HEADER}{section}\"RequireSecuritySignature\"=dword:00000001\r\n").as_bytes(),
+    );
+    let second = write(
+        &host_dir.join("b-friday.reg"),
+        format!(
+            "{HEADER}{section}\"RequireSecuritySignature\"=dword:00000000\r\n\"SMB1\"=dword:00000000\r\n"
+        )
+        .as_bytes(),
+    );
+    let collection = run(&[host_dir]);
+    let host = host(&collection, "FS3");
+    let found: Vec<&SourceDisagreement> = host.registry.disagreements().collect();
+    // The first export by path is read; SMB1, which only the second holds, is no disagreement.
+    assert_eq!(
+        found,
+        [&SourceDisagreement {
+            key: r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters".into(),
+            value: "RequireSecuritySignature".into(),
+            read_file: display(&first),
+            read: "1 (REG_DWORD)".into(),
+            other_file: display(&second),
+            other: "0 (REG_DWORD)".into(),
+        }]
+    );
+    let smb1 = host
+        .registry
+        .value(
+            r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters",
+            "SMB1",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(smb1.file, second);
+}
