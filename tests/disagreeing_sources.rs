@@ -257,3 +257,67 @@ fn a_rule_that_lists_a_key_two_sources_hold_differently_passes_inferred() {
     assert_eq!(pc22["outcomes"][0]["outcome"], "passed", "{pc22:#}");
     assert_eq!(pc22["outcomes"][0].get("inferred"), None, "{pc22:#}");
 }
+
+#[test]
+fn inspect_key_shows_both_copies_of_each_value_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(dir.path(), true);
+    let inspect = |format: &str| -> String {
+        let output = Command::cargo_bin("hiveward")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["inspect", "bundle", "--format", format, "--key"])
+            .arg(r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let text = inspect("text");
+    for line in [
+        format!("    differs: RequireSecuritySignature is 1 (REG_DWORD) in {HIVE} (read) and 0 (REG_DWORD) in {EXPORT}"),
+        format!("    differs: SmbServerNameHardeningLevel is 2 (REG_DWORD) in {HIVE} (read) and 1 (REG_DWORD) in {EXPORT}"),
+    ] {
+        assert!(text.lines().any(|shown| shown == line), "{line}\n{text}");
+    }
+    assert_eq!(text.matches("    differs: ").count(), 2, "{text}");
+
+    let report: Value = serde_json::from_str(&inspect("json")).unwrap();
+    let key = &fs01(&report)["key"];
+    let differing: Vec<(&str, &str, &str)> = key["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["value"].as_str().unwrap(),
+                item["read"].as_str().unwrap(),
+                item["other"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        differing,
+        [
+            ("RequireSecuritySignature", "1 (REG_DWORD)", "0 (REG_DWORD)"),
+            (
+                "SmbServerNameHardeningLevel",
+                "2 (REG_DWORD)",
+                "1 (REG_DWORD)"
+            ),
+        ]
+    );
+    // Hosts without another copy carry no such list.
+    let pc22 = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["name"] == "PC22")
+        .unwrap();
+    assert_eq!(pc22["key"].get("disagreements"), None, "{pc22:#}");
+}

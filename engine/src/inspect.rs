@@ -49,6 +49,10 @@ pub struct KeyReport {
     pub subkeys: Vec<String>,
     /// A read error, when the hive was damaged where the key lives.
     pub error: Option<Notice>,
+    /// The values of this key that another source of the host (a `.reg` export of the same
+    /// key) holds differently, with both copies; `values` shows the copy reads take.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreements: Vec<hiveward_collectors::SourceDisagreement>,
 }
 
 /// One host in the `inspect` report.
@@ -227,6 +231,7 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
         values: Vec::new(),
         subkeys: Vec::new(),
         error: None,
+        disagreements: Vec::new(),
     };
     let through_ccs = requested
         .to_ascii_lowercase()
@@ -234,10 +239,19 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
     match registry.values(requested) {
         Ok(Some(found)) => {
             report.found = true;
-            report.resolved_path = Some(found.resolved_path);
+            report.resolved_path = Some(found.resolved_path.clone());
             report.file = Some(hiveward_collectors::path_text(&found.file));
             report.values = found.data;
             report.values.sort_by_key(|value| value.name.to_lowercase());
+            let file = report.file.as_deref().unwrap_or_default();
+            report.disagreements = registry
+                .disagreements()
+                .filter(|item| {
+                    item.key.eq_ignore_ascii_case(&found.resolved_path)
+                        && (item.read_file == file || item.other_file == file)
+                })
+                .cloned()
+                .collect();
             if through_ccs {
                 report.control_set = registry.control_set().cloned();
             }

@@ -338,6 +338,21 @@ fn write_key(key: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
         for subkey in &key.subkeys {
             writeln!(out, "    [{}]", one_line(subkey))?;
         }
+        for item in &key.disagreements {
+            writeln!(
+                out,
+                "    differs: {} is {} in {} (read) and {} in {}",
+                one_line(if item.value.is_empty() {
+                    "(Default)"
+                } else {
+                    &item.value
+                }),
+                one_line(&item.read),
+                one_line(&item.read_file),
+                one_line(&item.other),
+                one_line(&item.other_file)
+            )?;
+        }
     }
     if let Some(error) = &key.error {
         writeln!(out, "    warning: {}", one_line(&error.message))?;

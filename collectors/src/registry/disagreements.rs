@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{HostRegistry, RegPath, RegistrySource};
@@ -28,7 +29,7 @@ pub const SOURCES_DISAGREE_CODE: &str = "hiveward::registry::sources_disagree";
 const NAMED_PER_NOTICE: usize = 5;
 
 /// A value two sources of one host hold differently: the copy reads take, and the other.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SourceDisagreement {
     /// The key as reads resolve it in the source they take (`HKLM\SYSTEM\ControlSet001\...`).
     pub key: String,
