@@ -620,7 +620,8 @@ impl HiveFile {
         Ok(self.with_key(components, |_, _| Ok(()))?.is_some())
     }
 
-    /// The names of the subkeys of the key, in stored order, or `None` when it does not exist.
+    /// The names of the subkeys of the key, in stored order (a name repeated in a damaged list
+    /// once), or `None` when it does not exist.
     pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
         self.with_key(components, |key, shown| {
             let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
@@ -634,6 +635,7 @@ impl HiveFile {
                     names.push(name.to_string_lossy());
                 }
             }
+            lookup::drop_repeated_names(&mut names);
             Ok(names)
         })
     }

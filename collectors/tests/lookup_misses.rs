@@ -2,7 +2,8 @@
 //! search, which misses a key stored out of order and a name whose UTF-16 is broken; such a
 //! miss is checked against the list, so the key is found (a broken name, spelled as listings
 //! give it) or the read reports the damage (a list out of order). The same checks ran over every
-//! key of the corpus hives without finding a list out of order.
+//! key of the corpus hives without finding a list out of order. A damaged list that holds two
+//! keys of one name lists the name once, as reads find one key by it.
 
 use std::path::Path;
 
@@ -150,4 +151,22 @@ fn no_corpus_hive_has_a_list_out_of_order() {
         }
         assert!(keys > 1_000, "{name}: {keys} keys");
     }
+}
+
+#[test]
+fn a_name_a_damaged_list_holds_twice_is_listed_once() {
+    let mut bytes = fixture();
+    // `C3` renamed `B2`: the list still sorts, and holds two keys named `B2`.
+    patch(&mut bytes, b"C3", b"B2");
+    let hive = open(bytes);
+    assert_eq!(
+        hive.subkeys(&["Parent"]).unwrap().unwrap(),
+        ["A1", "B2", "D4", "E5"]
+    );
+    // The name reads back as one of the two keys stored under it.
+    let marker = hive.value(&["Parent", "B2"], "Marker").unwrap().unwrap();
+    let RegData::String(marker) = marker.data else {
+        panic!("{marker:?}")
+    };
+    assert!(["B2", "C3"].contains(&marker.as_str()), "{marker}");
 }

@@ -162,3 +162,17 @@ impl HiveFile {
         Ok(None)
     }
 }
+
+/// Drops a name listed again right after itself (without regard to case), keeping the first.
+/// Windows keeps subkey names unique and sorted, so a repeat sits next to its twin: a damaged
+/// list holding two keys of one name (yarp's `DuplicateSubkeysHive`) would otherwise show the
+/// name twice, while a read of it finds one key.
+pub(super) fn drop_repeated_names(names: &mut Vec<String>) {
+    names.dedup_by(|later, earlier| {
+        if later.is_ascii() && earlier.is_ascii() {
+            later.eq_ignore_ascii_case(earlier)
+        } else {
+            later.to_uppercase() == earlier.to_uppercase()
+        }
+    });
+}
