@@ -177,6 +177,19 @@ fn verdicts_that_read_a_value_two_sources_hold_differently_are_inferred() {
     );
     let text = scan(dir.path(), "text");
     assert!(text.contains(&note), "{text}");
+    // JUnit: the finding's note in its test case, the warning in FS01's evidence suite.
+    let junit = scan(dir.path(), "junit");
+    assert!(junit.contains(&note), "{junit}");
+    let evidence = &junit[junit
+        .find("name=\"evidence: FS01\"")
+        .expect("FS01's evidence suite")..];
+    let evidence = &evidence[..evidence.find("</testsuite>").unwrap()];
+    assert!(
+        evidence.contains(&format!(
+            "warning: hiveward::registry::sources_disagree: {HIVE} and {EXPORT} hold 2 value(s)"
+        )),
+        "{evidence}"
+    );
 }
 
 #[test]

@@ -342,7 +342,9 @@ pub fn write_junit_fail_on(
 /// One suite without testcases per host, `evidence: HOST`, whose `<properties>` name every
 /// file of the host by its status (`read`, `partial`, `listed`, `unreadable`; a hive's
 /// transaction logs are `read` when applied to recover it, else `listed`), and whose
-/// `<system-out>` lists the same files and the host's notices about the run's timeout; then,
+/// `<system-out>` lists the same files and the host's notices (the run's timeout, and each
+/// note, warning or error about its evidence, such as control sets or sources that differ,
+/// with its code); then,
 /// when files were passed over, a suite `evidence: passed over` naming each with the reason;
 /// last, when the run has notices of its own (waivers, the baseline, results lost from the
 /// scan's temporary files), a suite `run notices` with each code and message. The hosts are
@@ -374,13 +376,20 @@ fn write_evidence_suites(report: &ScanReport, out: &mut dyn Write) -> io::Result
                 );
             }
         }
-        for notice in host
-            .notices
-            .iter()
-            .filter(|notice| notice.code == crate::scan::TIMEOUT_CODE)
-        {
-            property(&mut properties, "timeout", &notice.message);
-            let _ = writeln!(listing, "{}", notice.message);
+        for notice in &host.notices {
+            if notice.code == crate::scan::TIMEOUT_CODE {
+                property(&mut properties, "timeout", &notice.message);
+                let _ = writeln!(listing, "{}", notice.message);
+                continue;
+            }
+            let level = match notice.level {
+                hiveward_collectors::NoticeLevel::Note => "note",
+                hiveward_collectors::NoticeLevel::Warning => "warning",
+                hiveward_collectors::NoticeLevel::Error => "error",
+            };
+            let text = format!("{}: {}", notice.code, notice.message);
+            property(&mut properties, level, &text);
+            let _ = writeln!(listing, "{level}: {text}");
         }
         write_properties_suite(
             out,
