@@ -53,14 +53,19 @@ const PARAMETERS: &str = r"HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Param
 const HIVE: &str = "bundle/FS01_SYSTEM.HIV";
 const EXPORT: &str = "bundle/FS01_lanman.reg";
 
-/// FS01's entry in the JSON report.
-fn fs01(report: &Value) -> &Value {
+/// A host's entry in the JSON report.
+fn host<'r>(report: &'r Value, name: &str) -> &'r Value {
     report["hosts"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|host| host["name"] == "FS01")
-        .unwrap()
+        .find(|host| host["name"] == name)
+        .unwrap_or_else(|| panic!("no host {name}"))
+}
+
+/// FS01's entry in the JSON report.
+fn fs01(report: &Value) -> &Value {
+    host(report, "FS01")
 }
 
 /// FS01's outcome of `rule`: (outcome, reason, inferred).
@@ -261,12 +266,7 @@ fn a_rule_that_lists_a_key_two_sources_hold_differently_passes_inferred() {
         )
     );
     // PC22 has no such export: its pass is firm.
-    let pc22 = report["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|host| host["name"] == "PC22")
-        .unwrap();
+    let pc22 = host(&report, "PC22");
     assert_eq!(pc22["outcomes"][0]["outcome"], "passed", "{pc22:#}");
     assert_eq!(pc22["outcomes"][0].get("inferred"), None, "{pc22:#}");
 }
@@ -326,11 +326,6 @@ fn inspect_key_shows_both_copies_of_each_value_that_differs() {
         ]
     );
     // Hosts without another copy carry no such list.
-    let pc22 = report["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|host| host["name"] == "PC22")
-        .unwrap();
+    let pc22 = host(&report, "PC22");
     assert_eq!(pc22["key"].get("disagreements"), None, "{pc22:#}");
 }
