@@ -624,20 +624,38 @@ impl HiveFile {
     /// once), or `None` when it does not exist.
     pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
         self.with_key(components, |key, shown| {
-            let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
-            self.guard_subkey_list(key)
-                .map_err(|detail| self.damaged(&format!("the subkeys of {shown}"), detail))?;
-            let mut names = Vec::new();
-            if let Some(subkeys) = key.subkeys() {
-                for subkey in subkeys.map_err(at)? {
-                    let subkey = subkey.map_err(at)?;
-                    let name = subkey.name().map_err(at)?;
-                    names.push(name.to_string_lossy());
-                }
+            let (mut names, damage) = self.readable_subkey_names(key, shown)?;
+            if let Some(damage) = damage {
+                return Err(damage);
             }
             lookup::drop_repeated_names(&mut names);
             Ok(names)
         })
+    }
+
+    /// The names of `key`'s subkeys that can be read, in stored order, and the first damage met
+    /// on the others; a list that cannot be read at all is an error.
+    fn readable_subkey_names(
+        &self,
+        key: &KeyNode<&[u8]>,
+        shown: &str,
+    ) -> Result<(Vec<String>, Option<EvidenceError>), EvidenceError> {
+        let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
+        self.guard_subkey_list(key)
+            .map_err(|detail| self.damaged(&format!("the subkeys of {shown}"), detail))?;
+        let mut names = Vec::new();
+        let mut damage = None;
+        if let Some(subkeys) = key.subkeys() {
+            for subkey in subkeys.map_err(at)? {
+                match subkey.and_then(|subkey| subkey.name().map(|name| name.to_string_lossy())) {
+                    Ok(name) => names.push(name),
+                    Err(error) => {
+                        damage.get_or_insert_with(|| at(error));
+                    }
+                }
+            }
+        }
+        Ok((names, damage))
     }
 
     /// Every value of the key, in stored order, or `None` when the key does not exist.
@@ -722,25 +740,7 @@ impl HiveFile {
     /// the type of a hive is read from the keys that are there, so one damaged key under the
     /// root does not make the whole file unreadable (reads through it report the damage).
     fn readable_root_subkeys(&self) -> Result<(Vec<String>, Option<EvidenceError>), EvidenceError> {
-        let read = self.with_key(&[], |key, shown| {
-            let at = |error: NtHiveError| self.damaged(&format!("the subkeys of {shown}"), error);
-            self.guard_subkey_list(key)
-                .map_err(|detail| self.damaged(&format!("the subkeys of {shown}"), detail))?;
-            let mut names = Vec::new();
-            let mut damage = None;
-            if let Some(subkeys) = key.subkeys() {
-                for subkey in subkeys.map_err(at)? {
-                    match subkey.and_then(|subkey| subkey.name().map(|name| name.to_string_lossy()))
-                    {
-                        Ok(name) => names.push(name),
-                        Err(error) => {
-                            damage.get_or_insert_with(|| at(error));
-                        }
-                    }
-                }
-            }
-            Ok((names, damage))
-        })?;
+        let read = self.with_key(&[], |key, shown| self.readable_subkey_names(key, shown))?;
         Ok(read.unwrap_or_default())
     }
 
