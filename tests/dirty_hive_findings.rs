@@ -5,8 +5,11 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+mod common;
+
+use common::scan_bundle_in as scan_with;
 
 /// FS01 disables strict name checking, leaves SPN validation off and defines a share
 /// without a `Path=` line: HW-STRICT-001 and HW-HARD-003 (host rules) and HW-SHARE-001 (a
@@ -55,19 +58,6 @@ fn scan(dir: &Path, format: &str) -> String {
 /// `hiveward scan bundle` in `dir` with every built-in rule.
 fn scan_all(dir: &Path, format: &str) -> String {
     scan_with(dir, format, &[])
-}
-
-fn scan_with(dir: &Path, format: &str, extra: &[&str]) -> String {
-    let output = Command::cargo_bin("hiveward")
-        .unwrap()
-        .current_dir(dir)
-        .args(["scan", "bundle", "--format", format, "--fail-on", "never"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    String::from_utf8(output.stdout).unwrap()
 }
 
 const DIRTY_FILE: &str = "bundle/DIRTY01/SYSTEM";

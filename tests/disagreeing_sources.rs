@@ -8,6 +8,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
+mod common;
+
+use common::scan_bundle_in as scan_with;
+
 /// The sample bundle, plus, with `export`, FS01_lanman.reg: a `reg export` of FS01's
 /// `LanmanServer\Parameters` taken at another time, where SPN validation is at level 1 (the hive
 /// has 2) and signing is not required (the hive requires it).
@@ -34,19 +38,6 @@ fn write_bundle(dir: &Path, export: bool) {
 
 fn scan(dir: &Path, format: &str) -> String {
     scan_with(dir, format, &[])
-}
-
-fn scan_with(dir: &Path, format: &str, extra: &[&str]) -> String {
-    let output = Command::cargo_bin("hiveward")
-        .unwrap()
-        .current_dir(dir)
-        .args(["scan", "bundle", "--format", format, "--fail-on", "never"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    String::from_utf8(output.stdout).unwrap()
 }
 
 const PARAMETERS: &str = r"HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Parameters";

@@ -245,11 +245,7 @@ fn read_key(registry: &hiveward_collectors::HostRegistry, requested: &str) -> Ke
             report.values.sort_by_key(|value| value.name.to_lowercase());
             let file = report.file.as_deref().unwrap_or_default();
             report.disagreements = registry
-                .disagreements()
-                .filter(|item| {
-                    item.key.eq_ignore_ascii_case(&found.resolved_path)
-                        && (item.read_file == file || item.other_file == file)
-                })
+                .key_disagreements(&found.resolved_path, file)
                 .cloned()
                 .collect();
             if through_ccs {

@@ -342,11 +342,7 @@ fn write_key(key: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(
                 out,
                 "    differs: {} is {} in {} (read) and {} in {}",
-                one_line(if item.value.is_empty() {
-                    "(Default)"
-                } else {
-                    &item.value
-                }),
+                one_line(item.shown_name()),
                 one_line(&item.read),
                 one_line(&item.read_file),
                 one_line(&item.other),

@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests that scan one evidence file at a time.
+//! Helpers shared by the integration tests that scan evidence built or chosen in the test.
+
+// Each test binary uses some of these helpers.
+#![allow(dead_code)]
 
 use std::path::Path;
 
@@ -28,4 +31,19 @@ pub fn scan_json(path: &Path, rules: &str) -> Json {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// `hiveward scan bundle --format FORMAT --fail-on never EXTRA`, run in `dir`: what it printed,
+/// after checking that it exited 0.
+pub fn scan_bundle_in(dir: &Path, format: &str, extra: &[&str]) -> String {
+    let output = std::process::Command::cargo_bin("hiveward")
+        .expect("binary builds")
+        .current_dir(dir)
+        .args(["scan", "bundle", "--format", format, "--fail-on", "never"])
+        .args(extra)
+        .output()
+        .expect("hiveward runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    String::from_utf8(output.stdout).expect("the report is UTF-8")
 }

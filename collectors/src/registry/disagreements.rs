@@ -46,27 +46,18 @@ pub struct SourceDisagreement {
 }
 
 impl SourceDisagreement {
-    /// The value's full path: key and name, `(Default)` for the default value.
-    pub fn value_path(&self) -> String {
-        let name = if self.value.is_empty() {
+    /// The value's name as messages give it: `(Default)` for the key's default value.
+    pub fn shown_name(&self) -> &str {
+        if self.value.is_empty() {
             "(Default)"
         } else {
             &self.value
-        };
-        format!("{}\\{name}", self.key)
+        }
     }
 
-    /// One clause naming both copies: `HKLM\...\Name is 0 (REG_DWORD) in A and 1 (REG_DWORD)
-    /// in B`.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} is {} in {} and {} in {}",
-            self.value_path(),
-            self.read,
-            self.read_file,
-            self.other,
-            self.other_file
-        )
+    /// The value's full path: key and name, `(Default)` for the default value.
+    pub fn value_path(&self) -> String {
+        format!("{}\\{}", self.key, self.shown_name())
     }
 }
 
@@ -202,6 +193,20 @@ impl HostRegistry {
         }
         self.disagreements
             .get(&(key.to_lowercase(), value.to_lowercase()))
+    }
+
+    /// The values of the key at `key` (as reads resolve it) that another source holds
+    /// differently, where `file` holds one of the two copies: what a listing of that key read
+    /// from `file` shows, or leaves out.
+    pub fn key_disagreements<'a>(
+        &'a self,
+        key: &'a str,
+        file: &'a str,
+    ) -> impl Iterator<Item = &'a SourceDisagreement> + 'a {
+        self.disagreements().filter(move |item| {
+            item.key.eq_ignore_ascii_case(key)
+                && (item.read_file == file || item.other_file == file)
+        })
     }
 
     /// Every value two sources of the host hold differently, in order of case-folded key and

@@ -101,15 +101,15 @@ pub(super) fn note_value_read(host: &HostHandle, name: &str, found: &Located<Reg
 /// Notes that the running rule listed the values of the key `found` names: every value of it
 /// that another source of `host` holds differently is among what it judged.
 pub(super) fn note_values_read<T>(host: &HostHandle, found: &Located<T>) {
-    let mut disagreements = host.0.registry.disagreements().peekable();
-    if disagreements.peek().is_none() {
+    if host.0.registry.disagreements().next().is_none() {
         return;
     }
     let file = hiveward_collectors::path_text(&found.file);
-    for disagreement in disagreements.filter(|item| {
-        item.key.eq_ignore_ascii_case(&found.resolved_path)
-            && (item.read_file == file || item.other_file == file)
-    }) {
+    for disagreement in host
+        .0
+        .registry
+        .key_disagreements(&found.resolved_path, &file)
+    {
         note_disagreement(disagreement);
     }
 }
