@@ -248,11 +248,17 @@ fn a_rule_that_lists_a_key_two_sources_hold_differently_passes_inferred() {
         &["--rules", "pack", "--only", "E2E-LIST-001"],
     ))
     .unwrap();
+    // The listing judged both values the export holds otherwise: the reason names each.
     assert_eq!(
         outcome(&report, "E2E-LIST-001"),
         (
             "passed".to_string(),
-            passed_reason("RequireSecuritySignature", "1", "0"),
+            format!(
+                "inferred: it read {PARAMETERS}\\RequireSecuritySignature = 1 (REG_DWORD) from {HIVE}, \
+                 but {EXPORT} holds 0 (REG_DWORD); it read {PARAMETERS}\\SmbServerNameHardeningLevel = \
+                 2 (REG_DWORD) from {HIVE}, but {EXPORT} holds 1 (REG_DWORD): which copy is current \
+                 cannot be told"
+            ),
             true
         )
     );
@@ -319,4 +325,47 @@ fn inspect_key_shows_both_copies_of_each_value_that_differs() {
     // Hosts without another copy carry no such list.
     let pc22 = host(&report, "PC22");
     assert_eq!(pc22["key"].get("disagreements"), None, "{pc22:#}");
+}
+
+#[test]
+fn a_value_three_sources_hold_differently_names_every_other_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bundle(dir.path(), true);
+    // A second export, taken at a third time, with SPN validation off.
+    let second = "bundle/FS01_lanman_old.reg";
+    std::fs::write(
+        dir.path().join(second),
+        "Windows Registry Editor Version 5.00\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+         \"SmbServerNameHardeningLevel\"=dword:00000000\r\n",
+    )
+    .unwrap();
+    let report: Value = serde_json::from_str(&scan(dir.path(), "json")).unwrap();
+    let value = format!("{PARAMETERS}\\SmbServerNameHardeningLevel");
+    assert_eq!(
+        outcome(&report, "HW-HARD-003"),
+        (
+            "passed".to_string(),
+            format!(
+                "inferred: it read {value} = 2 (REG_DWORD) from {HIVE}, but {EXPORT} holds 1 \
+                 (REG_DWORD) and {second} holds 0 (REG_DWORD): which copy is current cannot be told"
+            ),
+            true
+        )
+    );
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["rule"] == "HW-HARD-002" && finding["host"] == "FS01")
+        .expect("HW-HARD-002 on FS01");
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!(
+            "(Inferred: {EXPORT} holds {value} as 1 (REG_DWORD), not 2 (REG_DWORD) as {HIVE}, \
+             which was read; {second} holds {value} as 0 (REG_DWORD), not 2 (REG_DWORD) as {HIVE}, \
+             which was read; which copy is current cannot be told.)"
+        )),
+        "{message}"
+    );
 }

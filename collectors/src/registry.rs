@@ -185,7 +185,7 @@ pub struct HostRegistry {
     hive_sets: Mutex<HashMap<usize, Option<String>>>,
     /// Values two sources hold differently, by case-folded key (as reads resolve it) and name,
     /// as [`HostRegistry::find_disagreements`] found them.
-    disagreements: std::collections::BTreeMap<(String, String), SourceDisagreement>,
+    disagreements: std::collections::BTreeMap<(String, String), Vec<SourceDisagreement>>,
 }
 
 /// A value read once, as [`HostRegistry::value`] found it (errors are not kept).

@@ -331,7 +331,7 @@ impl RuleSet {
                     // Nothing found, from a hive whose latest writes may be missing or a value
                     // another source holds differently: passed, inferred.
                     let mut passed = outcome(Outcome::Passed, None, 0);
-                    if let Some(reason) = inferred.reason {
+                    if let Some(reason) = inferred.reason() {
                         passed.reason = Some(reason);
                         passed.inferred = true;
                     }

@@ -105,20 +105,55 @@ pub(crate) fn passed_on_dirty_hive(hive: &str) -> String {
     )
 }
 
-/// The reason of a passed verdict that read a value another source of the host holds
-/// differently.
-pub(crate) fn passed_on_disagreement(
-    disagreement: &hiveward_collectors::SourceDisagreement,
-) -> String {
-    format!(
-        "inferred: it read {} = {} from {}, but {} holds {}: which copy is current cannot be told",
-        disagreement.value_path(),
-        disagreement.read,
-        disagreement.read_file,
-        disagreement.other_file,
-        disagreement.other,
-    )
+/// The reason of a passed verdict that read values other sources of the host hold
+/// differently: each value with every other copy (the first few values, then a count); `None`
+/// when there are none.
+pub(crate) fn passed_on_disagreements(
+    disagreements: &[hiveward_collectors::SourceDisagreement],
+) -> Option<String> {
+    // Each disputed value once, with every other copy of it, in the order they were read.
+    let mut values: Vec<(&hiveward_collectors::SourceDisagreement, Vec<String>)> = Vec::new();
+    for item in disagreements {
+        let other = format!("{} holds {}", item.other_file, item.other);
+        match values.iter_mut().find(|(read, _)| {
+            read.key.eq_ignore_ascii_case(&item.key)
+                && read.value.eq_ignore_ascii_case(&item.value)
+                && read.read_file == item.read_file
+        }) {
+            Some((_, others)) => others.push(other),
+            None => values.push((item, vec![other])),
+        }
+    }
+    let mut read: Vec<String> = values
+        .iter()
+        .take(DISPUTED_VALUES_NAMED)
+        .map(|(item, others)| {
+            format!(
+                "it read {} = {} from {}, but {}",
+                item.value_path(),
+                item.read,
+                item.read_file,
+                others.join(" and "),
+            )
+        })
+        .collect();
+    if read.is_empty() {
+        return None;
+    }
+    if values.len() > DISPUTED_VALUES_NAMED {
+        read.push(format!(
+            "{} more value(s) held differently",
+            values.len() - DISPUTED_VALUES_NAMED
+        ));
+    }
+    Some(format!(
+        "inferred: {}: which copy is current cannot be told",
+        read.join("; ")
+    ))
 }
+
+/// How many disputed values an inferred pass names before it counts the rest.
+const DISPUTED_VALUES_NAMED: usize = 3;
 
 /// A host's coverage: how many of the rules run could really look at it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -265,6 +300,7 @@ fn key_hive(key: &str) -> Option<HiveNeed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hiveward_collectors::SourceDisagreement;
 
     #[test]
     fn outcome_names_round_trip() {
@@ -282,6 +318,89 @@ mod tests {
             Some(Outcome::NotApplicable)
         );
         assert_eq!(Outcome::parse("clean"), None);
+    }
+
+    fn disputed(value: &str, read: &str, other_file: &str, other: &str) -> SourceDisagreement {
+        SourceDisagreement {
+            key: r"HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Parameters".into(),
+            value: value.into(),
+            read_file: "FS1/SYSTEM".into(),
+            read: read.into(),
+            other_file: other_file.into(),
+            other: other.into(),
+        }
+    }
+
+    #[test]
+    fn an_inferred_pass_names_every_other_copy_of_each_disputed_value() {
+        assert_eq!(passed_on_disagreements(&[]), None);
+        let key = r"HKLM\SYSTEM\ControlSet001\Services\LanmanServer\Parameters";
+        // One value three sources hold differently: both other copies, in one clause.
+        let reason = passed_on_disagreements(&[
+            disputed(
+                "RequireSecuritySignature",
+                "0 (REG_DWORD)",
+                "FS1/a.reg",
+                "1 (REG_DWORD)",
+            ),
+            disputed(
+                "requiresecuritysignature",
+                "0 (REG_DWORD)",
+                "FS1/b.reg",
+                "2 (REG_DWORD)",
+            ),
+        ]);
+        assert_eq!(
+            reason.as_deref(),
+            Some(
+                format!(
+                    "inferred: it read {key}\\RequireSecuritySignature = 0 (REG_DWORD) from FS1/SYSTEM, \
+                     but FS1/a.reg holds 1 (REG_DWORD) and FS1/b.reg holds 2 (REG_DWORD): which copy \
+                     is current cannot be told"
+                )
+                .as_str()
+            )
+        );
+        // Past three values, the rest are counted.
+        let many: Vec<SourceDisagreement> = ["A", "B", "C", "D", "E"]
+            .iter()
+            .map(|name| disputed(name, "0 (REG_DWORD)", "FS1/a.reg", "absent"))
+            .collect();
+        let reason = passed_on_disagreements(&many).unwrap();
+        assert_eq!(reason.matches("it read ").count(), 3, "{reason}");
+        assert!(
+            reason.ends_with(
+                "; 2 more value(s) held differently: which copy is current cannot be told"
+            ),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_pass_on_a_dirty_hive_and_a_disputed_value_names_both() {
+        let mut reads = crate::host_api::InferredReads::default();
+        assert_eq!(reads.reason(), None);
+        reads.disagreements = vec![disputed(
+            "Size",
+            "1 (REG_DWORD)",
+            "FS1/a.reg",
+            "3 (REG_DWORD)",
+        )];
+        let disputed_only = reads.reason().unwrap();
+        assert!(
+            disputed_only.starts_with("inferred: it read HKLM"),
+            "{disputed_only}"
+        );
+        reads.dirty_hive = Some(passed_on_dirty_hive("FS1/SYSTEM"));
+        let both = reads.reason().unwrap();
+        assert!(
+            both.starts_with(&passed_on_dirty_hive("FS1/SYSTEM")),
+            "{both}"
+        );
+        assert!(
+            both.ends_with("; and it read HKLM\\SYSTEM\\ControlSet001\\Services\\LanmanServer\\Parameters\\Size = 1 (REG_DWORD) from FS1/SYSTEM, but FS1/a.reg holds 3 (REG_DWORD): which copy is current cannot be told"),
+            "{both}"
+        );
     }
 
     /// A host with no evidence at all.

@@ -81,7 +81,7 @@ fn shown(value: Option<&RegValue>) -> String {
 
 impl HostRegistry {
     /// Compares every `HKLM` key of each `.reg` export with the other sources that hold it,
-    /// keeps what they hold differently for [`HostRegistry::disagreement`], and returns one
+    /// keeps what they hold differently for [`HostRegistry::value_disagreements`], and returns one
     /// warning per pair of files. Call it once the host's sources are all added.
     pub fn find_disagreements(&mut self) -> Vec<Notice> {
         let mut found: BTreeMap<(String, String, String), SourceDisagreement> = BTreeMap::new();
@@ -103,10 +103,15 @@ impl HostRegistry {
         }
         let disagreements: Vec<SourceDisagreement> = found.into_values().collect();
         let notices = notices_for(&disagreements);
-        self.disagreements = disagreements
-            .into_iter()
-            .map(|item| ((item.key.to_lowercase(), item.value.to_lowercase()), item))
-            .collect();
+        // With three or more sources a value can differ in several of them: every pair is
+        // kept, in order of the other file.
+        self.disagreements.clear();
+        for item in disagreements {
+            self.disagreements
+                .entry((item.key.to_lowercase(), item.value.to_lowercase()))
+                .or_default()
+                .push(item);
+        }
         notices
     }
 
@@ -185,14 +190,16 @@ impl HostRegistry {
         }
     }
 
-    /// The value at `key` (as reads resolve it) named `value` that another source of the host
-    /// holds differently, if [`HostRegistry::find_disagreements`] found one.
-    pub fn disagreement(&self, key: &str, value: &str) -> Option<&SourceDisagreement> {
+    /// How the other sources of the host hold the value at `key` (as reads resolve it) named
+    /// `value`, where [`HostRegistry::find_disagreements`] found that they hold it differently
+    /// from the copy reads take: one entry per other source, none when all agree.
+    pub fn value_disagreements(&self, key: &str, value: &str) -> &[SourceDisagreement] {
         if self.disagreements.is_empty() {
-            return None;
+            return &[];
         }
         self.disagreements
             .get(&(key.to_lowercase(), value.to_lowercase()))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The values of the key at `key` (as reads resolve it) that another source holds
@@ -212,7 +219,7 @@ impl HostRegistry {
     /// Every value two sources of the host hold differently, in order of case-folded key and
     /// name.
     pub fn disagreements(&self) -> impl Iterator<Item = &SourceDisagreement> {
-        self.disagreements.values()
+        self.disagreements.values().flatten()
     }
 }
 

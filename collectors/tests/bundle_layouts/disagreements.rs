@@ -77,16 +77,16 @@ fn values_a_hive_and_an_export_hold_differently_are_named() {
         .unwrap();
     assert_eq!(read.file, system);
     assert_eq!(
-        host.registry.disagreement(
+        host.registry.value_disagreements(
             &read.resolved_path.to_uppercase(),
             "REQUIRESECURITYSIGNATURE"
         ),
-        Some(found[0])
+        [found[0].clone()]
     );
     assert_eq!(
         host.registry
-            .disagreement(&read.resolved_path, "EnableSecuritySignature"),
-        None
+            .value_disagreements(&read.resolved_path, "EnableSecuritySignature"),
+        []
     );
 
     let warnings: Vec<&str> = host
@@ -185,4 +185,81 @@ fn two_exports_disagree_only_on_values_both_hold() {
         .unwrap()
         .unwrap();
     assert_eq!(smb1.file, second);
+}
+
+#[test]
+fn a_value_three_sources_hold_differently_names_each_other_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_dir = dir.path().join("FS4");
+    let system = write(
+        &host_dir.join("SYSTEM"),
+        &hive_from_reg(&format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\{PARAMETERS}]\r\n\"RequireSecuritySignature\"=dword:00000000\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n\
+             \"ComputerName\"=\"FS4\"\r\n"
+        )),
+    );
+    let section =
+        "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n";
+    let monday = write(
+        &host_dir.join("a-monday.reg"),
+        format!("{HEADER}{section}\"RequireSecuritySignature\"=dword:00000001\r\n").as_bytes(),
+    );
+    let friday = write(
+        &host_dir.join("b-friday.reg"),
+        format!("{HEADER}{section}\"RequireSecuritySignature\"=dword:00000002\r\n").as_bytes(),
+    );
+    let collection = run(&[host_dir]);
+    let host = host(&collection, "FS4");
+    let read = host
+        .registry
+        .value(
+            r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters",
+            "RequireSecuritySignature",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.file, system);
+    let copy = |other_file: &std::path::Path, other: &str| SourceDisagreement {
+        key: format!(r"HKLM\{PARAMETERS}"),
+        value: "RequireSecuritySignature".into(),
+        read_file: display(&system),
+        read: "0 (REG_DWORD)".into(),
+        other_file: display(other_file),
+        other: other.into(),
+    };
+    // Reads take the hive's copy; each export that holds it otherwise is named, so a verdict
+    // that read it can name every other copy.
+    let expected = [
+        copy(&monday, "1 (REG_DWORD)"),
+        copy(&friday, "2 (REG_DWORD)"),
+    ];
+    assert_eq!(
+        host.registry
+            .value_disagreements(&read.resolved_path, "RequireSecuritySignature"),
+        expected
+    );
+    assert_eq!(
+        host.registry.disagreements().cloned().collect::<Vec<_>>(),
+        expected
+    );
+    // One warning per pair of files that differ: the hive against each export.
+    let warned: Vec<&str> = host
+        .notices
+        .iter()
+        .filter(|notice| notice.code == SOURCES_DISAGREE_CODE)
+        .map(|notice| notice.message.as_str())
+        .collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(warned[0].starts_with(&format!(
+        "{} and {} hold 1 value(s)",
+        display(&system),
+        display(&monday)
+    )));
+    assert!(warned[1].starts_with(&format!(
+        "{} and {} hold 1 value(s)",
+        display(&system),
+        display(&friday)
+    )));
 }

@@ -99,7 +99,7 @@ impl RuleSet {
             dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files)
                 .map(str::to_owned)
                 .collect(),
-            inferred_read: inferred.reason,
+            inferred_read: inferred.reason(),
             disagreements: inferred.disagreements,
         };
         (JobResult::default(), Some(contribution))

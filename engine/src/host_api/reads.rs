@@ -41,14 +41,14 @@ thread_local! {
     /// first hive it read dirty (a value, a key or a fact derived from it) and the values it
     /// read that another source of the host holds differently.
     static INFERRED_READS: std::cell::RefCell<InferredReads> =
-        const { std::cell::RefCell::new(InferredReads { reason: None, disagreements: Vec::new() }) };
+        const { std::cell::RefCell::new(InferredReads { dirty_hive: None, disagreements: Vec::new() }) };
 }
 
 /// What a rule (or a kept computation) read that makes its verdicts rest on an assumption.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct InferredReads {
-    /// Why a verdict of "passed" is inferred: the first such read, worded.
-    pub(crate) reason: Option<String>,
+    /// A hive read dirty, worded as the reason a verdict of "passed" is inferred.
+    pub(crate) dirty_hive: Option<String>,
     /// The values read that another source of the host holds differently: a finding whose
     /// evidence names one is inferred.
     pub(crate) disagreements: Vec<SourceDisagreement>,
@@ -57,13 +57,27 @@ pub(crate) struct InferredReads {
 impl InferredReads {
     /// Adds what `other` read after what this one did.
     pub(crate) fn merge(&mut self, other: &InferredReads) {
-        if self.reason.is_none() {
-            self.reason.clone_from(&other.reason);
+        if self.dirty_hive.is_none() {
+            self.dirty_hive.clone_from(&other.dirty_hive);
         }
         for item in &other.disagreements {
             if !self.disagreements.contains(item) {
                 self.disagreements.push(item.clone());
             }
+        }
+    }
+
+    /// Why a verdict of "passed" resting on these reads is inferred: the dirty hive, then every
+    /// disputed value with each other copy; `None` when nothing read makes it so.
+    pub(crate) fn reason(&self) -> Option<String> {
+        let disputed = crate::outcome::passed_on_disagreements(&self.disagreements);
+        match (&self.dirty_hive, disputed) {
+            (Some(dirty), Some(disputed)) => Some(format!(
+                "{dirty}; and {}",
+                disputed.trim_start_matches("inferred: ")
+            )),
+            (Some(dirty), None) => Some(dirty.clone()),
+            (None, disputed) => disputed,
         }
     }
 }
@@ -73,7 +87,7 @@ impl InferredReads {
 /// without dirty hives it only looks through the host's file records.
 pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::path::Path>) {
     let mut dirty = crate::dirty_reads::dirty_hives(&host.0.files).peekable();
-    if dirty.peek().is_none() || INFERRED_READS.with(|read| read.borrow().reason.is_some()) {
+    if dirty.peek().is_none() || INFERRED_READS.with(|read| read.borrow().dirty_hive.is_some()) {
         return;
     }
     let file = match file {
@@ -85,7 +99,7 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
     };
     if dirty.any(|hive| hive == file) {
         INFERRED_READS.with(|read| {
-            read.borrow_mut().reason = Some(crate::outcome::passed_on_dirty_hive(&file));
+            read.borrow_mut().dirty_hive = Some(crate::outcome::passed_on_dirty_hive(&file));
         });
     }
 }
@@ -93,7 +107,11 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
 /// Notes that the running rule read the value `name` where `found` says, if another source of
 /// `host` holds it differently.
 pub(super) fn note_value_read(host: &HostHandle, name: &str, found: &Located<RegValue>) {
-    if let Some(disagreement) = host.0.registry.disagreement(&found.resolved_path, name) {
+    for disagreement in host
+        .0
+        .registry
+        .value_disagreements(&found.resolved_path, name)
+    {
         note_disagreement(disagreement);
     }
 }
@@ -119,9 +137,6 @@ fn note_disagreement(disagreement: &SourceDisagreement) {
         let mut read = read.borrow_mut();
         if !read.disagreements.contains(disagreement) {
             read.disagreements.push(disagreement.clone());
-        }
-        if read.reason.is_none() {
-            read.reason = Some(crate::outcome::passed_on_disagreement(disagreement));
         }
     });
 }
