@@ -101,15 +101,22 @@ pub struct RegPath {
 impl RegPath {
     /// Parses `HKLM\SYSTEM\...` or `HKEY_LOCAL_MACHINE\SYSTEM\...`; empty components are dropped.
     pub fn parse(path: &str) -> RegPath {
-        let mut components: Vec<String> = path
-            .split('\\')
-            .filter(|part| !part.is_empty())
-            .map(str::to_string)
-            .collect();
-        if let Some(first) = components.first_mut() {
-            *first = short_root_name(first).to_string();
+        RegPath {
+            components: RegPath::split(path)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         }
-        RegPath { components }
+    }
+
+    /// The components [`RegPath::parse`] makes of `path`, borrowed from it (the root in short
+    /// form).
+    pub fn split(path: &str) -> Vec<&str> {
+        let mut components: Vec<&str> = path.split('\\').filter(|part| !part.is_empty()).collect();
+        if let Some(first) = components.first_mut() {
+            *first = short_root_name(first);
+        }
+        components
     }
 
     /// The components, root first.

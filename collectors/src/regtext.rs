@@ -130,9 +130,13 @@ impl RegExport {
         bytes: &[u8],
     ) -> Result<(RegExport, Vec<EvidenceError>), EvidenceError> {
         let text = decode_text(bytes);
-        let (keys, skipped) = Parser::new(path, &text).run()?;
-        let mut export = RegExport::from_keys(path, keys);
-        export.skipped = skipped.iter().map(skipped_notice).collect();
+        let (keys, index, skipped) = Parser::new(path, &text).run()?;
+        let export = RegExport {
+            path: path.to_path_buf(),
+            keys,
+            index,
+            skipped: skipped.iter().map(skipped_notice).collect(),
+        };
         Ok((export, skipped))
     }
 
@@ -272,10 +276,11 @@ enum Format {
 
 /// A logical line: physical lines joined at trailing backslashes, with the byte offset of each
 /// character run so that errors point into the original text.
-struct LogicalLine {
+struct LogicalLine<'a> {
     number: usize,
     start: usize,
-    text: String,
+    /// Borrowed from the file's text unless continuation lines were joined.
+    text: std::borrow::Cow<'a, str>,
 }
 
 /// Hand-written: the `regf` crate's `.reg` reader drops malformed lines and continuation lines
@@ -326,7 +331,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn logical_lines(&self) -> Vec<LogicalLine> {
+    fn logical_lines(&self) -> Vec<LogicalLine<'a>> {
         let mut lines = Vec::new();
         let mut offset = 0;
         let mut pending: Option<LogicalLine> = None;
@@ -343,12 +348,12 @@ impl<'a> Parser<'a> {
                 content
             };
             match pending.as_mut() {
-                Some(line) => line.text.push_str(body.trim_start()),
+                Some(line) => line.text.to_mut().push_str(body.trim_start()),
                 None => {
                     pending = Some(LogicalLine {
                         number: index + 1,
                         start: physical_start,
-                        text: body.to_string(),
+                        text: std::borrow::Cow::Borrowed(body),
                     })
                 }
             }
@@ -360,8 +365,8 @@ impl<'a> Parser<'a> {
         lines
     }
 
-    /// The keys, and a warning for each value line that could not be read.
-    fn run(&self) -> Result<(Vec<RegExportKey>, Vec<EvidenceError>), EvidenceError> {
+    /// The keys, their tree, and a warning for each value line that could not be read.
+    fn run(&self) -> Result<(Vec<RegExportKey>, KeyIndex, Vec<EvidenceError>), EvidenceError> {
         let lines = self.logical_lines();
         let mut iter = lines.iter().filter(|line| !line.text.trim().is_empty());
         let format = match iter.next() {
@@ -404,8 +409,7 @@ impl<'a> Parser<'a> {
                     ));
                 };
                 if let Some(deleted) = section.strip_prefix('-') {
-                    let deleted = RegPath::parse(deleted);
-                    if let Some(node) = index.find(&deleted.components()) {
+                    if let Some(node) = index.find(&RegPath::split(deleted)) {
                         for position in index.remove(node) {
                             keys[position] = None;
                         }
@@ -413,8 +417,7 @@ impl<'a> Parser<'a> {
                     current = None;
                     continue;
                 }
-                let path = RegPath::parse(section);
-                let components = path.components();
+                let components = RegPath::split(section);
                 if components.is_empty() {
                     return Err(self.error(
                         line.number,
@@ -427,7 +430,7 @@ impl<'a> Parser<'a> {
                 current = Some(match index.section(node) {
                     Some(position) => position,
                     None => {
-                        keys.push(Some(KeyDraft::new(path.to_string())));
+                        keys.push(Some(KeyDraft::new(components.join("\\"))));
                         index.set_section(node, keys.len() - 1);
                         keys.len() - 1
                     }
@@ -453,10 +456,18 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Ok((
-            keys.into_iter().flatten().map(KeyDraft::finish).collect(),
-            skipped,
-        ))
+        // Sections deleted by `[-KEY]` lines leave gaps: close them, and number the tree's
+        // sections to match.
+        let mut renumbered = vec![None; keys.len()];
+        let mut finished = Vec::with_capacity(keys.len());
+        for (position, draft) in keys.into_iter().enumerate() {
+            if let Some(draft) = draft {
+                renumbered[position] = Some(finished.len());
+                finished.push(draft.finish());
+            }
+        }
+        index.renumber_sections(&renumbered);
+        Ok((finished, index, skipped))
     }
 
     fn value_line(
@@ -675,6 +686,15 @@ fn parse_hex_list(list: &str) -> Result<Vec<u8>, String> {
     if list.is_empty() {
         return Ok(Vec::new());
     }
+    match plain_hex_list(list.as_bytes()) {
+        Some(bytes) => Ok(bytes),
+        None => hex_items(list),
+    }
+}
+
+/// A trimmed, non-empty hex list read item by item, with a message naming the first item that
+/// is no hex byte.
+fn hex_items(list: &str) -> Result<Vec<u8>, String> {
     // A list may end with a comma (continuation lines leave one behind): empty items are then
     // dropped.
     let trailing_comma = list.ends_with(',');
@@ -688,6 +708,44 @@ fn parse_hex_list(list: &str) -> Result<Vec<u8>, String> {
         bytes.push(hex_byte(part)?);
     }
     Ok(bytes)
+}
+
+/// The bytes of a list written as exports write it (items of one or two hex digits, spaces or
+/// tabs around them, one comma between items, perhaps one after the last), read a byte at a
+/// time; `None` for anything else, which [`parse_hex_list`] then reads item by item. Whole-hive
+/// exports hold megabytes of these lists.
+fn plain_hex_list(list: &[u8]) -> Option<Vec<u8>> {
+    let digit = |byte: u8| char::from(byte).to_digit(16).map(|value| value as u8);
+    let blank = |byte: &u8| matches!(byte, b' ' | b'\t');
+    let mut bytes = Vec::with_capacity(list.len() / 3 + 1);
+    let mut at = 0;
+    loop {
+        while list.get(at).is_some_and(blank) {
+            at += 1;
+        }
+        let high = digit(*list.get(at)?)?;
+        at += 1;
+        let byte = match list.get(at).and_then(|&byte| digit(byte)) {
+            Some(low) => {
+                at += 1;
+                high << 4 | low
+            }
+            None => high,
+        };
+        bytes.push(byte);
+        while list.get(at).is_some_and(blank) {
+            at += 1;
+        }
+        match list.get(at) {
+            None => return Some(bytes),
+            Some(b',') => at += 1,
+            Some(_) => return None,
+        }
+        // A comma at the very end: the empty item after it is dropped.
+        if at == list.len() {
+            return Some(bytes);
+        }
+    }
 }
 
 /// One item of a hex list: one or two hex digits.

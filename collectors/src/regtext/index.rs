@@ -105,6 +105,15 @@ impl KeyIndex {
         self.nodes[node].section = Some(position);
     }
 
+    /// Moves every section to `renumbered[its position]` (none where that is `None`).
+    pub(super) fn renumber_sections(&mut self, renumbered: &[Option<usize>]) {
+        for node in &mut self.nodes {
+            if let Some(position) = node.section {
+                node.section = renumbered.get(position).copied().flatten();
+            }
+        }
+    }
+
     /// The names of the node's subkeys, in the order they were first written.
     pub(super) fn child_names(&self, node: usize) -> impl Iterator<Item = &str> {
         self.nodes[node]

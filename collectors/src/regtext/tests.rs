@@ -222,3 +222,108 @@ fn hex_lists_take_one_or_two_digits_per_item_and_nothing_else() {
         Err("`100` is not a hex byte (bytes are two hex digits separated by commas)".to_string())
     );
 }
+
+mod hex_lists {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_lists_are_read_a_byte_at_a_time_and_others_item_by_item() {
+        assert_eq!(
+            plain_hex_list(b"de,ad, be ,\tef"),
+            Some(vec![0xde, 0xad, 0xbe, 0xef])
+        );
+        assert_eq!(plain_hex_list(b"1,0a,"), Some(vec![1, 10]));
+        // Anything else is left to the item-by-item reader, which names the bad item.
+        for odd in ["01,,02", ",", "0x1", "123", "01;02", "01,02,,"] {
+            assert_eq!(plain_hex_list(odd.as_bytes()), None, "{odd}");
+        }
+        assert_eq!(parse_hex_list("01,02,,"), Ok(vec![1, 2]));
+        assert_eq!(
+            parse_hex_list("01,,02"),
+            Err("`` is not a hex byte (bytes are two hex digits separated by commas)".to_string())
+        );
+    }
+
+    proptest! {
+        /// The byte-at-a-time reader gives what the item-by-item one gives, on any list it
+        /// takes.
+        #[test]
+        fn the_fast_reader_agrees_with_the_item_reader(list in "[0-9a-fA-Fg ,\t]{0,24}") {
+            let trimmed = list.trim();
+            if let Some(bytes) = plain_hex_list(trimmed.as_bytes()) {
+                prop_assert_eq!(Ok(bytes), hex_items(trimmed));
+            }
+        }
+    }
+}
+
+mod key_tree {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Paths over a small alphabet, in mixed case, so that sections repeat, nest and delete
+    /// each other.
+    fn path() -> impl Strategy<Value = Vec<&'static str>> {
+        proptest::collection::vec(
+            proptest::sample::select(&["A", "a", "B", "b", "C"][..]),
+            1..4,
+        )
+    }
+
+    proptest! {
+        /// The tree the parse builds as it reads (with `[-KEY]` deletions pruning it) answers
+        /// as a tree built afresh from the keys that survive.
+        #[test]
+        fn the_parsed_tree_equals_one_built_from_the_surviving_keys(
+            lines in proptest::collection::vec((any::<bool>(), path()), 0..24)
+        ) {
+            let mut text = String::from("Windows Registry Editor Version 5.00\r\n\r\n");
+            for (number, (delete, parts)) in lines.iter().enumerate() {
+                let minus = if *delete { "-" } else { "" };
+                text.push_str(&format!("[{minus}HKEY_LOCAL_MACHINE\\{}]\r\n", parts.join("\\")));
+                if !*delete {
+                    text.push_str(&format!("\"N\"=dword:{number:08x}\r\n"));
+                }
+            }
+            let parsed = parse(&text).unwrap();
+            let fresh = RegExport::from_keys(Path::new("sample.reg"), parsed.keys().to_vec());
+            let mut probes: Vec<Vec<&str>> = vec![vec!["HKLM"]];
+            for first in ["A", "B", "C"] {
+                probes.push(vec!["HKLM", first]);
+                for second in ["a", "b", "c"] {
+                    probes.push(vec!["HKLM", first, second]);
+                    for third in ["A", "B", "C"] {
+                        probes.push(vec!["HKLM", first, second, third]);
+                    }
+                }
+            }
+            for probe in &probes {
+                prop_assert_eq!(parsed.key_exists(probe), fresh.key_exists(probe), "{:?}", probe);
+                // The same keys; their spelling and order may differ. The parse names and
+                // orders keys as first written, as regedit creates them on import, even where
+                // the section that wrote one first was deleted later.
+                let folded = |names: Option<Vec<String>>| {
+                    names.map(|names| {
+                        let mut names: Vec<String> =
+                            names.iter().map(|name| name.to_uppercase()).collect();
+                        names.sort();
+                        names
+                    })
+                };
+                prop_assert_eq!(
+                    folded(parsed.subkeys(probe)),
+                    folded(fresh.subkeys(probe)),
+                    "{:?}",
+                    probe
+                );
+                prop_assert_eq!(
+                    parsed.value(probe, "n").unwrap(),
+                    fresh.value(probe, "n").unwrap(),
+                    "{:?}",
+                    probe
+                );
+            }
+        }
+    }
+}
