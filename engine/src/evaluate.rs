@@ -209,14 +209,14 @@ impl RuleSet {
         register_host_api(&mut engine);
         let trace = crate::trace::active();
         let results: Vec<JobResult> = jobs
-            .par_iter()
-            .map(|(rule, mine)| {
+            .into_par_iter()
+            .map(|(rule, mut mine)| {
                 let _trace = TraceScope::enter(trace.clone());
                 let names: Vec<&str> = mine.iter().map(|item| item.host.as_str()).collect();
                 if let Some(deadline) = deadline.filter(|deadline| deadline.expired()) {
                     return timed_out(rule, &names, deadline.not_run_reason());
                 }
-                self.run_fleet_check(&engine, &limits, rule, mine, context, deadline)
+                self.run_fleet_check(&engine, &limits, rule, &mut mine, context, deadline)
             })
             .collect();
         for result in results {

@@ -183,12 +183,15 @@ impl StoredSummary {
 
 impl Fleet {
     /// A fleet of `contributions` (sorted by host): each summary becomes a map with the host's
-    /// `name`; `hosts` counts every contributing host, summary or not.
-    pub(crate) fn new(contributions: &[FleetContribution]) -> Result<Fleet, String> {
+    /// `name`; `hosts` counts every contributing host, summary or not. The summaries are taken
+    /// out of the contributions, not copied: at fleet scale they are most of the fleet phase's
+    /// memory.
+    pub(crate) fn new(contributions: &mut [FleetContribution]) -> Result<Fleet, String> {
         let mut summaries = Vec::new();
         let mut names = HashMap::new();
+        let hosts = contributions.len();
         for contribution in contributions {
-            let Some(raw) = &contribution.summary else {
+            let Some(raw) = contribution.summary.take() else {
                 continue;
             };
             let value: Dynamic = serde_json::from_str(raw.get()).map_err(|error| {
@@ -205,13 +208,13 @@ impl Fleet {
                 .or_insert(summaries.len());
             summaries.push(StoredSummary {
                 host: contribution.host.clone(),
-                json: raw.clone(),
+                json: raw,
             });
         }
         Ok(Fleet(Arc::new(FleetData {
             summaries,
             names,
-            hosts: contributions.len(),
+            hosts,
             indexes: Mutex::new(HashMap::new()),
         })))
     }
@@ -406,15 +409,18 @@ mod tests {
 
     #[test]
     fn lookups_find_summaries_by_name_and_by_field_without_regard_to_case() {
-        let fleet = Fleet::new(&[
+        let mut contributions = [
             contribution("FS01", Some(r#"{"own":["fs01","files"],"build":17763}"#)),
             contribution("WS02", None),
             contribution(
                 "WS03",
                 Some(r#"{"own":["ws03"],"mounts":{"files":1},"build":17763}"#),
             ),
-        ])
-        .unwrap();
+        ];
+        let fleet = Fleet::new(&mut contributions).unwrap();
+        // The summaries moved into the fleet; nothing else of the contributions did.
+        assert!(contributions.iter().all(|item| item.summary.is_none()));
+        assert_eq!(contributions[2].host, "WS03");
         assert_eq!(fleet.host_count(), 3);
         assert_eq!(fleet.0.summaries.len(), 2);
         let found = fleet.by("own", &Dynamic::from("FILES"));

@@ -111,10 +111,12 @@ impl RuleSet {
         engine: &Engine,
         limits: &Limits,
         rule: &CompiledRule,
-        contributions: &[FleetContribution],
+        contributions: &mut [FleetContribution],
         context: &rhai::Map,
         deadline: Option<&RunDeadline>,
     ) -> JobResult {
+        let fleet = Fleet::new(contributions);
+        let contributions: &[FleetContribution] = contributions;
         let names: Vec<&str> = contributions
             .iter()
             .map(|item| item.host.as_str())
@@ -137,7 +139,7 @@ impl RuleSet {
                 ..JobResult::default()
             }
         };
-        let fleet = match Fleet::new(contributions) {
+        let fleet = match fleet {
             Ok(fleet) => fleet,
             Err(message) => return all_failed(message, rhai::Position::NONE),
         };
