@@ -54,6 +54,26 @@ pub struct HostsDone {
     pub files: usize,
 }
 
+/// The most bytes of stored contributions the largest fleet rule may have for the fleet rules
+/// to be judged side by side (see `finish_scan`): about 40,000 hosts of the built-in rules'
+/// largest summaries. A rule's memory while it judges grows with its contributions, so past
+/// this two rules at once would double the scan's peak.
+const FLEET_SIDE_BY_SIDE_BYTES: u64 = 32 << 20;
+
+/// Runs `judge` on each fleet rule's job, side by side on the pool or one at a time, and
+/// returns what it gave in the jobs' order either way.
+fn judge_fleet_rules<J: Send, E: Send>(
+    jobs: Vec<J>,
+    side_by_side: bool,
+    judge: impl Fn(J) -> E + Sync + Send,
+) -> Vec<E> {
+    if side_by_side {
+        jobs.into_par_iter().with_max_len(1).map(judge).collect()
+    } else {
+        jobs.into_iter().map(judge).collect()
+    }
+}
+
 /// Hosts whose findings are prepared for the report at once (see `finish_scan`).
 const REPORT_CHUNK: usize = 64;
 
@@ -376,7 +396,9 @@ pub fn finish_scan(
         totals.timed_out += host.timed_out;
     }
     // The fleet rules run side by side on the pool, each with only its own contributions in
-    // memory (at most one rule per thread at once); their results are taken in rule order.
+    // memory (at most one rule per thread at once), unless the largest rule's contributions
+    // are so large that two such rules at once would double the scan's peak memory: then one
+    // at a time. Their results are taken in rule order either way.
     let jobs: Vec<(&str, Vec<usize>)> = rules
         .rules()
         .iter()
@@ -385,19 +407,21 @@ pub fn finish_scan(
             by_rule.remove(id).map(|positions| (id, positions))
         })
         .collect();
+    let largest = jobs
+        .iter()
+        .map(|(_, positions)| results.contributions.stored_bytes(positions))
+        .max()
+        .unwrap_or(0);
     let trace = crate::trace::active();
-    let judged: Vec<Evaluation> = jobs
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|(id, positions)| {
-            let _trace = crate::trace::TraceScope::enter(trace.clone());
-            let contributions: Vec<FleetContribution> = positions
-                .into_iter()
-                .filter_map(|position| results.contributions.get(position))
-                .collect();
-            rules.evaluate_fleet(&[id], contributions, &context, settings.deadline.as_ref())
-        })
-        .collect();
+    let judge = |(id, positions): (&str, Vec<usize>)| {
+        let _trace = crate::trace::TraceScope::enter(trace.clone());
+        let contributions: Vec<FleetContribution> = positions
+            .into_iter()
+            .filter_map(|position| results.contributions.get(position))
+            .collect();
+        rules.evaluate_fleet(&[id], contributions, &context, settings.deadline.as_ref())
+    };
+    let judged = judge_fleet_rules(jobs, largest <= FLEET_SIDE_BY_SIDE_BYTES, judge);
     let mut fleet = Evaluation::default();
     for evaluation in judged {
         fleet.absorb(evaluation);
@@ -506,4 +530,40 @@ fn stored_findings(
             .map(|(severity, element)| (*severity, element.to_vec()))
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The most jobs `judge_fleet_rules` ran at once, and what it returned.
+    fn run(side_by_side: bool) -> (usize, Vec<usize>) {
+        let running = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let judged = pool.install(|| {
+            judge_fleet_rules((0..8).collect(), side_by_side, |job: usize| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                job * 10
+            })
+        });
+        (most.into_inner(), judged)
+    }
+
+    #[test]
+    fn fleet_rules_are_judged_one_at_a_time_when_large_and_reported_in_order_either_way() {
+        let (most, judged) = run(false);
+        assert_eq!(most, 1);
+        assert_eq!(judged, (0..8).map(|job| job * 10).collect::<Vec<_>>());
+        let (most, side_by_side) = run(true);
+        assert_eq!(side_by_side, judged);
+        assert!(most <= 2, "two workers ran {most} jobs at once");
+    }
 }

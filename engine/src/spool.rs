@@ -216,6 +216,17 @@ impl<T> Spool<T> {
         self.store().read(position)
     }
 
+    /// How many bytes the items at `positions` take as stored (those that are loaded, or
+    /// unknown, count nothing).
+    pub(crate) fn stored_bytes(&self, positions: &[usize]) -> u64 {
+        let store = self.store();
+        positions
+            .iter()
+            .filter_map(|&position| store.items.get(position))
+            .map(|&(_, len)| u64::from(len))
+            .sum()
+    }
+
     /// Whether it holds no item.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
