@@ -105,10 +105,10 @@ pub(crate) fn passed_on_dirty_hive(hive: &str) -> String {
     )
 }
 
-/// The reason of a passed verdict that read values other sources of the host hold
-/// differently: each value with every other copy (the first few values, then a count); `None`
-/// when there are none.
-pub(crate) fn passed_on_disagreements(
+/// Why a passed verdict that read values other sources of the host hold differently is
+/// inferred, after its `inferred: ` (or a dirty hive's reason): each value with every other
+/// copy (the first few values, then a count); `None` when there are none.
+pub(crate) fn disputed_values_read(
     disagreements: &[hiveward_collectors::SourceDisagreement],
 ) -> Option<String> {
     // Each disputed value once, with every other copy of it, in the order they were read.
@@ -147,7 +147,7 @@ pub(crate) fn passed_on_disagreements(
         ));
     }
     Some(format!(
-        "inferred: {}: which copy is current cannot be told",
+        "{}: which copy is current cannot be told",
         read.join("; ")
     ))
 }
@@ -329,6 +329,15 @@ mod tests {
             other_file: other_file.into(),
             other: other.into(),
         }
+    }
+
+    /// The reason a pass that read `disagreements` (and no dirty hive) gives.
+    fn passed_on_disagreements(disagreements: &[SourceDisagreement]) -> Option<String> {
+        crate::host_api::InferredReads {
+            dirty_hive: None,
+            disagreements: disagreements.to_vec(),
+        }
+        .reason()
     }
 
     #[test]

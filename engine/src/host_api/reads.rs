@@ -70,14 +70,12 @@ impl InferredReads {
     /// Why a verdict of "passed" resting on these reads is inferred: the dirty hive, then every
     /// disputed value with each other copy; `None` when nothing read makes it so.
     pub(crate) fn reason(&self) -> Option<String> {
-        let disputed = crate::outcome::passed_on_disagreements(&self.disagreements);
+        let disputed = crate::outcome::disputed_values_read(&self.disagreements);
         match (&self.dirty_hive, disputed) {
-            (Some(dirty), Some(disputed)) => Some(format!(
-                "{dirty}; and {}",
-                disputed.trim_start_matches("inferred: ")
-            )),
+            (Some(dirty), Some(disputed)) => Some(format!("{dirty}; and {disputed}")),
             (Some(dirty), None) => Some(dirty.clone()),
-            (None, disputed) => disputed,
+            (None, Some(disputed)) => Some(format!("inferred: {disputed}")),
+            (None, None) => None,
         }
     }
 }
