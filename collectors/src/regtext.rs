@@ -144,8 +144,7 @@ impl RegExport {
     pub fn from_keys(path: &Path, keys: Vec<RegExportKey>) -> RegExport {
         let mut index = KeyIndex::new();
         for (position, key) in keys.iter().enumerate() {
-            let parsed = RegPath::parse(&key.path);
-            let components = parsed.components();
+            let components = RegPath::split(&key.path);
             if !components.is_empty() {
                 let node = index.insert(&components);
                 index.set_section(node, position);
@@ -715,7 +714,6 @@ fn hex_items(list: &str) -> Result<Vec<u8>, String> {
 /// time; `None` for anything else, which [`parse_hex_list`] then reads item by item. Whole-hive
 /// exports hold megabytes of these lists.
 fn plain_hex_list(list: &[u8]) -> Option<Vec<u8>> {
-    let digit = |byte: u8| char::from(byte).to_digit(16).map(|value| value as u8);
     let blank = |byte: &u8| matches!(byte, b' ' | b'\t');
     let mut bytes = Vec::with_capacity(list.len() / 3 + 1);
     let mut at = 0;
@@ -723,9 +721,9 @@ fn plain_hex_list(list: &[u8]) -> Option<Vec<u8>> {
         while list.get(at).is_some_and(blank) {
             at += 1;
         }
-        let high = digit(*list.get(at)?)?;
+        let high = hex_digit(*list.get(at)?)?;
         at += 1;
-        let byte = match list.get(at).and_then(|&byte| digit(byte)) {
+        let byte = match list.get(at).and_then(|&byte| hex_digit(byte)) {
             Some(low) => {
                 at += 1;
                 high << 4 | low
@@ -748,15 +746,19 @@ fn plain_hex_list(list: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// The value of one hex digit.
+fn hex_digit(byte: u8) -> Option<u8> {
+    char::from(byte).to_digit(16).map(|value| value as u8)
+}
+
 /// One item of a hex list: one or two hex digits.
 fn hex_byte(part: &str) -> Result<u8, String> {
-    let digit = |byte: u8| char::from(byte).to_digit(16).map(|value| value as u8);
     match *part.as_bytes() {
-        [high, low] => match (digit(high), digit(low)) {
+        [high, low] => match (hex_digit(high), hex_digit(low)) {
             (Some(high), Some(low)) => Ok(high << 4 | low),
             _ => Err(format!("`{part}` is not a hex byte")),
         },
-        [only] => digit(only).ok_or_else(|| format!("`{part}` is not a hex byte")),
+        [only] => hex_digit(only).ok_or_else(|| format!("`{part}` is not a hex byte")),
         _ => Err(format!(
             "`{part}` is not a hex byte (bytes are two hex digits separated by commas)"
         )),
