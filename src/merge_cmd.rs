@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use hiveward_collectors::path_from_text;
 use hiveward_engine::{
-    check_partials, finish_scan, read_partial, HostResults, Partial, ScanSettings, Selection,
+    check_partials, finish_scan, read_partial_file, HostResults, Partial, ScanSettings, Selection,
     EXIT_ERROR, EXIT_INCOMPLETE,
 };
 
@@ -32,17 +32,7 @@ pub(crate) fn merge(args: MergeArgs) -> u8 {
     }
     let mut partials: Vec<(PathBuf, Partial)> = Vec::new();
     for path in &args.partials {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                eprintln!(
-                    "error: {}: cannot read the partial result: {error}",
-                    path.display()
-                );
-                return EXIT_ERROR;
-            }
-        };
-        match read_partial(path, &bytes) {
+        match read_partial_file(path) {
             Ok(partial) => partials.push((path.clone(), partial)),
             Err(error) => {
                 render_diagnostic(&error);

@@ -54,7 +54,7 @@ fn the_definition_files_name_and_document_every_host_api_function() {
     for documented in [
         "/// `host.setting(path, name)` / `host.setting(path, name, default)`: an evidence map",
         "fn setting(host: Host, path: string, name: string, default: ?) -> map;",
-        "fn by(fleet: Fleet, field: string, value: ?) -> array;",
+        "fn by(fleet: Fleet, field: string, value: ?) -> FleetSelection;",
         "fn not_applicable(reason: string) -> NotApplicable;",
     ] {
         assert!(host.contains(documented), "no `{documented}` in:\n{host}");

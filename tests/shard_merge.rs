@@ -341,6 +341,41 @@ fn partials_of_different_rule_sets_bundles_or_versions_are_refused() {
         "{}",
         run.stderr
     );
+    // Partials are read as a stream: one cut short mid-host is refused as not a partial, one
+    // of another version whose body no longer parses still gets the version error, and a
+    // file that is not there is named as unreadable.
+    let whole = fs::read(dir.path().join(&partials[1])).unwrap();
+    fs::write(dir.path().join("cut.json"), &whole[..whole.len() * 2 / 3]).unwrap();
+    let (run, _, _) = merge(dir.path(), &[partials[0].clone(), "cut.json".to_string()]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("cut.json: not a hiveward partial result"),
+        "{}",
+        run.stderr
+    );
+    let mut future = old.clone();
+    future["version"] = Value::from(9);
+    future["hosts"] = Value::from("kept elsewhere from version 9 on");
+    fs::write(
+        dir.path().join("future.json"),
+        serde_json::to_vec(&future).unwrap(),
+    )
+    .unwrap();
+    let (run, _, _) = merge(
+        dir.path(),
+        &[partials[0].clone(), "future.json".to_string()],
+    );
+    run.assert_code(2);
+    assert!(run.stderr.contains("format version 9"), "{}", run.stderr);
+    let (run, _, _) = merge(dir.path(), &[partials[0].clone(), "gone.json".to_string()]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("gone.json: cannot read the partial result"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -27,7 +27,12 @@ pub struct DefinitionFile {
 }
 
 /// What the variable of each type is called in the guide's calls (`host.setting(...)`).
-const RECEIVERS: &[(&str, &str)] = &[("Host", "host"), ("Fleet", "fleet"), ("Event", "event")];
+const RECEIVERS: &[(&str, &str)] = &[
+    ("Host", "host"),
+    ("Fleet", "fleet"),
+    ("FleetSelection", "selection"),
+    ("Event", "event"),
+];
 
 /// Types whose members the guide documents inside the row of the call that returns them: the
 /// fields of an event are listed where `host.events` is.
@@ -89,6 +94,9 @@ fn host_api_items(standard: &Engine) -> Vec<Item> {
         // The sandbox replaces a few standard functions (sleep, pad, ...) with the same
         // signature: the standard library's definition describes them.
         .filter(|item| !known.contains(&item.key()))
+        // Indexers (`selection[i]`) have no definition syntax; Rhai's own definition files
+        // leave the array's out too. The guide documents them beside `get`.
+        .filter(|item| !item.name.starts_with("index$"))
         .map(|mut item| {
             if let Some(inner) = returns.get(&item.return_key()) {
                 item.returns = inner.clone();
@@ -653,7 +661,8 @@ mod tests {
             "fn events(host: Host, filter: map) -> array;",
             "fn hotfix(host: Host, _: string) -> string;",
             "fn get os(host: Host) -> ?;",
-            "fn by(fleet: Fleet, field: string, value: ?) -> array;",
+            "fn by(fleet: Fleet, field: string, value: ?) -> FleetSelection;",
+            "fn to_array(selection: FleetSelection) -> array;",
             "fn get name(host: Host) -> string;",
             "fn not_applicable(reason: string) -> NotApplicable;",
             "fn not_applicable(host_name: string, reason: string) -> NotApplicable;",

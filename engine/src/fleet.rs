@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rhai::{Array, Dynamic, Engine, ImmutableString, Map, INT};
+
+use crate::fleet_selection::{register_selection_api, FleetSelection};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -143,7 +145,7 @@ fn check_plain(value: &Dynamic, path: &str, depth: usize) -> Result<(), String> 
 pub struct Fleet(Arc<FleetData>);
 
 /// One field's index: each key it holds to the summaries holding it.
-type FieldIndex = HashMap<String, Vec<usize>>;
+type FieldIndex = HashMap<String, Arc<[usize]>>;
 
 struct FleetData {
     summaries: Vec<StoredSummary>,
@@ -224,43 +226,40 @@ impl Fleet {
         self.0.hosts
     }
 
-    /// Every summary, as maps (the whole fleet at once: lookups by field are lighter).
-    fn all(&self) -> Array {
+    /// The summary at `position` (in host-name order) as the rule sees it.
+    pub(crate) fn summary(&self, position: usize) -> Dynamic {
         self.0
             .summaries
-            .iter()
+            .get(position)
             .map(StoredSummary::to_dynamic)
-            .collect()
+            .unwrap_or(Dynamic::UNIT)
+    }
+
+    /// Every summary, read as the rule walks them.
+    fn all(&self) -> FleetSelection {
+        FleetSelection::all(self.clone(), self.0.summaries.len())
     }
 
     fn by_name(&self, name: &str) -> Dynamic {
         self.0
             .names
             .get(&name.to_lowercase())
-            .map(|&at| self.0.summaries[at].to_dynamic())
+            .map(|&at| self.summary(at))
             .unwrap_or(Dynamic::UNIT)
     }
 
-    fn by(&self, field: &str, value: &Dynamic) -> Array {
-        let Some(key) = index_key(value) else {
-            return Array::new();
-        };
-        let index = self.index(field);
-        index
-            .get(&key)
-            .map(|found| {
-                found
-                    .iter()
-                    .map(|&at| self.0.summaries[at].to_dynamic())
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// The summaries `field` holds `value` in, read as the rule walks them.
+    fn by(&self, field: &str, value: &Dynamic) -> FleetSelection {
+        let found = index_key(value)
+            .and_then(|key| self.index(field).get(&key).cloned())
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        FleetSelection::listed(self.clone(), found)
     }
 
     /// How many summaries `fleet.by(field, value)` would return, without reading any of them.
     fn count(&self, field: &str, value: &Dynamic) -> usize {
         index_key(value)
-            .and_then(|key| self.index(field).get(&key).map(Vec::len))
+            .and_then(|key| self.index(field).get(&key).map(|found| found.len()))
             .unwrap_or(0)
     }
 
@@ -274,7 +273,7 @@ impl Fleet {
         if let Some(index) = indexes.get(field) {
             return index.clone();
         }
-        let mut index = FieldIndex::new();
+        let mut listed: HashMap<String, Vec<usize>> = HashMap::new();
         for (at, summary) in self.0.summaries.iter().enumerate() {
             let Some(value) = summary.field(field) else {
                 continue;
@@ -284,9 +283,13 @@ impl Fleet {
             keys.sort();
             keys.dedup();
             for key in keys {
-                index.entry(key).or_default().push(at);
+                listed.entry(key).or_default().push(at);
             }
         }
+        let index: FieldIndex = listed
+            .into_iter()
+            .map(|(key, found)| (key, Arc::from(found)))
+            .collect();
         let index = Arc::new(index);
         indexes.insert(field.to_string(), index.clone());
         index
@@ -323,9 +326,12 @@ fn keys_of(value: &Dynamic, keys: &mut Vec<String>) {
 
 /// Registers the `Fleet` type and its lookups.
 pub(crate) fn register_fleet_api(engine: &mut Engine) {
+    register_selection_api(engine);
     engine
         .register_type_with_name::<Fleet>("Fleet")
-        .register_get("hosts", |fleet: &mut Fleet| -> Array { fleet.all() })
+        .register_get("hosts", |fleet: &mut Fleet| -> FleetSelection {
+            fleet.all()
+        })
         .register_get("len", |fleet: &mut Fleet| -> INT {
             fleet.0.summaries.len() as INT
         })
@@ -340,7 +346,9 @@ pub(crate) fn register_fleet_api(engine: &mut Engine) {
         })
         .register_fn(
             "by",
-            |fleet: &mut Fleet, field: &str, value: Dynamic| -> Array { fleet.by(field, &value) },
+            |fleet: &mut Fleet, field: &str, value: Dynamic| -> FleetSelection {
+                fleet.by(field, &value)
+            },
         )
         // Whether, and how often, a key occurs: an index lookup that reads no summary, where
         // `fleet.by(...)` would read every match only to test or count them (a domain every
@@ -357,9 +365,12 @@ pub(crate) fn register_fleet_api(engine: &mut Engine) {
                 INT::try_from(fleet.count(field, &value)).unwrap_or(INT::MAX)
             },
         )
-        .register_fn("by_build", |fleet: &mut Fleet, build: INT| -> Array {
-            fleet.by("build", &Dynamic::from_int(build))
-        })
+        .register_fn(
+            "by_build",
+            |fleet: &mut Fleet, build: INT| -> FleetSelection {
+                fleet.by("build", &Dynamic::from_int(build))
+            },
+        )
         .register_fn("to_string", |fleet: &mut Fleet| -> String {
             format!("fleet of {} host(s)", fleet.0.hosts)
         })
@@ -425,7 +436,7 @@ mod tests {
         assert_eq!(fleet.0.summaries.len(), 2);
         let found = fleet.by("own", &Dynamic::from("FILES"));
         assert_eq!(found.len(), 1);
-        let name = found[0].read_lock::<Map>().unwrap()["name"].to_string();
+        let name = found.get(0).unwrap().read_lock::<Map>().unwrap()["name"].to_string();
         assert_eq!(name, "FS01");
         assert_eq!(fleet.by("build", &Dynamic::from_int(17763)).len(), 2);
         assert_eq!(fleet.by("mounts", &Dynamic::from("Files")).len(), 1);

@@ -44,6 +44,7 @@ mod file_schemas;
 mod finding;
 mod fix_text;
 mod fleet;
+mod fleet_selection;
 mod host_api;
 mod inspect;
 mod inspect_text;
@@ -91,6 +92,7 @@ pub use crate::{
     finding::{fingerprint, Evidence, Finding, JsonValue, Suppression, SuppressionKind},
     fix_text::{generic_fix_markdown, generic_fix_text},
     fleet::{Fleet, FleetContribution},
+    fleet_selection::{FleetSelection, SelectionIter},
     host_api::{reg_data_to_dynamic, HostFacts, HostHandle},
     inspect::{
         build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary, KeyReport,
@@ -103,8 +105,8 @@ pub use crate::{
     outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     partial::{
-        bundle_key, check_partials, read_partial, shard_key, MergeError, Partial, RuleSources,
-        RunIdentity, Shard, ShardSpec, PARTIAL_FORMAT, PARTIAL_VERSION,
+        bundle_key, check_partials, read_partial, read_partial_file, shard_key, MergeError,
+        Partial, RuleSources, RunIdentity, Shard, ShardSpec, PARTIAL_FORMAT, PARTIAL_VERSION,
     },
     pipeline::{finish_scan, scan_planned_hosts, HostResult, HostResults, HostsDone},
     rule::{rule_schema, EventNeed, HiveNeed, Needs, RuleMeta, Scope, Severity},

@@ -270,6 +270,15 @@ impl Partial {
 /// Why a partial result cannot be read or merged.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum MergeError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read the partial result: {source}")]
+    #[diagnostic(code(hiveward::merge::unreadable))]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file is not a partial result.
     #[error("{path}: not a hiveward partial result: {detail}")]
     #[diagnostic(code(hiveward::merge::not_partial))]
@@ -351,16 +360,59 @@ struct Header {
 
 /// Reads one partial result from `bytes` (the content of `path`).
 pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
+    read_partial_with(path, || Ok(bytes))
+}
+
+/// Reads one partial result from the file at `path`, streaming: its hosts go to a temporary
+/// file as they are read, so a partial of any size is merged in flat memory (reading the file
+/// whole would hold it all at once).
+pub fn read_partial_file(path: &Path) -> Result<Partial, MergeError> {
+    read_partial_with(path, || {
+        std::fs::File::open(path).map(|file| std::io::BufReader::with_capacity(1 << 20, file))
+    })
+}
+
+/// The partial `open` reads. The whole partial is read first; only when that fails is the
+/// header read on its own, so that a partial of another version gets a clear error rather
+/// than the first field it does not know.
+fn read_partial_with<R: std::io::Read>(
+    path: &Path,
+    open: impl Fn() -> std::io::Result<R>,
+) -> Result<Partial, MergeError> {
     let not_partial = |detail: String| MergeError::NotPartial {
         path: path.to_path_buf(),
         detail,
     };
-    let header: Header =
-        serde_json::from_slice(bytes).map_err(|error| not_partial(error.to_string()))?;
+    let unreadable = |source: std::io::Error| MergeError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let read: Result<Partial, serde_json::Error> =
+        serde_json::from_reader(open().map_err(unreadable)?);
+    let header = match &read {
+        Ok(partial) => Header {
+            format: Some(partial.format.clone()),
+            version: Some(partial.version),
+            tool: Some(partial.tool.clone()),
+        },
+        Err(error) if error.is_io() => {
+            let detail = error.to_string();
+            return Err(unreadable(std::io::Error::other(detail)));
+        }
+        Err(_) => serde_json::from_reader(open().map_err(unreadable)?)
+            .map_err(|error| not_partial(error.to_string()))?,
+    };
+    check_header(path, header)?;
+    read.map_err(|error| not_partial(error.to_string()))
+}
+
+/// Refuses a partial of another format, version or release.
+fn check_header(path: &Path, header: Header) -> Result<(), MergeError> {
     if header.format.as_deref() != Some(PARTIAL_FORMAT) {
-        return Err(not_partial(format!(
-            "its `format` is not \"{PARTIAL_FORMAT}\""
-        )));
+        return Err(MergeError::NotPartial {
+            path: path.to_path_buf(),
+            detail: format!("its `format` is not \"{PARTIAL_FORMAT}\""),
+        });
     }
     let version = header.version.unwrap_or_default();
     if version != PARTIAL_VERSION {
@@ -381,7 +433,7 @@ pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
             ),
         });
     }
-    serde_json::from_slice(bytes).map_err(|error| not_partial(error.to_string()))
+    Ok(())
 }
 
 /// Checks that `partials` are every shard of one scan, exactly once, and puts them in shard

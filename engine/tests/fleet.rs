@@ -97,6 +97,73 @@ fn check_judges_summaries_through_indexes_at_fleet_scale() {
     );
 }
 
+/// What a lookup returns is walked, counted, indexed and passed like the array it used to be,
+/// and `to_array()` and the array functions rules use on lookups still work.
+#[test]
+fn lookups_return_selections_that_work_as_arrays_did() {
+    let body = r#"
+fn summarize(host) {
+    let number = parse_int(host.name.sub_string(1));
+    #{ odd: number % 2 == 1, n: number }
+}
+fn names(list) { let out = []; for s in list { out.push(s.name); } out }
+fn check(fleet) {
+    let odd = fleet.by("odd", true);
+    let none = fleet.by("odd", "no such key");
+    let out_of_bounds = "read";
+    try { odd[5]; } catch (error) { out_of_bounds = "error"; }
+    let facts = [
+        `type ${type_of(odd)}`,
+        `len ${odd.len} ${odd.len()} ${fleet.hosts.len}`,
+        `empty ${odd.is_empty()} ${none.is_empty} ${none.len}`,
+        `first ${odd[0].name} last ${odd[-1].name} get ${odd.get(1).name} ${odd.get(9)}`,
+        `bounds ${out_of_bounds}`,
+        `walked ${names(odd)}`,
+        `array ${type_of(odd.to_array())} ${odd.to_array().len()}`,
+        `filter ${names(fleet.hosts.filter(|s| s.n > 3))}`,
+        `map ${fleet.hosts.map(|s| s.n)}`,
+        `some ${odd.some(|s| s.n == 3)} all ${odd.all(|s| s.odd)}`,
+        `counted ${fleet.count("odd", true)}`,
+    ];
+    let out = [];
+    for fact in facts { out.push(#{ host: "H1", key: fact, message: fact }); }
+    out
+}
+"#;
+    let rules = load_with(
+        vec![pack(&[("T-FLEET-013", &fleet_rule("T-FLEET-013", body))])],
+        Limits::default(),
+    );
+    let hosts = ["H1", "H2", "H3", "H4", "H5"].map(bare_host);
+    let evaluation = evaluate(&rules, &hosts);
+    assert!(
+        evaluation.rule_errors.is_empty(),
+        "{:?}",
+        evaluation.rule_errors
+    );
+    let mut facts: Vec<&str> = evaluation
+        .findings
+        .iter()
+        .map(|finding| finding.message.as_str())
+        .collect();
+    facts.sort();
+    let mut expected = vec![
+        "type FleetSelection",
+        "len 3 3 5",
+        "empty false true 0",
+        "first H1 last H5 get H3 ",
+        "bounds error",
+        r#"walked ["H1", "H3", "H5"]"#,
+        "array array 3",
+        r#"filter ["H4", "H5"]"#,
+        "map [1, 2, 3, 4, 5]",
+        "some true all true",
+        "counted 3",
+    ];
+    expected.sort();
+    assert_eq!(facts, expected);
+}
+
 #[test]
 fn a_quadratic_check_still_hits_the_limits() {
     let body = r#"
