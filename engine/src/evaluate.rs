@@ -177,26 +177,28 @@ impl RuleSet {
         context: &rhai::Map,
         deadline: Option<&RunDeadline>,
     ) -> Evaluation {
-        let mut by_rule: HashMap<String, Vec<FleetContribution>> = HashMap::new();
-        for contribution in contributions {
-            by_rule
-                .entry(contribution.rule.clone())
-                .or_default()
-                .push(contribution);
-        }
-        let mut jobs: Vec<(&CompiledRule, Vec<FleetContribution>)> = Vec::new();
+        // Sorted by rule, then host, in place, and judged a rule's run at a time: grouping
+        // them into new vectors would hold two copies of a large fleet's contributions.
+        let mut contributions = contributions;
+        contributions.sort_by(|a, b| {
+            a.rule.cmp(&b.rule).then_with(|| {
+                a.host
+                    .to_lowercase()
+                    .cmp(&b.host.to_lowercase())
+                    .then_with(|| a.host.cmp(&b.host))
+            })
+        });
+        let mut by_rule: HashMap<&str, &mut [FleetContribution]> = contributions
+            .chunk_by_mut(|a, b| a.rule == b.rule)
+            .filter_map(|run| Some((self.rule(&run.first()?.rule)?.meta.id.as_str(), run)))
+            .collect();
+        let mut jobs: Vec<(&CompiledRule, &mut [FleetContribution])> = Vec::new();
         for rule in self
             .rules()
             .iter()
             .filter(|rule| rule.meta.scope == RuleScope::Fleet && selected(ids, rule))
         {
-            if let Some(mut mine) = by_rule.remove(&rule.meta.id) {
-                mine.sort_by(|a, b| {
-                    a.host
-                        .to_lowercase()
-                        .cmp(&b.host.to_lowercase())
-                        .then_with(|| a.host.cmp(&b.host))
-                });
+            if let Some(mine) = by_rule.remove(rule.meta.id.as_str()) {
                 jobs.push((rule, mine));
             }
         }
@@ -210,13 +212,13 @@ impl RuleSet {
         let trace = crate::trace::active();
         let results: Vec<JobResult> = jobs
             .into_par_iter()
-            .map(|(rule, mut mine)| {
+            .map(|(rule, mine)| {
                 let _trace = TraceScope::enter(trace.clone());
                 let names: Vec<&str> = mine.iter().map(|item| item.host.as_str()).collect();
                 if let Some(deadline) = deadline.filter(|deadline| deadline.expired()) {
                     return timed_out(rule, &names, deadline.not_run_reason());
                 }
-                self.run_fleet_check(&engine, &limits, rule, &mut mine, context, deadline)
+                self.run_fleet_check(&engine, &limits, rule, mine, context, deadline)
             })
             .collect();
         for result in results {

@@ -3,7 +3,7 @@
 //! summaries and the report is built. Memory holds one host per worker thread plus the
 //! results, never every host's evidence at once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -412,49 +412,78 @@ pub fn finish_scan(
         .map(|(_, positions)| results.contributions.stored_bytes(positions))
         .max()
         .unwrap_or(0);
+    // Each host of the report by its lower-cased name (the first, should two share one): the
+    // fleet rules' outcomes and findings go to the host they name.
+    let mut host_of: HashMap<&str, u32> = HashMap::with_capacity(kept.len());
+    for (index, host) in kept.iter().enumerate() {
+        host_of
+            .entry(host.name_key.as_str())
+            .or_insert(u32::try_from(index).unwrap_or(u32::MAX));
+    }
+    // The fleet rules' outcomes and findings wait on disk for the report, as the hosts' own
+    // do: at 100,000 hosts, nine fleet rules' outcomes alone are hundreds of megabytes.
+    let fleet_outcomes: Spool<RuleOutcome> = Spool::new();
+    let fleet_findings: Spool<Finding> = Spool::new();
     let trace = crate::trace::active();
     let judge = |(id, positions): (&str, Vec<usize>)| {
         let _trace = crate::trace::TraceScope::enter(trace.clone());
-        let contributions: Vec<FleetContribution> = positions
-            .into_iter()
-            .filter_map(|position| results.contributions.get(position))
-            .collect();
-        rules.evaluate_fleet(&[id], contributions, &context, settings.deadline.as_ref())
+        let mut contributions: Vec<FleetContribution> = Vec::with_capacity(positions.len());
+        contributions.extend(
+            positions
+                .into_iter()
+                .filter_map(|position| results.contributions.get(position)),
+        );
+        let evaluation =
+            rules.evaluate_fleet(&[id], contributions, &context, settings.deadline.as_ref());
+        JudgedFleetRule::spool(evaluation, &host_of, &fleet_outcomes, &fleet_findings)
     };
     let judged = judge_fleet_rules(jobs, largest <= FLEET_SIDE_BY_SIDE_BYTES, judge);
-    let mut fleet = Evaluation::default();
-    for evaluation in judged {
-        fleet.absorb(evaluation);
+    // Where each host's fleet outcomes and findings are spooled, sorted by host (stably: each
+    // host's stay in rule order).
+    let mut outcomes_at: Vec<(u32, usize)> = Vec::new();
+    let mut findings_at: Vec<(u32, usize)> = Vec::new();
+    let mut stray_findings: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+    for rule in judged {
+        totals.rule_errors.extend(rule.rule_errors);
+        totals.unchecked.extend(rule.unchecked);
+        totals.evaluations += rule.evaluations;
+        totals.timed_out += rule.timed_out;
+        outcomes_at.extend(rule.outcomes);
+        findings_at.extend(rule.findings);
+        for finding in rule.stray_findings {
+            stray_findings
+                .entry(finding.host.to_lowercase())
+                .or_default()
+                .push(finding);
+        }
     }
-    totals.rule_errors.extend(fleet.rule_errors);
-    totals.unchecked.extend(fleet.unchecked);
-    totals.evaluations += fleet.evaluations;
-    totals.timed_out += fleet.timed_out;
     totals.sort();
-    let mut fleet_outcomes: HashMap<String, Vec<RuleOutcome>> = HashMap::new();
-    for outcome in fleet.outcomes {
-        fleet_outcomes
-            .entry(outcome.host.to_lowercase())
-            .or_default()
-            .push(outcome);
-    }
-    let mut fleet_findings: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
-    for finding in fleet.findings {
-        fleet_findings
-            .entry(finding.host.to_lowercase())
-            .or_default()
-            .push(finding);
-    }
+    outcomes_at.sort_by_key(|(host, _)| *host);
+    findings_at.sort_by_key(|(host, _)| *host);
+    let of_host = |at: &[(u32, usize)], host: usize| -> Vec<usize> {
+        let host = u32::try_from(host).unwrap_or(u32::MAX);
+        let from = at.partition_point(|(owner, _)| *owner < host);
+        at[from..]
+            .iter()
+            .take_while(|(owner, _)| *owner == host)
+            .map(|(_, position)| *position)
+            .collect()
+    };
     let mut report =
         crate::scan::ReportBuilder::start(passed_over, &totals, rules, settings, profile);
-    for host in &kept {
+    for (index, host) in kept.iter().enumerate() {
         let Some(entry) = results.entries.get(host.entry) else {
             continue;
         };
         let mut outcomes = entry.outcomes;
-        outcomes.extend(fleet_outcomes.remove(&host.name_key).unwrap_or_default());
+        outcomes.extend(
+            of_host(&outcomes_at, index)
+                .into_iter()
+                .filter_map(|position| fleet_outcomes.get(position)),
+        );
         report.add_host(entry.host, outcomes);
     }
+    drop(outcomes_at);
     // Findings go in the order of their hosts' names (then severity, rule and fingerprint):
     // each host's own and the fleet rules' findings on it, one host at a time.
     // Each name with the host it belongs to (an index into `kept`), or none for a name only a
@@ -464,13 +493,8 @@ pub fn finish_scan(
         .enumerate()
         .map(|(index, host)| (host.name_key.clone(), Some(index)))
         .collect();
-    let known: HashSet<&str> = kept.iter().map(|host| host.name_key.as_str()).collect();
-    by_name.extend(
-        fleet_findings
-            .keys()
-            .filter(|name| !known.contains(name.as_str()))
-            .map(|name| (name.clone(), None)),
-    );
+    // Stray names are no host's by construction (see `JudgedFleetRule::spool`).
+    by_name.extend(stray_findings.keys().map(|name| (name.clone(), None)));
     by_name.sort();
     // A chunk of hosts at a time, their findings read back, merged, sorted and encoded on the
     // pool, then appended in order: the report is the same, and the serial part is the append.
@@ -479,10 +503,14 @@ pub fn finish_scan(
         let chunk: Vec<(Option<&KeptResult>, Vec<Finding>)> = chunk
             .iter()
             .map(|(name, index)| {
-                (
-                    index.and_then(|index| kept.get(index)),
-                    fleet_findings.remove(name).unwrap_or_default(),
-                )
+                let fleet = match index {
+                    Some(index) => of_host(&findings_at, *index)
+                        .into_iter()
+                        .filter_map(|position| fleet_findings.get(position))
+                        .collect(),
+                    None => stray_findings.remove(name).unwrap_or_default(),
+                };
+                (index.and_then(|index| kept.get(index)), fleet)
             })
             .collect();
         let encoded: Vec<Vec<(Severity, Vec<u8>)>> = chunk
@@ -513,6 +541,54 @@ pub fn finish_scan(
     // incomplete, see `ScanReport::exit_code_with`).
     report.notices.extend(crate::spool::take_spool_failures());
     report
+}
+
+/// What one fleet rule's judgement left in memory: its errors and counts, and where its
+/// outcomes and findings were spooled, each with the host it belongs to (an index into the
+/// report's hosts).
+struct JudgedFleetRule {
+    rule_errors: Vec<RuleError>,
+    unchecked: Vec<UncheckedRule>,
+    evaluations: usize,
+    timed_out: usize,
+    outcomes: Vec<(u32, usize)>,
+    findings: Vec<(u32, usize)>,
+    /// Findings on a name that is no host of the report.
+    stray_findings: Vec<Finding>,
+}
+
+impl JudgedFleetRule {
+    /// Spools the outcomes and findings of `evaluation`; outcomes of a name that is no host
+    /// of the report are dropped, as no host entry could show them.
+    fn spool(
+        evaluation: Evaluation,
+        host_of: &HashMap<&str, u32>,
+        outcomes: &Spool<RuleOutcome>,
+        findings: &Spool<Finding>,
+    ) -> JudgedFleetRule {
+        let host = |name: &str| host_of.get(name.to_lowercase().as_str()).copied();
+        let mut judged = JudgedFleetRule {
+            rule_errors: evaluation.rule_errors,
+            unchecked: evaluation.unchecked,
+            evaluations: evaluation.evaluations,
+            timed_out: evaluation.timed_out,
+            outcomes: Vec::with_capacity(evaluation.outcomes.len()),
+            findings: Vec::new(),
+            stray_findings: Vec::new(),
+        };
+        for outcome in &evaluation.outcomes {
+            if let Some(at) = host(&outcome.host) {
+                judged.outcomes.push((at, outcomes.push(outcome)));
+            }
+        }
+        for finding in evaluation.findings {
+            match host(&finding.host) {
+                Some(at) => judged.findings.push((at, findings.push(&finding))),
+                None => judged.stray_findings.push(finding),
+            }
+        }
+        judged
+    }
 }
 
 /// A host's findings as spooled, each as [`Spool::encode`] gives it, with its severity; `None`

@@ -94,6 +94,10 @@ struct Store {
     /// The last block read from the file (its offset and bytes): items are mostly read in
     /// order, so one read serves the items that follow.
     read_ahead: (u64, Vec<u8>),
+    /// Where the last item read from the file ends: an item that starts there is read with
+    /// those that follow it, any other alone (reading ahead of items read out of order would
+    /// copy a block for each).
+    last_end: u64,
 }
 
 impl Store {
@@ -149,12 +153,24 @@ impl Store {
                 .map(<[u8]>::to_vec);
         }
         let end = start + u64::from(len);
+        let in_order = start == self.last_end;
+        self.last_end = end;
         let (block_start, block) = &self.read_ahead;
         if start >= *block_start && end <= block_start + block.len() as u64 {
             let from = (start - block_start) as usize;
             return Some(block[from..from + len as usize].to_vec());
         }
         let file = self.file.as_mut()?;
+        if !in_order {
+            let mut item = vec![0; len as usize];
+            let read = file
+                .seek(SeekFrom::Start(start))
+                .and_then(|_| file.read_exact(&mut item));
+            return match read {
+                Ok(()) => Some(item),
+                Err(error) => self.read_failed(error),
+            };
+        }
         // The item, and what follows it in the file up to READ_AHEAD bytes.
         let want = (len as usize)
             .max(READ_AHEAD)
@@ -170,15 +186,18 @@ impl Store {
                 self.read_ahead = (start, bytes);
                 Some(item)
             }
-            Err(error) => {
-                note_failure(
-                    SPOOL_READ_FAILED,
-                    format!("a result could not be read back from the scan's temporary file ({error}); it is missing from this report"),
-                );
-                self.failed.get_or_insert(error.to_string());
-                None
-            }
+            Err(error) => self.read_failed(error),
         }
+    }
+
+    /// Notes that an item could not be read back: it is missing, and so are later reads.
+    fn read_failed(&mut self, error: std::io::Error) -> Option<Vec<u8>> {
+        note_failure(
+            SPOOL_READ_FAILED,
+            format!("a result could not be read back from the scan's temporary file ({error}); it is missing from this report"),
+        );
+        self.failed.get_or_insert(error.to_string());
+        None
     }
 }
 
@@ -534,6 +553,39 @@ mod tests {
             "streaming reads nothing into memory"
         );
         assert_eq!(&spool[..], &items[..]);
+    }
+
+    #[test]
+    fn items_read_out_of_order_are_read_alone_and_in_order_ones_ahead() {
+        let spool: Spool<String> = Spool::new();
+        let items: Vec<String> = (0..20_000)
+            .map(|n| format!("item {n:06} {}", "z".repeat(40)))
+            .collect();
+        for item in &items {
+            spool.push(item);
+        }
+        assert!(spool.store().written > 1_000_000, "the file was used");
+        // Out of order (as the fleet phase's outcomes are read, host by host): each item is
+        // read on its own, without a block of what follows.
+        for at in [19_000, 3, 11_111, 7] {
+            assert_eq!(spool.get(at).as_ref(), Some(&items[at]));
+            assert!(
+                spool.store().read_ahead.1.is_empty(),
+                "no block for item {at}"
+            );
+        }
+        // The next item in the file: read with a block of those that follow, which serves them.
+        assert_eq!(spool.get(8).as_ref(), Some(&items[8]));
+        let block = spool.store().read_ahead.1.len();
+        assert_eq!(block, READ_AHEAD);
+        for (at, item) in items.iter().enumerate().take(109).skip(9) {
+            assert_eq!(spool.get(at).as_ref(), Some(item));
+        }
+        let store = spool.store();
+        assert_eq!(
+            store.read_ahead.0, store.items[8].0,
+            "one block served them all"
+        );
     }
 
     #[test]
