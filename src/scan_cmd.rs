@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use hiveward_collectors::{path_text, EventSelection, PlannedHost};
+use hiveward_collectors::{path_text, EventSelection, Plan, PlannedHost};
 use hiveward_engine::{
     bundle_key, finish_scan, scan_planned_hosts, scan_planned_hosts_traced, Partial, Requirement,
-    RuleSet, RuleSources, RunIdentity, ScanSettings, Selection, Shard, ShardSpec, EXIT_CLEAN,
-    EXIT_ERROR,
+    RuleSet, RuleSources, RunIdentity, ScanSettings, Selection, Shard, ShardSpec, SpooledPlan,
+    EXIT_CLEAN, EXIT_ERROR,
 };
 
 use crate::deliver::{deliver, load_acceptance, ReportArgs};
@@ -197,6 +197,12 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     let threads = args.jobs.unwrap_or_else(rayon::current_num_threads);
     let mut progress = Progress::start(args.report.quiet);
     let plan = plan_evidence(&args.evidence, threads);
+    // What the partial result needs of every host, taken before the plan goes to disk.
+    let bundle_hosts = plan.hosts.len();
+    let bundle_names = args
+        .partial
+        .as_ref()
+        .map(|_| bundle_key(plan.hosts.iter().map(|host| host.name.as_str())));
     let options = collect_options(needs, threads);
     let settings = ScanSettings {
         inputs: args.evidence.paths.clone(),
@@ -210,20 +216,22 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     let (hosts, files) = kept.fold((0, 0), |(hosts, files), planned| {
         (hosts + 1, files + planned.files.len())
     });
+    // The plan waits in a temporary file while the hosts are read: every file's record, kept
+    // in memory, was most of a large bundle's memory through the host and fleet phases.
+    let Plan {
+        hosts: planned,
+        passed_over,
+        ..
+    } = plan;
+    let planned = SpooledPlan::new(planned);
     progress.set_totals(hosts, files);
     progress.phase(Phase::Hosts);
     let advance = |done: hiveward_engine::HostsDone| progress.advance(done.hosts, done.files);
     let results = match &trace {
         Some(trace) => scan_planned_hosts_traced(
-            &plan.hosts,
-            &keep,
-            &rules,
-            &settings,
-            &options,
-            &advance,
-            trace,
+            &planned, &keep, &rules, &settings, &options, &advance, trace,
         ),
-        None => scan_planned_hosts(&plan.hosts, &keep, &rules, &settings, &options, &advance),
+        None => scan_planned_hosts(&planned, &keep, &rules, &settings, &options, &advance),
     };
     if let (Some(shard), Some(path)) = (shard, &args.partial) {
         progress.finish();
@@ -253,11 +261,11 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
             source_root: std::env::current_dir()
                 .map(|dir| path_text(&dir))
                 .unwrap_or_default(),
-            bundle_hosts: plan.hosts.len(),
-            bundle_key: bundle_key(plan.hosts.iter().map(|host| host.name.as_str())),
+            bundle_hosts,
+            bundle_key: bundle_names.unwrap_or_default(),
         };
         let hosts = results.len();
-        let partial = Partial::new(shard, run, plan.passed_over, results);
+        let partial = Partial::new(shard, run, passed_over, results);
         let written =
             std::fs::File::create(path).and_then(|mut file| partial.write_json(&mut file));
         if let Err(error) = written {
@@ -282,16 +290,15 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
             return EXIT_ERROR;
         }
         eprintln!(
-            "shard {shard}: {hosts} of {} host(s) scanned; partial result written to {}",
-            plan.hosts.len(),
+            "shard {shard}: {hosts} of {bundle_hosts} host(s) scanned; partial result written to {}",
             path.display()
         );
         return EXIT_CLEAN;
     }
     progress.phase(Phase::Fleet);
     let report = match &trace {
-        Some(trace) => trace.run(|| finish_scan(results, plan.passed_over, &rules, &settings)),
-        None => finish_scan(results, plan.passed_over, &rules, &settings),
+        Some(trace) => trace.run(|| finish_scan(results, passed_over, &rules, &settings)),
+        None => finish_scan(results, passed_over, &rules, &settings),
     };
     progress.finish();
     crate::explain_cmd::print_trace(trace.as_ref());

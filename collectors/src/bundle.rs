@@ -39,7 +39,9 @@ pub struct PassedOver {
 }
 
 /// How a group of files was recognised as belonging together.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupLayout {
     /// A triage tree: everything under the folder that holds `Windows\System32\config`,

@@ -357,8 +357,9 @@ pub struct Plan {
     pub diagnostics: Vec<EvidenceError>,
 }
 
-/// One host of a [`Plan`]: its name and its files.
-#[derive(Clone, Debug)]
+/// One host of a [`Plan`]: its name and its files. It serialises, so that a scan can keep the
+/// plan of a large bundle in a temporary file while it reads the hosts one at a time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedHost {
     /// The host name, unique in the bundle (`NAME#2` for a second computer of one name).
     pub name: String,

@@ -46,6 +46,7 @@ mod fix_text;
 mod fleet;
 mod fleet_selection;
 mod host_api;
+mod host_plan;
 mod inspect;
 mod inspect_text;
 mod json_report;
@@ -94,6 +95,7 @@ pub use crate::{
     fleet::{Fleet, FleetContribution},
     fleet_selection::{FleetSelection, SelectionIter},
     host_api::{reg_data_to_dynamic, HostFacts, HostHandle},
+    host_plan::{HostPlan, SpooledPlan},
     inspect::{
         build_inspect_report, inspect_schema, HostReport, InspectReport, InspectSummary, KeyReport,
         ToolInfo,

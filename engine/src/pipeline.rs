@@ -18,6 +18,7 @@ use crate::evaluate::HostEvaluation;
 use crate::finding::Finding;
 use crate::fleet::FleetContribution;
 use crate::host_api::{HostFacts, HostHandle};
+use crate::host_plan::HostPlan;
 use crate::outcome::{Coverage, Outcome, RuleOutcome};
 use crate::rule::Severity;
 use crate::ruleset::{context_map, Evaluation, RuleSet};
@@ -237,7 +238,7 @@ impl From<Vec<HostResult>> for HostResults {
 /// on the current rayon pool; `progress` is called after each host with the hosts and files
 /// done. Each host is released as soon as it is judged, and its result spooled.
 pub fn scan_planned_hosts(
-    hosts: &[PlannedHost],
+    hosts: &(impl HostPlan + ?Sized),
     keep: &(dyn Fn(&PlannedHost) -> bool + Sync),
     rules: &RuleSet,
     settings: &ScanSettings,
@@ -252,7 +253,7 @@ pub fn scan_planned_hosts(
 /// [`scan_planned_hosts`], with each host's collection and judgement run inside `around`
 /// (which installs a trace, for instance).
 pub(crate) fn scan_planned_hosts_around(
-    hosts: &[PlannedHost],
+    hosts: &(impl HostPlan + ?Sized),
     keep: &(dyn Fn(&PlannedHost) -> bool + Sync),
     rules: &RuleSet,
     settings: &ScanSettings,
@@ -264,13 +265,15 @@ pub(crate) fn scan_planned_hosts_around(
     let done = AtomicUsize::new(0);
     let files_done = AtomicUsize::new(0);
     let results = HostResults::new();
-    hosts
-        .par_iter()
-        .enumerate()
+    // One host at a time per worker, read from the plan (from its temporary file, for a
+    // spooled plan) when the worker takes it.
+    (0..hosts.host_count())
+        .into_par_iter()
+        .filter_map(|index| hosts.planned(index).map(|planned| (index, planned)))
         .filter(|(_, planned)| keep(planned))
         .for_each(|(index, planned)| {
             results.push(around(&mut || {
-                let host = collect_host(planned, options);
+                let host = collect_host(&planned, options);
                 judge_host(index, host, rules, &context, settings)
             }));
             let files = planned.files.len();

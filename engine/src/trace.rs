@@ -355,7 +355,7 @@ pub(crate) fn note_needs(rule: &RuleMeta, host: &str, verdict: &Result<Option<St
 /// [`crate::scan_planned_hosts`] with `trace` installed for each host's evaluation: the same
 /// results, and the trace holds the output of the rules it wants.
 pub fn scan_planned_hosts_traced(
-    hosts: &[PlannedHost],
+    hosts: &(impl crate::host_plan::HostPlan + ?Sized),
     keep: &(dyn Fn(&PlannedHost) -> bool + Sync),
     rules: &RuleSet,
     settings: &ScanSettings,
