@@ -88,6 +88,9 @@ pub struct HostResults {
     findings: Spool<Vec<Finding>>,
     contributions: Spool<FleetContribution>,
     kept: Mutex<Vec<KeptResult>>,
+    /// The ids of the fleet rules contributed to, in the order first met: a kept result names
+    /// a rule by its number here rather than holding its id once per host.
+    fleet_rules: Mutex<Vec<String>>,
 }
 
 /// A host's report entry and the outcomes decided on it, as spooled.
@@ -110,8 +113,9 @@ struct KeptResult {
     unchecked: Vec<UncheckedRule>,
     evaluations: usize,
     timed_out: usize,
-    /// The fleet rules the host contributes to, and where each contribution is spooled.
-    contributions: Vec<(String, usize)>,
+    /// The fleet rules the host contributes to (numbers into `HostResults::fleet_rules`), and
+    /// where each contribution is spooled.
+    contributions: Vec<(u32, usize)>,
 }
 
 impl HostResults {
@@ -146,7 +150,7 @@ impl HostResults {
             .iter()
             .map(|contribution| {
                 (
-                    contribution.rule.clone(),
+                    self.fleet_rule_number(&contribution.rule),
                     self.contributions.push(contribution),
                 )
             })
@@ -166,6 +170,22 @@ impl HostResults {
                 timed_out: evaluation.timed_out,
                 contributions,
             });
+    }
+
+    /// The number of fleet rule `id` in `fleet_rules`, added if new.
+    fn fleet_rule_number(&self, id: &str) -> u32 {
+        let mut rules = self
+            .fleet_rules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let at = match rules.iter().position(|rule| rule == id) {
+            Some(at) => at,
+            None => {
+                rules.push(id.to_string());
+                rules.len() - 1
+            }
+        };
+        u32::try_from(at).unwrap_or(u32::MAX)
     }
 
     /// How many hosts.
@@ -388,13 +408,24 @@ pub fn finish_scan(
     let profile = profile_of(settings);
     let context = context_map(&profile, &settings.params);
     let mut totals = Evaluation::default();
+    let fleet_rules = std::mem::take(
+        &mut *results
+            .fleet_rules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
     let mut by_rule: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    // Taken, not drained: what a host held is freed for the rest of the scan.
     for host in kept.iter_mut() {
-        for (rule, position) in host.contributions.drain(..) {
-            by_rule.entry(rule).or_default().push(position);
+        for (rule, position) in std::mem::take(&mut host.contributions) {
+            if let Some(id) = fleet_rules.get(rule as usize) {
+                by_rule.entry(id.clone()).or_default().push(position);
+            }
         }
-        totals.rule_errors.append(&mut host.rule_errors);
-        totals.unchecked.append(&mut host.unchecked);
+        totals
+            .rule_errors
+            .extend(std::mem::take(&mut host.rule_errors));
+        totals.unchecked.extend(std::mem::take(&mut host.unchecked));
         totals.evaluations += host.evaluations;
         totals.timed_out += host.timed_out;
     }
