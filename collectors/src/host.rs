@@ -400,16 +400,20 @@ pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
             let mut diagnostics = Vec::new();
             let mut drafts = drafts_for_group(group, opened, &mut diagnostics);
             // Only the records are kept: the hives are unmapped and the logs closed until the
-            // host is collected.
+            // host is collected. Each group's drafts and records are held until every group
+            // is read, so they keep no spare room: a vector grown by one push holds four, and
+            // at 100,000 hosts that spare room was about 200 MB.
             for draft in &mut drafts {
                 draft.registry = HostRegistry::new();
                 draft.events = Vec::new();
+                draft.records.shrink_to_fit();
             }
+            drafts.shrink_to_fit();
             (drafts, diagnostics)
         })
         .collect();
     let mut diagnostics = Vec::new();
-    let mut drafts = Vec::new();
+    let mut drafts = Vec::with_capacity(per_group.iter().map(|(group, _)| group.len()).sum());
     for (group_drafts, group_diagnostics) in per_group {
         drafts.extend(group_drafts);
         diagnostics.extend(group_diagnostics);
