@@ -180,13 +180,12 @@ impl RuleSet {
         // Sorted by rule, then host, in place, and judged a rule's run at a time: grouping
         // them into new vectors would hold two copies of a large fleet's contributions.
         let mut contributions = contributions;
-        contributions.sort_by(|a, b| {
-            a.rule.cmp(&b.rule).then_with(|| {
-                a.host
-                    .to_lowercase()
-                    .cmp(&b.host.to_lowercase())
-                    .then_with(|| a.host.cmp(&b.host))
-            })
+        contributions.sort_by_cached_key(|item| {
+            (
+                item.rule.clone(),
+                item.host.to_lowercase(),
+                item.host.clone(),
+            )
         });
         let mut by_rule: HashMap<&str, &mut [FleetContribution]> = contributions
             .chunk_by_mut(|a, b| a.rule == b.rule)

@@ -169,34 +169,18 @@ pub(crate) fn register_selection_api(engine: &mut Engine) {
         .register_fn("to_array", |selection: &mut FleetSelection| -> Array {
             selection.to_array()
         })
-        .register_fn(
-            "filter",
-            |context: NativeCallContext, selection: &mut FleetSelection, function: FnPtr| {
-                on_array(&context, "filter", selection, function)
-            },
-        )
-        .register_fn(
-            "map",
-            |context: NativeCallContext, selection: &mut FleetSelection, function: FnPtr| {
-                on_array(&context, "map", selection, function)
-            },
-        )
-        .register_fn(
-            "some",
-            |context: NativeCallContext, selection: &mut FleetSelection, function: FnPtr| {
-                on_array(&context, "some", selection, function)
-            },
-        )
-        .register_fn(
-            "all",
-            |context: NativeCallContext, selection: &mut FleetSelection, function: FnPtr| {
-                on_array(&context, "all", selection, function)
-            },
-        )
         .register_fn("to_string", |selection: &mut FleetSelection| -> String {
             format!("{} summaries", selection.len())
         })
         .register_fn("to_debug", |selection: &mut FleetSelection| -> String {
             format!("FleetSelection({} summaries)", selection.len())
         });
+    for name in ["filter", "map", "some", "all"] {
+        engine.register_fn(
+            name,
+            move |context: NativeCallContext, selection: &mut FleetSelection, function: FnPtr| {
+                on_array(&context, name, selection, function)
+            },
+        );
+    }
 }

@@ -414,12 +414,13 @@ pub fn finish_scan(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
     );
-    let mut by_rule: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    // Each fleet rule's contributions, by its number in `fleet_rules`.
+    let mut by_rule: Vec<Vec<usize>> = vec![Vec::new(); fleet_rules.len()];
     // Taken, not drained: what a host held is freed for the rest of the scan.
     for host in kept.iter_mut() {
         for (rule, position) in std::mem::take(&mut host.contributions) {
-            if let Some(id) = fleet_rules.get(rule as usize) {
-                by_rule.entry(id.clone()).or_default().push(position);
+            if let Some(positions) = by_rule.get_mut(rule as usize) {
+                positions.push(position);
             }
         }
         totals
@@ -438,7 +439,8 @@ pub fn finish_scan(
         .iter()
         .filter_map(|rule| {
             let id = rule.meta.id.as_str();
-            by_rule.remove(id).map(|positions| (id, positions))
+            let number = fleet_rules.iter().position(|known| known == id)?;
+            Some((id, std::mem::take(&mut by_rule[number])))
         })
         .collect();
     let largest = jobs
