@@ -2,7 +2,6 @@
 //! records with their status, and the host's name (decided in [`crate::identity`] from the
 //! evidence alone). [`plan`] decides the hosts; [`collect_host`] reads one for the rules.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -92,7 +91,9 @@ pub struct FileRecord {
     /// Whether it could be used.
     pub status: FileStatus,
     /// For event logs that could be read: channels, computers and record counts.
-    pub events: Option<EvtxSummary>,
+    // Boxed: most files are hives, and a plan holds every file's record while it decides the
+    // hosts (a summary inline would be most of each record).
+    pub events: Option<Box<EvtxSummary>>,
     /// Warnings and errors about this file.
     pub notices: Vec<Notice>,
 }
@@ -283,7 +284,7 @@ fn read_file(
                     record.status = FileStatus::Partial;
                 }
                 record.notices.extend(summary.notices.iter().cloned());
-                record.events = Some(summary);
+                record.events = Some(Box::new(summary));
                 Opened {
                     record,
                     source: None,
@@ -404,7 +405,7 @@ pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
             // is read, so they keep no spare room: a vector grown by one push holds four, and
             // at 100,000 hosts that spare room was about 200 MB.
             for draft in &mut drafts {
-                draft.registry = HostRegistry::new();
+                draft.registry = None;
                 draft.events = Vec::new();
                 draft.records.shrink_to_fit();
             }
@@ -420,13 +421,21 @@ pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
     }
     diagnostics.sort_by(|left, right| left.path().cmp(right.path()));
     let merged = merge_drafts(drafts);
-    let mut taken: HashMap<String, usize> = HashMap::new();
+    // The merged drafts are sorted by name without regard to case: a second computer of a
+    // name comes right after the first.
+    let mut previous = String::new();
+    let mut seen = 0;
     let hosts = merged
         .into_iter()
         .map(|draft| {
-            let seen = taken.entry(draft.name.to_lowercase()).or_insert(0);
-            *seen += 1;
-            let name = if *seen == 1 {
+            let key = draft.name.to_lowercase();
+            if key == previous {
+                seen += 1;
+            } else {
+                previous = key;
+                seen = 1;
+            }
+            let name = if seen == 1 {
                 draft.name.clone()
             } else {
                 format!("{}#{}", draft.name, seen)

@@ -195,8 +195,9 @@ pub(crate) struct Draft {
     pub(crate) layout: GroupLayout,
     /// Its files.
     pub(crate) records: Vec<FileRecord>,
-    /// Its hives and exports.
-    pub(crate) registry: HostRegistry,
+    /// Its hives and exports, while its group is decided (boxed: a plan holds every draft
+    /// until the hosts are decided, and an empty registry is over 300 bytes).
+    pub(crate) registry: Option<Box<HostRegistry>>,
     /// The event records read from its logs.
     pub(crate) events: Vec<EventRecord>,
 }
@@ -217,13 +218,13 @@ impl Draft {
             fqdn: None,
             layout,
             records: Vec::new(),
-            registry: HostRegistry::new(),
+            registry: None,
             events: Vec::new(),
         };
         for item in opened {
             draft.add(item, diagnostics);
         }
-        if let Some((name, from_hive, _)) = computer_name(&draft.registry) {
+        if let Some((name, from_hive, _)) = draft.registry.as_deref().and_then(computer_name) {
             draft.name = name;
             draft.name_source = NameSource::ComputerName;
             draft.name_from_hive = from_hive;
@@ -236,7 +237,7 @@ impl Draft {
         diagnostics.extend(item.warnings);
         self.events.extend(item.events);
         if let Some(source) = item.source {
-            self.registry.add(source);
+            self.registry.get_or_insert_default().add(source);
         }
         self.records.push(item.record);
     }
@@ -392,7 +393,10 @@ pub(crate) fn drafts_for_group(
         .then(|| ComputerId::parse(&base.name))
         .flatten();
     let claim = if let Some(id) = anchor {
-        let file = computer_name(&base.registry)
+        let file = base
+            .registry
+            .as_deref()
+            .and_then(computer_name)
             .map(|(_, _, file)| file.display().to_string())
             .unwrap_or_default();
         Some(Claim {
@@ -563,46 +567,70 @@ fn ungrouped(
 /// the result is sorted by name.
 pub(crate) fn merge_drafts(mut drafts: Vec<Draft>) -> Vec<Draft> {
     drafts.sort_by_cached_key(|draft| (draft.name.to_lowercase(), draft.first_path().to_string()));
-    let mut merged: Vec<Draft> = Vec::new();
-    // Drafts that may merge share a name: look them up by it, then by what could stop them.
-    let mut by_name: HashMap<String, MergeCandidates> = HashMap::new();
-    for draft in drafts {
-        let candidates = by_name.entry(draft.name.to_ascii_lowercase()).or_default();
-        match candidates.first_that_can_take(&draft) {
-            Some(at) => {
-                debug_assert!(merged[at].can_merge(&draft));
-                let existing = &mut merged[at];
-                candidates.remove(at, existing);
-                let mut draft = draft;
-                if let Some(notice) = joined_by_name_notice(existing, &draft) {
-                    if let Some(first) = draft.records.first_mut() {
-                        first.notices.push(notice);
-                    }
+    // Drafts that may merge share a name, so sorted they sit side by side: each run of one name
+    // is merged on its own and in place, the drafts kept moving to the front. Neither a second
+    // list of drafts nor the lookups of every name are held at once (at 100,000 hosts either
+    // was tens of megabytes).
+    let mut kept = 0;
+    let mut next = 0;
+    while next < drafts.len() {
+        let run = drafts[next].name.to_lowercase();
+        // Within the run, drafts that may merge share a name without regard to ASCII case:
+        // look them up by it, then by what could stop them.
+        let mut by_name: HashMap<String, MergeCandidates> = HashMap::new();
+        while next < drafts.len() && drafts[next].name.to_lowercase() == run {
+            let candidates = by_name
+                .entry(drafts[next].name.to_ascii_lowercase())
+                .or_default();
+            match candidates.first_that_can_take(&drafts[next]) {
+                Some(at) => {
+                    // `at` is a kept draft, before `kept` and so before `next`.
+                    let (front, back) = drafts.split_at_mut(next);
+                    let (existing, draft) = (&mut front[at], &mut back[0]);
+                    debug_assert!(existing.can_merge(draft));
+                    candidates.remove(at, existing);
+                    join(existing, draft);
+                    candidates.insert(at, existing);
                 }
-                let outranks = existing.name_source != NameSource::ComputerName
-                    || (draft.name_from_hive && !existing.name_from_hive);
-                if draft.name_source == NameSource::ComputerName && outranks {
-                    existing.name_source = NameSource::ComputerName;
-                    existing.name = draft.name.clone();
-                    existing.name_from_hive = draft.name_from_hive;
+                None => {
+                    candidates.insert(kept, &drafts[next]);
+                    // What was at `kept` joined a kept draft and is left behind, emptied.
+                    drafts.swap(kept, next);
+                    kept += 1;
                 }
-                if existing.fqdn.is_none() {
-                    existing.fqdn = draft.fqdn;
-                }
-                existing.records.extend(draft.records);
-                existing.events.extend(draft.events);
-                for source in draft.registry.into_sources() {
-                    existing.registry.add(source);
-                }
-                candidates.insert(at, existing);
             }
-            None => {
-                candidates.insert(merged.len(), &draft);
-                merged.push(draft);
-            }
+            next += 1;
         }
     }
-    merged
+    drafts.truncate(kept);
+    drafts
+}
+
+/// Moves what `draft` holds into `existing`, the draft of the same computer it joins.
+fn join(existing: &mut Draft, draft: &mut Draft) {
+    if let Some(notice) = joined_by_name_notice(existing, draft) {
+        if let Some(first) = draft.records.first_mut() {
+            first.notices.push(notice);
+        }
+    }
+    let outranks = existing.name_source != NameSource::ComputerName
+        || (draft.name_from_hive && !existing.name_from_hive);
+    if draft.name_source == NameSource::ComputerName && outranks {
+        existing.name_source = NameSource::ComputerName;
+        existing.name = draft.name.clone();
+        existing.name_from_hive = draft.name_from_hive;
+    }
+    if existing.fqdn.is_none() {
+        existing.fqdn = draft.fqdn.take();
+    }
+    existing.records.append(&mut draft.records);
+    existing.events.append(&mut draft.events);
+    if let Some(registry) = draft.registry.take() {
+        let existing = existing.registry.get_or_insert_default();
+        for source in registry.into_sources() {
+            existing.add(source);
+        }
+    }
 }
 
 /// Whether a draft's name comes only from how its files are laid out (a folder or file name),
