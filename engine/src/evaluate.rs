@@ -12,6 +12,7 @@ use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::finding::Finding;
 use crate::fleet::FleetContribution;
+use crate::fleet_hold::HeldRule;
 use crate::host_api::{register_host_api, take_inferred_reads, take_partial_log_reads, HostHandle};
 use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
@@ -173,25 +174,42 @@ impl RuleSet {
     pub fn evaluate_fleet(
         &self,
         ids: &[&str],
-        contributions: Vec<FleetContribution>,
+        contributions: impl IntoIterator<Item = FleetContribution>,
         context: &rhai::Map,
         deadline: Option<&RunDeadline>,
     ) -> Evaluation {
-        // Sorted by rule, then host, in place, and judged a rule's run at a time: grouping
-        // them into new vectors would hold two copies of a large fleet's contributions.
-        let mut contributions = contributions;
-        contributions.sort_by_cached_key(|item| {
-            (
-                item.rule.clone(),
-                item.host.to_lowercase(),
-                item.host.clone(),
-            )
+        let outcomes = std::sync::Mutex::new(Vec::new());
+        let mut evaluation = self.judge_fleet(ids, contributions, context, deadline, &|outcome| {
+            outcomes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(outcome)
         });
-        let mut by_rule: HashMap<&str, &mut [FleetContribution]> = contributions
-            .chunk_by_mut(|a, b| a.rule == b.rule)
-            .filter_map(|run| Some((self.rule(&run.first()?.rule)?.meta.id.as_str(), run)))
+        evaluation.outcomes = outcomes
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        evaluation.sort();
+        evaluation
+    }
+
+    /// [`RuleSet::evaluate_fleet`], each outcome given to `on_outcome` as it is decided (from
+    /// any thread) instead of gathered: a fleet rule decides one for every host of the fleet.
+    /// The rest of the evaluation is sorted.
+    pub(crate) fn judge_fleet(
+        &self,
+        ids: &[&str],
+        contributions: impl IntoIterator<Item = FleetContribution>,
+        context: &rhai::Map,
+        deadline: Option<&RunDeadline>,
+        on_outcome: &(dyn Fn(RuleOutcome) + Sync),
+    ) -> Evaluation {
+        // Held a contribution at a time, each summary moved to its rule's spool as it comes:
+        // only what the outcomes need stays in memory while a rule judges.
+        let mut by_rule: HashMap<String, HeldRule> = crate::fleet_hold::hold(contributions)
+            .into_iter()
+            .map(|held| (held.rule.clone(), held))
             .collect();
-        let mut jobs: Vec<(&CompiledRule, &mut [FleetContribution])> = Vec::new();
+        let mut jobs: Vec<(&CompiledRule, HeldRule)> = Vec::new();
         for rule in self
             .rules()
             .iter()
@@ -201,8 +219,9 @@ impl RuleSet {
                 jobs.push((rule, mine));
             }
         }
+        drop(by_rule);
         let mut evaluation = Evaluation::default();
-        let Some(largest) = jobs.iter().map(|(_, mine)| mine.len()).max() else {
+        let Some(largest) = jobs.iter().map(|(_, mine)| mine.contributions.len()).max() else {
             return evaluation;
         };
         let limits = self.limits.for_fleet(largest);
@@ -213,11 +232,17 @@ impl RuleSet {
             .into_par_iter()
             .map(|(rule, mine)| {
                 let _trace = TraceScope::enter(trace.clone());
-                let names: Vec<&str> = mine.iter().map(|item| item.host.as_str()).collect();
-                if let Some(deadline) = deadline.filter(|deadline| deadline.expired()) {
-                    return timed_out(rule, &names, deadline.not_run_reason());
+                let names: Vec<&str> = mine.contributions.iter().map(|item| &*item.host).collect();
+                let mut result = match deadline.filter(|deadline| deadline.expired()) {
+                    Some(deadline) => timed_out(rule, &names, deadline.not_run_reason()),
+                    None => self.run_fleet_check(
+                        &engine, &limits, rule, &mine, context, deadline, on_outcome,
+                    ),
+                };
+                for outcome in std::mem::take(&mut result.outcomes) {
+                    on_outcome(outcome);
                 }
-                self.run_fleet_check(&engine, &limits, rule, mine, context, deadline)
+                result
             })
             .collect();
         for result in results {
@@ -295,7 +320,7 @@ impl RuleSet {
                             ..JobResult::default()
                         };
                     }
-                    let reasons: Vec<String> = returned
+                    let reasons: Vec<rhai::ImmutableString> = returned
                         .not_applicable
                         .into_iter()
                         .map(|item| item.reason)

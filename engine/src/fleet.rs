@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Array, Dynamic, Engine, ImmutableString, Map, INT};
 
+use crate::fleet_hold::HeldContribution;
 use crate::fleet_selection::{register_selection_api, FleetSelection};
+use crate::spool::Spool;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -139,8 +141,9 @@ fn check_plain(value: &Dynamic, path: &str, depth: usize) -> Result<(), String> 
 /// The fleet a fleet rule's `fn check(fleet)` receives: one summary per host that returned
 /// one, each with a `name` field (the host's name), in host-name order.
 ///
-/// The summaries stay compact JSON and each becomes a Rhai map only when a lookup returns it:
-/// as maps, ten thousand summaries would take several times the memory of their text.
+/// The summaries wait in the rule's spool as compact JSON, and each becomes a Rhai map only
+/// when a lookup returns it: as maps, ten thousand summaries would take several times the
+/// memory of their text, and at 100,000 hosts even the text is tens of megabytes.
 #[derive(Clone)]
 pub struct Fleet(Arc<FleetData>);
 
@@ -148,73 +151,75 @@ pub struct Fleet(Arc<FleetData>);
 type FieldIndex = HashMap<String, Arc<[usize]>>;
 
 struct FleetData {
-    summaries: Vec<StoredSummary>,
+    /// Each summary's host and its position in `texts`, in host-name order.
+    summaries: Vec<(Arc<str>, usize)>,
+    texts: Arc<Spool<Box<RawValue>>>,
     names: HashMap<String, usize>,
     hosts: usize,
     indexes: Mutex<HashMap<String, Arc<FieldIndex>>>,
 }
 
-/// One host's summary as `summarize` stored it.
-struct StoredSummary {
-    host: String,
-    json: Box<RawValue>,
-}
+impl FleetData {
+    /// The stored text of the summary at `position`; `None` if the spool lost it (the report
+    /// then says results were lost).
+    fn text(&self, position: usize) -> Option<Vec<u8>> {
+        let (_, at) = self.summaries.get(position)?;
+        self.texts.raw(*at)
+    }
 
-impl StoredSummary {
-    /// The summary as the rule sees it: a map with the host's `name`.
-    fn to_dynamic(&self) -> Dynamic {
-        match serde_json::from_str::<Dynamic>(self.json.get())
-            .ok()
+    /// The summary at `position` as the rule sees it: a map with the host's `name`.
+    fn to_dynamic(&self, position: usize) -> Dynamic {
+        let Some((host, _)) = self.summaries.get(position) else {
+            return Dynamic::UNIT;
+        };
+        match self
+            .text(position)
+            .and_then(|text| serde_json::from_slice::<Dynamic>(&text).ok())
             .and_then(|value| value.try_cast::<Map>())
         {
             Some(mut map) => {
-                map.insert("name".into(), self.host.as_str().into());
+                map.insert("name".into(), (&**host).into());
                 Dynamic::from_map(map)
             }
-            // Checked when the fleet was made.
+            // Checked when the contributions were held.
             None => Dynamic::UNIT,
         }
     }
 
-    /// One field of the summary, without reading the others into maps.
-    fn field(&self, field: &str) -> Option<Dynamic> {
-        let fields: HashMap<String, &RawValue> = serde_json::from_str(self.json.get()).ok()?;
+    /// One field of the summary at `position`, without reading the others into maps.
+    fn field(&self, position: usize, field: &str) -> Option<Dynamic> {
+        let text = self.text(position)?;
+        let fields: HashMap<String, &RawValue> = serde_json::from_slice(&text).ok()?;
         serde_json::from_str(fields.get(field)?.get()).ok()
     }
 }
 
 impl Fleet {
-    /// A fleet of `contributions` (sorted by host): each summary becomes a map with the host's
-    /// `name`; `hosts` counts every contributing host, summary or not. The summaries are taken
-    /// out of the contributions, not copied: at fleet scale they are most of the fleet phase's
-    /// memory.
-    pub(crate) fn new(contributions: &mut [FleetContribution]) -> Result<Fleet, String> {
+    /// The fleet of one rule's `contributions` (sorted by host), whose summaries wait in
+    /// `texts`; `hosts` counts every contributing host, summary or not. A summary that does
+    /// not read back as a map fails the whole fleet, with the first such host named.
+    pub(crate) fn new(
+        contributions: &[HeldContribution],
+        texts: Arc<Spool<Box<RawValue>>>,
+    ) -> Result<Fleet, String> {
         let mut summaries = Vec::new();
         let mut names = HashMap::new();
         let hosts = contributions.len();
         for contribution in contributions {
-            let Some(raw) = contribution.summary.take() else {
+            let Some(at) = contribution.summary else {
                 continue;
             };
-            let value: Dynamic = serde_json::from_str(raw.get()).map_err(|error| {
-                format!(
-                    "the summary of {} cannot be read back: {error}",
-                    contribution.host
-                )
-            })?;
-            if !value.is_map() {
-                return Err(format!("the summary of {} is not a map", contribution.host));
+            if let Some(problem) = contribution.bad_summary() {
+                return Err(problem.to_string());
             }
             names
                 .entry(contribution.host.to_lowercase())
                 .or_insert(summaries.len());
-            summaries.push(StoredSummary {
-                host: contribution.host.clone(),
-                json: raw,
-            });
+            summaries.push((contribution.host.clone(), at));
         }
         Ok(Fleet(Arc::new(FleetData {
             summaries,
+            texts,
             names,
             hosts,
             indexes: Mutex::new(HashMap::new()),
@@ -228,11 +233,7 @@ impl Fleet {
 
     /// The summary at `position` (in host-name order) as the rule sees it.
     pub(crate) fn summary(&self, position: usize) -> Dynamic {
-        self.0
-            .summaries
-            .get(position)
-            .map(StoredSummary::to_dynamic)
-            .unwrap_or(Dynamic::UNIT)
+        self.0.to_dynamic(position)
     }
 
     /// Every summary, read as the rule walks them.
@@ -274,8 +275,8 @@ impl Fleet {
             return index.clone();
         }
         let mut listed: HashMap<String, Vec<usize>> = HashMap::new();
-        for (at, summary) in self.0.summaries.iter().enumerate() {
-            let Some(value) = summary.field(field) else {
+        for at in 0..self.0.summaries.len() {
+            let Some(value) = self.0.field(at, field) else {
                 continue;
             };
             let mut keys = Vec::new();
@@ -420,18 +421,18 @@ mod tests {
 
     #[test]
     fn lookups_find_summaries_by_name_and_by_field_without_regard_to_case() {
-        let mut contributions = [
-            contribution("FS01", Some(r#"{"own":["fs01","files"],"build":17763}"#)),
-            contribution("WS02", None),
+        let held = crate::fleet_hold::hold([
             contribution(
                 "WS03",
                 Some(r#"{"own":["ws03"],"mounts":{"files":1},"build":17763}"#),
             ),
-        ];
-        let fleet = Fleet::new(&mut contributions).unwrap();
-        // The summaries moved into the fleet; nothing else of the contributions did.
-        assert!(contributions.iter().all(|item| item.summary.is_none()));
-        assert_eq!(contributions[2].host, "WS03");
+            contribution("FS01", Some(r#"{"own":["fs01","files"],"build":17763}"#)),
+            contribution("WS02", None),
+        ]);
+        let [rule] = held.as_slice() else {
+            panic!("one rule")
+        };
+        let fleet = Fleet::new(&rule.contributions, rule.summaries.clone()).unwrap();
         assert_eq!(fleet.host_count(), 3);
         assert_eq!(fleet.0.summaries.len(), 2);
         let found = fleet.by("own", &Dynamic::from("FILES"));

@@ -44,6 +44,7 @@ mod file_schemas;
 mod finding;
 mod fix_text;
 mod fleet;
+mod fleet_hold;
 mod fleet_selection;
 mod host_api;
 mod host_plan;

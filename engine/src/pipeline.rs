@@ -463,15 +463,34 @@ pub fn finish_scan(
     let trace = crate::trace::active();
     let judge = |(id, positions): (&str, Vec<usize>)| {
         let _trace = crate::trace::TraceScope::enter(trace.clone());
-        let mut contributions: Vec<FleetContribution> = Vec::with_capacity(positions.len());
-        contributions.extend(
-            positions
-                .into_iter()
-                .filter_map(|position| results.contributions.get(position)),
+        // Read a contribution at a time: the fleet phase keeps each summary in the rule's own
+        // spool, not in memory.
+        let contributions = positions
+            .into_iter()
+            .filter_map(|position| results.contributions.get(position));
+        // Each outcome is spooled as it is decided: a rule has one for every host.
+        let outcomes: Mutex<Vec<(u32, usize)>> = Mutex::new(Vec::new());
+        let evaluation = rules.judge_fleet(
+            &[id],
+            contributions,
+            &context,
+            settings.deadline.as_ref(),
+            &|outcome| {
+                // Outcomes of a name that is no host of the report are dropped, as no host
+                // entry could show them.
+                if let Some(at) = host_of.get(outcome.host.to_lowercase().as_str()) {
+                    let position = fleet_outcomes.push(&outcome);
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push((*at, position));
+                }
+            },
         );
-        let evaluation =
-            rules.evaluate_fleet(&[id], contributions, &context, settings.deadline.as_ref());
-        JudgedFleetRule::spool(evaluation, &host_of, &fleet_outcomes, &fleet_findings)
+        let outcomes = outcomes
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        JudgedFleetRule::spool(evaluation, outcomes, &host_of, &fleet_findings)
     };
     let judged = judge_fleet_rules(jobs, largest <= FLEET_SIDE_BY_SIDE_BYTES, judge);
     // Where each host's fleet outcomes and findings are spooled, sorted by host (stably: each
@@ -594,12 +613,12 @@ struct JudgedFleetRule {
 }
 
 impl JudgedFleetRule {
-    /// Spools the outcomes and findings of `evaluation`; outcomes of a name that is no host
-    /// of the report are dropped, as no host entry could show them.
+    /// Spools the findings of `evaluation`, whose outcomes were spooled at `outcomes` as they
+    /// were decided.
     fn spool(
         evaluation: Evaluation,
+        outcomes: Vec<(u32, usize)>,
         host_of: &HashMap<&str, u32>,
-        outcomes: &Spool<RuleOutcome>,
         findings: &Spool<Finding>,
     ) -> JudgedFleetRule {
         let host = |name: &str| host_of.get(name.to_lowercase().as_str()).copied();
@@ -608,15 +627,10 @@ impl JudgedFleetRule {
             unchecked: evaluation.unchecked,
             evaluations: evaluation.evaluations,
             timed_out: evaluation.timed_out,
-            outcomes: Vec::with_capacity(evaluation.outcomes.len()),
+            outcomes,
             findings: Vec::new(),
             stray_findings: Vec::new(),
         };
-        for outcome in &evaluation.outcomes {
-            if let Some(at) = host(&outcome.host) {
-                judged.outcomes.push((at, outcomes.push(outcome)));
-            }
-        }
         for finding in evaluation.findings {
             match host(&finding.host) {
                 Some(at) => judged.findings.push((at, findings.push(&finding))),

@@ -136,14 +136,18 @@ impl RuleSet {
         // rule has one per host), each finding keeps at most 1 KiB.
         let floor = limits.max_finding_bytes.min(1024);
         let mut remaining = limits.max_findings_bytes.saturating_mul(hosts.max(1));
-        for item in &items {
-            if let Some(mut declined) = item.clone().try_cast::<NotApplicable>() {
-                declined.reason = shorten(&declined.reason, MAX_MESSAGE_BYTES);
+        // Taken one by one, not copied: a fleet rule may return one per host.
+        for item in items {
+            if item.is::<NotApplicable>() {
+                let mut declined = item.cast::<NotApplicable>();
+                if declined.reason.len() > MAX_MESSAGE_BYTES {
+                    declined.reason = shorten(&declined.reason, MAX_MESSAGE_BYTES).into();
+                }
                 not_applicable.push(declined);
                 continue;
             }
             let allowed = limits.max_finding_bytes.min(remaining.max(floor));
-            let (finding, used) = Finding::build(&rule.meta, host, item, allowed)
+            let (finding, used) = Finding::build(&rule.meta, host, &item, allowed)
                 .map_err(|message| rule_error(rule, host, message, rhai::Position::NONE))?;
             remaining = remaining.saturating_sub(used);
             findings.push(finding);

@@ -11,6 +11,7 @@ use crate::budget::shorten;
 use crate::deadline::RunDeadline;
 use crate::error::{RuleError, UncheckedRule};
 use crate::fleet::{summary_json, Fleet, FleetContribution};
+use crate::fleet_hold::HeldRule;
 use crate::host_api::{take_inferred_reads, HostHandle};
 use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
 use crate::ruleset::{CompiledRule, RuleSet};
@@ -105,22 +106,22 @@ impl RuleSet {
         (JobResult::default(), Some(contribution))
     }
 
-    /// A fleet rule's `check` over the contributions of every host, and an outcome for each.
+    /// A fleet rule's `check` over the contributions of every host, and an outcome for each:
+    /// given to `on_outcome` as decided when the rule ran, else in the result.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn run_fleet_check(
         &self,
         engine: &Engine,
         limits: &Limits,
         rule: &CompiledRule,
-        contributions: &mut [FleetContribution],
+        held: &HeldRule,
         context: &rhai::Map,
         deadline: Option<&RunDeadline>,
+        on_outcome: &(dyn Fn(RuleOutcome) + Sync),
     ) -> JobResult {
-        let fleet = Fleet::new(contributions);
-        let contributions: &[FleetContribution] = contributions;
-        let names: Vec<&str> = contributions
-            .iter()
-            .map(|item| item.host.as_str())
-            .collect();
+        let contributions = held.contributions.as_slice();
+        let fleet = Fleet::new(contributions, held.summaries.clone());
+        let names: Vec<&str> = contributions.iter().map(|item| &*item.host).collect();
         let all_failed = |message: String, position: rhai::Position| {
             let error = error_record(rule, None, &message, position);
             JobResult {
@@ -172,11 +173,11 @@ impl RuleSet {
             &mut returned.findings,
             contributions
                 .iter()
-                .flat_map(|item| item.dirty_hives.iter().map(String::as_str)),
+                .flat_map(|item| item.dirty_hives().iter().map(String::as_str)),
         );
         let disagreements: Vec<hiveward_collectors::SourceDisagreement> = contributions
             .iter()
-            .flat_map(|item| item.disagreements.iter().cloned())
+            .flat_map(|item| item.disagreements().iter().cloned())
             .collect();
         crate::dirty_reads::mark_disagreeing_findings(&mut returned.findings, &disagreements);
         let mut result = JobResult {
@@ -201,45 +202,55 @@ impl RuleSet {
         for finding in &returned.findings {
             *findings_of.entry(finding.host.to_lowercase()).or_default() += 1;
         }
-        let mut declined_of: HashMap<String, Vec<String>> = HashMap::new();
-        for item in &returned.not_applicable {
+        // Where each host's `not_applicable(...)` answers are: their reasons are moved into the
+        // outcomes, not copied (a rule may give one for every host of a large fleet).
+        let mut declined_of: HashMap<String, Vec<usize>> = HashMap::new();
+        for (at, item) in returned.not_applicable.iter().enumerate() {
             if let Some(host) = &item.host {
-                declined_of
-                    .entry(host.to_lowercase())
-                    .or_default()
-                    .push(item.reason.clone());
+                declined_of.entry(host.to_lowercase()).or_default().push(at);
             }
         }
+        // Hosts of one name without regard to case sit side by side: each gets the answers.
+        let mut previous: (String, Vec<rhai::ImmutableString>) = Default::default();
         for contribution in contributions {
             let key = contribution.host.to_lowercase();
             let findings = findings_of.get(&key).copied().unwrap_or(0);
-            let declined = declined_of.get(&key).cloned().unwrap_or_default();
+            if key != previous.0 {
+                let declined = declined_of
+                    .remove(&key)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|at| std::mem::take(&mut returned.not_applicable[at].reason))
+                    .collect();
+                previous = (key, declined);
+            }
+            let declined = previous.1.clone();
             let (outcome, reason) = if findings > 0 {
                 (Outcome::Findings, None)
-            } else if let Some(message) = &contribution.caught_unreadable {
+            } else if let Some(message) = contribution.caught_unreadable() {
                 result.unchecked.push(UncheckedRule {
                     rule: rule.meta.id.clone(),
-                    host: contribution.host.clone(),
-                    message: message.clone(),
+                    host: contribution.host.to_string(),
+                    message: message.to_string(),
                 });
-                (Outcome::NotChecked, Some(message.clone()))
+                (Outcome::NotChecked, Some(message.to_string()))
             } else if !declined.is_empty() {
-                (Outcome::NotApplicable, Some(declined.join("; ")))
-            } else if let Some(message) = &contribution.needs_unreadable {
-                (Outcome::NotChecked, Some(message.clone()))
+                (Outcome::NotApplicable, Some(join_reasons(declined)))
+            } else if let Some(message) = contribution.needs_unreadable() {
+                (Outcome::NotChecked, Some(message.to_string()))
             } else if let Some(reason) = &contribution.not_applicable {
-                (Outcome::NotApplicable, Some(reason.clone()))
-            } else if let Some(reason) = &contribution.inferred_read {
+                (Outcome::NotApplicable, Some(reason.to_string()))
+            } else if let Some(reason) = contribution.inferred_read() {
                 // Nothing found from this host's summary, which read a hive whose latest writes
                 // may be missing, or a value another source holds differently: passed, inferred.
-                (Outcome::Passed, Some(reason.clone()))
+                (Outcome::Passed, Some(reason.to_string()))
             } else {
                 (Outcome::Passed, None)
             };
             let inferred = outcome == Outcome::Passed && reason.is_some();
-            result.outcomes.push(RuleOutcome {
+            on_outcome(RuleOutcome {
                 rule: rule.meta.id.clone(),
-                host: contribution.host.clone(),
+                host: contribution.host.to_string(),
                 outcome,
                 reason,
                 findings,
@@ -301,4 +312,16 @@ fn stray_hosts(rule: &CompiledRule, hosts: &[&str], returned: &mut Returned) -> 
             )
         })
         .collect()
+}
+
+/// The reasons a rule gave for one host, as its outcome says them.
+fn join_reasons(reasons: Vec<rhai::ImmutableString>) -> String {
+    match <[rhai::ImmutableString; 1]>::try_from(reasons) {
+        Ok([only]) => only.into_owned(),
+        Err(several) => several
+            .iter()
+            .map(|reason| reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
