@@ -14,7 +14,7 @@ use crate::finding::Finding;
 use crate::fleet::FleetContribution;
 use crate::fleet_hold::HeldRule;
 use crate::host_api::{register_host_api, take_inferred_reads, take_partial_log_reads, HostHandle};
-use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
+use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
 use crate::ruleset::{CompiledRule, Evaluation, RuleSet};
 use crate::sandbox::sandboxed_engine;
@@ -320,10 +320,10 @@ impl RuleSet {
                             ..JobResult::default()
                         };
                     }
-                    let reasons: Vec<rhai::ImmutableString> = returned
+                    let reasons: Vec<String> = returned
                         .not_applicable
-                        .into_iter()
-                        .map(|item| item.reason)
+                        .iter()
+                        .map(NotApplicable::reason)
                         .collect();
                     return JobResult {
                         evaluations: 1,

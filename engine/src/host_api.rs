@@ -407,34 +407,24 @@ fn audit_policy(host: &HostHandle) -> RhaiResult<Dynamic> {
     Ok(map.into())
 }
 
-/// `text` in a string of its own length: a reason built up by interpolation holds up to twice
-/// its length, and a fleet rule may keep one for every host until it returns.
-fn exact(text: ImmutableString) -> ImmutableString {
-    ImmutableString::from(text.as_str())
-}
-
 /// Registers the host and fleet API on `engine`.
 pub(crate) fn register_host_api(engine: &mut Engine) {
     register_event_type(engine);
     crate::name_api::register_name_api(engine);
     engine
         .register_type_with_name::<NotApplicable>("NotApplicable")
-        .register_fn("not_applicable", |reason: ImmutableString| NotApplicable {
-            host: None,
-            reason: exact(reason),
+        .register_fn("not_applicable", |reason: ImmutableString| {
+            NotApplicable::new(None, reason)
         })
         .register_fn(
             "not_applicable",
-            |host: ImmutableString, reason: ImmutableString| NotApplicable {
-                host: Some(host),
-                reason: exact(reason),
-            },
+            |host: ImmutableString, reason: ImmutableString| NotApplicable::new(Some(host), reason),
         )
         .register_fn("to_string", |item: &mut NotApplicable| -> String {
-            format!("not applicable: {}", item.reason)
+            format!("not applicable: {}", item.reason())
         })
         .register_fn("to_debug", |item: &mut NotApplicable| -> String {
-            format!("not_applicable({:?})", item.reason)
+            format!("not_applicable({:?})", item.reason())
         })
         .register_fn("has_log", |host: &mut HostHandle, channel: &str| -> bool {
             let found = host.0.has_log(channel);

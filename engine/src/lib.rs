@@ -56,6 +56,7 @@ mod load_checks;
 mod load_limits;
 mod memo;
 mod name_api;
+mod not_applicable;
 mod outcome;
 mod pack;
 mod partial;

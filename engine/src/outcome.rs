@@ -210,18 +210,7 @@ impl Coverage {
     }
 }
 
-/// What a rule returns to say it does not apply: `not_applicable("reason")` in a host rule,
-/// `not_applicable(host_name, "reason")` in a fleet rule (one per host).
-///
-/// It holds the rule's own strings, not copies: a fleet rule may declare this for every host
-/// of a large fleet, and gathers them in a map whose `values()` copies each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotApplicable {
-    /// The host, for fleet rules.
-    pub host: Option<rhai::ImmutableString>,
-    /// Why the rule does not apply.
-    pub reason: rhai::ImmutableString,
-}
+pub use crate::not_applicable::NotApplicable;
 
 /// Why a host does not meet `needs`: `Ok(None)` when it does, `Ok(Some(reason))` when evidence
 /// is missing, `Err(message)` when a key could not be read because the evidence is damaged.

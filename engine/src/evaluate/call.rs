@@ -139,11 +139,7 @@ impl RuleSet {
         // Taken one by one, not copied: a fleet rule may return one per host.
         for item in items {
             if item.is::<NotApplicable>() {
-                let mut declined = item.cast::<NotApplicable>();
-                if declined.reason.len() > MAX_MESSAGE_BYTES {
-                    declined.reason = shorten(&declined.reason, MAX_MESSAGE_BYTES).into();
-                }
-                not_applicable.push(declined);
+                not_applicable.push(item.cast::<NotApplicable>());
                 continue;
             }
             let allowed = limits.max_finding_bytes.min(remaining.max(floor));

@@ -13,6 +13,7 @@ use crate::error::{RuleError, UncheckedRule};
 use crate::fleet::{summary_json, Fleet, FleetContribution};
 use crate::fleet_hold::HeldRule;
 use crate::host_api::{take_inferred_reads, HostHandle};
+use crate::not_applicable::SpoolingReasons;
 use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
 use crate::ruleset::{CompiledRule, RuleSet};
 use crate::sandbox::Limits;
@@ -145,18 +146,20 @@ impl RuleSet {
             Err(message) => return all_failed(message, rhai::Position::NONE),
         };
         let hosts = fleet.host_count();
-        let run = self
-            .call_rule(
-                engine,
-                limits,
-                rule,
-                &Entry::check(rule),
-                Dynamic::from(fleet),
-                None,
-                context,
-                deadline,
-            )
-            .and_then(|(value, _)| self.returned(limits, rule, None, value, hosts));
+        // The rule may decline for every host: the reasons wait on disk until it returns.
+        let spooling = SpoolingReasons::enter();
+        let run = self.call_rule(
+            engine,
+            limits,
+            rule,
+            &Entry::check(rule),
+            Dynamic::from(fleet),
+            None,
+            context,
+            deadline,
+        );
+        drop(spooling);
+        let run = run.and_then(|(value, _)| self.returned(limits, rule, None, value, hosts));
         let mut returned = match run {
             Ok(returned) => returned,
             Err(RuleFailure::TimedOut(reason)) => return timed_out(rule, &names, reason),
@@ -211,7 +214,7 @@ impl RuleSet {
             }
         }
         // Hosts of one name without regard to case sit side by side: each gets the answers.
-        let mut previous: (String, Vec<rhai::ImmutableString>) = Default::default();
+        let mut previous: (String, Vec<String>) = Default::default();
         for contribution in contributions {
             let key = contribution.host.to_lowercase();
             let findings = findings_of.get(&key).copied().unwrap_or(0);
@@ -220,7 +223,7 @@ impl RuleSet {
                     .remove(&key)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|at| std::mem::take(&mut returned.not_applicable[at].reason))
+                    .map(|at| returned.not_applicable[at].reason())
                     .collect();
                 previous = (key, declined);
             }
@@ -315,13 +318,9 @@ fn stray_hosts(rule: &CompiledRule, hosts: &[&str], returned: &mut Returned) -> 
 }
 
 /// The reasons a rule gave for one host, as its outcome says them.
-fn join_reasons(reasons: Vec<rhai::ImmutableString>) -> String {
-    match <[rhai::ImmutableString; 1]>::try_from(reasons) {
-        Ok([only]) => only.into_owned(),
-        Err(several) => several
-            .iter()
-            .map(|reason| reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
+fn join_reasons(reasons: Vec<String>) -> String {
+    match <[String; 1]>::try_from(reasons) {
+        Ok([only]) => only,
+        Err(several) => several.join("; "),
     }
 }
