@@ -100,22 +100,32 @@ struct HostEntry {
     outcomes: Vec<RuleOutcome>,
 }
 
-/// What stays in memory of one host's result.
+/// A position in one of the scan's spools, as results keep it in memory: four bytes, as a
+/// spool holds far fewer than four billion items (each costs eight bytes of memory itself).
+type Spot = u32;
+
+/// `position` as a [`Spot`].
+fn spot(position: usize) -> Spot {
+    Spot::try_from(position).unwrap_or(Spot::MAX)
+}
+
+/// What stays in memory of one host's result: at 100,000 hosts, these are most of what the
+/// scan holds while it judges the fleet, so they are kept small.
 struct KeptResult {
     index: usize,
     /// The host's name, lower-cased: findings are ordered by it.
-    name_key: String,
-    entry: usize,
-    findings: usize,
+    name_key: Box<str>,
+    entry: Spot,
+    findings: Spot,
     /// The severities of the host's findings, in report order (as they are spooled).
-    severities: Vec<Severity>,
+    severities: Box<[Severity]>,
     rule_errors: Vec<RuleError>,
     unchecked: Vec<UncheckedRule>,
-    evaluations: usize,
-    timed_out: usize,
+    evaluations: u32,
+    timed_out: u32,
     /// The fleet rules the host contributes to (numbers into `HostResults::fleet_rules`), and
     /// where each contribution is spooled.
-    contributions: Vec<(u32, usize)>,
+    contributions: Box<[(u32, Spot)]>,
 }
 
 impl HostResults {
@@ -131,11 +141,11 @@ impl HostResults {
             host,
             evaluation,
         } = result;
-        let name_key = host.name.to_lowercase();
-        let entry = self.entries.push(&HostEntry {
+        let name_key = host.name.to_lowercase().into_boxed_str();
+        let entry = spot(self.entries.push(&HostEntry {
             host,
             outcomes: evaluation.outcomes,
-        });
+        }));
         // In report order already, so that a host no fleet rule adds to is copied into the
         // report as stored.
         let mut host_findings = evaluation.findings;
@@ -144,14 +154,14 @@ impl HostResults {
             .iter()
             .map(|finding| finding.severity)
             .collect();
-        let findings = self.findings.push(&host_findings);
+        let findings = spot(self.findings.push(&host_findings));
         let contributions = evaluation
             .contributions
             .iter()
             .map(|contribution| {
                 (
                     self.fleet_rule_number(&contribution.rule),
-                    self.contributions.push(contribution),
+                    spot(self.contributions.push(contribution)),
                 )
             })
             .collect();
@@ -166,8 +176,8 @@ impl HostResults {
                 severities,
                 rule_errors: evaluation.rule_errors,
                 unchecked: evaluation.unchecked,
-                evaluations: evaluation.evaluations,
-                timed_out: evaluation.timed_out,
+                evaluations: u32::try_from(evaluation.evaluations).unwrap_or(u32::MAX),
+                timed_out: u32::try_from(evaluation.timed_out).unwrap_or(u32::MAX),
                 contributions,
             });
     }
@@ -211,8 +221,8 @@ impl HostResults {
         let spool = Spool::new();
         for kept in kept {
             let (Some(entry), Some(findings)) = (
-                self.entries.get(kept.entry),
-                self.findings.get(kept.findings),
+                self.entries.get(kept.entry as usize),
+                self.findings.get(kept.findings as usize),
             ) else {
                 continue;
             };
@@ -224,12 +234,12 @@ impl HostResults {
                     rule_errors: kept.rule_errors,
                     unchecked: kept.unchecked,
                     outcomes: entry.outcomes,
-                    evaluations: kept.evaluations,
-                    timed_out: kept.timed_out,
+                    evaluations: kept.evaluations as usize,
+                    timed_out: kept.timed_out as usize,
                     contributions: kept
                         .contributions
                         .iter()
-                        .filter_map(|(_, position)| self.contributions.get(*position))
+                        .filter_map(|(_, position)| self.contributions.get(*position as usize))
                         .collect(),
                 },
             });
@@ -415,7 +425,7 @@ pub fn finish_scan(
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
     );
     // Each fleet rule's contributions, by its number in `fleet_rules`.
-    let mut by_rule: Vec<Vec<usize>> = vec![Vec::new(); fleet_rules.len()];
+    let mut by_rule: Vec<Vec<Spot>> = vec![Vec::new(); fleet_rules.len()];
     // Taken, not drained: what a host held is freed for the rest of the scan.
     for host in kept.iter_mut() {
         for (rule, position) in std::mem::take(&mut host.contributions) {
@@ -427,14 +437,14 @@ pub fn finish_scan(
             .rule_errors
             .extend(std::mem::take(&mut host.rule_errors));
         totals.unchecked.extend(std::mem::take(&mut host.unchecked));
-        totals.evaluations += host.evaluations;
-        totals.timed_out += host.timed_out;
+        totals.evaluations += host.evaluations as usize;
+        totals.timed_out += host.timed_out as usize;
     }
     // The fleet rules run side by side on the pool, each with only its own contributions in
     // memory (at most one rule per thread at once), unless the largest rule's contributions
     // are so large that two such rules at once would double the scan's peak memory: then one
     // at a time. Their results are taken in rule order either way.
-    let jobs: Vec<(&str, Vec<usize>)> = rules
+    let jobs: Vec<(&str, Vec<Spot>)> = rules
         .rules()
         .iter()
         .filter_map(|rule| {
@@ -445,7 +455,11 @@ pub fn finish_scan(
         .collect();
     let largest = jobs
         .iter()
-        .map(|(_, positions)| results.contributions.stored_bytes(positions))
+        .map(|(_, positions)| {
+            results
+                .contributions
+                .stored_bytes(positions.iter().map(|&position| position as usize))
+        })
         .max()
         .unwrap_or(0);
     // Each host of the report by its lower-cased name (the first, should two share one): the
@@ -453,7 +467,7 @@ pub fn finish_scan(
     let mut host_of: HashMap<&str, u32> = HashMap::with_capacity(kept.len());
     for (index, host) in kept.iter().enumerate() {
         host_of
-            .entry(host.name_key.as_str())
+            .entry(&host.name_key)
             .or_insert(u32::try_from(index).unwrap_or(u32::MAX));
     }
     // The fleet rules' outcomes and findings wait on disk for the report, as the hosts' own
@@ -461,15 +475,15 @@ pub fn finish_scan(
     let fleet_outcomes: Spool<RuleOutcome> = Spool::new();
     let fleet_findings: Spool<Finding> = Spool::new();
     let trace = crate::trace::active();
-    let judge = |(id, positions): (&str, Vec<usize>)| {
+    let judge = |(id, positions): (&str, Vec<Spot>)| {
         let _trace = crate::trace::TraceScope::enter(trace.clone());
         // Read a contribution at a time: the fleet phase keeps each summary in the rule's own
         // spool, not in memory.
         let contributions = positions
             .into_iter()
-            .filter_map(|position| results.contributions.get(position));
+            .filter_map(|position| results.contributions.get(position as usize));
         // Each outcome is spooled as it is decided: a rule has one for every host.
-        let outcomes: Mutex<Vec<(u32, usize)>> = Mutex::new(Vec::new());
+        let outcomes: Mutex<Vec<(u32, Spot)>> = Mutex::new(Vec::new());
         let evaluation = rules.judge_fleet(
             &[id],
             contributions,
@@ -479,7 +493,7 @@ pub fn finish_scan(
                 // Outcomes of a name that is no host of the report are dropped, as no host
                 // entry could show them.
                 if let Some(at) = host_of.get(outcome.host.to_lowercase().as_str()) {
-                    let position = fleet_outcomes.push(&outcome);
+                    let position = spot(fleet_outcomes.push(&outcome));
                     outcomes
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -495,8 +509,8 @@ pub fn finish_scan(
     let judged = judge_fleet_rules(jobs, largest <= FLEET_SIDE_BY_SIDE_BYTES, judge);
     // Where each host's fleet outcomes and findings are spooled, sorted by host (stably: each
     // host's stay in rule order).
-    let mut outcomes_at: Vec<(u32, usize)> = Vec::new();
-    let mut findings_at: Vec<(u32, usize)> = Vec::new();
+    let mut outcomes_at: Vec<(u32, Spot)> = Vec::new();
+    let mut findings_at: Vec<(u32, Spot)> = Vec::new();
     let mut stray_findings: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
     for rule in judged {
         totals.rule_errors.extend(rule.rule_errors);
@@ -515,19 +529,19 @@ pub fn finish_scan(
     totals.sort();
     outcomes_at.sort_by_key(|(host, _)| *host);
     findings_at.sort_by_key(|(host, _)| *host);
-    let of_host = |at: &[(u32, usize)], host: usize| -> Vec<usize> {
+    let of_host = |at: &[(u32, Spot)], host: usize| -> Vec<usize> {
         let host = u32::try_from(host).unwrap_or(u32::MAX);
         let from = at.partition_point(|(owner, _)| *owner < host);
         at[from..]
             .iter()
             .take_while(|(owner, _)| *owner == host)
-            .map(|(_, position)| *position)
+            .map(|(_, position)| *position as usize)
             .collect()
     };
     let mut report =
         crate::scan::ReportBuilder::start(passed_over, &totals, rules, settings, profile);
     for (index, host) in kept.iter().enumerate() {
-        let Some(entry) = results.entries.get(host.entry) else {
+        let Some(entry) = results.entries.get(host.entry as usize) else {
             continue;
         };
         let mut outcomes = entry.outcomes;
@@ -546,7 +560,7 @@ pub fn finish_scan(
     let mut by_name: Vec<(String, Option<usize>)> = kept
         .iter()
         .enumerate()
-        .map(|(index, host)| (host.name_key.clone(), Some(index)))
+        .map(|(index, host)| (host.name_key.to_string(), Some(index)))
         .collect();
     // Stray names are no host's by construction (see `JudgedFleetRule::spool`).
     by_name.extend(stray_findings.keys().map(|name| (name.clone(), None)));
@@ -577,7 +591,7 @@ pub fn finish_scan(
                     }
                 }
                 let mut findings = host
-                    .and_then(|host| results.findings.get(host.findings))
+                    .and_then(|host| results.findings.get(host.findings as usize))
                     .unwrap_or_default();
                 findings.extend(fleet);
                 crate::ruleset::sort_findings(&mut findings);
@@ -606,8 +620,8 @@ struct JudgedFleetRule {
     unchecked: Vec<UncheckedRule>,
     evaluations: usize,
     timed_out: usize,
-    outcomes: Vec<(u32, usize)>,
-    findings: Vec<(u32, usize)>,
+    outcomes: Vec<(u32, Spot)>,
+    findings: Vec<(u32, Spot)>,
     /// Findings on a name that is no host of the report.
     stray_findings: Vec<Finding>,
 }
@@ -617,7 +631,7 @@ impl JudgedFleetRule {
     /// were decided.
     fn spool(
         evaluation: Evaluation,
-        outcomes: Vec<(u32, usize)>,
+        outcomes: Vec<(u32, Spot)>,
         host_of: &HashMap<&str, u32>,
         findings: &Spool<Finding>,
     ) -> JudgedFleetRule {
@@ -633,7 +647,7 @@ impl JudgedFleetRule {
         };
         for finding in evaluation.findings {
             match host(&finding.host) {
-                Some(at) => judged.findings.push((at, findings.push(&finding))),
+                Some(at) => judged.findings.push((at, spot(findings.push(&finding)))),
                 None => judged.stray_findings.push(finding),
             }
         }
@@ -647,7 +661,7 @@ fn stored_findings(
     findings: &Spool<Vec<Finding>>,
     host: &KeptResult,
 ) -> Option<Vec<(Severity, Vec<u8>)>> {
-    let stored = findings.raw(host.findings)?;
+    let stored = findings.raw(host.findings as usize)?;
     let elements = crate::json_report::array_elements(&stored)?;
     (elements.len() == host.severities.len()).then(|| {
         host.severities

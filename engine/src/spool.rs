@@ -254,11 +254,11 @@ impl<T> Spool<T> {
 
     /// How many bytes the items at `positions` take as stored (those that are loaded, or
     /// unknown, count nothing).
-    pub(crate) fn stored_bytes(&self, positions: &[usize]) -> u64 {
+    pub(crate) fn stored_bytes(&self, positions: impl IntoIterator<Item = usize>) -> u64 {
         let store = self.store();
         positions
-            .iter()
-            .filter_map(|&position| store.span(position))
+            .into_iter()
+            .filter_map(|position| store.span(position))
             .map(|(_, len)| len)
             .sum()
     }
