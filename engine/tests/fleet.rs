@@ -303,3 +303,65 @@ fn the_phases_can_run_apart_and_contributions_survive_json() {
     assert_eq!(apart.outcomes, together.outcomes);
     assert_eq!(apart.evaluations, 1);
 }
+
+#[test]
+fn a_fleet_rule_declining_for_every_host_gets_each_reason_back_in_its_outcomes() {
+    // Declines gathered in a map and returned as its values (as the built-in rules do), two
+    // for one host, and one read back as text while `check` runs.
+    let body = r#"
+fn summarize(host) { #{ n: parse_int(host.name.sub_string(1)) } }
+fn check(fleet) {
+    let out = #{};
+    let count = 0;
+    for f in fleet.hosts {
+        out[`${count}`] = not_applicable(f.name, `no domain controller; host ${f.n} is a member server`);
+        count += 1;
+    }
+    let extra = not_applicable("H2", "and no Security log");
+    out[`${count}`] = extra;
+    out[`${count + 1}`] = #{ host: "H3", message: `${extra}` };
+    out.values()
+}
+"#;
+    let rules = load_with(
+        vec![pack(&[("T-FLEET-014", &fleet_rule("T-FLEET-014", body))])],
+        Limits::default(),
+    );
+    let hosts = ["H1", "H2", "H3"].map(bare_host);
+    let evaluation = evaluate(&rules, &hosts);
+    assert!(
+        evaluation.rule_errors.is_empty(),
+        "{:?}",
+        evaluation.rule_errors
+    );
+    let outcome = |host: &str| {
+        evaluation
+            .outcomes
+            .iter()
+            .find(|outcome| outcome.rule == "T-FLEET-014" && outcome.host == host)
+            .map(|outcome| (outcome.outcome, outcome.reason.clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        outcome("H1"),
+        (
+            Outcome::NotApplicable,
+            Some("no domain controller; host 1 is a member server".to_string())
+        )
+    );
+    assert_eq!(
+        outcome("H2"),
+        (
+            Outcome::NotApplicable,
+            Some(
+                "no domain controller; host 2 is a member server; and no Security log".to_string()
+            )
+        )
+    );
+    // A finding outranks a decline, and a decline reads as its reason while the rule runs.
+    assert_eq!(outcome("H3").0, Outcome::Findings);
+    assert_eq!(
+        evaluation.findings[0].message,
+        "not applicable: and no Security log"
+    );
+}
