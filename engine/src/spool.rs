@@ -108,13 +108,10 @@ impl Store {
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        // Written before it would outgrow its limit, so that the buffer keeps the capacity it
-        // was given instead of doubling it once.
+        // Written before it would outgrow its limit, so that the buffer (grown by doubling)
+        // stops at the limit instead of doubling past it.
         if self.buffer.len() + bytes.len() > BUFFER_LIMIT {
             self.flush();
-        }
-        if self.buffer.capacity() == 0 {
-            self.buffer.reserve_exact(BUFFER_LIMIT.max(bytes.len()));
         }
         let start = self.end();
         self.buffer.extend_from_slice(bytes);
