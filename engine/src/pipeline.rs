@@ -134,6 +134,15 @@ impl HostResults {
         HostResults::default()
     }
 
+    /// Adds every host result of `hosts` (a partial result's), each read back and added on the
+    /// pool: the report does not depend on the order in which hosts are added.
+    pub fn push_all(&self, hosts: &Spool<HostResult>) {
+        (0..hosts.len())
+            .into_par_iter()
+            .filter_map(|position| hosts.get(position))
+            .for_each(|host| self.push(host));
+    }
+
     /// Adds one host's result; safe to call from several threads at once.
     pub fn push(&self, result: HostResult) {
         let HostResult {
@@ -462,14 +471,7 @@ pub fn finish_scan(
         })
         .max()
         .unwrap_or(0);
-    // Each host of the report by its lower-cased name (the first, should two share one): the
-    // fleet rules' outcomes and findings go to the host they name.
-    let mut host_of: HashMap<&str, u32> = HashMap::with_capacity(kept.len());
-    for (index, host) in kept.iter().enumerate() {
-        host_of
-            .entry(&host.name_key)
-            .or_insert(u32::try_from(index).unwrap_or(u32::MAX));
-    }
+    let host_of = HostsByName::new(kept.iter().map(|host| &*host.name_key));
     // The fleet rules' outcomes and findings wait on disk for the report, as the hosts' own
     // do: at 100,000 hosts, nine fleet rules' outcomes alone are hundreds of megabytes.
     let fleet_outcomes: Spool<RuleOutcome> = Spool::new();
@@ -492,12 +494,12 @@ pub fn finish_scan(
             &|outcome| {
                 // Outcomes of a name that is no host of the report are dropped, as no host
                 // entry could show them.
-                if let Some(at) = host_of.get(outcome.host.to_lowercase().as_str()) {
+                if let Some(at) = host_of.index_of(&outcome.host) {
                     let position = spot(fleet_outcomes.push(&outcome));
                     outcomes
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .push((*at, position));
+                        .push((at, position));
                 }
             },
         );
@@ -540,17 +542,28 @@ pub fn finish_scan(
     };
     let mut report =
         crate::scan::ReportBuilder::start(passed_over, &totals, rules, settings, profile);
-    for (index, host) in kept.iter().enumerate() {
-        let Some(entry) = results.entries.get(host.entry as usize) else {
-            continue;
-        };
-        let mut outcomes = entry.outcomes;
-        outcomes.extend(
-            of_host(&outcomes_at, index)
-                .into_iter()
-                .filter_map(|position| fleet_outcomes.get(position)),
-        );
-        report.add_host(entry.host, outcomes);
+    // A chunk of hosts at a time, each read back, given its fleet outcomes and encoded on the
+    // pool, then appended in order: the serial part is the append and the counts.
+    let preparer = report.host_preparer();
+    for (chunk_index, chunk) in kept.chunks(REPORT_CHUNK).enumerate() {
+        let first = chunk_index * REPORT_CHUNK;
+        let prepared: Vec<_> = chunk
+            .par_iter()
+            .enumerate()
+            .filter_map(|(offset, host)| {
+                let entry = results.entries.get(host.entry as usize)?;
+                let mut outcomes = entry.outcomes;
+                outcomes.extend(
+                    of_host(&outcomes_at, first + offset)
+                        .into_iter()
+                        .filter_map(|position| fleet_outcomes.get(position)),
+                );
+                Some(preparer.prepare(entry.host, outcomes))
+            })
+            .collect();
+        for host in prepared {
+            report.add_prepared(host);
+        }
     }
     drop(outcomes_at);
     // Findings go in the order of their hosts' names (then severity, rule and fingerprint):
@@ -569,22 +582,26 @@ pub fn finish_scan(
     // pool, then appended in order: the report is the same, and the serial part is the append.
     // A host no fleet rule adds to keeps its findings as stored (sorted when spooled).
     for chunk in by_name.chunks(REPORT_CHUNK) {
-        let chunk: Vec<(Option<&KeptResult>, Vec<Finding>)> = chunk
+        // A stray name's findings are in memory; a host's fleet findings are read back on the
+        // pool.
+        let chunk: Vec<(Option<usize>, Vec<Finding>)> = chunk
             .iter()
-            .map(|(name, index)| {
-                let fleet = match index {
-                    Some(index) => of_host(&findings_at, *index)
-                        .into_iter()
-                        .filter_map(|position| fleet_findings.get(position))
-                        .collect(),
-                    None => stray_findings.remove(name).unwrap_or_default(),
-                };
-                (index.and_then(|index| kept.get(index)), fleet)
+            .map(|(name, index)| match index {
+                Some(index) => (Some(*index), Vec::new()),
+                None => (None, stray_findings.remove(name).unwrap_or_default()),
             })
             .collect();
         let encoded: Vec<Vec<(Severity, Vec<u8>)>> = chunk
             .into_par_iter()
-            .map(|(host, fleet)| {
+            .map(|(index, stray)| {
+                let fleet: Vec<Finding> = match index {
+                    Some(index) => of_host(&findings_at, index)
+                        .into_iter()
+                        .filter_map(|position| fleet_findings.get(position))
+                        .collect(),
+                    None => stray,
+                };
+                let host = index.and_then(|index| kept.get(index));
                 if let Some(host) = host.filter(|_| fleet.is_empty()) {
                     if let Some(stored) = stored_findings(&results.findings, host) {
                         return stored;
@@ -626,16 +643,39 @@ struct JudgedFleetRule {
     stray_findings: Vec<Finding>,
 }
 
+/// Each host of the report by its lower-cased name, the first should two share one: the fleet
+/// rules' outcomes and findings go to the host they name.
+struct HostsByName<'a> {
+    index: HashMap<&'a str, u32>,
+}
+
+impl<'a> HostsByName<'a> {
+    /// Indexes `name_keys`, the report's hosts' lower-cased names in report order.
+    fn new(name_keys: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let mut index = HashMap::with_capacity(name_keys.len());
+        for (at, key) in name_keys.enumerate() {
+            index
+                .entry(key)
+                .or_insert(u32::try_from(at).unwrap_or(u32::MAX));
+        }
+        HostsByName { index }
+    }
+
+    /// Where the host called `name` (in any case) is in the report, if it is one of its hosts.
+    fn index_of(&self, name: &str) -> Option<u32> {
+        self.index.get(name.to_lowercase().as_str()).copied()
+    }
+}
+
 impl JudgedFleetRule {
     /// Spools the findings of `evaluation`, whose outcomes were spooled at `outcomes` as they
     /// were decided.
     fn spool(
         evaluation: Evaluation,
         outcomes: Vec<(u32, Spot)>,
-        host_of: &HashMap<&str, u32>,
+        host_of: &HostsByName,
         findings: &Spool<Finding>,
     ) -> JudgedFleetRule {
-        let host = |name: &str| host_of.get(name.to_lowercase().as_str()).copied();
         let mut judged = JudgedFleetRule {
             rule_errors: evaluation.rule_errors,
             unchecked: evaluation.unchecked,
@@ -646,7 +686,7 @@ impl JudgedFleetRule {
             stray_findings: Vec::new(),
         };
         for finding in evaluation.findings {
-            match host(&finding.host) {
+            match host_of.index_of(&finding.host) {
                 Some(at) => judged.findings.push((at, spot(findings.push(&finding)))),
                 None => judged.stray_findings.push(finding),
             }

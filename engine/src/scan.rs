@@ -406,34 +406,30 @@ impl<'a> ReportBuilder<'a> {
         ReportBuilder { report, settings }
     }
 
-    /// Adds the next host, with every outcome decided on it (host and fleet rules, any order).
-    pub(crate) fn add_host(&mut self, mut host: ScanHost, mut outcomes: Vec<RuleOutcome>) {
+    /// What makes hosts ready for [`ReportBuilder::add_prepared`], on any thread.
+    pub(crate) fn host_preparer(&self) -> HostPreparer<'a> {
+        HostPreparer {
+            settings: self.settings,
+            timed_out: self.report.summary.timed_out > 0,
+        }
+    }
+
+    /// Adds the next host, made ready by [`HostPreparer::prepare`].
+    pub(crate) fn add_prepared(&mut self, prepared: PreparedHost) {
         let summary = &mut self.report.summary;
+        let tally = &prepared.tally;
         summary.hosts += 1;
-        if let Some(deadline) = self
-            .settings
-            .deadline
-            .as_ref()
-            .filter(|_| summary.timed_out > 0)
-        {
-            note_timeout(&mut host, &outcomes, deadline);
-        }
-        outcomes.sort_by(|a, b| a.rule.cmp(&b.rule));
-        attach_outcomes(&mut host, outcomes, summary);
-        if !host.missing_required.is_empty() {
-            summary.hosts_missing_required += 1;
-            let notice = required_notice(&host);
-            host.notices.push(notice);
-        }
-        for file in &host.files {
-            match file.status {
-                FileStatus::Read => summary.files_read += 1,
-                FileStatus::Partial => summary.files_partial += 1,
-                FileStatus::Listed => summary.files_listed += 1,
-                FileStatus::Unreadable => summary.files_unreadable += 1,
-            }
-        }
-        self.report.hosts.push(&host);
+        summary.checked += tally.coverage.checked;
+        summary.passed += tally.coverage.passed;
+        summary.passed_inferred += tally.coverage.passed_inferred;
+        summary.not_applicable += tally.coverage.not_applicable;
+        summary.hosts_not_checked += usize::from(tally.nothing_checked);
+        summary.hosts_missing_required += usize::from(tally.missing_required);
+        summary.files_read += tally.files_read;
+        summary.files_partial += tally.files_partial;
+        summary.files_listed += tally.files_listed;
+        summary.files_unreadable += tally.files_unreadable;
+        self.report.hosts.push_encoded(&prepared.encoded);
     }
 
     /// Adds one host's findings, already in report order and encoded with [`Spool::encode`].
@@ -457,6 +453,75 @@ impl<'a> ReportBuilder<'a> {
         self.report.rule_errors = totals.rule_errors;
         self.report.unchecked = totals.unchecked;
         self.report
+    }
+}
+
+/// Makes a host ready for the report: its outcomes sorted and attached, its notices added and
+/// its entry encoded. Each host is made ready on its own, so that hosts can be made ready on
+/// the pool and only their appends, in report order, are serial.
+#[derive(Clone, Copy)]
+pub(crate) struct HostPreparer<'a> {
+    settings: &'a ScanSettings,
+    /// Whether the run's deadline stopped some evaluation (hosts then note which of theirs).
+    timed_out: bool,
+}
+
+/// A host made ready by [`HostPreparer::prepare`]: its report entry as the hosts' spool stores
+/// it, and what it adds to the summary.
+pub(crate) struct PreparedHost {
+    encoded: Vec<u8>,
+    tally: HostTally,
+}
+
+/// What one host adds to the report's summary.
+struct HostTally {
+    coverage: Coverage,
+    nothing_checked: bool,
+    missing_required: bool,
+    files_read: usize,
+    files_partial: usize,
+    files_listed: usize,
+    files_unreadable: usize,
+}
+
+impl HostPreparer<'_> {
+    /// `host` with every outcome decided on it (host and fleet rules, any order), made ready.
+    pub(crate) fn prepare(
+        self,
+        mut host: ScanHost,
+        mut outcomes: Vec<RuleOutcome>,
+    ) -> PreparedHost {
+        if let Some(deadline) = self.settings.deadline.as_ref().filter(|_| self.timed_out) {
+            note_timeout(&mut host, &outcomes, deadline);
+        }
+        outcomes.sort_by(|a, b| a.rule.cmp(&b.rule));
+        let nothing_checked = attach_outcomes(&mut host, outcomes);
+        let missing_required = !host.missing_required.is_empty();
+        if missing_required {
+            let notice = required_notice(&host);
+            host.notices.push(notice);
+        }
+        let mut tally = HostTally {
+            coverage: host.coverage.clone(),
+            nothing_checked,
+            missing_required,
+            files_read: 0,
+            files_partial: 0,
+            files_listed: 0,
+            files_unreadable: 0,
+        };
+        for file in &host.files {
+            match file.status {
+                FileStatus::Read => tally.files_read += 1,
+                FileStatus::Partial => tally.files_partial += 1,
+                FileStatus::Listed => tally.files_listed += 1,
+                FileStatus::Unreadable => tally.files_unreadable += 1,
+            }
+        }
+        PreparedHost {
+            encoded: Spool::encode(&host),
+            tally,
+        }
     }
 }
 
@@ -511,16 +576,12 @@ fn note_timeout(host: &mut ScanHost, outcomes: &[RuleOutcome], deadline: &RunDea
     });
 }
 
-/// Gives each host its outcomes and coverage, counts them, and notes hosts on which no rule
-/// could check anything, with what they lacked.
-fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>, summary: &mut ScanSummary) {
+/// Gives the host its outcomes and coverage, and notes it when no rule could check anything on
+/// it, with what the rules lacked: whether that is so.
+fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>) -> bool {
     host.coverage = Coverage::of(&mine);
-    summary.checked += host.coverage.checked;
-    summary.passed += host.coverage.passed;
-    summary.passed_inferred += host.coverage.passed_inferred;
-    summary.not_applicable += host.coverage.not_applicable;
-    if host.coverage.checked == 0 && host.coverage.rules > 0 {
-        summary.hosts_not_checked += 1;
+    let nothing_checked = host.coverage.checked == 0 && host.coverage.rules > 0;
+    if nothing_checked {
         let message = format!(
             "{}: no rule could check anything on this host ({} rule(s): {} not applicable, {} not checked, {} failed); it has {}; the rules lacked: {}",
             host.name,
@@ -548,6 +609,7 @@ fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>, summary: &mut Sc
             inferred: outcome.inferred,
         })
         .collect();
+    nothing_checked
 }
 
 /// What the rules lacked, most often missing first: each reason is split into its parts
