@@ -94,9 +94,7 @@ pub(crate) fn merge(args: MergeArgs) -> u8 {
         if index == 0 {
             passed_over = partial.passed_over;
         }
-        for host in partial.hosts.stream() {
-            results.push(host);
-        }
+        results.push_all(&partial.hosts);
     }
     let report = finish_scan(results, passed_over, &rules, &settings);
     let source_root = path_from_text(&run.source_root).filter(|root| !root.as_os_str().is_empty());

@@ -473,3 +473,65 @@ fn shard_options_are_checked() {
     assert!(run.stderr.contains("hiveward merge"), "{}", run.stderr);
     assert!(!dir.path().join("p.json").exists());
 }
+
+#[test]
+fn a_partial_merges_the_same_whatever_its_json_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fleet(&dir.path().join("fleet"), 5);
+    let partials = scan_shards(dir.path(), "fleet", 1, &[]);
+    let written = fs::read(dir.path().join(&partials[0])).unwrap();
+    // As written: the other members on the first line, then one host per line.
+    let text = String::from_utf8(written.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with("\"hosts\":["), "{}", lines[0]);
+    assert_eq!(lines.len(), 1 + 5 + 1, "{text}");
+    assert_eq!(lines[lines.len() - 1], "]}");
+    let (run, as_written, sarif_as_written) = merge(dir.path(), &partials);
+    run.assert_code(0);
+    assert!(!as_written.is_empty());
+
+    let value = json(&written);
+    let crlf = text.replace('\n', "\r\n");
+    let two_on_a_line = text.replacen(",\n", ",", 1);
+    let layouts: [(&str, Vec<u8>); 4] = [
+        ("compact", serde_json::to_vec(&value).unwrap()),
+        ("pretty", serde_json::to_vec_pretty(&value).unwrap()),
+        ("crlf", crlf.into_bytes()),
+        ("two-on-a-line", two_on_a_line.into_bytes()),
+    ];
+    for (name, bytes) in layouts {
+        let file = format!("{name}.json");
+        fs::write(dir.path().join(&file), bytes).unwrap();
+        let (run, merged, sarif) = merge(dir.path(), &[file]);
+        run.assert_code(0);
+        assert!(merged == as_written, "{name}: the JSON report differs");
+        assert!(sarif == sarif_as_written, "{name}: the SARIF differs");
+    }
+
+    // Broken in ways the line reader could pass over: each is refused, naming the file.
+    let trailing_comma = text.replace("\n]}", ",\n]}");
+    let missing_comma = text.replacen(",\n", "\n", 1);
+    let bad_host = {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines[2] = "{\"index\": \"not a number\"},".to_string();
+        lines.join("\n")
+    };
+    let trailing_junk = format!("{text}{{}}");
+    for (name, bytes) in [
+        ("trailing-comma", trailing_comma),
+        ("missing-comma", missing_comma),
+        ("bad-host", bad_host),
+        ("trailing-junk", trailing_junk),
+    ] {
+        let file = format!("{name}.json");
+        fs::write(dir.path().join(&file), bytes).unwrap();
+        let (run, _, _) = merge(dir.path(), std::slice::from_ref(&file));
+        run.assert_code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("{file}: not a hiveward partial result")),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}

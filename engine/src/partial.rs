@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::inspect::ToolInfo;
-use std::io::Write as _;
 
 use crate::pipeline::{HostResult, HostResults};
 use crate::spool::Spool;
+
+mod layout;
 
 /// What the `format` field of a partial result says.
 pub const PARTIAL_FORMAT: &str = "hiveward-partial";
@@ -258,12 +259,10 @@ impl Partial {
         bytes
     }
 
-    /// Writes the partial as JSON, a host at a time, ending in a newline.
+    /// Writes the partial as JSON, a host at a time, ending in a newline: its other members on
+    /// the first line, then a host per line, which a merge reads fast (see `layout`).
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::new(out);
-        serde_json::to_writer(&mut out, self)?;
-        out.write_all(b"\n")?;
-        out.flush()
+        layout::write_laid_out(self, out)
     }
 }
 
@@ -360,6 +359,9 @@ struct Header {
 
 /// Reads one partial result from `bytes` (the content of `path`).
 pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
+    if let Ok(Some(partial)) = layout::read_laid_out(bytes) {
+        return checked(path, partial);
+    }
     read_partial_with(path, || Ok(bytes))
 }
 
@@ -367,9 +369,29 @@ pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
 /// file as they are read, so a partial of any size is merged in flat memory (reading the file
 /// whole would hold it all at once).
 pub fn read_partial_file(path: &Path) -> Result<Partial, MergeError> {
-    read_partial_with(path, || {
-        std::fs::File::open(path).map(|file| std::io::BufReader::with_capacity(1 << 20, file))
-    })
+    let open =
+        || std::fs::File::open(path).map(|file| std::io::BufReader::with_capacity(1 << 20, file));
+    let unreadable = |source: std::io::Error| MergeError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(partial) = layout::read_laid_out(open().map_err(unreadable)?).map_err(unreadable)? {
+        return checked(path, partial);
+    }
+    read_partial_with(path, open)
+}
+
+/// `partial`, read from `path`, when its header is this build's.
+fn checked(path: &Path, partial: Partial) -> Result<Partial, MergeError> {
+    check_header(
+        path,
+        Header {
+            format: Some(partial.format.clone()),
+            version: Some(partial.version),
+            tool: Some(partial.tool.clone()),
+        },
+    )?;
+    Ok(partial)
 }
 
 /// The partial `open` reads. The whole partial is read first; only when that fails is the

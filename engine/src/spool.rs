@@ -249,6 +249,18 @@ impl<T> Spool<T> {
         self.store().read(position)
     }
 
+    /// The item at `position` as [`Spool::encode`] gives it, whether it was read into memory
+    /// or is in the file.
+    pub(crate) fn encoded(&self, position: usize) -> Option<Vec<u8>>
+    where
+        T: Serialize,
+    {
+        match self.loaded.get() {
+            Some(items) => items.get(position).map(Spool::encode),
+            None => self.raw(position),
+        }
+    }
+
     /// How many bytes the items at `positions` take as stored (those that are loaded, or
     /// unknown, count nothing).
     pub(crate) fn stored_bytes(&self, positions: impl IntoIterator<Item = usize>) -> u64 {
