@@ -12,7 +12,7 @@ use crate::scan::ScanReport;
 use crate::spool::Spool;
 
 /// How many items are laid out on the pool before they are written.
-const CHUNK: usize = 256;
+const CHUNK: usize = 128;
 
 /// The items of the report's arrays sit two levels deep.
 const ITEM_DEPTH: usize = 2;
@@ -89,12 +89,13 @@ impl Serialize for Later {
 }
 
 /// Writes a spooled array's items and its closing bracket, after the opening one: each item
-/// laid out from its stored JSON on the pool, a chunk at a time.
+/// laid out from its stored JSON on the pool, a chunk at a time, the next chunk while this
+/// thread writes the last.
 fn write_items<T: Send + Sync>(spool: &Spool<T>, out: &mut dyn Write) -> io::Result<()> {
     let len = spool.len();
-    let mut first = true;
-    for start in (0..len).step_by(CHUNK) {
-        let laid_out: Vec<Option<Vec<u8>>> = (start..len.min(start + CHUNK))
+    let lay_out = |chunk: usize| -> Vec<Option<Vec<u8>>> {
+        let start = chunk * CHUNK;
+        (start..len.min(start + CHUNK))
             .into_par_iter()
             .map(|position| {
                 spool.raw(position).map(|compact| {
@@ -103,19 +104,48 @@ fn write_items<T: Send + Sync>(spool: &Spool<T>, out: &mut dyn Write) -> io::Res
                     pretty
                 })
             })
-            .collect();
+            .collect()
+    };
+    let mut first = true;
+    made_ahead(len.div_ceil(CHUNK), lay_out, |laid_out| {
         for item in laid_out.into_iter().flatten() {
             out.write_all(if first { b"\n" } else { b",\n" })?;
             out.write_all(&b"  ".repeat(ITEM_DEPTH))?;
             out.write_all(&item)?;
             first = false;
         }
-    }
+        Ok(())
+    })?;
     if first {
         out.write_all(b"]")
     } else {
         out.write_all(b"\n  ]")
     }
+}
+
+/// Hands `make(0)`, `make(1)`, ... `make(count - 1)` to `take` in order, on this thread, while a
+/// helper thread makes the next one: at most two are waiting at once. `take` failing stops
+/// the making.
+pub(crate) fn made_ahead<C: Send>(
+    count: usize,
+    make: impl Fn(usize) -> C + Sync,
+    mut take: impl FnMut(C) -> io::Result<()>,
+) -> io::Result<()> {
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let make = &make;
+        scope.spawn(move || {
+            for index in 0..count {
+                if sender.send(make(index)).is_err() {
+                    break;
+                }
+            }
+        });
+        for made in receiver {
+            take(made)?;
+        }
+        Ok(())
+    })
 }
 
 /// The end of the JSON string that starts at `at` (just past its closing quote, or the end of
@@ -228,6 +258,57 @@ mod tests {
             String::from_utf8(written).unwrap(),
             String::from_utf8(expected).unwrap()
         );
+    }
+
+    #[test]
+    fn items_of_many_chunks_are_written_in_order() {
+        let mut report = crate::test_support::sample_bundle_report();
+        let findings: Vec<crate::finding::Finding> = report.findings.stream().collect();
+        let many = Spool::new();
+        for at in 0..3 * CHUNK + 5 {
+            let mut finding = findings[at % findings.len()].clone();
+            finding.message = format!("{} (#{at})", finding.message);
+            many.push(&finding);
+        }
+        report.findings = many;
+        let mut expected = serde_json::to_vec_pretty(&report).unwrap();
+        expected.push(b'\n');
+        let mut written = Vec::new();
+        write_json_report(&report, &mut written).unwrap();
+        assert!(written == expected, "the report differs from serde_json's");
+    }
+
+    #[test]
+    fn made_ahead_hands_over_in_order_and_stops_at_an_error() {
+        let mut taken = Vec::new();
+        made_ahead(
+            50,
+            |index| index * 2,
+            |made| {
+                taken.push(made);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(taken, (0..50).map(|index| index * 2).collect::<Vec<_>>());
+
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let error = made_ahead(
+            1000,
+            |index| {
+                made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                index
+            },
+            |index| match index {
+                3 => Err(io::Error::other("disk full")),
+                _ => Ok(()),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.to_string(), "disk full");
+        // Made: the four taken, one waiting and one being handed over when the taking failed.
+        let made = made.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((4..=6).contains(&made), "{made} made");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! way, most of a merge. Written by hand because the split rests on this layout, which serde
 //! does not know.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -23,6 +23,9 @@ use crate::spool::Spool;
 const HOSTS_OPENING: &[u8] = b"\"hosts\":[";
 /// The last line: the end of `hosts` and of the partial.
 const CLOSING: &[u8] = b"]}";
+/// The longest first line read as this layout's (the bundle's passed-over files make most of
+/// it): past it, the generic reader reads the file.
+const HEAD_LIMIT: u64 = 16 * 1024 * 1024;
 /// Hosts decoded on the pool at once.
 const DECODE_BATCH: usize = 64;
 
@@ -77,9 +80,16 @@ pub(super) fn write_laid_out(partial: &Partial, out: &mut dyn Write) -> io::Resu
 /// part of it decodes; `None` otherwise (the caller then reads it the generic way, which
 /// either reads another layout or says what is wrong). An error only when reading fails.
 pub(super) fn read_laid_out(mut reader: impl BufRead) -> io::Result<Option<Partial>> {
+    // A partial of another layout may be one line of gigabytes: only so much is looked at.
     let mut line = Vec::new();
-    reader.read_until(b'\n', &mut line)?;
-    let Some(opening) = trim_line(&line).filter(|line| line.ends_with(HOSTS_OPENING)) else {
+    (&mut reader)
+        .take(HEAD_LIMIT)
+        .read_until(b'\n', &mut line)?;
+    let Some(opening) = line
+        .strip_suffix(b"\n")
+        .and_then(trim_line)
+        .filter(|line| line.ends_with(HOSTS_OPENING))
+    else {
         return Ok(None);
     };
     let mut head = opening.to_vec();
@@ -87,7 +97,38 @@ pub(super) fn read_laid_out(mut reader: impl BufRead) -> io::Result<Option<Parti
     let Ok(mut partial) = serde_json::from_slice::<Partial>(&head) else {
         return Ok(None);
     };
+    // This thread reads the lines; a helper spools them, in order, as the pool decodes a batch
+    // at a time, while the next batch is read.
     let hosts: Spool<HostResult> = Spool::new();
+    let laid_out = std::thread::scope(|scope| -> io::Result<bool> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        let spooled = &hosts;
+        // Stops at the first batch that does not decode, which stops the reading too.
+        let spooler = scope.spawn(move || {
+            receiver
+                .into_iter()
+                .all(|batch| spool_batch(batch, spooled))
+        });
+        let read = read_host_lines(&mut reader, |batch| sender.send(batch).is_ok());
+        drop(sender);
+        let decoded = spooler.join().unwrap_or(false);
+        Ok(read? && decoded)
+    })?;
+    if !laid_out {
+        return Ok(None);
+    }
+    partial.hosts = hosts;
+    Ok(Some(partial))
+}
+
+/// Reads the host lines that follow the first line, handing them to `send` a batch at a time
+/// (`send` saying false stops the reading): whether they are laid out as written here, a host
+/// a line up to the closing line, with nothing but white space after it.
+fn read_host_lines(
+    reader: &mut impl BufRead,
+    mut send: impl FnMut(Vec<Vec<u8>>) -> bool,
+) -> io::Result<bool> {
+    let mut line = Vec::new();
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(DECODE_BATCH);
     // Whether the last host line ended with the comma that says another host follows; `None`
     // before the first.
@@ -95,16 +136,16 @@ pub(super) fn read_laid_out(mut reader: impl BufRead) -> io::Result<Option<Parti
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         let Some(text) = trim_line(&line) else {
-            return Ok(None);
+            return Ok(false);
         };
         if text == CLOSING {
             break;
         }
         if comma_after_last == Some(false) {
-            return Ok(None);
+            return Ok(false);
         }
         let (host, comma) = match text.strip_suffix(b",") {
             Some(host) => (host, true),
@@ -112,21 +153,31 @@ pub(super) fn read_laid_out(mut reader: impl BufRead) -> io::Result<Option<Parti
         };
         comma_after_last = Some(comma);
         batch.push(host.to_vec());
-        if batch.len() == DECODE_BATCH && !spool_batch(&mut batch, &hosts) {
-            return Ok(None);
+        if batch.len() == DECODE_BATCH
+            && !send(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(DECODE_BATCH),
+            ))
+        {
+            return Ok(false);
         }
     }
     // No host announced but missing, and nothing after the partial but white space.
-    let mut rest = Vec::new();
-    reader.read_to_end(&mut rest)?;
-    if comma_after_last == Some(true) || !rest.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+    if comma_after_last == Some(true) {
+        return Ok(false);
     }
-    if !spool_batch(&mut batch, &hosts) {
-        return Ok(None);
+    loop {
+        let rest = reader.fill_buf()?;
+        if rest.is_empty() {
+            break;
+        }
+        if !rest.iter().all(u8::is_ascii_whitespace) {
+            return Ok(false);
+        }
+        let read = rest.len();
+        reader.consume(read);
     }
-    partial.hosts = hosts;
-    Ok(Some(partial))
+    Ok(batch.is_empty() || send(batch))
 }
 
 /// `line` without its line ending; `None` when it holds a carriage return or is not a whole
@@ -136,9 +187,9 @@ fn trim_line(line: &[u8]) -> Option<&[u8]> {
     (!line.contains(&b'\r')).then_some(line)
 }
 
-/// Decodes the hosts of `batch` on the pool and spools them in order, emptying `batch`:
-/// whether every one of them decoded.
-fn spool_batch(batch: &mut Vec<Vec<u8>>, hosts: &Spool<HostResult>) -> bool {
+/// Decodes the hosts of `batch` on the pool and spools them in order: whether every one of
+/// them decoded.
+fn spool_batch(batch: Vec<Vec<u8>>, hosts: &Spool<HostResult>) -> bool {
     let encoded: Vec<Option<Vec<u8>>> = batch
         .par_iter()
         .map(|host| {
@@ -147,7 +198,6 @@ fn spool_batch(batch: &mut Vec<Vec<u8>>, hosts: &Spool<HostResult>) -> bool {
                 .map(|host| Spool::encode(&host))
         })
         .collect();
-    batch.clear();
     let Some(encoded) = encoded.into_iter().collect::<Option<Vec<_>>>() else {
         return false;
     };
