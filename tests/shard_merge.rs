@@ -508,7 +508,8 @@ fn a_partial_merges_the_same_whatever_its_json_layout() {
         assert!(sarif == sarif_as_written, "{name}: the SARIF differs");
     }
 
-    // Broken in ways the line reader could pass over: each is refused, naming the file.
+    // Broken in ways the line reader could pass over, or naming a shard that cannot be: each
+    // is refused, naming the file.
     let trailing_comma = text.replace("\n]}", ",\n]}");
     let missing_comma = text.replacen(",\n", "\n", 1);
     let bad_host = {
@@ -517,7 +518,14 @@ fn a_partial_merges_the_same_whatever_its_json_layout() {
         lines.join("\n")
     };
     let trailing_junk = format!("{text}{{}}");
+    let no_such_shard = text.replacen(
+        "\"shard\":{\"index\":1,\"count\":1}",
+        "\"shard\":{\"index\":0,\"count\":1}",
+        1,
+    );
+    assert_ne!(no_such_shard, text);
     for (name, bytes) in [
+        ("no-such-shard", no_such_shard),
         ("trailing-comma", trailing_comma),
         ("missing-comma", missing_comma),
         ("bad-host", bad_host),

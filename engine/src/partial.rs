@@ -391,6 +391,7 @@ fn checked(path: &Path, partial: Partial) -> Result<Partial, MergeError> {
             tool: Some(partial.tool.clone()),
         },
     )?;
+    check_shard(path, &partial)?;
     Ok(partial)
 }
 
@@ -425,7 +426,22 @@ fn read_partial_with<R: std::io::Read>(
             .map_err(|error| not_partial(error.to_string()))?,
     };
     check_header(path, header)?;
-    read.map_err(|error| not_partial(error.to_string()))
+    let partial = read.map_err(|error| not_partial(error.to_string()))?;
+    check_shard(path, &partial)?;
+    Ok(partial)
+}
+
+/// Refuses a partial whose shard is no shard K of N (K from 1 to N): merged, it would stand
+/// for no shard, and its hosts would be read as missing.
+fn check_shard(path: &Path, partial: &Partial) -> Result<(), MergeError> {
+    let Shard { index, count } = partial.shard;
+    if count == 0 || index == 0 || index > count {
+        return Err(MergeError::NotPartial {
+            path: path.to_path_buf(),
+            detail: format!("its shard {index}/{count} is not K/N with K from 1 to N"),
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a partial of another format, version or release.
