@@ -542,4 +542,15 @@ fn a_partial_merges_the_same_whatever_its_json_layout() {
             run.stderr
         );
     }
+    // Another version laid out a host per line: refused from its first line, naming the file.
+    let old_version = text.replacen("\"version\":1,", "\"version\":0,", 1);
+    assert_ne!(old_version, text);
+    fs::write(dir.path().join("old-version.json"), old_version).unwrap();
+    let (run, _, _) = merge(dir.path(), &["old-version.json".to_string()]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("old-version.json") && run.stderr.contains("format version 0"),
+        "{}",
+        run.stderr
+    );
 }

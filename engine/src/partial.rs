@@ -359,8 +359,14 @@ struct Header {
 
 /// Reads one partial result from `bytes` (the content of `path`).
 pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
-    if let Ok(Some(partial)) = layout::read_laid_out(bytes) {
-        return checked(path, partial);
+    let mut refused = None;
+    let laid_out = layout::read_laid_out(bytes, accepting(path, &mut refused));
+    if let Some(error) = refused {
+        return Err(error);
+    }
+    if let Ok(Some(partial)) = laid_out {
+        check_shard(path, &partial)?;
+        return Ok(partial);
     }
     read_partial_with(path, || Ok(bytes))
 }
@@ -375,24 +381,39 @@ pub fn read_partial_file(path: &Path) -> Result<Partial, MergeError> {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(partial) = layout::read_laid_out(open().map_err(unreadable)?).map_err(unreadable)? {
-        return checked(path, partial);
+    let mut refused = None;
+    let laid_out =
+        layout::read_laid_out(open().map_err(unreadable)?, accepting(path, &mut refused));
+    if let Some(error) = refused {
+        return Err(error);
+    }
+    if let Some(partial) = laid_out.map_err(unreadable)? {
+        check_shard(path, &partial)?;
+        return Ok(partial);
     }
     read_partial_with(path, open)
 }
 
-/// `partial`, read from `path`, when its header is this build's.
-fn checked(path: &Path, partial: Partial) -> Result<Partial, MergeError> {
-    check_header(
-        path,
-        Header {
-            format: Some(partial.format.clone()),
-            version: Some(partial.version),
-            tool: Some(partial.tool.clone()),
-        },
-    )?;
-    check_shard(path, &partial)?;
-    Ok(partial)
+/// Whether the members of a laid-out partial but its hosts are this build's, before its hosts
+/// are read: when they are not, `refused` says why.
+fn accepting<'a>(
+    path: &'a Path,
+    refused: &'a mut Option<MergeError>,
+) -> impl FnOnce(&Partial) -> bool + 'a {
+    move |head| {
+        let header = Header {
+            format: Some(head.format.clone()),
+            version: Some(head.version),
+            tool: Some(head.tool.clone()),
+        };
+        match check_header(path, header) {
+            Ok(()) => true,
+            Err(error) => {
+                *refused = Some(error);
+                false
+            }
+        }
+    }
 }
 
 /// The partial `open` reads. The whole partial is read first; only when that fails is the

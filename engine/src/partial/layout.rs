@@ -76,10 +76,14 @@ pub(super) fn write_laid_out(partial: &Partial, out: &mut dyn Write) -> io::Resu
     out.flush()
 }
 
-/// The partial `reader` holds when it is laid out as [`write_laid_out`] writes it and every
-/// part of it decodes; `None` otherwise (the caller then reads it the generic way, which
-/// either reads another layout or says what is wrong). An error only when reading fails.
-pub(super) fn read_laid_out(mut reader: impl BufRead) -> io::Result<Option<Partial>> {
+/// The partial `reader` holds when it is laid out as [`write_laid_out`] writes it, every part
+/// of it decodes and `accept_head` accepts its members but the hosts (read first); `None`
+/// otherwise (the caller then reads it the generic way, which either reads another layout or
+/// says what is wrong). An error only when reading fails.
+pub(super) fn read_laid_out(
+    mut reader: impl BufRead,
+    accept_head: impl FnOnce(&Partial) -> bool,
+) -> io::Result<Option<Partial>> {
     // A partial of another layout may be one line of gigabytes: only so much is looked at.
     let mut line = Vec::new();
     (&mut reader)
@@ -97,6 +101,9 @@ pub(super) fn read_laid_out(mut reader: impl BufRead) -> io::Result<Option<Parti
     let Ok(mut partial) = serde_json::from_slice::<Partial>(&head) else {
         return Ok(None);
     };
+    if !accept_head(&partial) {
+        return Ok(None);
+    }
     // This thread reads the lines; a helper spools them, in order, as the pool decodes a batch
     // at a time, while the next batch is read.
     let hosts: Spool<HostResult> = Spool::new();
