@@ -26,8 +26,11 @@ const CLOSING: &[u8] = b"]}";
 /// The longest first line read as this layout's (the bundle's passed-over files make most of
 /// it): past it, the generic reader reads the file.
 const HEAD_LIMIT: u64 = 16 * 1024 * 1024;
-/// Hosts decoded on the pool at once.
+/// Hosts decoded on the pool at once, at most: fewer when they take [`BATCH_BYTES`] first.
 const DECODE_BATCH: usize = 64;
+/// Bytes of host lines in one batch, at most one host past it: with two batches waiting and
+/// one read, the hosts read ahead stay within a few times this.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// The partial's members but its hosts, in the order [`Partial`] serialises them; its empty
 /// `hosts` comes last.
@@ -137,6 +140,7 @@ fn read_host_lines(
 ) -> io::Result<bool> {
     let mut line = Vec::new();
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(DECODE_BATCH);
+    let mut batch_bytes = 0;
     // Whether the last host line ended with the comma that says another host follows; `None`
     // before the first.
     let mut comma_after_last: Option<bool> = None;
@@ -160,13 +164,13 @@ fn read_host_lines(
         };
         comma_after_last = Some(comma);
         batch.push(host.to_vec());
-        if batch.len() == DECODE_BATCH
-            && !send(std::mem::replace(
-                &mut batch,
-                Vec::with_capacity(DECODE_BATCH),
-            ))
-        {
-            return Ok(false);
+        batch_bytes += host.len();
+        if batch.len() == DECODE_BATCH || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(DECODE_BATCH));
+            if !send(full) {
+                return Ok(false);
+            }
         }
     }
     // No host announced but missing, and nothing after the partial but white space.
@@ -212,4 +216,88 @@ fn spool_batch(batch: Vec<Vec<u8>>, hosts: &Spool<HostResult>) -> bool {
         hosts.push_encoded(&host);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines after a partial's first line for `hosts`, as written.
+    fn host_lines(hosts: &[Vec<u8>]) -> Vec<u8> {
+        let mut text = Vec::new();
+        for (at, host) in hosts.iter().enumerate() {
+            text.extend_from_slice(if at == 0 { b"" } else { b",\n" });
+            text.extend_from_slice(host);
+        }
+        if !hosts.is_empty() {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(b"]}\n");
+        text
+    }
+
+    /// The batches `read_host_lines` hands over for `text`, and what it answered.
+    fn batches(text: &[u8]) -> (bool, Vec<Vec<Vec<u8>>>) {
+        let mut handed = Vec::new();
+        let laid_out = read_host_lines(&mut &text[..], |batch| {
+            handed.push(batch);
+            true
+        })
+        .unwrap();
+        (laid_out, handed)
+    }
+
+    #[test]
+    fn host_lines_come_in_order_in_batches_bounded_by_count_and_bytes() {
+        let hosts: Vec<Vec<u8>> = (0..150)
+            .map(|at| format!("{{\"h\":{at}}}").into_bytes())
+            .collect();
+        let (laid_out, handed) = batches(&host_lines(&hosts));
+        assert!(laid_out);
+        let sizes: Vec<usize> = handed.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [DECODE_BATCH, DECODE_BATCH, 150 - 2 * DECODE_BATCH]);
+        assert_eq!(handed.concat(), hosts);
+
+        let big = vec![b'x'; BATCH_BYTES / 2 + 1];
+        let (laid_out, handed) = batches(&host_lines(&[big.clone(), big.clone(), big]));
+        assert!(laid_out);
+        let sizes: Vec<usize> = handed.iter().map(Vec::len).collect();
+        assert_eq!(
+            sizes,
+            [2, 1],
+            "a batch ends once it passes {BATCH_BYTES} bytes"
+        );
+
+        let (laid_out, handed) = batches(&host_lines(&[]));
+        assert!(laid_out && handed.is_empty());
+    }
+
+    #[test]
+    fn lines_not_laid_out_as_written_are_passed_over() {
+        for text in [
+            &b"{\"h\":1},\n]}\n"[..],      // a comma announcing a host that is not there
+            b"{\"h\":1}\n{\"h\":2}\n]}\n", // a host after one without its comma
+            b"{\"h\":1}\r\n]}\r\n",        // carriage returns
+            b"{\"h\":1}\n]}\n{}",          // something after the end
+            b"{\"h\":1},\n{\"h\":2}\n",    // no end
+        ] {
+            let (laid_out, _) = batches(text);
+            assert!(!laid_out, "{}", String::from_utf8_lossy(text));
+        }
+        let (laid_out, _) = batches(b"{\"h\":1}\n]}\n \n\t\n");
+        assert!(laid_out, "white space after the end is allowed");
+    }
+
+    #[test]
+    fn a_refused_batch_stops_the_reading() {
+        let hosts: Vec<Vec<u8>> = (0..200).map(|at| format!("{at}").into_bytes()).collect();
+        let mut handed = 0;
+        let laid_out = read_host_lines(&mut &host_lines(&hosts)[..], |_| {
+            handed += 1;
+            false
+        })
+        .unwrap();
+        assert!(!laid_out);
+        assert_eq!(handed, 1);
+    }
 }
