@@ -359,15 +359,6 @@ struct Header {
 
 /// Reads one partial result from `bytes` (the content of `path`).
 pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
-    let mut refused = None;
-    let laid_out = layout::read_laid_out(bytes, accepting(path, &mut refused));
-    if let Some(error) = refused {
-        return Err(error);
-    }
-    if let Ok(Some(partial)) = laid_out {
-        check_shard(path, &partial)?;
-        return Ok(partial);
-    }
     read_partial_with(path, || Ok(bytes))
 }
 
@@ -375,23 +366,9 @@ pub fn read_partial(path: &Path, bytes: &[u8]) -> Result<Partial, MergeError> {
 /// file as they are read, so a partial of any size is merged in flat memory (reading the file
 /// whole would hold it all at once).
 pub fn read_partial_file(path: &Path) -> Result<Partial, MergeError> {
-    let open =
-        || std::fs::File::open(path).map(|file| std::io::BufReader::with_capacity(1 << 20, file));
-    let unreadable = |source: std::io::Error| MergeError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut refused = None;
-    let laid_out =
-        layout::read_laid_out(open().map_err(unreadable)?, accepting(path, &mut refused));
-    if let Some(error) = refused {
-        return Err(error);
-    }
-    if let Some(partial) = laid_out.map_err(unreadable)? {
-        check_shard(path, &partial)?;
-        return Ok(partial);
-    }
-    read_partial_with(path, open)
+    read_partial_with(path, || {
+        std::fs::File::open(path).map(|file| std::io::BufReader::with_capacity(1 << 20, file))
+    })
 }
 
 /// Whether the members of a laid-out partial but its hosts are this build's, before its hosts
@@ -416,10 +393,11 @@ fn accepting<'a>(
     }
 }
 
-/// The partial `open` reads. The whole partial is read first; only when that fails is the
-/// header read on its own, so that a partial of another version gets a clear error rather
-/// than the first field it does not know.
-fn read_partial_with<R: std::io::Read>(
+/// The partial `open` reads. A partial laid out as this build writes it is read a host per
+/// line (see `layout`), its header checked before its hosts. Any other is read the generic
+/// way: the whole partial first, and only when that fails the header on its own, so that a
+/// partial of another version gets a clear error rather than the first field it does not know.
+fn read_partial_with<R: std::io::BufRead>(
     path: &Path,
     open: impl Fn() -> std::io::Result<R>,
 ) -> Result<Partial, MergeError> {
@@ -431,6 +409,16 @@ fn read_partial_with<R: std::io::Read>(
         path: path.to_path_buf(),
         source,
     };
+    let mut refused = None;
+    let laid_out =
+        layout::read_laid_out(open().map_err(unreadable)?, accepting(path, &mut refused));
+    if let Some(error) = refused {
+        return Err(error);
+    }
+    if let Some(partial) = laid_out.map_err(unreadable)? {
+        check_shard(path, &partial)?;
+        return Ok(partial);
+    }
     let read: Result<Partial, serde_json::Error> =
         serde_json::from_reader(open().map_err(unreadable)?);
     let header = match &read {
