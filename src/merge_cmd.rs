@@ -24,6 +24,10 @@ pub(crate) struct MergeArgs {
     /// Worker threads for the fleet rules (default: one per core).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// After the merge, show on standard error how long each fleet rule's `check` ran and how
+    /// many Rhai operations it took, the longest first; the report is unchanged.
+    #[arg(long)]
+    timings: bool,
 }
 
 pub(crate) fn merge(args: MergeArgs) -> u8 {
@@ -63,10 +67,11 @@ pub(crate) fn merge(args: MergeArgs) -> u8 {
         exclude: run.rule_sources.exclude.clone(),
         profile: run.profile.clone(),
     };
-    let (rules, loaded_ids) = match selected_rules(&sources, &selection, &run.params) {
+    let (mut rules, loaded_ids) = match selected_rules(&sources, &selection, &run.params) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let timings = args.timings.then(|| rules.time_rules());
     if rules.fingerprint() != run.rule_set {
         eprintln!(
             "error: the rules loaded now differ from the ones the shards ran (a pack or rule file changed since, or another hiveward build): merge with the same rules"
@@ -97,6 +102,7 @@ pub(crate) fn merge(args: MergeArgs) -> u8 {
         results.push_all(&partial.hosts);
     }
     let report = finish_scan(results, passed_over, &rules, &settings);
+    crate::scan_cmd::print_timings(timings.as_deref());
     let source_root = path_from_text(&run.source_root).filter(|root| !root.as_os_str().is_empty());
     deliver(report, &rules, &args.report, &acceptance, None, source_root)
 }

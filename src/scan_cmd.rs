@@ -67,6 +67,11 @@ pub(crate) struct ScanArgs {
     /// unchanged.
     #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub(crate) trace: Vec<String>,
+    /// After the scan, show on standard error how long each rule's code ran and how many Rhai
+    /// operations it took, by rule and phase (`check`, a fleet rule's `summarize` and its fleet
+    /// `check`), the longest first; the report is unchanged.
+    #[arg(long)]
+    pub(crate) timings: bool,
     /// Instead of the report, explain RULE on the host --host names: its evidence files, each
     /// value and events query the rule read (and the defaults applied), its `needs` verdict,
     /// its output and its outcome (text, or JSON with --format json).
@@ -75,6 +80,13 @@ pub(crate) struct ScanArgs {
     /// The host --explain explains.
     #[arg(long, value_name = "NAME", requires = "explain")]
     pub(crate) host: Option<String>,
+}
+
+/// Writes the rules' timings (`--timings`), when asked, on standard error.
+pub(crate) fn print_timings(timings: Option<&hiveward_engine::RuleTimings>) {
+    if let Some(timings) = timings {
+        let _ = timings.write_table(&mut std::io::stderr().lock());
+    }
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -180,10 +192,11 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
         profile: args.profile.clone(),
     };
     let params: BTreeMap<String, String> = args.params.iter().cloned().collect();
-    let (rules, loaded_ids) = match selected_rules(&args.sources, &selection, &params) {
+    let (mut rules, loaded_ids) = match selected_rules(&args.sources, &selection, &params) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let timings = args.timings.then(|| rules.time_rules());
     let trace = match crate::explain_cmd::trace_of(&args.trace, &rules) {
         Ok(trace) => trace,
         Err(code) => return code,
@@ -236,6 +249,7 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     if let (Some(shard), Some(path)) = (shard, &args.partial) {
         progress.finish();
         crate::explain_cmd::print_trace(trace.as_ref());
+        print_timings(timings.as_deref());
         let run = RunIdentity {
             rule_set: rules.fingerprint(),
             rule_sources: RuleSources {
@@ -302,6 +316,7 @@ pub(crate) fn scan(args: ScanArgs) -> u8 {
     };
     progress.finish();
     crate::explain_cmd::print_trace(trace.as_ref());
+    print_timings(timings.as_deref());
     let timeout = args.timeout.as_ref().map(|timeout| timeout.text.as_str());
     deliver(report, &rules, &args.report, &acceptance, timeout, None)
 }

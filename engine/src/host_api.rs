@@ -411,6 +411,7 @@ fn audit_policy(host: &HostHandle) -> RhaiResult<Dynamic> {
 pub(crate) fn register_host_api(engine: &mut Engine) {
     register_event_type(engine);
     crate::name_api::register_name_api(engine);
+    crate::array_api::register_array_api(engine);
     engine
         .register_type_with_name::<NotApplicable>("NotApplicable")
         .register_fn("not_applicable", |reason: ImmutableString| {

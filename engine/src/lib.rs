@@ -28,6 +28,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod array_api;
 mod baseline;
 mod budget;
 mod catalogue;
@@ -77,6 +78,7 @@ mod terminal;
 mod test_files;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
+mod timings;
 mod trace;
 mod waiver;
 
@@ -140,6 +142,7 @@ pub use crate::{
     },
     terminal::{escape_terminal, escape_terminal_lines, is_terminal_control, ColorChoice},
     test_files::{check_pack_tests, parse_test_file, PackTestCheck},
+    timings::{RulePhase, RuleTiming, RuleTimings},
     trace::{scan_planned_hosts_traced, RuleOutput, Trace, FLEET_HOST},
     waiver::{load_waivers, Date, Waiver, WaiverError, Waivers},
 };

@@ -108,6 +108,18 @@ pub(crate) fn note_operations(operations: u64) {
     });
 }
 
+/// Starts counting a rule call's operations afresh (for `scan --timings`). A computation kept
+/// by `host.memo` sets its own start, so this changes nothing it decides.
+pub(crate) fn restart_operations() {
+    PEAK_OPERATIONS.with(|peak| peak.set(0));
+}
+
+/// The most operations counted on this thread since [`restart_operations`]: a rule call's
+/// operations, since the engine counts them from zero for each call.
+pub(crate) fn operations_since_restart() -> u64 {
+    PEAK_OPERATIONS.with(|peak| peak.get())
+}
+
 /// Notes a `host.events` call.
 pub(crate) fn note_event_read() {
     EVENT_READS.with(|reads| reads.set(reads.get() + 1));

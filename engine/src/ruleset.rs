@@ -17,6 +17,7 @@ use crate::pack::{PackManifest, PackSource, SourceFile};
 use crate::rule::{RuleMeta, Severity};
 use crate::sandbox::{sandboxed_engine, source_name, LibRegistry, Limits};
 use crate::selector::RuleSelector;
+use crate::timings::RuleTimings;
 
 /// A compiled rule.
 pub struct CompiledRule {
@@ -74,6 +75,8 @@ pub struct RuleSet {
     packs: Vec<LoadedPack>,
     /// The severity overrides applied, by rule id, sorted.
     severity_overrides: Vec<(String, Severity)>,
+    /// Where every call into a rule adds its time, when `scan --timings` asked.
+    pub(crate) timings: Option<Arc<RuleTimings>>,
 }
 
 /// What running the rules produced.
@@ -212,7 +215,16 @@ impl RuleSet {
             rules,
             packs: loaded,
             severity_overrides: Vec::new(),
+            timings: None,
         })
+    }
+
+    /// Times every call into a rule from now on (`scan --timings`): the totals, by rule and
+    /// phase, that the returned [`RuleTimings`] gathers. Reports are unchanged.
+    pub fn time_rules(&mut self) -> Arc<RuleTimings> {
+        self.timings
+            .get_or_insert_with(|| Arc::new(RuleTimings::default()))
+            .clone()
     }
 
     /// What identifies this rule set: a hash of every loaded pack file, of the ids of the

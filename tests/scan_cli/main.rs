@@ -18,6 +18,7 @@ mod custom_packs;
 mod determinism;
 mod sample_bundle;
 mod schema_check;
+mod timings;
 mod unreadable;
 
 use custom_packs::{system_hive, write_pack};

@@ -1,6 +1,8 @@
 //! One call into a rule's Rhai code, in the sandbox and under the run's deadline, and what it
 //! returned: findings, `not_applicable(...)` answers, or why it failed.
 
+use std::time::Instant;
+
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Scope};
 
 use super::Entry;
@@ -18,6 +20,7 @@ use crate::host_api::{
 use crate::outcome::NotApplicable;
 use crate::ruleset::{CompiledRule, RuleSet};
 use crate::sandbox::{with_deadline, Limits};
+use crate::timings::RulePhase;
 use crate::trace::RuleCapture;
 
 impl RuleSet {
@@ -44,6 +47,10 @@ impl RuleSet {
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
         let run_deadline = deadline.map(RunDeadline::instant);
         let capture = RuleCapture::start(limits, &rule.meta, host);
+        let started = self.timings.as_ref().map(|_| {
+            crate::memo::restart_operations();
+            Instant::now()
+        });
         let outcome: Result<Dynamic, Box<EvalAltResult>> =
             with_deadline(limits, run_deadline, || {
                 if entry.takes_context {
@@ -64,6 +71,15 @@ impl RuleSet {
                     )
                 }
             });
+        if let (Some(timings), Some(started)) = (&self.timings, started) {
+            let phase = match (host, entry.name) {
+                (None, _) => RulePhase::FleetCheck,
+                (Some(_), "summarize") => RulePhase::Summarize,
+                (Some(_), _) => RulePhase::Check,
+            };
+            let operations = crate::memo::operations_since_restart();
+            timings.add(&rule.meta.id, phase, started.elapsed(), operations);
+        }
         capture.finish();
         let reads = take_unreadable_reads();
         let source = rule.ast.source().unwrap_or_default();
