@@ -120,6 +120,47 @@ pub struct Suppression {
     pub expires: Option<String>,
 }
 
+/// What summaries count a finding by: its rule, host, severity and whether it is waived or
+/// baselined, read back without its message, evidence and fix text (most of its size).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub(crate) struct FindingHead {
+    /// The rule id.
+    pub rule: String,
+    /// The host.
+    pub host: String,
+    /// The severity.
+    pub severity: Severity,
+    /// How the finding is accepted, if it is.
+    #[serde(default, deserialize_with = "suppression_kind")]
+    pub suppression: Option<SuppressionKind>,
+}
+
+impl FindingHead {
+    /// The head of `finding`.
+    pub(crate) fn of(finding: &Finding) -> FindingHead {
+        FindingHead {
+            rule: finding.rule.clone(),
+            host: finding.host.clone(),
+            severity: finding.severity,
+            suppression: finding
+                .suppression
+                .as_ref()
+                .map(|suppression| suppression.kind),
+        }
+    }
+}
+
+/// The `kind` of a finding's `suppression`, the rest of it skipped.
+fn suppression_kind<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SuppressionKind>, D::Error> {
+    #[derive(Deserialize)]
+    struct KindOnly {
+        kind: SuppressionKind,
+    }
+    Ok(Option::<KindOnly>::deserialize(deserializer)?.map(|only| only.kind))
+}
+
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
@@ -611,4 +652,57 @@ pub fn fingerprint(rule: &str, host: &str, evidence: &[Evidence], key: &str) -> 
         .take(16)
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::Spool;
+
+    fn finding(rule: &str, host: &str, suppression: Option<SuppressionKind>) -> Finding {
+        Finding {
+            rule: rule.into(),
+            pack: "p".into(),
+            severity: Severity::High,
+            host: host.into(),
+            title: "t".into(),
+            message: "a message with \"quotes\" and \\ back-slashes".into(),
+            fix: "fix".into(),
+            fix_values: BTreeMap::from([(
+                "suppression".to_string(),
+                JsonValue(serde_json::json!({ "kind": "waiver" })),
+            )]),
+            evidence: vec![Evidence::note("a note")],
+            inferred: false,
+            fingerprint: "f".into(),
+            suppression: suppression.map(|kind| Suppression {
+                kind,
+                justification: "accepted".into(),
+                owner: Some("ops".into()),
+                expires: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn heads_read_back_from_a_spool_are_those_of_the_findings() {
+        let findings = [
+            finding("HW-A", "FS01", None),
+            finding("HW-B", "PC22", Some(SuppressionKind::Waiver)),
+            finding("HW-C", "WKS7", Some(SuppressionKind::Baseline)),
+        ];
+        let expected: Vec<FindingHead> = findings.iter().map(FindingHead::of).collect();
+        let spool: Spool<Finding> = Spool::new();
+        for finding in &findings {
+            spool.push(finding);
+        }
+        let decoded: Vec<FindingHead> = spool.stream_as(FindingHead::of).collect();
+        assert_eq!(decoded, expected);
+        // Once the findings are in memory, the heads are made from them.
+        assert_eq!(spool.items().len(), 3);
+        let made: Vec<FindingHead> = spool.stream_as(FindingHead::of).collect();
+        assert_eq!(made, expected);
+        assert_eq!(expected[1].suppression, Some(SuppressionKind::Waiver));
+        assert_eq!(expected[0].suppression, None);
+    }
 }

@@ -264,6 +264,12 @@ pub const EXIT_ERROR: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 3;
 
 impl ScanReport {
+    /// Each finding's rule, host, severity and suppression, in report order, read back
+    /// without the rest of the finding.
+    pub(crate) fn finding_heads(&self) -> impl Iterator<Item = crate::finding::FindingHead> + '_ {
+        self.findings.stream_as(crate::finding::FindingHead::of)
+    }
+
     /// The exit code for `fail_on` (`None` means never fail on findings): 2 when a rule failed,
     /// else 1 when an unsuppressed finding is at or above the threshold, else 3 when evidence
     /// was unreadable, a rule was stopped by damaged evidence, or no rule could be evaluated,
@@ -291,8 +297,7 @@ impl ScanReport {
         }
         if let Some(threshold) = fail_on {
             if self
-                .findings
-                .stream()
+                .finding_heads()
                 .any(|finding| finding.suppression.is_none() && finding.severity >= threshold)
             {
                 return EXIT_FINDINGS;

@@ -240,7 +240,7 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
     // The detailed layout lists each host's findings under it: they are grouped once, by their
     // positions in the report, and read back from the spool (as the hosts are) one at a time.
     let mut by_host: HashMap<String, Vec<usize>> = HashMap::new();
-    for (position, finding) in report.findings.stream().enumerate() {
+    for (position, finding) in report.finding_heads().enumerate() {
         by_host.entry(finding.host).or_default().push(position);
     }
     let mut known: HashSet<String> = HashSet::new();

@@ -331,6 +331,11 @@ impl<T: DeserializeOwned> Spool<T> {
     }
 
     fn read(&self, position: usize) -> Option<T> {
+        self.read_as(position)
+    }
+
+    /// The item at `position` decoded from the file as `U`.
+    fn read_as<U: DeserializeOwned>(&self, position: usize) -> Option<U> {
         let bytes = self.store().read(position)?;
         match serde_json::from_slice(&bytes) {
             Ok(item) => Some(item),
@@ -355,6 +360,20 @@ impl<T: DeserializeOwned> Spool<T> {
             next: 0,
             end: self.len(),
         }
+    }
+
+    /// Every item as the lighter `U`, in order: decoded from the file as `U` (the fields `U`
+    /// lacks are skipped, not built), or made with `from_item` from items already in memory.
+    /// Summaries that count findings by rule, host and severity read them this way.
+    pub fn stream_as<'a, U: DeserializeOwned + 'a>(
+        &'a self,
+        from_item: impl Fn(&T) -> U + 'a,
+    ) -> impl Iterator<Item = U> + 'a {
+        let loaded = self.loaded.get();
+        (0..self.len()).filter_map(move |position| match loaded {
+            Some(items) => items.get(position).map(&from_item),
+            None => self.read_as::<U>(position),
+        })
     }
 
     /// Rewrites every item with `change`, in order, without reading them all into memory.

@@ -30,7 +30,7 @@ use std::io::{self, Write};
 
 use hiveward_collectors::NoticeLevel;
 
-use crate::finding::{Finding, SuppressionKind};
+use crate::finding::{Finding, FindingHead, SuppressionKind};
 use crate::outcome::Outcome;
 use crate::rule::Severity;
 use crate::scan::{HostOutcome, ScanReport};
@@ -80,7 +80,7 @@ fn count(number: usize, noun: &str) -> String {
 fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::Result<()> {
     let summary = &report.summary;
     let counts = &report.counts;
-    let (waived, baselined) = suppressed_counts(report.findings.stream());
+    let (waived, baselined) = suppressed_counts(report.finding_heads());
     writeln!(
         out,
         "hosts:        {} scanned with {}, profile {}",
@@ -160,15 +160,11 @@ fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
 }
 
 /// Waived and baselined findings.
-fn suppressed_counts(findings: impl IntoIterator<Item = Finding>) -> (usize, usize) {
+fn suppressed_counts(findings: impl IntoIterator<Item = FindingHead>) -> (usize, usize) {
     let mut waived = 0;
     let mut baselined = 0;
     for finding in findings {
-        match finding
-            .suppression
-            .as_ref()
-            .map(|suppression| suppression.kind)
-        {
+        match finding.suppression {
             Some(SuppressionKind::Waiver) => waived += 1,
             Some(SuppressionKind::Baseline) => baselined += 1,
             None => {}
@@ -224,7 +220,7 @@ fn write_findings_by_rule(
     // Each rule's findings are read back from the spool by position when its group is
     // written, one finding at a time.
     let mut by_rule: BTreeMap<String, (Severity, Vec<usize>)> = BTreeMap::new();
-    for (position, finding) in report.findings.stream().enumerate() {
+    for (position, finding) in report.finding_heads().enumerate() {
         let group = by_rule
             .entry(finding.rule)
             .or_insert((finding.severity, Vec::new()));

@@ -67,7 +67,7 @@ pub(super) fn write_host_table(report: &ScanReport, out: &mut dyn Write) -> io::
 /// finding at a time).
 fn severities_by_host(report: &ScanReport) -> BTreeMap<String, [usize; 5]> {
     let mut by_host: BTreeMap<String, [usize; 5]> = BTreeMap::new();
-    for finding in report.findings.stream() {
+    for finding in report.finding_heads() {
         count_severity(by_host.entry(finding.host).or_default(), finding.severity);
     }
     by_host

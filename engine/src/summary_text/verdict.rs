@@ -18,8 +18,7 @@ pub(super) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint
     let threshold = options.fail_on;
     // Only what the line names is kept: (severity, rule, host).
     let mut tripping: Vec<(Severity, String, String)> = report
-        .findings
-        .stream()
+        .finding_heads()
         .filter(|finding| {
             finding.suppression.is_none()
                 && threshold.is_some_and(|threshold| finding.severity >= threshold)
@@ -98,8 +97,7 @@ pub(super) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint
         EXIT_CLEAN => {
             let pass = paint.style(AnsiColor::Green.on_default().bold(), "PASS");
             let unsuppressed = report
-                .findings
-                .stream()
+                .finding_heads()
                 .filter(|finding| finding.suppression.is_none())
                 .count();
             let accepted = report.findings.len() - unsuppressed;
