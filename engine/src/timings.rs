@@ -25,6 +25,15 @@ pub enum RulePhase {
     FleetCheck,
 }
 
+impl RulePhase {
+    /// Every phase, in the order a run makes them.
+    pub const ALL: [RulePhase; 3] = [
+        RulePhase::Check,
+        RulePhase::Summarize,
+        RulePhase::FleetCheck,
+    ];
+}
+
 impl fmt::Display for RulePhase {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(match self {
@@ -53,7 +62,8 @@ pub struct RuleTiming {
 /// Running totals of the calls into every rule, by phase; shared by the worker threads.
 #[derive(Debug, Default)]
 pub struct RuleTimings {
-    totals: Mutex<HashMap<(String, RulePhase), Totals>>,
+    /// By rule id, one total per phase (in [`RulePhase::ALL`] order).
+    totals: Mutex<HashMap<String, [Totals; 3]>>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -69,10 +79,12 @@ impl RuleTimings {
         let Ok(mut totals) = self.totals.lock() else {
             return;
         };
-        let entry = match totals.get_mut(&(rule.to_string(), phase)) {
-            Some(entry) => entry,
-            None => totals.entry((rule.to_string(), phase)).or_default(),
+        // Looked up by `&str` first: a rule's id is copied once, not on every call.
+        let phases = match totals.get_mut(rule) {
+            Some(phases) => phases,
+            None => totals.entry(rule.to_string()).or_default(),
         };
+        let entry = &mut phases[phase as usize];
         entry.calls += 1;
         entry.time += time;
         entry.operations += operations;
@@ -86,12 +98,18 @@ impl RuleTimings {
         };
         let mut rows: Vec<RuleTiming> = totals
             .into_iter()
-            .map(|((rule, phase), totals)| RuleTiming {
-                rule,
-                phase,
-                calls: totals.calls,
-                time: totals.time,
-                operations: totals.operations,
+            .flat_map(|(rule, phases)| {
+                RulePhase::ALL
+                    .into_iter()
+                    .zip(phases)
+                    .filter(|(_, totals)| totals.calls > 0)
+                    .map(move |(phase, totals)| RuleTiming {
+                        rule: rule.clone(),
+                        phase,
+                        calls: totals.calls,
+                        time: totals.time,
+                        operations: totals.operations,
+                    })
             })
             .collect();
         rows.sort_by(|a, b| {
