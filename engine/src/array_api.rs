@@ -19,7 +19,7 @@ pub(crate) fn register_array_api(engine: &mut Engine) {
         .register_into_engine(
             engine,
             |call: NativeCallContext, array: &mut Array, value: Dynamic| -> RhaiResult<bool> {
-                Ok(position(&call, array, &value, 0)?.is_some())
+                Ok(position(&call, array, &value)?.is_some())
             },
         );
     FuncRegistration::new("index_of")
@@ -27,7 +27,7 @@ pub(crate) fn register_array_api(engine: &mut Engine) {
         .register_into_engine(
             engine,
             |call: NativeCallContext, array: &mut Array, value: Dynamic| -> RhaiResult<INT> {
-                Ok(match position(&call, array, &value, 0)? {
+                Ok(match position(&call, array, &value)? {
                     Some(index) => INT::try_from(index).unwrap_or(INT::MAX),
                     None => -1,
                 })
@@ -35,14 +35,13 @@ pub(crate) fn register_array_api(engine: &mut Engine) {
         );
 }
 
-/// The index of the first element from `start` that equals `value`.
+/// The index of the first element that equals `value`.
 fn position(
     call: &NativeCallContext,
     array: &mut Array,
     value: &Dynamic,
-    start: usize,
 ) -> RhaiResult<Option<usize>> {
-    for (index, item) in array.iter_mut().enumerate().skip(start) {
+    for (index, item) in array.iter_mut().enumerate() {
         if equals(call, item, value)? {
             return Ok(Some(index));
         }
