@@ -322,7 +322,7 @@ pub(crate) fn deliver(
             );
         } else {
             eprintln!(
-                "error: the results are incomplete: some evidence could not be read or checked ({} unreadable file(s), {} check(s) stopped by damaged evidence, {} host(s) on which nothing could be checked); --allow-partial accepts this",
+                "error: the results are incomplete: some evidence could not be read or checked ({} unreadable file(s), {} check(s) stopped by damaged or incomplete evidence, {} host(s) on which nothing could be checked); --allow-partial accepts this",
                 summary.files_unreadable, summary.unchecked, summary.hosts_not_checked
             );
         }

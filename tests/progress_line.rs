@@ -52,6 +52,7 @@ fn quiet_and_pipes_draw_no_progress() {
             "json",
             "--fail-on",
             "never",
+            "--allow-partial",
         ],
     );
     piped.assert_code(0);

@@ -181,6 +181,7 @@ fn a_param_no_loaded_rule_declares_is_refused() {
             "json",
             "--fail-on",
             "never",
+            "--allow-partial",
             "--param",
             "min_ubr.17763=5458",
             "--param",

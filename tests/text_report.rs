@@ -190,7 +190,7 @@ files:        4 read, 0 partly, 0 unreadable; 0 passed over
 checks:       6 made (3 passed), 3 not applicable, 0 not checked (rule × host); 0 of 3 host(s) with nothing checked
 rule errors:  0
 
-Hosts (CHECKED: rules that judged the host, N/A: rules not applicable, NOT CHECKED: rules stopped by damaged evidence or --timeout):
+Hosts (CHECKED: rules that judged the host, N/A: rules not applicable, NOT CHECKED: rules stopped by damaged or incomplete evidence or --timeout):
 HOST  OS                                ROLE         CRIT  HIGH  MED  LOW  INFO  CHECKED  N/A  NOT CHECKED
 ----------------------------------------------------------------------------------------------------------
 FS01  Windows Server 2019 (17763.5458)  server          0     0    1    0     0        2    1            0
@@ -455,7 +455,7 @@ fn assert_summary_matches_json(dir: &Path, input: &str) {
     );
     if number(&summary["unchecked"]) > 0 {
         checks.push_str(&format!(
-            "; {} check(s) not made because evidence is damaged",
+            "; {} check(s) not made because evidence is damaged or incomplete",
             summary["unchecked"]
         ));
     }

@@ -169,7 +169,8 @@ fn an_hkey_users_export_gives_every_users_mounts() {
     let bundle = dir.path().join("bundle");
     write_bundle(&bundle);
     // WS03: its SYSTEM hive and `reg export HKU users.reg`, whose second user mounted FS01 by
-    // address; the LocalSystem key's mount is no user's.
+    // address; the LocalSystem key's mount is no user's. `reg export` writes every key as a
+    // section; the users' own keys are enough to say the export holds all below them.
     write(
         &bundle.join("WS03/SYSTEM"),
         &system_hive(
@@ -182,8 +183,11 @@ fn an_hkey_users_export_gives_every_users_mounts() {
     write(
         &bundle.join("WS03/users.reg"),
         format!(
-            "{HEADER}[HKEY_USERS\\S-1-5-18\\{mp2}\\##10.0.0.99#svc]\r\n\r\n\
+            "{HEADER}[HKEY_USERS\\S-1-5-18]\r\n\r\n\
+             [HKEY_USERS\\S-1-5-18\\{mp2}\\##10.0.0.99#svc]\r\n\r\n\
+             [HKEY_USERS\\S-1-5-21-1-2-3-1001]\r\n\r\n\
              [HKEY_USERS\\S-1-5-21-1-2-3-1001\\{mp2}\\##FS01#data]\r\n\r\n\
+             [HKEY_USERS\\S-1-5-21-1-2-3-1002]\r\n\r\n\
              [HKEY_USERS\\S-1-5-21-1-2-3-1002\\{mp2}\\##10.0.0.5#data]\r\n"
         )
         .as_bytes(),

@@ -132,6 +132,26 @@ pub enum EvidenceError {
         line: usize,
     },
 
+    /// A key outside what a `.reg` export holds (and no hive of the host holds it): whether it
+    /// exists and what it holds is unknown. A `reg export KEY` file holds KEY and the keys
+    /// below it only, so a key it does not write is not thereby absent.
+    #[error(
+        "{}: {key} is not in this .reg export, which holds {holds}: whether the key exists and what it holds is unknown",
+        path.display()
+    )]
+    #[diagnostic(
+        code(hiveward::reg::not_exported),
+        help("export the key (or the whole hive, `reg export HKLM\\SOFTWARE`) too, or collect the hive itself with `reg save`")
+    )]
+    NotExported {
+        /// The export.
+        path: PathBuf,
+        /// The key read, as the read named it.
+        key: String,
+        /// The keys the export holds, as its message names them.
+        holds: String,
+    },
+
     /// A value line of a `.reg` export does not parse and was skipped; the rest of the file
     /// was read.
     #[error("{}: .reg syntax error on line {line}: {message}", path.display())]
@@ -187,7 +207,8 @@ impl EvidenceError {
             | EvidenceError::ReaderFailed { path, .. }
             | EvidenceError::RegSyntax { path, .. }
             | EvidenceError::RegLineSkipped { path, .. }
-            | EvidenceError::RegValueLost { path, .. } => path,
+            | EvidenceError::RegValueLost { path, .. }
+            | EvidenceError::NotExported { path, .. } => path,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -13,7 +13,10 @@ use crate::hive::{HiveFile, HiveKind};
 use crate::regtext::RegExport;
 use crate::value::RegValue;
 
+mod coverage;
 mod disagreements;
+
+use coverage::{Answer, ReadKind};
 
 pub use disagreements::{SourceDisagreement, SOURCES_DISAGREE_CODE};
 
@@ -179,13 +182,14 @@ pub struct HostRegistry {
     /// Key LastWriteTimes stated for keys of `.reg` sources, which record none (rule test
     /// cases state them), by case-folded path as given.
     stated_key_times: Vec<(String, u64)>,
-    /// Values already read, by case-folded path and name: rules read the same few values
-    /// many times, and each read walks the hive from its root.
-    value_cache: Mutex<HashMap<(String, String), CachedValue>>,
+    /// Values already read, by case-folded path and name ([`folded_key`]): rules read the same
+    /// few values many times, and each read walks the hive from its root. Shared, so that a
+    /// read hands out the value without copying it.
+    value_cache: Mutex<CacheMap<CachedValue>>,
     /// Whether a key exists, by case-folded path, as [`HostRegistry::key_exists`] found it.
-    key_cache: Mutex<HashMap<String, bool>>,
+    key_cache: Mutex<CacheMap<bool>>,
     /// Where an absent value would be read, by case-folded path ([`HostRegistry::locate`]).
-    place_cache: Mutex<HashMap<String, Option<Located<()>>>>,
+    place_cache: Mutex<CacheMap<Option<Located<()>>>>,
     /// The control set `CurrentControlSet` means in each SYSTEM hive, by the hive's address
     /// among the sources (the cache is cleared when a source is added): finding it lists the
     /// hive's root keys, and nearly every path goes through it.
@@ -195,8 +199,43 @@ pub struct HostRegistry {
     disagreements: std::collections::BTreeMap<(String, String), Vec<SourceDisagreement>>,
 }
 
-/// A value read once, as [`HostRegistry::value`] found it (errors are not kept).
-type CachedValue = Option<Located<RegValue>>;
+/// A value read once, as [`HostRegistry::value_shared`] found it (errors are not kept).
+type CachedValue = Option<Arc<Located<RegValue>>>;
+
+/// A read cache by case-folded key. Its keys are the host's own paths, and a rule reads a few
+/// hundred of them per host: a fast hash (aHash, already under Rhai) is enough here and costs a
+/// fraction of SipHash's time on paths of 60 characters.
+type CacheMap<V> = HashMap<String, V, ahash::RandomState>;
+
+thread_local! {
+    /// The buffer cache keys are folded into, so that a cache hit allocates nothing.
+    static FOLDED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Runs `look` with the key of `parts`: each case-folded (as `str::to_lowercase` folds them)
+/// and preceded by its folded length, so that no two lists of parts give one key whatever
+/// characters a name read from a hive holds. The key is built in a buffer kept per thread.
+fn folded_key<R>(parts: &[&str], look: impl FnOnce(&str) -> R) -> R {
+    use std::fmt::Write as _;
+    // Taken out while in use, so that a read nested in `look` folds into a buffer of its own.
+    let mut key = FOLDED.with(|buffer| std::mem::take(&mut *buffer.borrow_mut()));
+    key.clear();
+    for part in parts {
+        if part.is_ascii() {
+            let _ = write!(key, "{}:", part.len());
+            let start = key.len();
+            key.push_str(part);
+            key[start..].make_ascii_lowercase();
+        } else {
+            let folded = part.to_lowercase();
+            let _ = write!(key, "{}:", folded.len());
+            key.push_str(&folded);
+        }
+    }
+    let result = look(&key);
+    FOLDED.with(|buffer| *buffer.borrow_mut() = key);
+    result
+}
 
 /// Locks one of the caches; a cache whose lock was poisoned is still consistent (each entry
 /// is written whole), so it is used as it is.
@@ -317,13 +356,28 @@ impl HostRegistry {
         parts.join("\\")
     }
 
+    /// The first source that holds `path` and what `read` found there. `None` when every
+    /// source that can answer says the key (or value) is absent; an error when none can answer
+    /// but a `.reg` export holds other keys of that hive, since a key it does not write is
+    /// unknown, not absent.
     fn first_hit<T>(
         &self,
         path: &str,
+        kind: ReadKind,
         mut read: impl FnMut(&RegistrySource, &[&str]) -> Result<Option<T>, EvidenceError>,
     ) -> Result<Option<Located<T>>, EvidenceError> {
+        let mut answered = false;
+        let mut unknown_in = None;
         for (source, inner) in self.candidates(&RegPath::parse(path)) {
             let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+            match source.answer(&components, kind) {
+                Answer::Known => answered = true,
+                Answer::Unknown => {
+                    unknown_in.get_or_insert(source);
+                    continue;
+                }
+                Answer::Elsewhere => continue,
+            }
             if let Some(data) = read(source, &components)? {
                 return Ok(Some(Located {
                     data,
@@ -332,20 +386,24 @@ impl HostRegistry {
                 }));
             }
         }
-        Ok(None)
+        match unknown_in {
+            Some(source) if !answered => Err(source.not_exported(path)),
+            _ => Ok(None),
+        }
     }
 
     /// Where a path would be read: the file and resolved path of the first source that holds
     /// the key, else of the first source whose mount covers the path. Evidence for an absent
     /// value cites it.
     pub fn locate(&self, path: &str) -> Option<Located<()>> {
-        let key = path.to_lowercase();
-        if let Some(place) = lock(&self.place_cache).get(&key) {
-            return place.clone();
-        }
-        let place = self.locate_uncached(path);
-        lock(&self.place_cache).insert(key, place.clone());
-        place
+        folded_key(&[path], |key| {
+            if let Some(place) = lock(&self.place_cache).get(key) {
+                return place.clone();
+            }
+            let place = self.locate_uncached(path);
+            lock(&self.place_cache).insert(key.to_string(), place.clone());
+            place
+        })
     }
 
     fn locate_uncached(&self, path: &str) -> Option<Located<()>> {
@@ -370,18 +428,37 @@ impl HostRegistry {
         path: &str,
         name: &str,
     ) -> Result<Option<Located<RegValue>>, EvidenceError> {
-        let key = (path.to_lowercase(), name.to_lowercase());
-        if let Some(found) = lock(&self.value_cache).get(&key) {
-            return Ok(found.clone());
-        }
-        let found = self.first_hit(path, |source, components| source.value(components, name))?;
-        lock(&self.value_cache).insert(key, found.clone());
-        Ok(found)
+        Ok(self
+            .value_shared(path, name)?
+            .map(|found| Located::clone(&found)))
+    }
+
+    /// Reads one value as [`HostRegistry::value`] does, shared with the host's cache of reads
+    /// rather than copied: what the rules' reads go through.
+    pub fn value_shared(
+        &self,
+        path: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Located<RegValue>>>, EvidenceError> {
+        folded_key(&[path, name], |key| {
+            if let Some(found) = lock(&self.value_cache).get(key) {
+                return Ok(found.clone());
+            }
+            let found = self
+                .first_hit(path, ReadKind::Content, |source, components| {
+                    source.value(components, name)
+                })?
+                .map(Arc::new);
+            lock(&self.value_cache).insert(key.to_string(), found.clone());
+            Ok(found)
+        })
     }
 
     /// Reads every value of a key.
     pub fn values(&self, path: &str) -> Result<Option<Located<Vec<RegValue>>>, EvidenceError> {
-        self.first_hit(path, |source, components| source.values(components))
+        self.first_hit(path, ReadKind::Content, |source, components| {
+            source.values(components)
+        })
     }
 
     /// Lists the subkeys of a key. Under `HKCU` a host holds one hive per user (a triage
@@ -393,12 +470,26 @@ impl HostRegistry {
     pub fn subkeys(&self, path: &str) -> Result<Option<Located<Vec<String>>>, EvidenceError> {
         let parsed = RegPath::parse(path);
         if !parsed.is_current_user() {
-            return self.first_hit(path, |source, components| source.subkeys(components));
+            return self.first_hit(path, ReadKind::Content, |source, components| {
+                source.subkeys(components)
+            });
         }
         let mut merged: Option<Located<Vec<String>>> = None;
         let mut seen = std::collections::HashSet::new();
+        // As for every other read, a listing no source can answer is unknown; one that some
+        // user's source answers is the union of those that can.
+        let mut answered = false;
+        let mut unknown_in = None;
         for (source, inner) in self.candidates(&parsed) {
             let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+            match source.answer(&components, ReadKind::Content) {
+                Answer::Known => answered = true,
+                Answer::Unknown => {
+                    unknown_in.get_or_insert(source);
+                    continue;
+                }
+                Answer::Elsewhere => continue,
+            }
             let Some(names) = source.subkeys(&components)? else {
                 continue;
             };
@@ -413,7 +504,10 @@ impl HostRegistry {
                 }
             }
         }
-        Ok(merged)
+        match unknown_in {
+            Some(source) if !answered => Err(source.not_exported(path)),
+            _ => Ok(merged),
+        }
     }
 
     /// The files of every user hive or export that holds the `HKCU` key `path`, in the order
@@ -440,7 +534,7 @@ impl HostRegistry {
         &self,
         path: &str,
     ) -> Result<Option<Located<Option<u64>>>, EvidenceError> {
-        let mut found = self.first_hit(path, |source, components| {
+        let mut found = self.first_hit(path, ReadKind::Existence, |source, components| {
             source.key_last_written(components)
         })?;
         if let Some(located) = found.as_mut().filter(|located| located.data.is_none()) {
@@ -466,17 +560,18 @@ impl HostRegistry {
 
     /// Whether a key exists in any source.
     pub fn key_exists(&self, path: &str) -> Result<bool, EvidenceError> {
-        let key = path.to_lowercase();
-        if let Some(exists) = lock(&self.key_cache).get(&key) {
-            return Ok(*exists);
-        }
-        let exists = self
-            .first_hit(path, |source, components| {
-                Ok(source.key_exists(components)?.then_some(()))
-            })?
-            .is_some();
-        lock(&self.key_cache).insert(key, exists);
-        Ok(exists)
+        folded_key(&[path], |key| {
+            if let Some(exists) = lock(&self.key_cache).get(key) {
+                return Ok(*exists);
+            }
+            let exists = self
+                .first_hit(path, ReadKind::Existence, |source, components| {
+                    Ok(source.key_exists(components)?.then_some(()))
+                })?
+                .is_some();
+            lock(&self.key_cache).insert(key.to_string(), exists);
+            Ok(exists)
+        })
     }
 
     fn hive_control_set(&self, hive: &HiveFile) -> Option<String> {

@@ -9,6 +9,7 @@ use crate::registry::RegPath;
 use crate::value::RegValue;
 
 mod index;
+pub use index::ExportCoverage;
 use index::KeyIndex;
 
 /// A value as written in the export: its name, type code and raw bytes.
@@ -107,6 +108,11 @@ pub struct RegExport {
     index: KeyIndex,
     /// A warning for each value line that could not be read.
     skipped: Vec<Notice>,
+    /// Whether the text stands for whole hives (a rule test case's registry), so that a key it
+    /// does not write is absent rather than unknown.
+    whole_hives: bool,
+    /// [`RegExport::top_keys`], found on first use.
+    top_keys: std::sync::OnceLock<Vec<String>>,
 }
 
 impl RegExport {
@@ -136,6 +142,8 @@ impl RegExport {
             keys,
             index,
             skipped: skipped.iter().map(skipped_notice).collect(),
+            whole_hives: false,
+            top_keys: std::sync::OnceLock::new(),
         };
         Ok((export, skipped))
     }
@@ -155,6 +163,8 @@ impl RegExport {
             keys,
             index,
             skipped: Vec::new(),
+            whole_hives: false,
+            top_keys: std::sync::OnceLock::new(),
         }
     }
 
@@ -172,6 +182,41 @@ impl RegExport {
     /// Its keys, in file order.
     pub fn keys(&self) -> &[RegExportKey] {
         &self.keys
+    }
+
+    /// What the export tells of the key at `components`: a `reg export` of a key holds that
+    /// key and everything below it, and nothing else. Reads outside it are unknown, not absent.
+    pub fn coverage(&self, components: &[&str]) -> ExportCoverage {
+        if self.whole_hives {
+            return ExportCoverage::Whole;
+        }
+        self.index.coverage(components)
+    }
+
+    /// The same text taken as whole hives: every key it does not write is absent, as in a hive
+    /// (a rule test case states a host's registry this way). A scanned `.reg` file is never
+    /// taken so: it holds the keys it writes and nothing else.
+    pub fn as_whole_hives(mut self) -> RegExport {
+        self.whole_hives = true;
+        self
+    }
+
+    /// The keys the export was made of (each written key that no written ancestor holds), in
+    /// the order first written; the paths as the file writes them, roots in short form.
+    pub fn top_keys(&self) -> &[String] {
+        self.top_keys.get_or_init(|| self.index.top_sections())
+    }
+
+    /// The keys the export holds, as a message names them: the first three of
+    /// [`RegExport::top_keys`] and how many more.
+    pub fn holds_text(&self) -> String {
+        let tops = self.top_keys();
+        let shown: Vec<&str> = tops.iter().take(3).map(String::as_str).collect();
+        match (tops.len(), tops.len().saturating_sub(shown.len())) {
+            (0, _) => "no key".to_string(),
+            (_, 0) => shown.join(", "),
+            (_, more) => format!("{} and {more} other key(s)", shown.join(", ")),
+        }
     }
 
     /// Whether the key is written in the export or is an ancestor of one that is.
@@ -408,6 +453,7 @@ impl<'a> Parser<'a> {
                     ));
                 };
                 if let Some(deleted) = section.strip_prefix('-') {
+                    index.note_deleted(&RegPath::split(deleted));
                     if let Some(node) = index.find(&RegPath::split(deleted)) {
                         for position in index.remove(node) {
                             keys[position] = None;

@@ -82,20 +82,23 @@ impl HostFacts {
 
     /// Whether a hive or export of `kind` is present.
     pub fn has_hive(&self, kind: &str) -> bool {
-        let wanted = match kind.to_ascii_uppercase().as_str() {
-            "SYSTEM" => vec![HiveKind::System],
-            "SOFTWARE" => vec![HiveKind::Software],
-            "HKCU" => vec![HiveKind::HkcuSoftware, HiveKind::Ntuser],
-            "SAM" => vec![HiveKind::Sam],
-            "SECURITY" => vec![HiveKind::Security],
-            _ => return false,
-        };
-        let mount = match kind.to_ascii_uppercase().as_str() {
-            "SYSTEM" => r"HKLM\SYSTEM",
-            "SOFTWARE" => r"HKLM\SOFTWARE",
-            "HKCU" => r"HKCU\Software",
-            "SAM" => r"HKLM\SAM",
-            _ => r"HKLM\SECURITY",
+        // Rules and `needs` ask this several times per rule: no copy of `kind` is made.
+        const KINDS: [(&str, &[HiveKind], &str); 5] = [
+            ("SYSTEM", &[HiveKind::System], r"HKLM\SYSTEM"),
+            ("SOFTWARE", &[HiveKind::Software], r"HKLM\SOFTWARE"),
+            (
+                "HKCU",
+                &[HiveKind::HkcuSoftware, HiveKind::Ntuser],
+                r"HKCU\Software",
+            ),
+            ("SAM", &[HiveKind::Sam], r"HKLM\SAM"),
+            ("SECURITY", &[HiveKind::Security], r"HKLM\SECURITY"),
+        ];
+        let Some((_, wanted, mount)) = KINDS
+            .iter()
+            .find(|(name, _, _)| name.eq_ignore_ascii_case(kind))
+        else {
+            return false;
         };
         self.registry
             .hives()
@@ -196,11 +199,11 @@ fn read_value(
     host: &HostHandle,
     path: &str,
     name: &str,
-) -> RhaiResult<Option<hiveward_collectors::Located<RegValue>>> {
+) -> RhaiResult<Option<Arc<hiveward_collectors::Located<RegValue>>>> {
     let found = host
         .0
         .registry
-        .value(path, name)
+        .value_shared(path, name)
         .map_err(|error| unreadable(host, format!("cannot read {path}\\{name}: {error}")))?;
     note_hive_read(host, path, found.as_ref().map(|found| found.file.as_path()));
     if let Some(found) = &found {
@@ -211,7 +214,15 @@ fn read_value(
 
 fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) -> RhaiResult<Map> {
     let found = read_value(host, path, name)?;
-    record(|| Read::value("host.setting", path, name, found.as_ref(), default.as_ref()));
+    record(|| {
+        Read::value(
+            "host.setting",
+            path,
+            name,
+            found.as_deref(),
+            default.as_ref(),
+        )
+    });
     // Rules read many settings per host: the map is built from its entries in key order, which
     // a B-tree takes in one pass instead of ten searches.
     let (present, resolved_path, file, observed_type, observed, value, default_applied) =
@@ -220,7 +231,7 @@ fn setting(host: &HostHandle, path: &str, name: &str, default: Option<Dynamic>) 
                 let observed = reg_data_to_dynamic(&found.data.data);
                 (
                     true,
-                    found.resolved_path.into(),
+                    found.resolved_path.as_str().into(),
                     hiveward_collectors::path_text(&found.file).into(),
                     found.data.value_type.name().into(),
                     observed.clone(),
@@ -449,7 +460,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
             "reg",
             |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Dynamic> {
                 let found = read_value(host, path, name)?;
-                record(|| Read::value("host.reg", path, name, found.as_ref(), None));
+                record(|| Read::value("host.reg", path, name, found.as_deref(), None));
                 Ok(found
                     .map(|found| reg_data_to_dynamic(&found.data.data))
                     .unwrap_or(Dynamic::UNIT))
@@ -459,7 +470,7 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
             "reg_type",
             |host: &mut HostHandle, path: &str, name: &str| -> RhaiResult<Dynamic> {
                 let found = read_value(host, path, name)?;
-                record(|| Read::value("host.reg_type", path, name, found.as_ref(), None));
+                record(|| Read::value("host.reg_type", path, name, found.as_deref(), None));
                 Ok(found
                     .map(|found| Dynamic::from(found.data.value_type.name()))
                     .unwrap_or(Dynamic::UNIT))

@@ -330,7 +330,8 @@ fn host_from_reg(
         if let Some(error) = skipped.first() {
             return Err(format!("the case's .reg text does not parse: {error}"));
         }
-        registry.add(RegistrySource::Export(export));
+        // A case states the host's registry: a key its text does not write is absent.
+        registry.add(RegistrySource::Export(export.as_whole_hives()));
     }
     for (path, time) in key_written {
         let filetime = hiveward_collectors::rfc3339_to_filetime(time)

@@ -161,7 +161,9 @@ pub(crate) fn with_deadline<R>(
 #[derive(Default)]
 pub(crate) struct LibRegistry {
     sources: HashMap<(String, String), AST>,
-    evaluated: RwLock<HashMap<(String, String), Shared<Module>>>,
+    /// By pack, then module: every rule call imports its modules again, and a lookup by two
+    /// borrowed names allocates nothing.
+    evaluated: RwLock<HashMap<String, HashMap<String, Shared<Module>>>>,
 }
 
 impl LibRegistry {
@@ -354,24 +356,27 @@ impl ModuleResolver for PackModuleResolver {
         };
         // The cache holds only modules found before, so a hit needs no further check.
         if let Some(pack) = source.and_then(pack_of_source) {
-            let key = (pack.to_string(), path.to_string());
             if let Some(module) = self.libs.read().ok().and_then(|libs| {
-                libs.evaluated
-                    .read()
-                    .ok()
-                    .and_then(|cache| cache.get(&key).cloned())
+                libs.evaluated.read().ok().and_then(|cache| {
+                    cache
+                        .get(pack)
+                        .and_then(|modules| modules.get(path))
+                        .cloned()
+                })
             }) {
                 return Ok(module);
             }
         }
         let (pack, ast) = self.find(source, path).map_err(refuse)?;
-        let key = (pack, path.to_string());
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(|error| refuse(format!("lib/{path}.rhai failed: {error}")))?
             .into();
         if let Ok(libs) = self.libs.read() {
             if let Ok(mut cache) = libs.evaluated.write() {
-                cache.insert(key, module.clone());
+                cache
+                    .entry(pack)
+                    .or_default()
+                    .insert(path.to_string(), module.clone());
             }
         }
         Ok(module)

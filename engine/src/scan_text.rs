@@ -392,7 +392,7 @@ fn write_report(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
         summary.rule_errors,
         if summary.unchecked > 0 {
             format!(
-                "; {} check(s) not made because evidence is damaged",
+                "; {} check(s) not made because evidence is damaged or incomplete",
                 summary.unchecked
             )
         } else {

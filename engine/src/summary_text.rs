@@ -139,7 +139,7 @@ fn write_totals(report: &ScanReport, paint: Paint, out: &mut dyn Write) -> io::R
     );
     if summary.unchecked > 0 {
         checks.push_str(&format!(
-            "; {} not made because evidence is damaged",
+            "; {} not made because evidence is damaged or incomplete",
             count(summary.unchecked, "check")
         ));
     }
@@ -529,7 +529,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     }
     write_capped_section(
         &format!(
-            "Not checked: {} (damaged evidence or --timeout):",
+            "Not checked: {} (damaged or incomplete evidence, or --timeout):",
             count(not_checked.total, "rule × host outcome")
         ),
         &not_checked.lines,

@@ -119,7 +119,7 @@ fn damaged_evidence_leaves_a_rule_unchecked_not_failed() {
     let text = fs::read_to_string(dir.path().join("out.txt")).unwrap();
     assert!(text.contains("NOT CHECKED HW-NTLM-004"), "{text}");
     assert!(
-        text.contains("1 check(s) not made because evidence is damaged"),
+        text.contains("1 check(s) not made because evidence is damaged or incomplete"),
         "{text}"
     );
 

@@ -127,6 +127,10 @@ impl HostRegistry {
         let mut holders: Vec<(&RegistrySource, String, HashMap<String, RegValue>)> = Vec::new();
         for (source, inner) in self.candidates(path) {
             let components: Vec<&str> = inner.iter().map(String::as_str).collect();
+            // An export that does not hold the key itself knows none of its values.
+            if source.answer(&components, super::ReadKind::Content) != super::Answer::Known {
+                continue;
+            }
             if holders
                 .iter()
                 .any(|(held, _, _)| std::ptr::eq(*held, source))

@@ -32,6 +32,22 @@ pub(super) struct KeyIndex {
     nodes: Vec<Node>,
     /// `(parent, case-folded component)` to the child node.
     edges: HashMap<(usize, Box<str>), usize>,
+    /// The keys `[-KEY]` lines delete, case-folded: the export says they are absent.
+    deleted: Vec<Box<[Box<str>]>>,
+}
+
+/// What an export tells of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportCoverage {
+    /// The key is inside what the export holds: a `[section]` of it or of one of its ancestors
+    /// is written (`reg export KEY` writes every key below KEY), or a `[-KEY]` line deletes it
+    /// or an ancestor. Whether it exists, its values and its subkeys are known.
+    Whole,
+    /// Only that the key exists: keys below it are written, it and its ancestors are not.
+    /// Its values and its other subkeys are unknown.
+    Ancestor,
+    /// Nothing: the key is outside every key the export writes.
+    Outside,
 }
 
 /// How components are compared: the same folding for every lookup and every insertion.
@@ -51,7 +67,79 @@ impl KeyIndex {
                 removed: false,
             }],
             edges: HashMap::new(),
+            deleted: Vec::new(),
         }
+    }
+
+    /// Notes that a `[-KEY]` line deletes the key at `components`.
+    pub(super) fn note_deleted(&mut self, components: &[&str]) {
+        if !components.is_empty() {
+            self.deleted
+                .push(components.iter().map(|component| fold(component)).collect());
+        }
+    }
+
+    /// What the export tells of the key at `components` (see [`ExportCoverage`]).
+    pub(super) fn coverage(&self, components: &[&str]) -> ExportCoverage {
+        if components.is_empty() {
+            return ExportCoverage::Outside;
+        }
+        let folded: Vec<Box<str>> = components.iter().map(|component| fold(component)).collect();
+        if self
+            .deleted
+            .iter()
+            .any(|deleted| folded.starts_with(deleted))
+        {
+            return ExportCoverage::Whole;
+        }
+        let mut node = TOP;
+        let mut inside = false;
+        for component in folded {
+            match self.edges.get(&(node, component)) {
+                Some(&child) => {
+                    node = child;
+                    inside |= self.nodes[node].section.is_some();
+                }
+                // Absent: known to be when an ancestor's section is written.
+                None if inside => return ExportCoverage::Whole,
+                None => return ExportCoverage::Outside,
+            }
+        }
+        if inside {
+            ExportCoverage::Whole
+        } else {
+            ExportCoverage::Ancestor
+        }
+    }
+
+    /// The paths of the keys written with a `[section]` that no written ancestor holds: what
+    /// the export was made of (`reg export KEY` gives KEY alone), in the order first written.
+    pub(super) fn top_sections(&self) -> Vec<String> {
+        let mut tops = Vec::new();
+        let mut pending: Vec<usize> = self.nodes[TOP].children.iter().rev().copied().collect();
+        while let Some(node) = pending.pop() {
+            let entry = &self.nodes[node];
+            if entry.removed {
+                continue;
+            }
+            if entry.section.is_some() {
+                tops.push(self.path_of(node));
+            } else {
+                pending.extend(entry.children.iter().rev());
+            }
+        }
+        tops
+    }
+
+    /// The key's path as first written, its components joined by `\\`.
+    fn path_of(&self, mut node: usize) -> String {
+        let mut parts = Vec::new();
+        while node != TOP {
+            parts.push(&*self.nodes[node].name);
+            node = self.nodes[node].parent;
+        }
+        parts.reverse();
+        parts.join("\\")
     }
 
     /// The node of the key at `components`, when the key exists: when it has a section, or a
@@ -191,6 +279,59 @@ mod tests {
         let x = index.find(&["HKLM", "X"]).unwrap();
         assert_eq!(index.remove(x), vec![1]);
         assert!(index.find(&["HKLM"]).is_none(), "HKLM only held X");
+    }
+
+    #[test]
+    fn an_export_holds_the_keys_it_writes_and_what_is_below_them() {
+        let mut index = KeyIndex::new();
+        let parameters = index.insert(&["HKLM", "SYSTEM", "CCS", "Services", "LanmanServer"]);
+        index.set_section(parameters, 0);
+        let leaf = index.insert(&["HKLM", "SOFTWARE", "Policies", "Hiveward", "Leaf"]);
+        index.set_section(leaf, 1);
+        index.note_deleted(&["HKLM", "SOFTWARE", "Gone"]);
+        let coverage = |path: &[&str]| index.coverage(path);
+        // The written key, a key below it that is absent, and any case.
+        assert_eq!(
+            coverage(&["HKLM", "SYSTEM", "CCS", "Services", "LanmanServer"]),
+            ExportCoverage::Whole
+        );
+        assert_eq!(
+            coverage(&[
+                "hklm",
+                "system",
+                "ccs",
+                "services",
+                "lanmanserver",
+                "Shares"
+            ]),
+            ExportCoverage::Whole
+        );
+        // Above a written key only existence is known; beside it nothing.
+        assert_eq!(
+            coverage(&["HKLM", "SYSTEM", "CCS", "Services"]),
+            ExportCoverage::Ancestor
+        );
+        assert_eq!(
+            coverage(&["HKLM", "SYSTEM", "CCS", "Services", "srv"]),
+            ExportCoverage::Outside
+        );
+        assert_eq!(
+            coverage(&["HKLM", "SOFTWARE", "Policies", "Other"]),
+            ExportCoverage::Outside
+        );
+        // A deleted key, and what is below it, is known to be absent.
+        assert_eq!(
+            coverage(&["HKLM", "SOFTWARE", "gone", "Below"]),
+            ExportCoverage::Whole
+        );
+        assert_eq!(coverage(&[]), ExportCoverage::Outside);
+        assert_eq!(
+            index.top_sections(),
+            [
+                r"HKLM\SYSTEM\CCS\Services\LanmanServer",
+                r"HKLM\SOFTWARE\Policies\Hiveward\Leaf"
+            ]
+        );
     }
 
     #[test]

@@ -297,9 +297,11 @@ fn legacy_event_logs_are_named_with_the_way_to_convert_them() {
 fn an_hku_export_stands_for_each_users_hkcu() {
     let dir = tempfile::tempdir().unwrap();
     let mp2 = r"Software\Microsoft\Windows\CurrentVersion\Explorer\MountPoints2";
+    // `reg export` writes each key as a section, the user's own key first.
     let user = |sid: &str, name: &str, share: &str| {
         format!(
-            "[HKEY_USERS\\{sid}\\Software\\Hiveward]\r\n\"User\"=\"{name}\"\r\n\r\n\
+            "[HKEY_USERS\\{sid}]\r\n\r\n\
+             [HKEY_USERS\\{sid}\\Software\\Hiveward]\r\n\"User\"=\"{name}\"\r\n\r\n\
              [HKEY_USERS\\{sid}\\{mp2}\\{share}]\r\n\"_LabelFromReg\"=\"{name}\"\r\n\r\n"
         )
     };

@@ -49,7 +49,7 @@ pub(super) fn write_host_table(report: &ScanReport, out: &mut dyn Write) -> io::
     })?;
     writeln!(
         out,
-        "Hosts (CHECKED: rules that judged the host, N/A: rules not applicable, NOT CHECKED: rules stopped by damaged evidence or --timeout):"
+        "Hosts (CHECKED: rules that judged the host, N/A: rules not applicable, NOT CHECKED: rules stopped by damaged or incomplete evidence or --timeout):"
     )?;
     // Second pass: the heading and its rule, then each row, laid out at those widths.
     for line in lines(None, Some(header), &widths) {

@@ -79,7 +79,7 @@ pub(super) fn verdict_line(report: &ScanReport, options: &TextOptions<'_>, paint
                 )
             } else {
                 format!(
-                    "some evidence could not be read or checked ({} unreadable, {} stopped by damaged evidence, {} with nothing checked; --allow-partial accepts this)",
+                    "some evidence could not be read or checked ({} unreadable, {} stopped by damaged or incomplete evidence, {} with nothing checked; --allow-partial accepts this)",
                     count(summary.files_unreadable, "file"),
                     count(summary.unchecked, "check"),
                     count(summary.hosts_not_checked, "host")
