@@ -374,10 +374,11 @@ pub struct PlannedHost {
 
 /// Notice codes that come from deciding which host a file belongs to (kept when the file is
 /// read again by [`collect_host`]).
-const IDENTITY_CODES: [&str; 5] = [
+const IDENTITY_CODES: [&str; 6] = [
     "hiveward::bundle::joined_by_name",
     "hiveward::bundle::log_of_other_computer",
     "hiveward::bundle::log_of_several_computers",
+    crate::identity::NAME_SHARED,
     "hiveward::bundle::split_by_computer",
     "hiveward::bundle::ungrouped",
 ];
@@ -430,6 +431,8 @@ pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
     // name comes right after the first.
     let mut previous = String::new();
     let mut seen = 0;
+    // The first host of the current name: its name, first file and full DNS name.
+    let mut first: (String, String, Option<String>) = Default::default();
     let hosts = merged
         .into_iter()
         .map(|draft| {
@@ -439,14 +442,23 @@ pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
             } else {
                 previous = key;
                 seen = 1;
+                first = (
+                    draft.name.clone(),
+                    draft.first_path().to_string(),
+                    draft.full_name().map(str::to_string),
+                );
             }
             let name = if seen == 1 {
                 draft.name.clone()
             } else {
                 format!("{}#{}", draft.name, seen)
             };
+            let shared = (seen > 1).then(|| name_shared_notice(&name, &draft, &first));
             let mut files = draft.records;
             files.sort_by(|left, right| left.path.cmp(&right.path));
+            if let (Some(notice), Some(file)) = (shared, files.first_mut()) {
+                file.notices.push(notice);
+            }
             PlannedHost {
                 name,
                 name_source: draft.name_source,
@@ -460,6 +472,31 @@ pub fn plan(discovery: Discovery, options: &CollectOptions) -> Plan {
         passed_over,
         diagnostics,
     }
+}
+
+/// The note a host gets when it is reported as `name` (NAME#N) because an earlier host of the
+/// bundle, `first` (its name, first file and full DNS name), has its name: which computers
+/// they are, as far as the evidence tells, and that the number follows the files' order.
+fn name_shared_notice(
+    name: &str,
+    draft: &crate::identity::Draft,
+    first: &(String, String, Option<String>),
+) -> Notice {
+    let (first_name, first_file, first_fqdn) = first;
+    let apart = match (draft.full_name(), first_fqdn) {
+        (Some(here), Some(there)) if !here.eq_ignore_ascii_case(there) => {
+            format!("their logs name different computers ({here} here, {there} there)")
+        }
+        _ => "nothing in their files shows them to be one computer".to_string(),
+    };
+    Notice::note(
+        crate::identity::NAME_SHARED,
+        Some(Path::new(draft.first_path())),
+        format!(
+            "{}: reported as host {name}: host {first_name} (files from {first_file}) has the same name and {apart}; the number follows the order of the hosts' file paths, so it can change when other evidence is added (give such hosts' folders or file prefixes distinct names to fix them)",
+            draft.first_path()
+        ),
+    )
 }
 
 /// Reads the files of one planned host for the rules: hives mapped (and recovered when

@@ -42,6 +42,8 @@ const LOG_OF_SEVERAL_COMPUTERS: &str = "hiveward::bundle::log_of_several_compute
 const SPLIT_BY_COMPUTER: &str = "hiveward::bundle::split_by_computer";
 /// Files of another folder joined to a host only because the folder or file names agree.
 const JOINED_BY_NAME: &str = "hiveward::bundle::joined_by_name";
+/// A host reported as NAME#N because another host of the bundle has its name.
+pub(crate) const NAME_SHARED: &str = "hiveward::bundle::name_shared";
 
 /// A computer as evidence names it.
 #[derive(Clone, Debug)]
@@ -242,7 +244,12 @@ impl Draft {
         self.records.push(item.record);
     }
 
-    fn first_path(&self) -> &str {
+    /// The computer's full DNS name, when its logs give one.
+    pub(crate) fn full_name(&self) -> Option<&str> {
+        self.fqdn.as_deref()
+    }
+
+    pub(crate) fn first_path(&self) -> &str {
         self.records
             .iter()
             .map(|record| record.path.as_str())
@@ -669,25 +676,76 @@ fn joined_by_name_notice(host: &Draft, draft: &Draft) -> Option<Notice> {
         (host, host_folder)
     };
     let why = if both {
-        "no file in either folder names the computer (no SYSTEM hive with a ComputerName, no event log)".to_string()
+        format!(
+            "no file in either folder names the computer ({})",
+            unnamed_because(&[host, draft])
+        )
     } else {
         format!(
-            "no file in {} names the computer",
-            crate::path_text(weak_folder)
+            "no file in {} names the computer ({})",
+            crate::path_text(weak_folder),
+            unnamed_because(&[weak])
         )
     };
+    let basis = match weak.layout {
+        GroupLayout::FlatPrefix => "the prefix of its file names",
+        GroupLayout::Directory => "the name of its folder",
+        GroupLayout::TriageTree => "the name of its triage tree",
+    };
     let message = format!(
-        "{}: joined to host {} (files in {}) only because the name of {} matches: {why}; if they come from different computers, give their folders different names or prefix the files with HOST_",
+        "{}: joined to host {} (files in {}) only because {basis} matches: {why}; if they come from different computers, give their folders different names or prefix the files with HOST_",
         crate::path_text(folder),
         host.name,
         crate::path_text(host_folder),
-        layout_words(&weak.layout),
     );
     Some(if both {
         Notice::warning(JOINED_BY_NAME, file, message)
     } else {
         Notice::note(JOINED_BY_NAME, Some(file), message)
     })
+}
+
+/// Why the files of `drafts` name no computer: no SYSTEM hive with a `ComputerName`, and their
+/// event logs name none, or several (forwarded events), which they list.
+fn unnamed_because(drafts: &[&Draft]) -> String {
+    let mut logs = 0;
+    let mut computers: Vec<&str> = Vec::new();
+    for record in drafts.iter().flat_map(|draft| &draft.records) {
+        let Some(summary) = &record.events else {
+            continue;
+        };
+        logs += 1;
+        for computer in &summary.computers {
+            if !computers
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(computer))
+            {
+                computers.push(computer);
+            }
+        }
+    }
+    let shown = |computers: &[&str]| {
+        let mut text = computers
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if computers.len() > 5 {
+            text.push_str(&format!(" and {} more", computers.len() - 5));
+        }
+        text
+    };
+    match (logs, computers.len()) {
+        (0, _) => "no SYSTEM hive with a ComputerName, no event log".to_string(),
+        (_, 0) => {
+            "no SYSTEM hive with a ComputerName, and the event logs name no computer".to_string()
+        }
+        (_, _) => format!(
+            "no SYSTEM hive with a ComputerName, and the event logs name several computers: {}",
+            shown(&computers)
+        ),
+    }
 }
 
 /// The drafts kept so far under one name (without regard to ASCII case, as

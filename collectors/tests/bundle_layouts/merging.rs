@@ -214,3 +214,89 @@ fn merged_host_name_comes_from_the_system_hive_whichever_folder_sorts_first() {
         );
     }
 }
+
+#[test]
+fn folders_joined_by_name_say_when_their_logs_name_several_computers() {
+    let dir = tempfile::tempdir().unwrap();
+    // Forwarded events: each log names two computers, so neither names its host, and both
+    // folders' files are named `DE_...`.
+    let forwarded = || {
+        let mut log = hiveward_evtxwriter::EvtxWriter::new();
+        log.push(
+            hiveward_evtxwriter::security_4624("bob", 3, "NTLM", "NTLM V2").computer("IEWIN7"),
+        );
+        log.push(
+            hiveward_evtxwriter::security_4624("eve", 3, "NTLM", "NTLM V2")
+                .computer("PC01.example.corp"),
+        );
+        log.to_bytes()
+    };
+    write(&dir.path().join("a/DE_Security.evtx"), &forwarded());
+    let second = write(&dir.path().join("b/DE_Security.evtx"), &forwarded());
+    let collection = run(&[dir.path().join("a"), dir.path().join("b")]);
+    let de = host(&collection, "DE");
+    assert_eq!(
+        joined_by_name(de),
+        [(display(&second), "Warning".to_string())]
+    );
+    let message = de
+        .files
+        .iter()
+        .flat_map(|file| &file.notices)
+        .find(|notice| notice.code == "hiveward::bundle::joined_by_name")
+        .map(|notice| notice.message.as_str())
+        .unwrap();
+    assert!(
+        message.contains("only because the prefix of its file names matches")
+            && message.contains("the event logs name several computers: IEWIN7, PC01.example.corp")
+            && !message.contains("no event log"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_host_numbered_for_a_shared_name_says_which_host_has_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two domain controllers of two domains whose logs give the same short name, and one
+    // SYSTEM hive copied into two folders.
+    let first = write(
+        &dir.path().join("a/Security.evtx"),
+        &security_log("dc1.test.local"),
+    );
+    let second = write(
+        &dir.path().join("b/Security.evtx"),
+        &security_log("DC1.insecurebank.local"),
+    );
+    let hive_a = write(&dir.path().join("c/SYSTEM"), &system_hive(Some("WKS1")));
+    let hive_b = write(&dir.path().join("d/SYSTEM"), &system_hive(Some("WKS1")));
+    let collection = run(&[dir.path().to_path_buf()]);
+    assert_eq!(host_names(&collection), ["dc1", "DC1#2", "WKS1", "WKS1#2"]);
+    let shared = |name: &str| -> Vec<String> {
+        host(&collection, name)
+            .files
+            .iter()
+            .flat_map(|file| &file.notices)
+            .filter(|notice| notice.code == "hiveward::bundle::name_shared")
+            .map(|notice| notice.message.clone())
+            .collect()
+    };
+    assert!(shared("dc1").is_empty());
+    assert!(shared("WKS1").is_empty());
+    let dc1 = shared("DC1#2");
+    assert_eq!(dc1.len(), 1, "{dc1:?}");
+    assert!(
+        dc1[0].starts_with(&format!("{}: reported as host DC1#2: host dc1 (files from {})", display(&second), display(&first)))
+            && dc1[0].contains("their logs name different computers (DC1.insecurebank.local here, dc1.test.local there)"),
+        "{}",
+        dc1[0]
+    );
+    let wks1 = shared("WKS1#2");
+    assert_eq!(wks1.len(), 1, "{wks1:?}");
+    assert!(
+        wks1[0].contains(&format!("host WKS1 (files from {})", display(&hive_a)))
+            && wks1[0].starts_with(&display(&hive_b))
+            && wks1[0].contains("nothing in their files shows them to be one computer"),
+        "{}",
+        wks1[0]
+    );
+}
