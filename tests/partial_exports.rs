@@ -103,6 +103,13 @@ fn a_reg_file_of_unrelated_keys_checks_nothing_and_says_why() {
         text.stdout_str()
     );
     assert!(text.stdout_str().contains("is not in this .reg export"));
+    assert!(
+        text.stderr
+            .contains("no rule could check anything on this host")
+            && text.stderr.contains("it has 1 .reg export(s)"),
+        "{}",
+        text.stderr
+    );
     let sarif = hiveward(dir.path(), &["scan", "PC7", "--format", "sarif"]);
     sarif.assert_code(3);
     let sarif = sarif.json();

@@ -680,9 +680,11 @@ fn split_outside_brackets<'t>(text: &'t str, separator: &str) -> Vec<&'t str> {
     parts
 }
 
-/// The evidence a host has, for messages: `SAM hive, SECURITY hive, 1 event log`.
+/// The evidence a host has, for messages: `SAM hive, SECURITY hive, 1 .reg export(s), 1 event
+/// log(s)`.
 fn evidence_held(host: &ScanHost) -> String {
     let mut kinds: Vec<String> = Vec::new();
+    let mut exports = 0;
     let mut logs = 0;
     for file in host
         .files
@@ -697,8 +699,12 @@ fn evidence_held(host: &ScanHost) -> String {
                 }
             }
             None if file.events.is_some() => logs += 1,
+            None if file.kind == hiveward_collectors::FileKind::RegExport => exports += 1,
             None => {}
         }
+    }
+    if exports > 0 {
+        kinds.push(format!("{exports} .reg export(s)"));
     }
     if logs > 0 {
         kinds.push(format!("{logs} event log(s)"));
