@@ -1,7 +1,8 @@
 //! A host collected as a `.reg` file that holds only some keys is not judged clean on the keys
 //! it does not hold: the rules that read them are not checked, naming the file and what it
 //! holds, in every format, and the scan says its results are incomplete. A whole-hive export
-//! reads like the hive.
+//! reads like the hive. And no stored string goes unshown: `inspect --key` lists what a
+//! `REG_MULTI_SZ` holds past the empty string that ends it.
 
 mod support;
 
@@ -167,4 +168,47 @@ fn a_whole_hive_export_reads_absent_keys_as_absent() {
         "the export's settings are judged: {report:#}"
     );
     run.assert_code(0);
+}
+
+#[test]
+fn inspect_shows_the_strings_a_multi_string_holds_past_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("SRV4");
+    fs::create_dir_all(&host).unwrap();
+    // NullSessionPipes = COMNAP, "", SPOOLSS: Windows reads COMNAP only.
+    fs::write(
+        host.join("lanman.reg"),
+        format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters]\r\n\
+             \"NullSessionPipes\"=hex(7):43,00,4f,00,4d,00,4e,00,41,00,50,00,00,00,00,00,53,00,50,00,4f,00,4f,00,4c,00,53,00,53,00,00,00,00,00\r\n"
+        ),
+    )
+    .unwrap();
+    let key = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters";
+    let text = hiveward(dir.path(), &["inspect", "SRV4", "--key", key]);
+    text.assert_code(0);
+    let lines: Vec<&str> = text.stdout_str().lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.trim_start().starts_with("NullSessionPipes"))
+        .unwrap_or_else(|| panic!("{}", text.stdout_str()));
+    assert!(
+        lines[at].trim_end().ends_with("REG_MULTI_SZ   COMNAP"),
+        "{}",
+        lines[at]
+    );
+    assert!(
+        lines[at + 1].trim_start().starts_with(
+            "stored after the empty string that ends the list, which Windows does not read: \"SPOOLSS\""
+        ),
+        "{}",
+        lines[at + 1]
+    );
+    let json = hiveward(
+        dir.path(),
+        &["inspect", "SRV4", "--key", key, "--format", "json"],
+    );
+    let value = &json.json()["hosts"][0]["key"]["values"][0];
+    assert_eq!(value["data"], serde_json::json!(["COMNAP"]));
+    assert_eq!(value["past_end"], serde_json::json!(["SPOOLSS"]));
 }

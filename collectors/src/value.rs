@@ -165,6 +165,12 @@ pub struct RegValue {
     pub value_type: RegType,
     /// The decoded data.
     pub data: RegData,
+    /// For a `REG_MULTI_SZ`, the strings stored after the empty string that ends its list
+    /// (the empty ones between them kept, those at the end dropped). Windows' readers stop at
+    /// that empty string, and so do `data` and the rules; these are listed so that no stored
+    /// string goes unshown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_end: Vec<String>,
 }
 
 impl RegValue {
@@ -193,10 +199,15 @@ impl RegValue {
             RegType::None if raw.is_empty() => RegData::Empty,
             _ => RegData::Bytes(raw.to_vec()),
         };
+        let past_end = match value_type {
+            RegType::MultiSz => utf16_multi_string_past_end(raw),
+            _ => Vec::new(),
+        };
         RegValue {
             name: name.into(),
             value_type,
             data,
+            past_end,
         }
     }
 
@@ -250,6 +261,22 @@ fn utf16_multi_string(raw: &[u8]) -> Vec<String> {
         strings.push(String::from_utf16_lossy(part));
     }
     strings
+}
+
+/// The strings of a `REG_MULTI_SZ` stored after the empty string that ends it, empty ones at
+/// the end dropped: `a\0\0b\0\0` gives `["b"]`.
+fn utf16_multi_string_past_end(raw: &[u8]) -> Vec<String> {
+    let units: Vec<u16> = utf16_units(raw).collect();
+    let mut parts = units.split(|&unit| unit == 0);
+    // Up to and including the empty string that ends the list.
+    if !parts.by_ref().any(<[u16]>::is_empty) {
+        return Vec::new();
+    }
+    let mut rest: Vec<String> = parts.map(String::from_utf16_lossy).collect();
+    while rest.last().is_some_and(String::is_empty) {
+        rest.pop();
+    }
+    rest
 }
 
 /// Encodes a string as NUL-terminated UTF-16LE, the way `REG_SZ` data is stored.
@@ -338,6 +365,25 @@ mod tests {
         let value = RegValue::decode("a", 4, &[1, 0, 0]);
         assert_eq!(value.value_type, RegType::Dword);
         assert_eq!(value.data, RegData::Bytes(vec![1, 0, 0]));
+    }
+
+    #[test]
+    fn a_multi_string_lists_what_is_stored_past_its_end() {
+        let decode = |text: &str| RegValue::decode("m", 7, &utf16(text));
+        let gap = decode("COMNAP\0\0SPOOLSS\0\0");
+        assert_eq!(gap.data, RegData::MultiString(vec!["COMNAP".into()]));
+        assert_eq!(gap.past_end, ["SPOOLSS"]);
+        let leading = decode("\0DFS$\0\0");
+        assert_eq!(leading.data, RegData::MultiString(vec![]));
+        assert_eq!(leading.past_end, ["DFS$"]);
+        let inner = decode("a\0\0\0b\0\0\0");
+        assert_eq!(inner.past_end, ["", "b"]);
+        assert!(decode("a\0b\0\0").past_end.is_empty());
+        assert!(decode("a\0b\0").past_end.is_empty());
+        assert!(decode("").past_end.is_empty());
+        assert!(RegValue::decode("s", 1, &utf16("a\0\0b\0"))
+            .past_end
+            .is_empty());
     }
 
     #[test]

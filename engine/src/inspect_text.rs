@@ -334,6 +334,19 @@ fn write_key(key: &KeyReport, out: &mut dyn Write) -> io::Result<()> {
                 value.value_type.name(),
                 one_line(&value.display_data())
             )?;
+            if !value.past_end.is_empty() {
+                let shown: Vec<String> = value
+                    .past_end
+                    .iter()
+                    .map(|text| format!("{:?}", one_line(text)))
+                    .collect();
+                writeln!(
+                    out,
+                    "    {:<width$}  stored after the empty string that ends the list, which Windows does not read: {}",
+                    "",
+                    shown.join(", ")
+                )?;
+            }
         }
         for subkey in &key.subkeys {
             writeln!(out, "    [{}]", one_line(subkey))?;
