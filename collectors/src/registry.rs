@@ -16,7 +16,7 @@ use crate::value::RegValue;
 mod coverage;
 mod disagreements;
 
-use coverage::{Answer, ReadKind};
+use coverage::{Answers, ReadKind};
 
 pub use disagreements::{SourceDisagreement, SOURCES_DISAGREE_CODE};
 
@@ -366,17 +366,11 @@ impl HostRegistry {
         kind: ReadKind,
         mut read: impl FnMut(&RegistrySource, &[&str]) -> Result<Option<T>, EvidenceError>,
     ) -> Result<Option<Located<T>>, EvidenceError> {
-        let mut answered = false;
-        let mut unknown_in = None;
+        let mut answers = Answers::default();
         for (source, inner) in self.candidates(&RegPath::parse(path)) {
             let components: Vec<&str> = inner.iter().map(String::as_str).collect();
-            match source.answer(&components, kind) {
-                Answer::Known => answered = true,
-                Answer::Unknown => {
-                    unknown_in.get_or_insert(source);
-                    continue;
-                }
-                Answer::Elsewhere => continue,
+            if !answers.admits(source, &components, kind) {
+                continue;
             }
             if let Some(data) = read(source, &components)? {
                 return Ok(Some(Located {
@@ -386,10 +380,7 @@ impl HostRegistry {
                 }));
             }
         }
-        match unknown_in {
-            Some(source) if !answered => Err(source.not_exported(path)),
-            _ => Ok(None),
-        }
+        answers.settle(path, None)
     }
 
     /// Where a path would be read: the file and resolved path of the first source that holds
@@ -478,17 +469,11 @@ impl HostRegistry {
         let mut seen = std::collections::HashSet::new();
         // As for every other read, a listing no source can answer is unknown; one that some
         // user's source answers is the union of those that can.
-        let mut answered = false;
-        let mut unknown_in = None;
+        let mut answers = Answers::default();
         for (source, inner) in self.candidates(&parsed) {
             let components: Vec<&str> = inner.iter().map(String::as_str).collect();
-            match source.answer(&components, ReadKind::Content) {
-                Answer::Known => answered = true,
-                Answer::Unknown => {
-                    unknown_in.get_or_insert(source);
-                    continue;
-                }
-                Answer::Elsewhere => continue,
+            if !answers.admits(source, &components, ReadKind::Content) {
+                continue;
             }
             let Some(names) = source.subkeys(&components)? else {
                 continue;
@@ -504,10 +489,7 @@ impl HostRegistry {
                 }
             }
         }
-        match unknown_in {
-            Some(source) if !answered => Err(source.not_exported(path)),
-            _ => Ok(merged),
-        }
+        answers.settle(path, merged)
     }
 
     /// The files of every user hive or export that holds the `HKCU` key `path`, in the order

@@ -180,6 +180,7 @@ impl RegValue {
     /// [`RegData::Bytes`] rather than coerced, so that rules can report it.
     pub fn decode(name: impl Into<String>, type_code: u32, raw: &[u8]) -> RegValue {
         let value_type = RegType::from_code(type_code);
+        let mut past_end = Vec::new();
         let data = match value_type {
             RegType::Dword if raw.len() == 4 => {
                 RegData::Integer(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]).into())
@@ -195,13 +196,13 @@ impl RegValue {
             RegType::Sz | RegType::ExpandSz | RegType::Link => {
                 RegData::String(first_utf16_string(raw))
             }
-            RegType::MultiSz => RegData::MultiString(utf16_multi_string(raw)),
+            RegType::MultiSz => {
+                let (strings, tail) = utf16_multi_strings(raw);
+                past_end = tail;
+                RegData::MultiString(strings)
+            }
             RegType::None if raw.is_empty() => RegData::Empty,
             _ => RegData::Bytes(raw.to_vec()),
-        };
-        let past_end = match value_type {
-            RegType::MultiSz => utf16_multi_string_past_end(raw),
-            _ => Vec::new(),
         };
         RegValue {
             name: name.into(),
@@ -250,33 +251,23 @@ fn first_utf16_string(raw: &[u8]) -> String {
     String::from_utf16_lossy(&units)
 }
 
-/// A `REG_MULTI_SZ` is a run of NUL-terminated strings closed by an empty string.
-fn utf16_multi_string(raw: &[u8]) -> Vec<String> {
-    let units: Vec<u16> = utf16_units(raw).collect();
-    let mut strings = Vec::new();
-    for part in units.split(|&unit| unit == 0) {
-        if part.is_empty() {
-            break;
-        }
-        strings.push(String::from_utf16_lossy(part));
-    }
-    strings
-}
-
-/// The strings of a `REG_MULTI_SZ` stored after the empty string that ends it, empty ones at
-/// the end dropped: `a\0\0b\0\0` gives `["b"]`.
-fn utf16_multi_string_past_end(raw: &[u8]) -> Vec<String> {
+/// A `REG_MULTI_SZ` is a run of NUL-terminated strings closed by an empty string: the strings
+/// of that list, and those stored after the empty string that ends it (empty ones at the end
+/// dropped): `a\0\0b\0\0` gives `["a"]` and `["b"]`.
+fn utf16_multi_strings(raw: &[u8]) -> (Vec<String>, Vec<String>) {
     let units: Vec<u16> = utf16_units(raw).collect();
     let mut parts = units.split(|&unit| unit == 0);
-    // Up to and including the empty string that ends the list.
-    if !parts.by_ref().any(<[u16]>::is_empty) {
-        return Vec::new();
+    let strings = parts
+        .by_ref()
+        .take_while(|part| !part.is_empty())
+        .map(String::from_utf16_lossy)
+        .collect();
+    // `take_while` used up the empty string that ends the list, if there is one.
+    let mut past_end: Vec<String> = parts.map(String::from_utf16_lossy).collect();
+    while past_end.last().is_some_and(String::is_empty) {
+        past_end.pop();
     }
-    let mut rest: Vec<String> = parts.map(String::from_utf16_lossy).collect();
-    while rest.last().is_some_and(String::is_empty) {
-        rest.pop();
-    }
-    rest
+    (strings, past_end)
 }
 
 /// Encodes a string as NUL-terminated UTF-16LE, the way `REG_SZ` data is stored.

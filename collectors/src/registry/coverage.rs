@@ -19,7 +19,7 @@ pub(super) enum ReadKind {
 
 /// Whether a source can answer a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Answer {
+enum Answer {
     /// It knows the answer, "absent" included.
     Known,
     /// It holds keys of that hive but not this one: the read is unknown there.
@@ -31,7 +31,7 @@ pub(super) enum Answer {
 impl RegistrySource {
     /// Whether this source can answer a read of `kind` at `components` (as the candidate
     /// gives them).
-    pub(super) fn answer(&self, components: &[&str], kind: ReadKind) -> Answer {
+    fn answer(&self, components: &[&str], kind: ReadKind) -> Answer {
         let RegistrySource::Export(export) = self else {
             return Answer::Known;
         };
@@ -50,6 +50,11 @@ impl RegistrySource {
         }
     }
 
+    /// Whether this source knows the answer to a read of `kind` at `components`.
+    pub(super) fn knows(&self, components: &[&str], kind: ReadKind) -> bool {
+        self.answer(components, kind) == Answer::Known
+    }
+
     /// The error for a read of `key` this source (an export) cannot answer.
     pub(super) fn not_exported(&self, key: &str) -> EvidenceError {
         let holds = match self {
@@ -64,18 +69,52 @@ impl RegistrySource {
     }
 }
 
+/// What the sources asked for one read could answer: a read no source can answer, while some
+/// export holds other keys of that hive, is unknown rather than absent.
+#[derive(Default)]
+pub(super) struct Answers<'s> {
+    /// Some source could answer.
+    answered: bool,
+    /// The first source that touches the hive but cannot answer.
+    unknown_in: Option<&'s RegistrySource>,
+}
+
+impl<'s> Answers<'s> {
+    /// Whether `source` can answer a read of `kind` at `components`, remembering what it said.
+    pub(super) fn admits(
+        &mut self,
+        source: &'s RegistrySource,
+        components: &[&str],
+        kind: ReadKind,
+    ) -> bool {
+        match source.answer(components, kind) {
+            Answer::Known => {
+                self.answered = true;
+                true
+            }
+            Answer::Unknown => {
+                self.unknown_in.get_or_insert(source);
+                false
+            }
+            Answer::Elsewhere => false,
+        }
+    }
+
+    /// `found` (what the sources that could answer gave for `key`), or the not-exported error
+    /// when none could and some export touches the hive.
+    pub(super) fn settle<T>(self, key: &str, found: T) -> Result<T, EvidenceError> {
+        match self.unknown_in {
+            Some(source) if !self.answered => Err(source.not_exported(key)),
+            _ => Ok(found),
+        }
+    }
+}
+
 /// How many components name the hive a path lies in: `HKLM\SOFTWARE`, `HKU\SID`, or a root
-/// alone (`HKCU`, and anything else).
+/// alone (`HKCU`, and anything else). Candidates give the root in short form (`RegPath`).
 fn hive_root_len(components: &[&str]) -> usize {
     match components.first() {
-        Some(root)
-            if root.eq_ignore_ascii_case("HKLM")
-                || root.eq_ignore_ascii_case("HKU")
-                || root.eq_ignore_ascii_case("HKEY_LOCAL_MACHINE")
-                || root.eq_ignore_ascii_case("HKEY_USERS") =>
-        {
-            2
-        }
+        Some(root) if root.eq_ignore_ascii_case("HKLM") || root.eq_ignore_ascii_case("HKU") => 2,
         _ => 1,
     }
 }

@@ -128,7 +128,7 @@ impl HostRegistry {
         for (source, inner) in self.candidates(path) {
             let components: Vec<&str> = inner.iter().map(String::as_str).collect();
             // An export that does not hold the key itself knows none of its values.
-            if source.answer(&components, super::ReadKind::Content) != super::Answer::Known {
+            if !source.knows(&components, super::ReadKind::Content) {
                 continue;
             }
             if holders
