@@ -14,7 +14,8 @@ use crate::finding::Finding;
 use crate::fleet::FleetContribution;
 use crate::fleet_hold::HeldRule;
 use crate::host_api::{register_host_api, take_inferred_reads, take_partial_log_reads, HostHandle};
-use crate::outcome::{unmet_needs, NotApplicable, Outcome, RuleOutcome};
+use crate::not_applicable::inferred_pass_reason;
+use crate::outcome::{unmet_needs, InferredPass, NotApplicable, Outcome, RuleOutcome};
 use crate::rule::Scope as RuleScope;
 use crate::ruleset::{CompiledRule, Evaluation, RuleSet};
 use crate::sandbox::sandboxed_engine;
@@ -306,20 +307,30 @@ impl RuleSet {
             .and_then(|(value, _)| self.returned(&self.limits, rule, Some(&name), value, 1));
         match run {
             Ok(returned) => {
+                let mixed = match (
+                    returned.findings.is_empty(),
+                    returned.not_applicable.is_empty(),
+                    returned.inferred_passes.is_empty(),
+                ) {
+                    (false, false, _) => Some("findings and not_applicable(...)"),
+                    (false, _, false) => Some("findings and passed_inferred(...)"),
+                    (_, false, false) => Some("not_applicable(...) and passed_inferred(...)"),
+                    _ => None,
+                };
+                if let Some(mixed) = mixed {
+                    let error = error_record(
+                        rule,
+                        Some(&name),
+                        &format!("the rule returned {mixed} together; return one or the other"),
+                        rhai::Position::NONE,
+                    );
+                    return JobResult {
+                        outcomes: vec![outcome(Outcome::Error, Some(error.message.clone()), 0)],
+                        rule_errors: vec![error],
+                        ..JobResult::default()
+                    };
+                }
                 if !returned.not_applicable.is_empty() {
-                    if !returned.findings.is_empty() {
-                        let error = error_record(
-                            rule,
-                            Some(&name),
-                            "the rule returned findings and not_applicable(...) together; return one or the other",
-                            rhai::Position::NONE,
-                        );
-                        return JobResult {
-                            outcomes: vec![outcome(Outcome::Error, Some(error.message.clone()), 0)],
-                            rule_errors: vec![error],
-                            ..JobResult::default()
-                        };
-                    }
                     let reasons: Vec<String> = returned
                         .not_applicable
                         .iter()
@@ -354,10 +365,18 @@ impl RuleSet {
                 }
                 let inferred = take_inferred_reads();
                 if count == 0 {
-                    // Nothing found, from a hive whose latest writes may be missing or a value
-                    // another source holds differently: passed, inferred.
+                    // Nothing found, resting on what the rule says it assumed, on a hive whose
+                    // latest writes may be missing, or on a value another source holds
+                    // differently: passed, inferred.
                     let mut passed = outcome(Outcome::Passed, None, 0);
-                    if let Some(reason) = inferred.reason() {
+                    let assumed: Vec<String> = returned
+                        .inferred_passes
+                        .iter()
+                        .map(InferredPass::reason)
+                        .collect();
+                    if let Some(reason) =
+                        inferred_pass_reason(&assumed, inferred.reason().as_deref())
+                    {
                         passed.reason = Some(reason);
                         passed.inferred = true;
                     }

@@ -11,7 +11,7 @@ use hiveward_collectors::{
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 
 use crate::explain::{record, Read};
-use crate::outcome::NotApplicable;
+use crate::outcome::{InferredPass, NotApplicable};
 
 mod events;
 mod reads;
@@ -437,6 +437,20 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         })
         .register_fn("to_debug", |item: &mut NotApplicable| -> String {
             format!("not_applicable({:?})", item.reason())
+        })
+        .register_type_with_name::<InferredPass>("InferredPass")
+        .register_fn("passed_inferred", |reason: ImmutableString| {
+            InferredPass::new(None, reason)
+        })
+        .register_fn(
+            "passed_inferred",
+            |host: ImmutableString, reason: ImmutableString| InferredPass::new(Some(host), reason),
+        )
+        .register_fn("to_string", |item: &mut InferredPass| -> String {
+            format!("passed, inferred: {}", item.reason())
+        })
+        .register_fn("to_debug", |item: &mut InferredPass| -> String {
+            format!("passed_inferred({:?})", item.reason())
         })
         .register_fn("has_log", |host: &mut HostHandle, channel: &str| -> bool {
             let found = host.0.has_log(channel);

@@ -108,7 +108,7 @@ pub use crate::{
     json_report::write_json_report,
     junit::{junit_xml, junit_xml_fail_on, write_junit_fail_on},
     memo::HostMemo,
-    outcome::{Coverage, NotApplicable, Outcome, RuleOutcome},
+    outcome::{Coverage, InferredPass, NotApplicable, Outcome, RuleOutcome},
     pack::{version_at_least, PackManifest, PackSource, SourceFile},
     partial::{
         bundle_key, check_partials, read_partial, read_partial_file, shard_key, MergeError,

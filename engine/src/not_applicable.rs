@@ -1,5 +1,5 @@
-//! What a rule returns to say it does not apply, and where a fleet rule's reasons wait until
-//! it returns.
+//! What a rule returns besides findings (that it does not apply, or that its pass rests on an
+//! assumption), and where a fleet rule's reasons wait until it returns.
 //!
 //! A fleet rule may declare `not_applicable(host.name, reason)` for every host of the fleet
 //! and gathers them until `check` returns; at 100,000 hosts their reasons alone were tens of
@@ -59,6 +59,45 @@ impl NotApplicable {
             Reason::Text(text) => text.to_string(),
             Reason::Spooled(spool, at) => spool.get(*at).unwrap_or_default(),
         }
+    }
+}
+
+/// What a rule returns to say it looked and found nothing, but that this verdict rests on an
+/// assumption: `passed_inferred("reason")` in a host rule, `passed_inferred(host_name,
+/// "reason")` in a fleet rule. The host passes, marked inferred, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InferredPass(pub NotApplicable);
+
+impl InferredPass {
+    /// Passes `host` (for fleet rules), inferred because of `reason`; kept as
+    /// [`NotApplicable::new`] keeps its reason.
+    pub fn new(host: Option<ImmutableString>, reason: ImmutableString) -> InferredPass {
+        InferredPass(NotApplicable::new(host, reason))
+    }
+
+    /// The host, for fleet rules.
+    pub fn host(&self) -> Option<&ImmutableString> {
+        self.0.host.as_ref()
+    }
+
+    /// What the pass assumes.
+    pub fn reason(&self) -> String {
+        self.0.reason()
+    }
+}
+
+/// The reason of a pass inferred for `assumptions` (what `passed_inferred(...)` said) and for
+/// what the rule read (`read`, already worded `inferred: ...`), in that order.
+pub(crate) fn inferred_pass_reason(assumptions: &[String], read: Option<&str>) -> Option<String> {
+    let assumed =
+        (!assumptions.is_empty()).then(|| format!("inferred: {}", assumptions.join("; ")));
+    match (assumed, read) {
+        (Some(assumed), Some(read)) => Some(format!(
+            "{assumed}; and {}",
+            read.strip_prefix("inferred: ").unwrap_or(read)
+        )),
+        (Some(assumed), None) => Some(assumed),
+        (None, read) => read.map(str::to_owned),
     }
 }
 

@@ -210,7 +210,7 @@ impl Coverage {
     }
 }
 
-pub use crate::not_applicable::NotApplicable;
+pub use crate::not_applicable::{InferredPass, NotApplicable};
 
 /// Why a host does not meet `needs`: `Ok(None)` when it does, `Ok(Some(reason))` when evidence
 /// is missing, `Err(message)` when a key could not be read because the evidence is damaged.

@@ -119,7 +119,8 @@ pub(crate) struct Case {
     count: Option<usize>,
     #[serde(default)]
     message_contains: Option<String>,
-    /// When given, every finding of the case must be marked inferred (`true`) or not (`false`).
+    /// When given, every finding of the case must be marked inferred (`true`) or not (`false`);
+    /// in a case without findings, every pass on the case's host (else every host).
     #[serde(default)]
     inferred: Option<bool>,
     #[serde(default)]
@@ -475,15 +476,39 @@ fn run_case(rules: &RuleSet, rule: &str, origin: &str, case: &Case) -> Option<St
             .filter(|finding| finding.inferred != inferred)
             .map(|finding| finding.message.as_str())
             .collect();
+        let (want, got) = if inferred {
+            ("inferred", "not inferred")
+        } else {
+            ("not inferred", "inferred")
+        };
         if !other.is_empty() {
-            let (want, got) = if inferred {
-                ("inferred", "not inferred")
-            } else {
-                ("not inferred", "inferred")
-            };
             problems.push(format!(
                 "- expected every finding {want}\n+ {got}: {other:?}"
             ));
+        }
+        if evaluation.findings.is_empty() {
+            let passes: Vec<&crate::outcome::RuleOutcome> = evaluation
+                .outcomes
+                .iter()
+                .filter(|outcome| outcome.outcome == Outcome::Passed && on_case_host(case, outcome))
+                .collect();
+            let other: Vec<String> = passes
+                .iter()
+                .filter(|outcome| outcome.inferred != inferred)
+                .map(|outcome| outcome.host.clone())
+                .collect();
+            if passes.is_empty() {
+                problems.push(format!(
+                    "- expected a pass {want}\n+ no pass; outcomes: {}",
+                    describe_outcomes(&evaluation)
+                ));
+            } else if !other.is_empty() {
+                problems.push(format!(
+                    "- expected every pass {want}\n+ {got} on {}; outcomes: {}",
+                    other.join(", "),
+                    describe_outcomes(&evaluation)
+                ));
+            }
         }
     }
     match wanted_outcome {
@@ -538,6 +563,16 @@ fn describe_outcomes(evaluation: &crate::ruleset::Evaluation) -> String {
         .join(", ")
 }
 
+/// Whether `outcome` is on the case's host: its `host` in a case of several hosts (every host
+/// when it names none); the only host otherwise.
+fn on_case_host(case: &Case, outcome: &crate::outcome::RuleOutcome) -> bool {
+    case.hosts.is_empty()
+        || case
+            .host
+            .as_deref()
+            .is_none_or(|host| outcome.host.eq_ignore_ascii_case(host))
+}
+
 /// Checks that the case's host (or every host) reached `wanted`, with the reason it names.
 fn check_outcome(
     evaluation: &crate::ruleset::Evaluation,
@@ -547,13 +582,7 @@ fn check_outcome(
     let subjects: Vec<&crate::outcome::RuleOutcome> = evaluation
         .outcomes
         .iter()
-        .filter(|outcome| {
-            case.hosts.is_empty()
-                || case
-                    .host
-                    .as_deref()
-                    .is_none_or(|host| outcome.host.eq_ignore_ascii_case(host))
-        })
+        .filter(|outcome| on_case_host(case, outcome))
         .collect();
     if subjects.is_empty() {
         return Some(format!(

@@ -17,7 +17,7 @@ use crate::host_api::{
     take_inferred_reads, take_partial_log_reads, take_undeclared_read, take_unreadable_reads,
     RunningRuleGuard, UnreadableEvidence,
 };
-use crate::outcome::NotApplicable;
+use crate::outcome::{InferredPass, NotApplicable};
 use crate::ruleset::{CompiledRule, RuleSet};
 use crate::sandbox::{with_deadline, Limits};
 use crate::timings::RulePhase;
@@ -117,8 +117,8 @@ impl RuleSet {
         Ok((value, reads))
     }
 
-    /// The findings and `not_applicable(...)` answers in what a rule's `check` returned, within
-    /// `limits` (the text budget covers `hosts` hosts).
+    /// The findings and the `not_applicable(...)` and `passed_inferred(...)` answers in what a
+    /// rule's `check` returned, within `limits` (the text budget covers `hosts` hosts).
     pub(super) fn returned(
         &self,
         limits: &Limits,
@@ -148,6 +148,7 @@ impl RuleSet {
         }
         let mut findings = Vec::new();
         let mut not_applicable = Vec::new();
+        let mut inferred_passes = Vec::new();
         // The text of all the findings is bounded too: past the rule × host budget (a fleet
         // rule has one per host), each finding keeps at most 1 KiB.
         let floor = limits.max_finding_bytes.min(1024);
@@ -156,6 +157,10 @@ impl RuleSet {
         for item in items {
             if item.is::<NotApplicable>() {
                 not_applicable.push(item.cast::<NotApplicable>());
+                continue;
+            }
+            if item.is::<InferredPass>() {
+                inferred_passes.push(item.cast::<InferredPass>());
                 continue;
             }
             let allowed = limits.max_finding_bytes.min(remaining.max(floor));
@@ -167,6 +172,7 @@ impl RuleSet {
         Ok(Returned {
             findings,
             not_applicable,
+            inferred_passes,
         })
     }
 }
@@ -198,10 +204,12 @@ pub(super) fn error_record(
     }
 }
 
-/// What a rule's `check` returned: its findings and its `not_applicable(...)` answers.
+/// What a rule's `check` returned: its findings, its `not_applicable(...)` answers and its
+/// `passed_inferred(...)` answers.
 pub(super) struct Returned {
     pub(super) findings: Vec<Finding>,
     pub(super) not_applicable: Vec<NotApplicable>,
+    pub(super) inferred_passes: Vec<InferredPass>,
 }
 
 /// Why one rule × host evaluation produced no findings.

@@ -13,7 +13,7 @@ use crate::error::{RuleError, UncheckedRule};
 use crate::fleet::{summary_json, Fleet, FleetContribution};
 use crate::fleet_hold::HeldRule;
 use crate::host_api::{take_inferred_reads, HostHandle};
-use crate::not_applicable::SpoolingReasons;
+use crate::not_applicable::{inferred_pass_reason, SpoolingReasons};
 use crate::outcome::{unmet_needs, Outcome, RuleOutcome};
 use crate::ruleset::{CompiledRule, RuleSet};
 use crate::sandbox::Limits;
@@ -188,15 +188,23 @@ impl RuleSet {
             rule_errors: stray_hosts(rule, &names, &mut returned),
             ..JobResult::default()
         };
-        if returned
+        let unnamed = if returned
             .not_applicable
             .iter()
             .any(|item| item.host.is_none())
         {
-            let mut failed = all_failed(
-                "a fleet rule's not_applicable(...) must name the host first: not_applicable(host.name, reason)".to_string(),
-                rhai::Position::NONE,
-            );
+            Some("a fleet rule's not_applicable(...) must name the host first: not_applicable(host.name, reason)")
+        } else if returned
+            .inferred_passes
+            .iter()
+            .any(|item| item.host().is_none())
+        {
+            Some("a fleet rule's passed_inferred(...) must name the host first: passed_inferred(host.name, reason)")
+        } else {
+            None
+        };
+        if let Some(message) = unnamed {
+            let mut failed = all_failed(message.to_string(), rhai::Position::NONE);
             failed.rule_errors.splice(0..0, result.rule_errors);
             return failed;
         }
@@ -213,8 +221,15 @@ impl RuleSet {
                 declined_of.entry(host.to_lowercase()).or_default().push(at);
             }
         }
+        // Where each host's `passed_inferred(...)` answers are.
+        let mut assumed_of: HashMap<String, Vec<usize>> = HashMap::new();
+        for (at, item) in returned.inferred_passes.iter().enumerate() {
+            if let Some(host) = item.host() {
+                assumed_of.entry(host.to_lowercase()).or_default().push(at);
+            }
+        }
         // Hosts of one name without regard to case sit side by side: each gets the answers.
-        let mut previous: (String, Vec<String>) = Default::default();
+        let mut previous: (String, Vec<String>, Vec<String>) = Default::default();
         for contribution in contributions {
             let key = contribution.host.to_lowercase();
             let findings = findings_of.get(&key).copied().unwrap_or(0);
@@ -225,7 +240,13 @@ impl RuleSet {
                     .into_iter()
                     .map(|at| returned.not_applicable[at].reason())
                     .collect();
-                previous = (key, declined);
+                let assumed = assumed_of
+                    .remove(&key)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|at| returned.inferred_passes[at].reason())
+                    .collect();
+                previous = (key, declined, assumed);
             }
             let declined = previous.1.clone();
             let (outcome, reason) = if findings > 0 {
@@ -243,12 +264,14 @@ impl RuleSet {
                 (Outcome::NotChecked, Some(message.to_string()))
             } else if let Some(reason) = &contribution.not_applicable {
                 (Outcome::NotApplicable, Some(reason.to_string()))
-            } else if let Some(reason) = contribution.inferred_read() {
-                // Nothing found from this host's summary, which read a hive whose latest writes
-                // may be missing, or a value another source holds differently: passed, inferred.
-                (Outcome::Passed, Some(reason.to_string()))
             } else {
-                (Outcome::Passed, None)
+                // Nothing found, resting on what the rule says it assumed for this host, or
+                // on a summary that read a hive whose latest writes may be missing or a value
+                // another source holds differently: passed, inferred.
+                (
+                    Outcome::Passed,
+                    inferred_pass_reason(&previous.2, contribution.inferred_read()),
+                )
             };
             let inferred = outcome == Outcome::Passed && reason.is_some();
             on_outcome(RuleOutcome {
@@ -301,6 +324,15 @@ fn stray_hosts(rule: &CompiledRule, hosts: &[&str], returned: &mut Returned) -> 
             }
             _ => true,
         });
+    returned
+        .inferred_passes
+        .retain(|item| match item.host().map(|host| host.as_str()) {
+            Some(name) if known(name).is_none() => {
+                note(name);
+                false
+            }
+            _ => true,
+        });
     strays
         .into_iter()
         .map(|stray| {
@@ -308,7 +340,7 @@ fn stray_hosts(rule: &CompiledRule, hosts: &[&str], returned: &mut Returned) -> 
                 rule,
                 None,
                 &format!(
-                "the fleet rule named host `{}`, which is not in the bundle: a fleet rule's findings and not_applicable(...) answers may name only the hosts of fleet.hosts",
+                "the fleet rule named host `{}`, which is not in the bundle: a fleet rule's findings, not_applicable(...) and passed_inferred(...) answers may name only the hosts of fleet.hosts",
                 shorten(&stray, 200)
                 ),
                 rhai::Position::NONE,
