@@ -72,13 +72,14 @@ fn expected(name: &str) -> Option<(Verdicts, Vec<&'static str>)> {
         // AllowInsecureGuestAuth 0 written: only the NTLM level and session security remain.
         "regipy/SYSTEM_B" => vec![("HW-NTLM-001", true, 1), ("HW-NTLM-003", false, 2)],
         // Windows 10 1903 Professional, upgraded from 1709 with SMB1 still installed (srv and
-        // mrxsmb10 start automatically); Pro allows guest logons by default.
+        // mrxsmb10 start automatically); Pro allows guest logons by default, and the SMB1
+        // client uses guest access whatever AllowInsecureGuestAuth says.
         "regipy/SYSTEM_WIN_10_1709" => vec![
             ("HW-SMB1-001", true, 1),
             ("HW-SMB1-002", false, 1),
             ("HW-NTLM-001", true, 1),
             ("HW-NTLM-003", false, 2),
-            ("HW-GUEST-001", true, 1),
+            ("HW-GUEST-001", true, 2),
         ],
         // Another Windows XP hive whose Lsa key sits in a damaged cell: the NTLM rules cannot
         // check it and say so; the rest is XP's defaults as above.

@@ -68,6 +68,18 @@ fn write_bundle(bundle: &Path) {
              \"RestrictReceivingNTLMTraffic\"=dword:00000000\r\n",
         ),
     );
+    // FS01 is a domain member (its last computer Group Policy refresh names it in the domain),
+    // so it is reached by its own name with Kerberos.
+    write(
+        &bundle.join("FS01/SOFTWARE"),
+        &hiveward_testkit::hive_from_reg(&format!(
+            "{HEADER}[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]\r\n\
+             \"ProductName\"=\"Windows Server 2019 Standard\"\r\n\
+             \"CurrentBuildNumber\"=\"17763\"\r\n\r\n\
+             [HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\State\\Machine]\r\n\
+             \"Distinguished-Name\"=\"CN=FS01,OU=Servers,DC=corp,DC=example\"\r\n"
+        )),
+    );
 }
 
 /// `hiveward scan bundle --only HW-NTLM-005` in `dir` (with `extra` arguments): the exit code,
