@@ -161,11 +161,19 @@ impl RuleSet {
                             registry.insert(&manifest.name, module, ast);
                         }
                     }
-                    Err(error) => errors.push(RuleLoadError::at_position(
-                        lib,
-                        error.position(),
-                        parse_error_message(&error, &limits),
-                    )),
+                    Err(error) => {
+                        if let Ok(mut registry) = libs.write() {
+                            registry.insert_broken(
+                                &manifest.name,
+                                lib.file_name.trim_end_matches(".rhai"),
+                            );
+                        }
+                        errors.push(RuleLoadError::at_position(
+                            lib,
+                            error.position(),
+                            parse_error_message(&error, &limits),
+                        ))
+                    }
                 }
             }
             // Parsing and checking the rules is most of a load: done in parallel, then taken

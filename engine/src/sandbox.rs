@@ -161,6 +161,9 @@ pub(crate) fn with_deadline<R>(
 #[derive(Default)]
 pub(crate) struct LibRegistry {
     sources: HashMap<(String, String), AST>,
+    /// Modules whose file did not compile (its error is reported on its own), by pack and
+    /// module: an import of one says so rather than that the module does not exist.
+    broken: std::collections::HashSet<(String, String)>,
     /// By pack, then module: every rule call imports its modules again, and a lookup by two
     /// borrowed names allocates nothing.
     evaluated: RwLock<HashMap<String, HashMap<String, Shared<Module>>>>,
@@ -170,6 +173,11 @@ impl LibRegistry {
     pub(crate) fn insert(&mut self, pack: &str, module: &str, ast: AST) {
         self.sources
             .insert((pack.to_string(), module.to_string()), ast);
+    }
+
+    /// Notes that `module` of `pack` did not compile.
+    pub(crate) fn insert_broken(&mut self, pack: &str, module: &str) {
+        self.broken.insert((pack.to_string(), module.to_string()));
     }
 }
 
@@ -311,8 +319,12 @@ impl PackModuleResolver {
                 "import \"{path}\" refused: the importing script belongs to no pack"
             ));
         };
-        match libs.sources.get(&(pack.to_string(), path.to_string())) {
+        let key = (pack.to_string(), path.to_string());
+        match libs.sources.get(&key) {
             Some(ast) => Ok((pack.to_string(), ast.clone())),
+            None if libs.broken.contains(&key) => Err(format!(
+                "import \"{path}\": lib/{path}.rhai of pack `{pack}` did not compile (its error is reported on its own)"
+            )),
             None => Err(format!(
                 "import \"{path}\": pack `{pack}` has no lib/{path}.rhai ({})",
                 available()

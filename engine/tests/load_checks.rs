@@ -182,6 +182,29 @@ fn imports_outside_the_pack_are_refused_at_load_time() {
 }
 
 #[test]
+fn importing_a_lib_that_did_not_compile_says_so_beside_its_own_error() {
+    let errors = match load(
+        "import \"kb\" as kb;\nfn check(host) { [] }",
+        &[("kb", "fn f() { for package in [] { } }")],
+    ) {
+        Ok(_) => panic!("a lib with a syntax error must not load"),
+        Err(errors) => errors,
+    };
+    let messages: Vec<String> = errors.iter().map(|error| error.to_string()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("lib/kb.rhai")
+            && messages[0].contains("'package' is a reserved keyword"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("import \"kb\": lib/kb.rhai of pack `p` did not compile"),
+        "{messages:?}"
+    );
+    assert!(!messages[1].contains("has no lib/kb.rhai"), "{messages:?}");
+}
+
+#[test]
 fn every_builtin_pack_still_loads() {
     let rules = match RuleSet::load(PackSource::builtin(), Limits::default()) {
         Ok(rules) => rules,
