@@ -1,6 +1,7 @@
 //! The read-only host API rules see: `host.reg`, `reg_type`, `key_exists`, `subkeys`, `values`,
-//! `setting`, `os`, `hotfix`, `events`, `has_hive`, `has_log`, `audit_policy` and
-//! `not_applicable(reason)`; the fleet API (`crate::fleet`) is registered with it.
+//! `setting`, `os`, `hotfix`, `hotfix_packages`, `rollup_packages`, `events`, `has_hive`,
+//! `has_log`, `audit_policy`, `not_applicable(reason)` and `passed_inferred(reason)`; the fleet
+//! API (`crate::fleet`) is registered with it.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::explain::{record, Read};
 use crate::outcome::{InferredPass, NotApplicable};
 
 mod events;
+mod hotfixes;
 mod reads;
 
 use events::{event_evidence, register_event_type, select_events};
@@ -418,64 +420,6 @@ fn audit_policy(host: &HostHandle) -> RhaiResult<Dynamic> {
     Ok(map.into())
 }
 
-/// `host.hotfix_packages(kb)`: the servicing packages of `kb` in the host's CBS inventory, each
-/// `#{ identity, code, state }` (`code` the `CurrentState` REG_DWORD, `()` when it is not one;
-/// `state` its name), in identity order; `()` when no inventory was collected. Throws like a
-/// damaged read when damage left the inventory incomplete, or when the host's evidence cannot
-/// say whether the `Packages` key exists (a `.reg` export that does not hold it).
-fn hotfix_packages(host: &HostHandle, kb: &str) -> RhaiResult<Dynamic> {
-    let key = hiveward_collectors::CBS_PACKAGES_KEY;
-    if let Some(damage) = host.0.hotfixes.unreadable.first() {
-        return Err(unreadable(
-            host,
-            format!(
-                "cannot list the packages of {kb} on {}: the hotfix inventory is incomplete: {}",
-                host.0.name, damage.message
-            ),
-        ));
-    }
-    if host.0.hotfixes.source.is_none() {
-        // No inventory: either the key is absent, or the evidence cannot tell (that throws).
-        host.0
-            .registry
-            .key_exists(key)
-            .map_err(|error| unreadable(host, format!("cannot read {key}: {error}")))?;
-        record(|| Read::fact(format!("host.hotfix_packages({kb:?})"), "()".to_string()));
-        return Ok(Dynamic::UNIT);
-    }
-    note_hive_read(host, key, None);
-    let packages: Array = host
-        .0
-        .hotfixes
-        .packages_for(kb)
-        .into_iter()
-        .map(|package| {
-            let mut item = Map::new();
-            item.insert("identity".into(), package.identity.clone().into());
-            item.insert(
-                "code".into(),
-                package
-                    .state_code
-                    .map_or(Dynamic::UNIT, |code| Dynamic::from_int(i64::from(code))),
-            );
-            item.insert(
-                "state".into(),
-                package
-                    .state
-                    .map_or(Dynamic::UNIT, |state| state.name().into()),
-            );
-            item.into()
-        })
-        .collect();
-    record(|| {
-        Read::fact(
-            format!("host.hotfix_packages({kb:?})"),
-            format!("{} package(s)", packages.len()),
-        )
-    });
-    Ok(packages.into())
-}
-
 /// Registers the host and fleet API on `engine`.
 pub(crate) fn register_host_api(engine: &mut Engine) {
     register_event_type(engine);
@@ -693,7 +637,15 @@ pub(crate) fn register_host_api(engine: &mut Engine) {
         )
         .register_fn(
             "hotfix_packages",
-            |host: &mut HostHandle, kb: &str| -> RhaiResult<Dynamic> { hotfix_packages(host, kb) },
+            |host: &mut HostHandle, kb: &str| -> RhaiResult<Dynamic> {
+                hotfixes::hotfix_packages(host, kb)
+            },
+        )
+        .register_fn(
+            "rollup_packages",
+            |host: &mut HostHandle, build: i64| -> RhaiResult<Dynamic> {
+                hotfixes::rollup_packages(host, build)
+            },
         )
         .register_fn(
             "events",

@@ -1,5 +1,6 @@
-//! `host.hotfix_packages(kb)`: the CBS packages of one KB with their states, so that a rule can
-//! tell a package uninstalled or staged from none, and uninstall pending from install pending.
+//! `host.hotfix_packages(kb)` and `host.rollup_packages(build)`: CBS packages with their states,
+//! so that a rule can tell a package uninstalled or staged from none, and uninstall pending from
+//! install pending.
 
 mod common;
 
@@ -23,6 +24,15 @@ const SOFTWARE: &str = r#"Windows Registry Editor Version 5.00
 
 [HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages\Package_for_KB2732673~31bf3856ad364e35~amd64~~6.1.1.0]
 "CurrentState"="installed"
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages\Package_for_RollupFix~31bf3856ad364e35~amd64~~7601.24000.1.0]
+"CurrentState"=dword:00000070
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages\Package_for_RollupFix~31bf3856ad364e35~amd64~~7601.24214.1.2]
+"CurrentState"=dword:00000060
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages\Package_for_RollupFix~31bf3856ad364e35~amd64~~9600.20000.1.0]
+"CurrentState"=dword:00000070
 "#;
 
 /// A rule that reports what `host.hotfix_packages` gave for three KBs, as one finding.
@@ -34,8 +44,14 @@ fn shown(list) {
     out.sort();
     `${out}`
 }
+fn rollups(list) {
+    if list == () { return "()"; }
+    let out = [];
+    for item in list { out.push(`${item.version}=${item.build}.${item.ubr}/${item.code}/${item.state}`); }
+    `${out}`
+}
 fn check(host) {
-    [#{ message: `${shown(host.hotfix_packages("KB2775511"))} ${shown(host.hotfix_packages("2732673"))} ${shown(host.hotfix_packages("KB1"))}` }]
+    [#{ message: `${shown(host.hotfix_packages("KB2775511"))} ${shown(host.hotfix_packages("2732673"))} ${shown(host.hotfix_packages("KB1"))} ${rollups(host.rollup_packages(7601))}` }]
 }
 "#;
 
@@ -63,7 +79,8 @@ fn packages_come_with_their_codes_and_states_and_match_whole_kb_numbers() {
     assert_eq!(
         evaluation.findings[0].message,
         "[\"Package_1_for_KB2775511=64/staged\", \"Package_for_KB2775511_SP1=5/uninstall_pending\"] \
-         [\"Package_for_KB2732673=/\"] []"
+         [\"Package_for_KB2732673=/\"] [] \
+         [\"7601.24000.1.0=7601.24000/112/installed\", \"7601.24214.1.2=7601.24214/96/install_pending\"]"
     );
 }
 
@@ -76,5 +93,5 @@ fn a_host_without_an_inventory_gets_unit() {
         evaluation.rule_errors
     );
     assert_eq!(evaluation.outcomes[0].outcome, Outcome::Findings);
-    assert_eq!(evaluation.findings[0].message, "() () ()");
+    assert_eq!(evaluation.findings[0].message, "() () () ()");
 }
