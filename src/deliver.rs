@@ -308,9 +308,15 @@ pub(crate) fn deliver(
                 summary.timed_out
             );
         } else if summary.checked == 0 {
-            eprintln!(
-                "error: nothing was checked: no rule could judge any host on the evidence given"
-            );
+            let why = report
+                .notices
+                .iter()
+                .find(|notice| notice.code == hiveward_engine::NOTHING_CHECKED_CODE)
+                .map_or(
+                    "nothing was checked: no rule could judge any host on the evidence given",
+                    |notice| notice.message.as_str(),
+                );
+            eprintln!("error: {}", hiveward_engine::escape_terminal(why));
         } else if report.lost_results() {
             eprintln!(
                 "error: results could not be read back from the scan's temporary files and are missing from the report (see its notices); the results are incomplete"

@@ -230,6 +230,77 @@ fn a_host_with_only_a_system_log_gets_no_hotfix_verdict() {
 }
 
 #[test]
+fn evidence_without_any_host_fails_every_format_not_only_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    // Neither a hive, nor a .reg export, nor an event log: no host at all.
+    fs::write(
+        dir.path().join("NotAHive"),
+        b"just some text, no evidence\n".repeat(64),
+    )
+    .unwrap();
+    let sarif_path = dir.path().join("out.sarif");
+    let junit_path = dir.path().join("out.xml");
+    let run = hiveward(
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--output-format",
+            &format!("sarif:{}", sarif_path.display()),
+            "--output-format",
+            &format!("junit:{}", junit_path.display()),
+        ],
+        &[&dir.path().join("NotAHive")],
+    );
+    run.assert_code(3);
+    assert!(
+        run.stderr
+            .contains("nothing was checked: no host was found"),
+        "{}",
+        run.stderr
+    );
+    let report = run.json();
+    assert_eq!(report["hosts"].as_array().unwrap().len(), 0);
+    let notices = report["notices"].as_array().unwrap();
+    let notice = notices
+        .iter()
+        .find(|notice| notice["code"] == "hiveward::scan::nothing_checked")
+        .unwrap_or_else(|| panic!("no run notice says nothing was checked: {notices:?}"));
+    assert_eq!(notice["level"], "error");
+    assert!(notice["message"]
+        .as_str()
+        .unwrap()
+        .contains("1 file(s) passed over"));
+    let sarif: Value = serde_json::from_slice(&fs::read(&sarif_path).unwrap()).unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false, "{invocation}");
+    let errors: Vec<&Value> = invocation["toolExecutionNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|notification| notification["level"] == "error")
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|notification| notification["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was checked")),
+        "{invocation}"
+    );
+    let junit = fs::read_to_string(&junit_path).unwrap();
+    assert!(
+        junit.contains("<testsuites name=\"hiveward\" tests=\"1\" failures=\"0\" errors=\"1\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("name=\"hiveward::scan::nothing_checked\">\n      <error message=\"nothing was checked: no host was found"),
+        "{junit}"
+    );
+}
+
+#[test]
 fn coverage_reaches_text_json_sarif_and_junit() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("FS01_SYSTEM.HIV"), hive_from_reg(FS_SYSTEM)).unwrap();

@@ -23,7 +23,9 @@
 //!   one per such host);
 //! - else nothing: the check passed.
 //!
-//! After the rule suites, one suite per host, `evidence: HOST`, has no testcases: its
+//! After the rule suites, a suite `run` holds one testcase with an `<error>` for each error of
+//! the run itself (nothing was checked, the `--timeout` expired, results were lost), when there
+//! are any. Then one suite per host, `evidence: HOST`, has no testcases: its
 //! `<properties>` and `<system-out>` name every evidence file of the host with its status
 //! (`read`, `partial`, `listed`, `unreadable`); a suite names the files passed over, and a last
 //! one the notices about the run itself (waivers, the baseline, lost results).
@@ -311,6 +313,18 @@ pub fn write_junit_fail_on(
     for counts in &suites {
         total.add(counts);
     }
+    // Errors of the run itself (nothing was checked, the --timeout expired, results were
+    // lost) fail the document too, so that a CI system reading only JUnit sees them.
+    let run_errors: Vec<&hiveward_collectors::Notice> = report
+        .notices
+        .iter()
+        .filter(|notice| notice.level == hiveward_collectors::NoticeLevel::Error)
+        .collect();
+    let mut run_counts = Counts::default();
+    for _ in &run_errors {
+        run_counts.count(Verdict::Error);
+    }
+    total.add(&run_counts);
     write!(
         out,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hiveward\" {}>\n",
@@ -332,6 +346,22 @@ pub fn write_junit_fail_on(
         out.write_all(b">\n")?;
         for case in &cases {
             write_case(out, report, &classname, case, fail_on)?;
+        }
+        out.write_all(b"  </testsuite>\n")?;
+    }
+    if !run_errors.is_empty() {
+        writeln!(
+            out,
+            "  <testsuite name=\"run\" {}>",
+            run_counts.attributes()
+        )?;
+        for notice in &run_errors {
+            write!(
+                out,
+                "    <testcase classname=\"hiveward.run\" name=\"{}\">\n      <error message=\"{}\"/>\n    </testcase>\n",
+                xml_escape(&notice.code, true),
+                xml_escape(&notice.message, true)
+            )?;
         }
         out.write_all(b"  </testsuite>\n")?;
     }

@@ -129,7 +129,7 @@ pub use crate::{
     scan::{
         findings_schema, run_scan, HostOutcome, Requirement, RuleSummary, ScanHost, ScanReport,
         ScanSettings, ScanSummary, SeverityCounts, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS,
-        EXIT_INCOMPLETE,
+        EXIT_INCOMPLETE, NOTHING_CHECKED_CODE,
     },
     scan_text::{write_scan_text, write_scan_text_with, TextLayout, TextOptions},
     selector::{Comparison, RuleSelector},

@@ -393,6 +393,7 @@ impl Writer {
             coverage: coverage_properties(report, hosts),
             execution_successful: report.rule_errors.is_empty()
                 && report.unchecked.is_empty()
+                && report.summary.checked > 0
                 && report.summary.hosts_not_checked == 0
                 && report.summary.hosts_missing_required == 0
                 && report.summary.timed_out == 0

@@ -457,9 +457,42 @@ impl<'a> ReportBuilder<'a> {
     pub(crate) fn finish(mut self, totals: Evaluation) -> ScanReport {
         self.report.rule_errors = totals.rule_errors;
         self.report.unchecked = totals.unchecked;
+        if let Some(notice) = nothing_checked_notice(&self.report.summary) {
+            self.report.notices.push(notice);
+        }
         self.report
     }
 }
+
+/// The run's own notice when it checked nothing at all (the exit code is then 3): every format
+/// then records why, also when there was no host to carry a notice of its own.
+fn nothing_checked_notice(summary: &ScanSummary) -> Option<Notice> {
+    if summary.checked > 0 {
+        return None;
+    }
+    let why = if summary.rules == 0 {
+        "no rule was loaded or selected".to_string()
+    } else if summary.hosts == 0 {
+        format!(
+            "no host was found in the evidence given ({} file(s) passed over, each listed with the reason)",
+            summary.passed_over
+        )
+    } else {
+        format!(
+            "no rule could judge any of the {} host(s) on the evidence given (each host's notices say what the rules lacked)",
+            summary.hosts
+        )
+    };
+    Some(Notice {
+        code: NOTHING_CHECKED_CODE.to_string(),
+        level: NoticeLevel::Error,
+        file: None,
+        message: format!("nothing was checked: {why}; the results are incomplete"),
+    })
+}
+
+/// The code of the notices that say nothing was checked: on a host, or on the whole run.
+pub const NOTHING_CHECKED_CODE: &str = "hiveward::scan::nothing_checked";
 
 /// Makes a host ready for the report: its outcomes sorted and attached, its notices added and
 /// its entry encoded. Each host is made ready on its own, so that hosts can be made ready on
@@ -598,7 +631,7 @@ fn attach_outcomes(host: &mut ScanHost, mine: Vec<RuleOutcome>) -> bool {
             lacking_summary(&mine)
         );
         host.notices.push(Notice {
-            code: "hiveward::scan::nothing_checked".to_string(),
+            code: NOTHING_CHECKED_CODE.to_string(),
             level: NoticeLevel::Error,
             file: None,
             message,

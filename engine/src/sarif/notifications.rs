@@ -91,7 +91,7 @@ pub(super) fn coverage_notifications(
     }
     for host in hosts {
         for notice in host.notices.iter().filter(|notice| {
-            notice.code == "hiveward::scan::nothing_checked"
+            notice.code == crate::scan::NOTHING_CHECKED_CODE
                 || notice.code == "hiveward::scan::required_evidence_missing"
         }) {
             notifications.push(Notification {
