@@ -93,3 +93,28 @@ fn records_found_in_a_log_read_in_part_are_still_reported() {
     assert_eq!(outcome["outcome"], "findings", "{outcome:#}");
     assert_eq!(report["findings"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn zero_padding_after_the_last_chunk_is_not_a_chunk_cut_short() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A copy made in whole clusters: the log, then 4 KiB of zeros.
+    let mut padded = two_chunk_log("NTLM V2");
+    padded.extend(std::iter::repeat_n(0u8, 4096));
+    let (outcome, report) = ntlm_v1_outcome(&dir.path().join("padded"), &padded);
+    assert_eq!(outcome["outcome"], "passed", "{outcome:#}");
+    assert_eq!(report["summary"]["files_partial"], 0, "{report:#}");
+    let text = report.to_string();
+    assert!(!text.contains("cut short"), "{report:#}");
+
+    // The same length of anything but zeros is a chunk cut short, read in part.
+    let mut torn = two_chunk_log("NTLM V2");
+    torn.extend(std::iter::repeat_n(0x41u8, 4096));
+    let (outcome, report) = ntlm_v1_outcome(&dir.path().join("torn"), &torn);
+    assert_eq!(outcome["outcome"], "not_checked", "{outcome:#}");
+    assert!(
+        report
+            .to_string()
+            .contains("cut short: its last chunk (2) has 4096 of"),
+        "{report:#}"
+    );
+}

@@ -369,7 +369,7 @@ pub fn read_evtx_with(
             header.checksum, header.computed_checksum
         ));
     }
-    let plan = plan_chunks(length, &header, &mut damage);
+    let plan = plan_chunks(&file, length, &header, &mut damage);
 
     let context = Context {
         path,

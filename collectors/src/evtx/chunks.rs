@@ -23,8 +23,15 @@ pub(super) struct ChunkPlan {
     pub(super) missing_chunks: u64,
 }
 
-/// Lays out the chunks of a file of `length` bytes, noting truncation.
-pub(super) fn plan_chunks(length: u64, header: &EvtxFileHeader, damage: &mut Damage) -> ChunkPlan {
+/// Lays out the chunks of `file`, of `length` bytes, noting truncation. Zero bytes after the
+/// last whole chunk are padding (a copy made in whole clusters), not a chunk cut short: the
+/// header's chunk count still tells whether chunks are missing.
+pub(super) fn plan_chunks(
+    file: &File,
+    length: u64,
+    header: &EvtxFileHeader,
+    damage: &mut Damage,
+) -> ChunkPlan {
     if length < FILE_HEADER_SIZE {
         damage.reason(format!(
             "the file is cut short: it has {length} bytes, less than its {FILE_HEADER_SIZE}-byte header block"
@@ -38,7 +45,12 @@ pub(super) fn plan_chunks(length: u64, header: &EvtxFileHeader, damage: &mut Dam
     let full = body / CHUNK_SIZE as u64;
     let partial = (body % CHUNK_SIZE as u64) as usize;
     let mut chunks: Vec<(u64, usize)> = (0..full).map(|number| (number, CHUNK_SIZE)).collect();
-    if partial > 0 {
+    let padding = || {
+        let mut tail = vec![0; partial];
+        read_at(file, &mut tail, FILE_HEADER_SIZE + full * CHUNK_SIZE as u64)
+            .is_ok_and(|()| all_zero(&tail))
+    };
+    if partial > 0 && !padding() {
         damage.reason(format!(
             "the file is cut short: its last chunk ({full}) has {partial} of {CHUNK_SIZE} bytes; the records in them were read"
         ));
