@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{sniff_file, special_file_kind, FileKind};
 
+mod same_file;
+
 /// How discovery treats the file system.
 #[derive(Clone, Debug, Default)]
 pub struct DiscoverOptions {
@@ -158,6 +160,7 @@ pub fn discover(inputs: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     }
     found.sort();
     found.dedup();
+    same_file::drop_repeated_files(&mut found, inputs, &mut passed_over);
 
     let mut evidence: Vec<EvidenceFile> = Vec::new();
     let mut logs: Vec<PathBuf> = Vec::new();
