@@ -25,6 +25,9 @@ pub use base_block::{
     base_block_checksum, BaseBlock, Truncation, BASE_BLOCK_SIZE, TRUNCATED_HIVE_CODE,
 };
 
+/// What follows the description of a subkey list entry that does not link back.
+const UNLINKED_CONSEQUENCE: &str = "the list is damaged (a loop or a misplaced entry), and Windows checks these links when it loads a hive, so what it reads there cannot be known";
+
 /// What a hive holds, decided from the layout under its root key.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -528,7 +531,7 @@ impl HiveFile {
                     .map_err(|detail| self.damaged(&place(), detail))?;
                 let found = match key.subkey(component) {
                     None => self
-                        .confirm_missing_subkey(&key, component)
+                        .confirm_missing_subkey(&key, &shown, component)
                         .map_err(|detail| self.damaged(&place(), detail))?
                         .map(Ok),
                     Some(Err(error)) => Some(
@@ -543,6 +546,18 @@ impl HiveFile {
                         return Ok(None);
                     }
                     Some(Ok(child)) => {
+                        // One read per step: the key found must link back to the key whose
+                        // list holds it, or the list is damaged and the key is not known to be
+                        // there. Nothing is remembered past such a step.
+                        if let Some(unlinked) = self
+                            .key_node_offset(&key)
+                            .and_then(|parent| self.unlinked_subkey(&child, parent))
+                        {
+                            return Err(self.damaged(
+                                &place(),
+                                format!("{}: {UNLINKED_CONSEQUENCE}", unlinked.describe(&shown)),
+                            ));
+                        }
                         key = child;
                         shown = self.key_display(&parts[..=index]);
                         nodes.remember(&path[..ends[index]], Some((key.clone(), shown.clone())));
@@ -645,10 +660,28 @@ impl HiveFile {
             .map_err(|detail| self.damaged(&format!("the subkeys of {shown}"), detail))?;
         let mut names = Vec::new();
         let mut damage = None;
+        let node = self.key_node_offset(key);
         if let Some(subkeys) = key.subkeys() {
             for subkey in subkeys.map_err(at)? {
-                match subkey.and_then(|subkey| subkey.name().map(|name| name.to_string_lossy())) {
-                    Ok(name) => names.push(name),
+                let subkey = match subkey {
+                    Ok(subkey) => subkey,
+                    Err(error) => {
+                        damage.get_or_insert_with(|| at(error));
+                        continue;
+                    }
+                };
+                // An entry that does not link back is damage, as an unreadable one is.
+                if let Some(unlinked) = node.and_then(|node| self.unlinked_subkey(&subkey, node)) {
+                    damage.get_or_insert_with(|| {
+                        self.damaged(
+                            &format!("the subkeys of {shown}"),
+                            format!("{}: {UNLINKED_CONSEQUENCE}", unlinked.describe(shown)),
+                        )
+                    });
+                    continue;
+                }
+                match subkey.name() {
+                    Ok(name) => names.push(name.to_string_lossy()),
                     Err(error) => {
                         damage.get_or_insert_with(|| at(error));
                     }

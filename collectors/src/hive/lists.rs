@@ -23,6 +23,7 @@ use super::{HiveFile, BASE_BLOCK_SIZE};
 /// The offset that stands for "no cell".
 pub(super) const HCELL_NIL: u32 = u32::MAX;
 /// Offsets of the fields of a key node (`nk`) record, from its signature.
+const NK_PARENT: usize = 0x10;
 const NK_SUBKEYS_LIST: usize = 0x1C;
 const NK_VALUES_COUNT: usize = 0x24;
 const NK_VALUES_LIST: usize = 0x28;
@@ -57,6 +58,40 @@ impl HiveFile {
         let signature_ok = bytes.get(node..node + 2) == Some(b"nk".as_slice());
         let length_ok = u16_at(bytes, node + NK_NAME_LENGTH).map(usize::from) == Some(slice.len());
         (signature_ok && length_ok).then_some(node)
+    }
+
+    /// The cell offset (relative to the hive bins) of the key node whose `nk` record is at
+    /// `node` in the hive bytes: the cell starts with its 4-byte size, before the signature.
+    fn node_cell(node: usize) -> Option<u32> {
+        u32::try_from(node.checked_sub(BASE_BLOCK_SIZE + 4)?).ok()
+    }
+
+    /// When `subkey`, found in the subkey list of the key node at `parent` (an offset in the hive
+    /// bytes), does not link back to it: its cell offset and the cell offset its parent field
+    /// names instead, both relative to the hive bins. Windows keeps each key's parent field on
+    /// the key whose list holds it and checks it when it loads a hive; only damage (a list entry
+    /// that loops back or points at another key) breaks it. `None` when the link is good or
+    /// cannot be read (the node cannot be located).
+    ///
+    /// A parent field of 0 records no link (offset 0 is the first bin's header, never a cell;
+    /// hives written by hand for tests leave it so) and is not checked; an entry that is the
+    /// key holding the list is a loop whatever its field holds.
+    pub(super) fn unlinked_subkey(
+        &self,
+        subkey: &KeyNode<&[u8]>,
+        parent: usize,
+    ) -> Option<Unlinked> {
+        let node = self.key_node_offset(subkey)?;
+        let named = u32_at(self.bytes(), node + NK_PARENT)?;
+        let expected = Self::node_cell(parent)?;
+        if node != parent && (named == expected || named == 0) {
+            return None;
+        }
+        Some(Unlinked {
+            subkey: Self::node_cell(node)?,
+            named,
+            itself: node == parent,
+        })
     }
 
     /// The data of the cell at `offset` (relative to the hive bins) read as nt-hive 0.3 reads
@@ -191,6 +226,29 @@ fn check_leaf(list: &[u8], offset: u32) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An entry of a subkey list whose key node does not link back to the key holding the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Unlinked {
+    /// The entry's key node, as a cell offset relative to the hive bins.
+    subkey: u32,
+    /// What the node's parent field holds (a cell offset relative to the hive bins).
+    named: u32,
+    /// The entry is the key holding the list: a loop.
+    itself: bool,
+}
+
+impl Unlinked {
+    /// Says which entry of `key`'s subkey list it is and where its parent link points instead.
+    pub(super) fn describe(&self, key: &str) -> String {
+        format!(
+            "the subkey list of {key} lists the key node at offset {:#010x}{}, whose parent link names the key at {:#010x} instead",
+            absolute(self.subkey),
+            if self.itself { " (the key itself)" } else { "" },
+            absolute(self.named)
+        )
+    }
 }
 
 fn nil_item(what: &str, offset: u32, index: usize) -> String {

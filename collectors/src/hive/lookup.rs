@@ -8,12 +8,15 @@
 //! miss in a list that is in order and holds no broken name is final; any other miss is checked
 //! against the list name by name, so that a listed key never reads back as absent. A search
 //! that meets a damaged entry is likewise retried name by name over the readable entries: a key
-//! found there exists whatever the damaged entry holds.
+//! found there exists whatever the damaged entry holds. A list with an entry whose key node
+//! does not link back to the list's key (a loop or a misplaced entry, which Windows checks for
+//! when it loads a hive) may hold that entry in place of any name: a miss in it is damage.
 
 use std::cmp::Ordering;
 
 use nt_hive::{KeyNode, KeyValue, NtHiveNameString};
 
+use super::lists::Unlinked;
 use super::HiveFile;
 
 /// What a subkey list holds that a binary search can miss, found once per list.
@@ -23,6 +26,9 @@ pub(super) struct ListShape {
     in_order: bool,
     /// Some name's stored UTF-16 is broken, so it reads back with U+FFFD.
     broken_names: bool,
+    /// The first readable entry whose key node does not link back to the key holding the list
+    /// (a loop or a misplaced entry): a search may have met it in place of the key searched for.
+    unlinked: Option<Unlinked>,
 }
 
 /// An entry of a subkey list, or `None` when it or its name cannot be read.
@@ -65,6 +71,7 @@ impl HiveFile {
         let mut shape = ListShape {
             in_order: true,
             broken_names: false,
+            unlinked: None,
         };
         if let Some(subkeys) = key.subkeys() {
             // A damaged entry is passed over: the search touches only the entries it needs,
@@ -83,6 +90,9 @@ impl HiveFile {
                     }
                 }
                 shape.broken_names |= is_broken(&name);
+                if shape.unlinked.is_none() {
+                    shape.unlinked = node.and_then(|node| self.unlinked_subkey(&subkey, node));
+                }
                 previous = Some(subkey.clone());
             }
         }
@@ -92,19 +102,32 @@ impl HiveFile {
         Ok(shape)
     }
 
-    /// After nt-hive's search found no subkey `name` under `key`: the subkey after all, when it
-    /// is stored under a broken name that `name` spells as listings give it; `Ok(None)` when the
-    /// list holds no such key; an error when the key is stored out of order, where what Windows
-    /// reads cannot be known.
+    /// After nt-hive's search found no subkey `name` under `key` (shown in messages as `shown`):
+    /// the subkey after all, when it is stored under a broken name that `name` spells as
+    /// listings give it; `Ok(None)` when the list holds no such key; an error when the key is
+    /// stored out of order, or when the list holds an entry that does not link back to `key`,
+    /// where what Windows reads cannot be known.
     pub(super) fn confirm_missing_subkey<'h>(
         &self,
         key: &KeyNode<'h, &'h [u8]>,
+        shown: &str,
         name: &str,
     ) -> Result<Option<KeyNode<'h, &'h [u8]>>, String> {
         let shape = self.list_shape(key)?;
         let wants_broken = name.contains('\u{fffd}');
+        // An entry that does not link back is damage in place of whatever key Windows wrote
+        // there, which may be the one searched for.
+        let unlinked = |shape: ListShape| {
+            match shape.unlinked {
+            Some(unlinked) => Err(format!(
+                "{}: the list is damaged (a loop or a misplaced entry), so whether {name:?} exists cannot be told",
+                unlinked.describe(shown)
+            )),
+            None => Ok(None),
+        }
+        };
         if shape.in_order && !(wants_broken && shape.broken_names) {
-            return Ok(None);
+            return unlinked(shape);
         }
         if !shape.in_order {
             if let Some(stored) = self.find_readable_subkey(key, |stored| stored == name) {
@@ -115,13 +138,17 @@ impl HiveFile {
                 ));
             }
         }
-        Ok(wants_broken
+        match wants_broken
             .then(|| {
                 self.find_readable_subkey(key, |stored| {
                     is_broken(stored) && broken_name_matches(stored, name)
                 })
             })
-            .flatten())
+            .flatten()
+        {
+            Some(found) => Ok(Some(found)),
+            None => unlinked(shape),
+        }
     }
 
     /// The first readable entry of `key`'s subkey list whose stored name `matches`, searched
