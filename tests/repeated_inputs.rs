@@ -1,3 +1,6 @@
+//! Copies of one log in two folders of a host (a live log and its shadow copy) count each
+//! record once, with a note naming both files.
+//!
 //! A file the inputs reach by two paths (`x.evtx` and `./x.evtx`, a folder given as `.` and
 //! by its absolute path) is read once: its records are not counted twice, and the other path
 //! is passed over, naming the one read.
@@ -75,4 +78,58 @@ fn a_file_reached_by_two_paths_is_read_once() {
             "{reason}"
         );
     }
+}
+
+#[test]
+fn copies_of_one_log_count_each_record_once_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("FS01/live");
+    let shadow = dir.path().join("FS01/vss1");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::create_dir_all(&shadow).unwrap();
+    std::fs::write(live.join("SMBServer-Security.evtx"), rejections_log(3)).unwrap();
+    std::fs::write(shadow.join("SMBServer-Security.evtx"), rejections_log(3)).unwrap();
+    let run = support::hiveward(
+        dir.path(),
+        &[
+            "scan",
+            "--only",
+            "HW-SMBEVT-001,HW-HARD-005",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            ".",
+        ],
+    );
+    let report = run.json();
+    let hosts = report["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1, "{report:#}");
+    let notes: Vec<&Value> = hosts[0]["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|notice| notice["code"] == "hiveward::evtx::repeated_records")
+        .collect();
+    assert_eq!(notes.len(), 1, "{report:#}");
+    let message = notes[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("vss1")
+            && message.contains("3 record(s) repeat records of")
+            && message.contains("live"),
+        "{message}"
+    );
+    // Every finding counts the three rejections, never six.
+    let findings = report["findings"].as_array().unwrap();
+    assert!(!findings.is_empty(), "{report:#}");
+    for finding in findings {
+        let text = finding["message"].as_str().unwrap();
+        assert!(!text.contains("6 time") && !text.contains("×6"), "{text}");
+    }
+    assert!(
+        findings
+            .iter()
+            .any(|finding| finding["message"].as_str().unwrap().contains("×3")),
+        "{report:#}"
+    );
 }

@@ -18,6 +18,8 @@ use crate::identity::{drafts_for_group, merge_drafts, Draft};
 use crate::registry::{HostRegistry, RegistrySource};
 use crate::regtext::RegExport;
 
+mod repeated_records;
+
 /// The keys under `CurrentControlSet` that the built-in rules read; differences between control
 /// sets on these keys are reported.
 pub const DEFAULT_CONTROL_SET_KEYS: [&str; 7] = [
@@ -542,6 +544,7 @@ pub fn collect_host(planned: &PlannedHost, options: &CollectOptions) -> Host {
         .collect();
     let mut notices = registry.control_set_differences(&keys);
     notices.extend(registry.find_disagreements());
+    let events = repeated_records::drop_repeated_records(sorted_events(events), &mut notices);
     // A hive that turned out damaged where it was read counts as partly read.
     mark_damaged_files(&mut records, &notices);
     Host {
@@ -550,7 +553,7 @@ pub fn collect_host(planned: &PlannedHost, options: &CollectOptions) -> Host {
         layout: planned.layout.clone(),
         registry,
         files: records,
-        events: sorted_events(events),
+        events,
         notices,
     }
 }
