@@ -245,6 +245,14 @@ fn text_file_with_a_hive_name() {
 }
 
 #[test]
+fn text_file_with_an_event_log_name() {
+    // A symbolic link stored by git as a text file (plaso's `link_to_System.evtx`).
+    let case = case("link_to_System.evtx", b"System.evtx");
+    assert_reported(&case, "not an EVTX event log");
+    assert_library_diagnostic(&case, "hiveward::evtx::not_a_log");
+}
+
+#[test]
 fn hive_with_a_damaged_hbin_signature() {
     // What happens: the reader does not check bin headers (nt-hive is opened without
     // validation), so the cells are still found through their offsets and the hive is read:

@@ -318,9 +318,8 @@ fn unknown_content_error(path: &Path) -> EvidenceError {
             path: path.to_path_buf(),
             detail: "it is a Windows 95/98/Me registry file (signature CREG), not a Windows NT hive; hiveward reads the hives of Windows NT and later".to_string(),
         },
-        Ok(head) => EvidenceError::NotAHive {
-            path: path.to_path_buf(),
-            detail: match crate::detect::other_format(&head) {
+        Ok(head) => {
+            let detail = match crate::detect::other_format(&head) {
                 Some(format) => format!(
                     "its content is {format}, not a registry hive, .reg export or EVTX log"
                 ),
@@ -328,8 +327,23 @@ fn unknown_content_error(path: &Path) -> EvidenceError {
                     "its content is not a registry hive, .reg export or EVTX log (it starts with {:?})",
                     String::from_utf8_lossy(&head[..head.len().min(8)])
                 ),
-            },
-        },
+            };
+            // A file named as an event log gets the event log's diagnostic and help.
+            let named_as_log = path
+                .extension()
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("evtx"));
+            if named_as_log {
+                EvidenceError::NotAnEvtx {
+                    path: path.to_path_buf(),
+                    detail,
+                }
+            } else {
+                EvidenceError::NotAHive {
+                    path: path.to_path_buf(),
+                    detail,
+                }
+            }
+        }
         Err(error) => EvidenceError::Io {
             path: path.to_path_buf(),
             error,
