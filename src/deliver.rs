@@ -280,7 +280,7 @@ pub(crate) fn deliver(
     if hosts_in_error > 0 {
         for host in report.hosts.stream() {
             for notice in host.notices.iter().filter(|notice| {
-                notice.code == "hiveward::scan::nothing_checked"
+                notice.code == hiveward_engine::NOTHING_CHECKED_CODE
                     || notice.code == "hiveward::scan::required_evidence_missing"
             }) {
                 eprintln!(

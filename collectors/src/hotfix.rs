@@ -182,6 +182,16 @@ impl ServicingPackage {
             identity,
         }
     }
+
+    /// The version part of the identity (`6.1.1.3`, `22621.3296.1.10`), when it has one.
+    pub fn version(&self) -> Option<&str> {
+        identity_version(&self.identity)
+    }
+}
+
+/// `name~publisher~arch~language~version` → `version`.
+fn identity_version(identity: &str) -> Option<&str> {
+    identity.split('~').nth(4)
 }
 
 /// Whether a KB is installed, by the states of all its packages.
@@ -378,7 +388,7 @@ fn rollup_of_identity(identity: &str) -> Option<RollupBuild> {
     if !rest.eq_ignore_ascii_case("RollupFix") {
         return None;
     }
-    let version = identity.split('~').nth(4)?;
+    let version = identity_version(identity)?;
     let mut parts = version.split('.');
     let build = parts.next()?.parse().ok()?;
     let ubr = parts.next()?.parse().ok()?;

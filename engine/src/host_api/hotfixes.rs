@@ -44,7 +44,7 @@ pub(super) fn rollup_packages(host: &HostHandle, build: i64) -> RhaiResult<Dynam
                     let rollup = package.rollup?;
                     (i64::from(rollup.build) == build).then(|| {
                         let mut item = package_map(package);
-                        let version = package.identity.split('~').nth(4).unwrap_or_default();
+                        let version = package.version().unwrap_or_default();
                         item.insert("version".into(), version.to_string().into());
                         item.insert("build".into(), Dynamic::from_int(i64::from(rollup.build)));
                         item.insert("ubr".into(), Dynamic::from_int(i64::from(rollup.ubr)));
