@@ -152,6 +152,24 @@ pub enum EvidenceError {
         holds: String,
     },
 
+    /// A key or value a differencing hive does not hold (or a listing it cannot complete):
+    /// the layer holds only what it changed, and the rest is whatever the hive below it holds,
+    /// which the bundle does not have. Unknown, not absent.
+    #[error(
+        "{}: {place} is not in this differencing hive, which holds only what its layer changed over the hive below it: what Windows reads there is unknown",
+        path.display()
+    )]
+    #[diagnostic(
+        code(hiveward::hive::not_in_layer),
+        help("collect the registry as the container or silo sees it (`reg save` inside it), or the hives of the layers below this one")
+    )]
+    NotInLayer {
+        /// The differencing hive.
+        path: PathBuf,
+        /// What was read, as reports name it (`key HKLM\SYSTEM\...`, `value "Name" of ...`).
+        place: String,
+    },
+
     /// A value line of a `.reg` export does not parse and was skipped; the rest of the file
     /// was read.
     #[error("{}: .reg syntax error on line {line}: {message}", path.display())]
@@ -208,8 +226,18 @@ impl EvidenceError {
             | EvidenceError::RegSyntax { path, .. }
             | EvidenceError::RegLineSkipped { path, .. }
             | EvidenceError::RegValueLost { path, .. }
-            | EvidenceError::NotExported { path, .. } => path,
+            | EvidenceError::NotExported { path, .. }
+            | EvidenceError::NotInLayer { path, .. } => path,
         }
+    }
+
+    /// Whether the error says only that the file cannot answer the read (a key outside a `.reg`
+    /// export, or one a differencing hive does not hold), not that anything is damaged.
+    pub fn is_unknown_in_file(&self) -> bool {
+        matches!(
+            self,
+            EvidenceError::NotExported { .. } | EvidenceError::NotInLayer { .. }
+        )
     }
 
     /// The stable diagnostic code, such as `hiveward::hive::truncated`.

@@ -17,6 +17,7 @@ use crate::value::RegValue;
 mod base_block;
 mod cells;
 mod key_cache;
+mod layers;
 mod lists;
 mod lookup;
 mod profile;
@@ -138,6 +139,9 @@ pub struct HiveFile {
     value_lists_checked: Mutex<HashSet<usize>>,
     /// Set when the file is shorter than its base block declares.
     truncation: Option<Truncation>,
+    /// Set on a differencing hive (see the `layers` module): a key or value it does not hold
+    /// is unknown rather than absent, except where its layer marks say otherwise.
+    layered: bool,
     /// By key node: the shape of its subkey list, read when a lookup in it first finds nothing.
     subkey_list_shapes: Mutex<HashMap<usize, lookup::ListShape>>,
 }
@@ -350,6 +354,17 @@ impl HiveFile {
                 ),
             ));
         }
+        let layered = base.is_differencing();
+        if layered {
+            notices.push(Notice::warning(
+                "hiveward::hive::differencing",
+                path,
+                format!(
+                    "{}: a differencing hive (a layer of a Windows container image or application silo): it holds only what its layer changed over the hive below it, which is not in the bundle; the keys and values it holds are read, and a key or value it does not hold is unknown rather than absent",
+                    path.display()
+                ),
+            ));
+        }
         // Recovery may have rewritten the base block: take the version from the bytes read.
         let minor_version =
             BaseBlock::parse(&bytes).map_or(base.minor_version, |block| block.minor_version);
@@ -365,6 +380,7 @@ impl HiveFile {
             subkey_lists_checked: Mutex::new(HashSet::new()),
             value_lists_checked: Mutex::new(HashSet::new()),
             truncation,
+            layered,
             subkey_list_shapes: Mutex::new(HashMap::new()),
         };
         let detected = match (hive.detect_kind(), &hive.truncation) {
@@ -542,6 +558,12 @@ impl HiveFile {
                 };
                 match found {
                     None => {
+                        self.subkeys_known(&key, place)?;
+                        nodes.remember(&path[..ends[index]], None);
+                        return Ok(None);
+                    }
+                    // A key a layer deletes is absent, whatever the layers below hold.
+                    Some(Ok(child)) if self.is_tombstone_key(&child) => {
                         nodes.remember(&path[..ends[index]], None);
                         return Ok(None);
                     }
@@ -616,6 +638,8 @@ impl HiveFile {
         self.with_key(components, |key, shown| {
             key.name()
                 .map_err(|error| self.damaged(&format!("key {shown}"), error))?;
+            // A layered key was last written when its latest layer was.
+            self.node_alone_known(key, || format!("the last-write time of key {shown}"))?;
             let timestamp = self.key_node_offset(key).and_then(|node| {
                 let raw = self.bytes().get(node + 4..node + 12)?;
                 Some(u64::from_le_bytes(raw.try_into().ok()?))
@@ -638,6 +662,21 @@ impl HiveFile {
     /// The names of the subkeys of the key, in stored order (a name repeated in a damaged list
     /// once), or `None` when it does not exist.
     pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
+        let known = self.with_key(components, |key, shown| {
+            self.subkeys_known(key, || format!("the subkeys of {shown}"))
+        })?;
+        match known {
+            Some(()) => self.subkeys_held(components),
+            None => Ok(None),
+        }
+    }
+
+    /// The names of the subkeys the file holds for the key, as [`HiveFile::subkeys`] gives
+    /// them, except that in a differencing hive they may be only some of the key's subkeys.
+    pub(crate) fn subkeys_held(
+        &self,
+        components: &[&str],
+    ) -> Result<Option<Vec<String>>, EvidenceError> {
         self.with_key(components, |key, shown| {
             let (mut names, damage) = self.readable_subkey_names(key, shown)?;
             if let Some(damage) = damage {
@@ -680,6 +719,9 @@ impl HiveFile {
                     });
                     continue;
                 }
+                if self.is_tombstone_key(&subkey) {
+                    continue;
+                }
                 match subkey.name() {
                     Ok(name) => names.push(name.to_string_lossy()),
                     Err(error) => {
@@ -707,10 +749,14 @@ impl HiveFile {
             let at = |error: NtHiveError| self.damaged(&format!("the values of {shown}"), error);
             self.guard_value_list(key)
                 .map_err(|detail| self.damaged(&format!("the values of {shown}"), detail))?;
+            self.node_alone_known(key, || format!("the values of {shown}"))?;
             let mut values = Vec::new();
             if let Some(list) = key.values() {
                 for value in list.map_err(at)? {
                     let value = value.map_err(at)?;
+                    if self.is_tombstone_value(&value) {
+                        continue;
+                    }
                     values.push(read(&value, shown)?);
                 }
             }
@@ -737,7 +783,12 @@ impl HiveFile {
                     other => other,
                 };
                 match found {
-                    None => Ok(None),
+                    None => {
+                        self.node_alone_known(key, || format!("value {name:?} of {shown}"))?;
+                        Ok(None)
+                    }
+                    // A value a layer deletes is absent, whatever the layers below hold.
+                    Some(Ok(value)) if self.is_tombstone_value(&value) => Ok(None),
                     Some(Ok(value)) => self.decode_value(&value, shown).map(Some),
                     Some(Err(error)) => Err(self.damaged(&format!("the values of {shown}"), error)),
                 }

@@ -408,9 +408,9 @@ pub fn read_hotfixes(registry: &HostRegistry) -> Result<HotfixInventory, Evidenc
     let listing = match registry.subkeys(CBS_PACKAGES) {
         Ok(Some(listing)) => listing,
         Ok(None) => return Ok(HotfixInventory::default()),
-        // Not in a `.reg` export: no inventory, as without the hive (the rules that judge
-        // hotfixes read the key themselves and say it is unknown).
-        Err(EvidenceError::NotExported { .. }) => return Ok(HotfixInventory::default()),
+        // Not in a `.reg` export or a differencing hive: no inventory, as without the hive (the
+        // rules that judge hotfixes read the key themselves and say it is unknown).
+        Err(error) if error.is_unknown_in_file() => return Ok(HotfixInventory::default()),
         Err(error) => {
             return Ok(HotfixInventory {
                 unreadable: vec![error.to_notice(NoticeLevel::Warning)],

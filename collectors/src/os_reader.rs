@@ -66,9 +66,9 @@ impl<'a> FactReader<'a> {
     /// Remembers that `source` could not be read at `path` (a registry path as requested, with
     /// `CurrentControlSet` resolved where the registry can tell).
     pub(crate) fn record_damage(&mut self, source: &str, path: &str, error: &EvidenceError) {
-        // A key a `.reg` export does not hold is no damage: like a hive that was not
-        // collected, it gives nothing, and the facts it would give stay unknown.
-        if matches!(error, EvidenceError::NotExported { .. }) {
+        // A key a `.reg` export or a differencing hive does not hold is no damage: like a hive
+        // that was not collected, it gives nothing, and the facts it would give stay unknown.
+        if error.is_unknown_in_file() {
             return;
         }
         self.anything = true;

@@ -780,7 +780,8 @@ impl RegistrySource {
     fn borrowed_hive_reader(hive: &HiveFile) -> impl Fn(&[&str], Option<&str>) -> ReadResult + '_ {
         move |components: &[&str], name: Option<&str>| match name {
             Some(name) => ReadResult::Value(hive.value(components, name).ok().flatten()),
-            None => ReadResult::Keys(hive.subkeys(components).ok().flatten()),
+            // The sets a differencing hive holds are the ones it can point `Select` at.
+            None => ReadResult::Keys(hive.subkeys_held(components).ok().flatten()),
         }
     }
 }

@@ -13,8 +13,10 @@
 
 mod dirty;
 mod evtxexport;
+mod layers;
 pub use dirty::*;
 pub use evtxexport::{data_field, element_text, evtxexport_xml, unescape, EvtxExport};
+pub use layers::{key_record, mark_differencing, set_key_layer, set_value_tombstone, KeyLayer};
 
 use std::path::Path;
 

@@ -4,6 +4,11 @@
 /// Size of the `regf` base block that precedes the hive bins.
 pub const BASE_BLOCK_SIZE: usize = 4096;
 
+/// The base block flag of a hive that supports layered keys (a differencing hive).
+const LAYERED_KEYS_FLAG: u32 = 0x2;
+/// Every base block flag Windows defines: pending transactions (0x1) and layered keys (0x2).
+const KNOWN_FLAGS: u32 = 0x3;
+
 /// The fields of a `regf` base block that decide whether a hive is clean.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaseBlock {
@@ -22,6 +27,9 @@ pub struct BaseBlock {
     pub root_cell_offset: u32,
     /// Size of the hive bins in bytes.
     pub hive_bins_data_size: u32,
+    /// The flags at offset 0x90: bit 0x1 marks pending transactions, bit 0x2 a hive that
+    /// supports layered keys (see [`BaseBlock::is_differencing`]).
+    pub flags: u32,
     /// Checksum stored at offset 0x1fc.
     pub stored_checksum: u32,
     /// Checksum computed over the first 508 bytes.
@@ -51,6 +59,7 @@ impl BaseBlock {
             file_type: field(0x1c),
             root_cell_offset: field(0x24),
             hive_bins_data_size: field(0x28),
+            flags: field(0x90),
             stored_checksum: field(0x1fc),
             computed_checksum: base_block_checksum(bytes),
         })
@@ -64,6 +73,18 @@ impl BaseBlock {
     /// Whether the last write completed.
     pub fn sequences_match(&self) -> bool {
         self.primary_sequence == self.secondary_sequence
+    }
+
+    /// Whether the hive is a differencing hive: a layer (of a Windows container image, or of an
+    /// application silo) that holds only what it changed over the hive below it. Such hives set
+    /// bit 0x2 of the flags (Windows 10 1607 and later, format 1.6 in container images). On
+    /// Windows 8 and Server 2012 the same bit marks a defragmented hive being written out, so on
+    /// a dirty hive of format 1.5 or older the bit is not taken as a layer; nor is it when the
+    /// field holds bits no version of Windows defines (a damaged base block).
+    pub fn is_differencing(&self) -> bool {
+        self.flags & LAYERED_KEYS_FLAG != 0
+            && self.flags & !KNOWN_FLAGS == 0
+            && (self.minor_version >= 6 || self.sequences_match())
     }
 }
 

@@ -26,13 +26,22 @@ const VALUE_HEADER: usize = 0x14;
 /// Bit 31 of a value's data size: the data (at most 4 bytes) sits in the data-offset field.
 const DATA_INLINE: u32 = 0x8000_0000;
 
-/// The data fields of a value's `vk` record.
+/// The data fields and flags of a value's `vk` record.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ValueHeader {
     /// The data size, with bit 31 set when the data sits in the data-offset field.
     data_size: u32,
     /// The offset of the data cell (or of the big-data record), relative to the hive bins.
     data_offset: u32,
+    /// The record's flags: 0x0001 a Latin-1 name, 0x0002 a tombstone (see the `layers` module).
+    flags: u16,
+}
+
+impl ValueHeader {
+    /// The record's flags.
+    pub(super) fn flags(&self) -> u16 {
+        self.flags
+    }
 }
 
 /// One value as stored: its name's bytes (and whether they are UTF-16), its type code and its
@@ -99,6 +108,7 @@ impl HiveFile {
         (header.starts_with(b"vk") && u16_at(2) == slice.len()).then(|| ValueHeader {
             data_size: u32_at(4),
             data_offset: u32_at(8),
+            flags: u16::from_le_bytes([header[16], header[17]]),
         })
     }
 
