@@ -1,7 +1,8 @@
 //! A differencing hive (the SYSTEM_Delta of a Windows container image layer) holds only what its
 //! layer changed. A scan judges what it holds, but never takes a value or key it does not hold
 //! as absent: the rules that need one are not checked, naming the file, in every format; the
-//! same settings in an ordinary hive take their documented defaults as before.
+//! same settings in an ordinary hive take their documented defaults as before. What it does
+//! hold, a layer above it may set differently: verdicts judged from it are inferred.
 
 use std::path::Path;
 
@@ -85,6 +86,35 @@ fn a_differencing_hive_judges_what_it_holds_and_leaves_the_rest_unknown() {
             "HW-STRICT-001 fires on {host}: {findings:#?}"
         );
     }
+    // A layer above may set those values differently: judged from the layer, the finding is
+    // inferred and says why; from the ordinary hive it is not.
+    for finding in findings
+        .iter()
+        .filter(|finding| finding["rule"] == "HW-STRICT-001")
+    {
+        let layered = finding["host"] == "LAYER01";
+        let message = finding["message"].as_str().unwrap();
+        assert_eq!(finding["inferred"], layered, "{message}");
+        assert_eq!(
+            message.contains(&format!(
+                "(Inferred: {LAYER_FILE} is a differencing hive, a layer that holds only what it changed, so a layer above may set what was read differently.)"
+            )),
+            layered,
+            "{message}"
+        );
+    }
+    // So is a pass that read it.
+    let passed = outcome_of(&report, "LAYER01", "HW-STRICT-002");
+    assert_eq!(passed["outcome"], "passed", "{passed}");
+    assert_eq!(passed["inferred"], true, "{passed}");
+    assert_eq!(
+        passed["reason"],
+        format!("inferred: it read {LAYER_FILE}, a differencing hive that holds only what its layer changed, so a layer above it may set the settings it judged differently")
+    );
+    assert!(outcome_of(&report, "PLAIN01", "HW-STRICT-002")
+        .get("inferred")
+        .is_none_or(|inferred| inferred == false));
+
     // What it does not hold takes no default: HW-HARD-003 fires on the ordinary hive only.
     let hard = |host: &str| {
         findings

@@ -23,7 +23,8 @@ mod lookup;
 mod profile;
 
 pub use base_block::{
-    base_block_checksum, BaseBlock, Truncation, BASE_BLOCK_SIZE, TRUNCATED_HIVE_CODE,
+    base_block_checksum, BaseBlock, Truncation, BASE_BLOCK_SIZE, DIFFERENCING_HIVE_CODE,
+    TRUNCATED_HIVE_CODE,
 };
 
 /// What follows the description of a subkey list entry that does not link back.
@@ -357,7 +358,7 @@ impl HiveFile {
         let layered = base.is_differencing();
         if layered {
             notices.push(Notice::warning(
-                "hiveward::hive::differencing",
+                DIFFERENCING_HIVE_CODE,
                 path,
                 format!(
                     "{}: a differencing hive (a layer of a Windows container image or application silo): it holds only what its layer changed over the hive below it, which is not in the bundle; the keys and values it holds are read, and a key or value it does not hold is unknown rather than absent",

@@ -80,7 +80,7 @@ pub use crate::{
     },
     hive::{
         base_block_checksum, BaseBlock, HiveFile, HiveKind, HiveState, Truncation, BASE_BLOCK_SIZE,
-        TRUNCATED_HIVE_CODE,
+        DIFFERENCING_HIVE_CODE, TRUNCATED_HIVE_CODE,
     },
     host::{
         collect, collect_host, mark_damaged_files, plan, CollectOptions, Collection, FileRecord,

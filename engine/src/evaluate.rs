@@ -390,6 +390,7 @@ impl RuleSet {
                 crate::dirty_reads::mark_findings(
                     &mut findings,
                     crate::dirty_reads::dirty_hives(&host.0.files),
+                    crate::dirty_reads::layer_hives(&host.0.files),
                 );
                 crate::dirty_reads::mark_disagreeing_findings(
                     &mut findings,

@@ -41,6 +41,9 @@ pub struct FleetContribution {
     /// evidence names one of them is inferred.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dirty_hives: Vec<String>,
+    /// The host's differencing hives: a finding whose evidence names one of them is inferred.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_hives: Vec<String>,
     /// Why a passed verdict on the host is inferred: the first of those hives, or the first
     /// value another source holds differently, that `summarize` read, worded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,7 @@ impl PartialEq for FleetContribution {
             && self.needs_unreadable == other.needs_unreadable
             && self.caught_unreadable == other.caught_unreadable
             && self.dirty_hives == other.dirty_hives
+            && self.layer_hives == other.layer_hives
             && self.inferred_read == other.inferred_read
             && self.disagreements == other.disagreements
             && self.summary.as_ref().map(|raw| raw.get())
@@ -393,6 +397,7 @@ mod tests {
             caught_unreadable: None,
             summary: summary.map(|text| RawValue::from_string(text.to_string()).unwrap()),
             dirty_hives: Vec::new(),
+            layer_hives: Vec::new(),
             inferred_read: None,
             disagreements: Vec::new(),
         }

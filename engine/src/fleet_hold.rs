@@ -38,6 +38,7 @@ struct RareParts {
     caught_unreadable: Option<String>,
     inferred_read: Option<String>,
     dirty_hives: Vec<String>,
+    layer_hives: Vec<String>,
     disagreements: Vec<hiveward_collectors::SourceDisagreement>,
     /// Why the summary is no map of plain data (a partial file's, edited or damaged).
     bad_summary: Option<String>,
@@ -64,6 +65,14 @@ impl HeldContribution {
         self.rare
             .as_ref()
             .map(|rare| rare.dirty_hives.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The host's differencing hives.
+    pub(crate) fn layer_hives(&self) -> &[String] {
+        self.rare
+            .as_ref()
+            .map(|rare| rare.layer_hives.as_slice())
             .unwrap_or_default()
     }
 
@@ -123,6 +132,7 @@ pub(crate) fn hold(contributions: impl IntoIterator<Item = FleetContribution>) -
             caught_unreadable: contribution.caught_unreadable,
             inferred_read: contribution.inferred_read,
             dirty_hives: contribution.dirty_hives,
+            layer_hives: contribution.layer_hives,
             disagreements: contribution.disagreements,
             bad_summary,
         };
@@ -130,6 +140,7 @@ pub(crate) fn hold(contributions: impl IntoIterator<Item = FleetContribution>) -
             || rare.caught_unreadable.is_some()
             || rare.inferred_read.is_some()
             || !rare.dirty_hives.is_empty()
+            || !rare.layer_hives.is_empty()
             || !rare.disagreements.is_empty()
             || rare.bad_summary.is_some();
         held.contributions.push(HeldContribution {
@@ -184,6 +195,7 @@ mod tests {
             caught_unreadable: None,
             summary: summary.map(|text| RawValue::from_string(text.to_string()).unwrap()),
             dirty_hives: Vec::new(),
+            layer_hives: Vec::new(),
             inferred_read: None,
             disagreements: Vec::new(),
         }

@@ -105,6 +105,13 @@ pub(crate) fn passed_on_dirty_hive(hive: &str) -> String {
     )
 }
 
+/// Why a passed verdict that read a differencing hive is inferred.
+pub(crate) fn passed_on_layer_hive(hive: &str) -> String {
+    format!(
+        "inferred: it read {hive}, a differencing hive that holds only what its layer changed, so a layer above it may set the settings it judged differently"
+    )
+}
+
 /// Why a passed verdict that read values other sources of the host hold differently is
 /// inferred, after its `inferred: ` (or a dirty hive's reason): each value with every other
 /// copy (the first few values, then a count); `None` when there are none.

@@ -1,6 +1,7 @@
 //! Turns a hive built from `.reg` text into a differencing hive, the kind a Windows container
 //! image layer holds: the base block's layered-keys flag, and the layer marks of key nodes and
-//! values ("Windows registry file format specification", M. Suhanov, 1.5, 3.5.8 and 3.6.3).
+//! values (M. Suhanov, "Windows registry file format specification": base block flags, layered
+//! keys, key value flags).
 
 use crate::dirty::{fix_base_block_checksum, value_record};
 

@@ -100,6 +100,9 @@ pub fn base_block_checksum(bytes: &[u8]) -> u32 {
     }
 }
 
+/// The code of the warning that names a differencing hive (see [`BaseBlock::is_differencing`]).
+pub const DIFFERENCING_HIVE_CODE: &str = "hiveward::hive::differencing";
+
 /// The code of the warning a hive cut short and read as far as it goes carries (the same code
 /// as the error of a hive cut short before its root key).
 pub const TRUNCATED_HIVE_CODE: &str = "hiveward::hive::truncated";

@@ -16,8 +16,8 @@
 //! A tombstone value is deleted whatever the layers below hold. So in a differencing hive a key
 //! or value it does not hold is absent only where a tombstone or a superseding key says so;
 //! elsewhere it is unknown. nt-hive does not read these fields; they are read here by hand from
-//! the record bytes (format: "Windows registry file format specification", M. Suhanov, 3.5.8
-//! and 3.6.3).
+//! the record bytes (format: M. Suhanov, "Windows registry file format specification", its
+//! sections on layered keys and on key value flags).
 
 use nt_hive::KeyNode;
 

@@ -101,6 +101,9 @@ impl RuleSet {
             dirty_hives: crate::dirty_reads::dirty_hives(&host.0.files)
                 .map(str::to_owned)
                 .collect(),
+            layer_hives: crate::dirty_reads::layer_hives(&host.0.files)
+                .map(str::to_owned)
+                .collect(),
             inferred_read: inferred.reason(),
             disagreements: inferred.disagreements,
         };
@@ -177,6 +180,9 @@ impl RuleSet {
             contributions
                 .iter()
                 .flat_map(|item| item.dirty_hives().iter().map(String::as_str)),
+            contributions
+                .iter()
+                .flat_map(|item| item.layer_hives().iter().map(String::as_str)),
         );
         let disagreements: Vec<hiveward_collectors::SourceDisagreement> = contributions
             .iter()

@@ -47,7 +47,8 @@ thread_local! {
 /// What a rule (or a kept computation) read that makes its verdicts rest on an assumption.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct InferredReads {
-    /// A hive read dirty, worded as the reason a verdict of "passed" is inferred.
+    /// A hive read dirty, or a differencing hive, worded as the reason a verdict of "passed" is
+    /// inferred.
     pub(crate) dirty_hive: Option<String>,
     /// The values read that another source of the host holds differently: a finding whose
     /// evidence names one is inferred.
@@ -81,11 +82,15 @@ impl InferredReads {
 }
 
 /// Notes that the running rule read `path` on `host`, from `file` when the read found it there
-/// (else from the hive the path would be read from), if that hive was read dirty. On a host
-/// without dirty hives it only looks through the host's file records.
+/// (else from the hive the path would be read from), if that hive was read dirty or is a
+/// differencing hive. On a host without such hives it only looks through the host's file
+/// records.
 pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::path::Path>) {
     let mut dirty = crate::dirty_reads::dirty_hives(&host.0.files).peekable();
-    if dirty.peek().is_none() || INFERRED_READS.with(|read| read.borrow().dirty_hive.is_some()) {
+    let mut layers = crate::dirty_reads::layer_hives(&host.0.files).peekable();
+    if (dirty.peek().is_none() && layers.peek().is_none())
+        || INFERRED_READS.with(|read| read.borrow().dirty_hive.is_some())
+    {
         return;
     }
     let file = match file {
@@ -95,11 +100,14 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
             None => return,
         },
     };
-    if dirty.any(|hive| hive == file) {
-        INFERRED_READS.with(|read| {
-            read.borrow_mut().dirty_hive = Some(crate::outcome::passed_on_dirty_hive(&file));
-        });
-    }
+    let reason = if dirty.any(|hive| hive == file) {
+        crate::outcome::passed_on_dirty_hive(&file)
+    } else if layers.any(|hive| hive == file) {
+        crate::outcome::passed_on_layer_hive(&file)
+    } else {
+        return;
+    };
+    INFERRED_READS.with(|read| read.borrow_mut().dirty_hive = Some(reason));
 }
 
 /// Notes that the running rule read the value `name` where `found` says, if another source of
