@@ -673,11 +673,9 @@ impl HiveFile {
     }
 
     /// The names of the subkeys the file holds for the key, as [`HiveFile::subkeys`] gives
-    /// them, except that in a differencing hive they may be only some of the key's subkeys.
-    pub(crate) fn subkeys_held(
-        &self,
-        components: &[&str],
-    ) -> Result<Option<Vec<String>>, EvidenceError> {
+    /// them, except that in a differencing hive they may be only some of the key's subkeys
+    /// (those its layer changed), where `subkeys` refuses to answer.
+    pub fn subkeys_held(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
         self.with_key(components, |key, shown| {
             let (mut names, damage) = self.readable_subkey_names(key, shown)?;
             if let Some(damage) = damage {

@@ -150,6 +150,15 @@ fn checked<T>(result: Result<T, hiveward_collectors::EvidenceError>, file: &str)
 /// facts and the hotfix inventory read.
 pub fn hive_walk(data: &[u8]) {
     open_and_walk(data.to_vec(), &[]);
+    // The same bytes as a differencing hive (layered-keys flag set, checksum fixed): its reads
+    // answer "unknown" where an ordinary hive answers "absent", and follow its layer marks.
+    if data.len() >= 512 && data.starts_with(b"regf") {
+        let mut layered = data.to_vec();
+        layered[0x90] |= 0x02;
+        let checksum = hiveward_collectors::base_block_checksum(&layered);
+        layered[0x1fc..0x200].copy_from_slice(&checksum.to_le_bytes());
+        open_and_walk(layered, &[]);
+    }
 }
 
 fn open_and_walk(bytes: Vec<u8>, logs: &[TransactionLogInput]) {
@@ -192,7 +201,14 @@ fn walk_key(hive: &HiveFile, path: &mut Vec<String>, budget: &mut usize) {
     if path.len() >= MAX_DEPTH {
         return;
     }
-    if let Some(Some(names)) = checked(hive.subkeys(&components), HIVE_FILE) {
+    // A differencing hive cannot list a key's subkeys whole: walk those it holds.
+    let names = match hive.subkeys(&components) {
+        Err(hiveward_collectors::EvidenceError::NotInLayer { .. }) => {
+            checked(hive.subkeys_held(&components), HIVE_FILE)
+        }
+        other => checked(other, HIVE_FILE),
+    };
+    if let Some(Some(names)) = names {
         for name in names {
             if *budget == 0 {
                 break;
