@@ -464,7 +464,7 @@ pub(crate) fn no_findings_line(host: &ScanHost) -> String {
         return line;
     }
     format!(
-        "{line}; {} passed by inference only (a hive read dirty, with no usable transaction log)",
+        "{line}; {} passed by inference only (each names what it assumed)",
         coverage.passed_inferred
     )
 }

@@ -538,7 +538,7 @@ fn write_not_judged(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> 
     )?;
     write_capped_section(
         &format!(
-            "Passed, inferred: {} (the rule read a hive read dirty, with no usable transaction log):",
+            "Passed, inferred: {} (each names the assumption it rests on, such as a hive read dirty, a differencing hive or an undocumented default):",
             count(inferred_outcomes, "rule × host outcome")
         ),
         &inferred.lines,

@@ -70,7 +70,7 @@ fn write_summary(
         summary.passed,
         if summary.passed_inferred > 0 {
             format!(
-                ", {} of them inferred from a hive read dirty with no usable transaction log",
+                ", {} of them inferred: each says what it assumed",
                 summary.passed_inferred
             )
         } else {

@@ -80,7 +80,16 @@ fn host_verdicts(report: &Value, host: &str) -> HostVerdicts {
     let mut normalise = |text: &str| -> String {
         let mut text = text.to_string();
         if dirty {
-            for note in [dirty_message_note(&file), dirty_pass_reason(&file)] {
+            // A pass inferred for a reason of its own names the dirty hive after it.
+            let after_own_reason = format!(
+                "; and {}",
+                dirty_pass_reason(&file).trim_start_matches("inferred: ")
+            );
+            for note in [
+                dirty_message_note(&file),
+                after_own_reason,
+                dirty_pass_reason(&file),
+            ] {
                 notes_removed += text.matches(&note).count();
                 text = text.replace(&note, "");
             }
