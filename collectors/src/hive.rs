@@ -663,27 +663,31 @@ impl HiveFile {
     /// The names of the subkeys of the key, in stored order (a name repeated in a damaged list
     /// once), or `None` when it does not exist.
     pub fn subkeys(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
-        let known = self.with_key(components, |key, shown| {
-            self.subkeys_known(key, || format!("the subkeys of {shown}"))
-        })?;
-        match known {
-            Some(()) => self.subkeys_held(components),
-            None => Ok(None),
-        }
+        self.with_key(components, |key, shown| {
+            self.subkeys_known(key, || format!("the subkeys of {shown}"))?;
+            self.listed_subkeys(key, shown)
+        })
     }
 
     /// The names of the subkeys the file holds for the key, as [`HiveFile::subkeys`] gives
     /// them, except that in a differencing hive they may be only some of the key's subkeys
     /// (those its layer changed), where `subkeys` refuses to answer.
     pub fn subkeys_held(&self, components: &[&str]) -> Result<Option<Vec<String>>, EvidenceError> {
-        self.with_key(components, |key, shown| {
-            let (mut names, damage) = self.readable_subkey_names(key, shown)?;
-            if let Some(damage) = damage {
-                return Err(damage);
-            }
-            lookup::drop_repeated_names(&mut names);
-            Ok(names)
-        })
+        self.with_key(components, |key, shown| self.listed_subkeys(key, shown))
+    }
+
+    /// The names `key`'s list holds, each once, or the first damage met in it.
+    fn listed_subkeys(
+        &self,
+        key: &KeyNode<&[u8]>,
+        shown: &str,
+    ) -> Result<Vec<String>, EvidenceError> {
+        let (mut names, damage) = self.readable_subkey_names(key, shown)?;
+        if let Some(damage) = damage {
+            return Err(damage);
+        }
+        lookup::drop_repeated_names(&mut names);
+        Ok(names)
     }
 
     /// The names of `key`'s subkeys that can be read, in stored order, and the first damage met

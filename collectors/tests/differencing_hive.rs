@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use hiveward_collectors::{EvidenceError, HiveFile, HiveKind, RegData};
+use hiveward_collectors::{EvidenceError, HiveFile, HiveKind, RegData, DIFFERENCING_HIVE_CODE};
 use hiveward_testkit::{
     dirty_primary, fix_base_block_checksum, hive_from_reg, mark_differencing, set_key_layer,
     set_value_tombstone, KeyLayer,
@@ -40,6 +40,15 @@ fn layered() -> Vec<u8> {
 
 fn open(bytes: Vec<u8>) -> HiveFile {
     HiveFile::from_bytes(Path::new("SYSTEM_Delta"), bytes, &[]).expect("the fixture opens")
+}
+
+/// The hive was opened as an ordinary hive: no notice calls it a differencing hive.
+#[track_caller]
+fn assert_not_layered(hive: &HiveFile) {
+    assert!(hive
+        .notices()
+        .iter()
+        .all(|notice| notice.code != DIFFERENCING_HIVE_CODE));
 }
 
 const PARAMETERS: [&str; 4] = ["ControlSet001", "Services", "LanmanServer", "Parameters"];
@@ -158,10 +167,7 @@ fn tombstones_and_superseding_keys_make_absence_known() {
 #[test]
 fn the_same_keys_in_an_ordinary_hive_read_absent() {
     let hive = open(fixture());
-    assert!(hive
-        .notices()
-        .iter()
-        .all(|notice| notice.code != "hiveward::hive::differencing"));
+    assert_not_layered(&hive);
     assert_eq!(
         hive.value(&PARAMETERS, "RequireSecuritySignature").unwrap(),
         None
@@ -185,10 +191,7 @@ fn the_flag_on_a_dirty_windows_8_hive_is_not_a_layer() {
     mark_differencing(&mut bytes);
     let dirty = dirty_primary(&bytes, 99);
     let hive = open(dirty);
-    assert!(hive
-        .notices()
-        .iter()
-        .all(|notice| notice.code != "hiveward::hive::differencing"));
+    assert_not_layered(&hive);
     assert_eq!(
         hive.value(&PARAMETERS, "RequireSecuritySignature").unwrap(),
         None
@@ -199,8 +202,5 @@ fn the_flag_on_a_dirty_windows_8_hive_is_not_a_layer() {
     garbage[0x90..0x94].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
     fix_base_block_checksum(&mut garbage);
     let hive = open(garbage);
-    assert!(hive
-        .notices()
-        .iter()
-        .all(|notice| notice.code != "hiveward::hive::differencing"));
+    assert_not_layered(&hive);
 }

@@ -333,7 +333,7 @@ mod tests {
     /// The reason a pass that read `disagreements` (and no dirty hive) gives.
     fn passed_on_disagreements(disagreements: &[SourceDisagreement]) -> Option<String> {
         crate::host_api::InferredReads {
-            dirty_hive: None,
+            doubtful_hive: None,
             disagreements: disagreements.to_vec(),
         }
         .reason()
@@ -399,7 +399,7 @@ mod tests {
             disputed_only.starts_with("inferred: it read HKLM"),
             "{disputed_only}"
         );
-        reads.dirty_hive = Some(passed_on_dirty_hive("FS1/SYSTEM"));
+        reads.doubtful_hive = Some(passed_on_dirty_hive("FS1/SYSTEM"));
         let both = reads.reason().unwrap();
         assert!(
             both.starts_with(&passed_on_dirty_hive("FS1/SYSTEM")),

@@ -107,10 +107,7 @@ impl HiveFile {
         key: &KeyNode<&[u8]>,
         place: impl FnOnce() -> String,
     ) -> Result<(), EvidenceError> {
-        match self.layer_of(key) {
-            Some(layer) if !layer.subkeys_complete() => Err(self.not_in_layer(place())),
-            _ => Ok(()),
-        }
+        self.known_unless(key, LayerSemantics::subkeys_complete, place)
     }
 
     /// `Ok` when `key`'s node alone makes the key (its values, its last-write time): in any hive
@@ -121,16 +118,23 @@ impl HiveFile {
         key: &KeyNode<&[u8]>,
         place: impl FnOnce() -> String,
     ) -> Result<(), EvidenceError> {
-        match self.layer_of(key) {
-            Some(layer) if !layer.values_complete() => Err(self.not_in_layer(place())),
-            _ => Ok(()),
-        }
+        self.known_unless(key, LayerSemantics::values_complete, place)
     }
 
-    fn not_in_layer(&self, place: String) -> EvidenceError {
-        EvidenceError::NotInLayer {
-            path: self.path.clone(),
-            place,
+    /// `Ok` unless `key` is a key node of a differencing hive whose layer semantics do not make
+    /// `complete`; then the not-in-layer error for the read at `place`.
+    fn known_unless(
+        &self,
+        key: &KeyNode<&[u8]>,
+        complete: fn(LayerSemantics) -> bool,
+        place: impl FnOnce() -> String,
+    ) -> Result<(), EvidenceError> {
+        match self.layer_of(key) {
+            Some(layer) if !complete(layer) => Err(EvidenceError::NotInLayer {
+                path: self.path.clone(),
+                place: place(),
+            }),
+            _ => Ok(()),
         }
     }
 }

@@ -41,7 +41,7 @@ thread_local! {
     /// first hive it read dirty (a value, a key or a fact derived from it) and the values it
     /// read that another source of the host holds differently.
     static INFERRED_READS: std::cell::RefCell<InferredReads> =
-        const { std::cell::RefCell::new(InferredReads { dirty_hive: None, disagreements: Vec::new() }) };
+        const { std::cell::RefCell::new(InferredReads { doubtful_hive: None, disagreements: Vec::new() }) };
 }
 
 /// What a rule (or a kept computation) read that makes its verdicts rest on an assumption.
@@ -49,7 +49,7 @@ thread_local! {
 pub(crate) struct InferredReads {
     /// A hive read dirty, or a differencing hive, worded as the reason a verdict of "passed" is
     /// inferred.
-    pub(crate) dirty_hive: Option<String>,
+    pub(crate) doubtful_hive: Option<String>,
     /// The values read that another source of the host holds differently: a finding whose
     /// evidence names one is inferred.
     pub(crate) disagreements: Vec<SourceDisagreement>,
@@ -58,8 +58,8 @@ pub(crate) struct InferredReads {
 impl InferredReads {
     /// Adds what `other` read after what this one did.
     pub(crate) fn merge(&mut self, other: &InferredReads) {
-        if self.dirty_hive.is_none() {
-            self.dirty_hive.clone_from(&other.dirty_hive);
+        if self.doubtful_hive.is_none() {
+            self.doubtful_hive.clone_from(&other.doubtful_hive);
         }
         for item in &other.disagreements {
             if !self.disagreements.contains(item) {
@@ -72,7 +72,7 @@ impl InferredReads {
     /// disputed value with each other copy; `None` when nothing read makes it so.
     pub(crate) fn reason(&self) -> Option<String> {
         let disputed = crate::outcome::disputed_values_read(&self.disagreements);
-        match (&self.dirty_hive, disputed) {
+        match (&self.doubtful_hive, disputed) {
             (Some(dirty), Some(disputed)) => Some(format!("{dirty}; and {disputed}")),
             (Some(dirty), None) => Some(dirty.clone()),
             (None, Some(disputed)) => Some(format!("inferred: {disputed}")),
@@ -89,7 +89,7 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
     let mut dirty = crate::dirty_reads::dirty_hives(&host.0.files).peekable();
     let mut layers = crate::dirty_reads::layer_hives(&host.0.files).peekable();
     if (dirty.peek().is_none() && layers.peek().is_none())
-        || INFERRED_READS.with(|read| read.borrow().dirty_hive.is_some())
+        || INFERRED_READS.with(|read| read.borrow().doubtful_hive.is_some())
     {
         return;
     }
@@ -107,7 +107,7 @@ pub(super) fn note_hive_read(host: &HostHandle, path: &str, file: Option<&std::p
     } else {
         return;
     };
-    INFERRED_READS.with(|read| read.borrow_mut().dirty_hive = Some(reason));
+    INFERRED_READS.with(|read| read.borrow_mut().doubtful_hive = Some(reason));
 }
 
 /// Notes that the running rule read the value `name` where `found` says, if another source of
